@@ -1,0 +1,34 @@
+"""The toolmesh resource API (``toolmesh.dev/v1alpha1``): pydantic models, the source of the CRDs.
+
+This package imports no component. The operator, the gateway and the category server all parse
+resources through these models, so a field means the same thing everywhere.
+"""
+
+from toolmesh.api.base import Condition, ConditionStatus, CrdInfo, Rule
+from toolmesh.api.category import MCPCategory, MCPCategorySpec, MCPCategoryStatus
+from toolmesh.api.integration import AuthType, MCPIntegration, MCPIntegrationSpec, MCPIntegrationStatus
+
+GROUP = "toolmesh.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+#: Every root kind, in the order their CRDs are written.
+KINDS = (MCPCategory, MCPIntegration)
+
+__all__ = [
+    "API_VERSION",
+    "GROUP",
+    "KINDS",
+    "VERSION",
+    "AuthType",
+    "Condition",
+    "ConditionStatus",
+    "CrdInfo",
+    "MCPCategory",
+    "MCPCategorySpec",
+    "MCPCategoryStatus",
+    "MCPIntegration",
+    "MCPIntegrationSpec",
+    "MCPIntegrationStatus",
+    "Rule",
+]

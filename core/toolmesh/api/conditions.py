@@ -1,0 +1,71 @@
+"""Condition types and reasons, as constants, and the pure function that updates a condition list.
+
+Reasons are CamelCase and stable: automation matches on them. Messages are sentences that name the
+field at fault and the fix. ``last_transition_time`` moves only when the status moves, as in
+cert-manager's ``SetCertificateCondition``; the clock is passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from toolmesh.api.base import Condition, ConditionStatus
+
+# Condition types.
+READY = "Ready"
+SPEC_VALID = "SpecValid"
+RESOLVED = "Resolved"
+AVAILABLE = "Available"
+
+# Reasons.
+RECONCILED = "Reconciled"
+PROGRESSING = "Progressing"
+SPEC_COMPILED = "SpecCompiled"
+SPEC_INVALID = "SpecInvalid"
+SPEC_UNAVAILABLE = "SpecUnavailable"
+SPEC_TOO_LARGE = "SpecTooLarge"
+NO_TOOLS = "NoTools"
+CATEGORY_NOT_FOUND = "CategoryNotFound"
+SECRET_NOT_FOUND = "SecretNotFound"
+DEPENDENCIES_RESOLVED = "DependenciesResolved"
+SCALED_TO_ZERO = "ScaledToZero"
+MINIMUM_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"
+MINIMUM_REPLICAS_UNAVAILABLE = "MinimumReplicasUnavailable"
+TOOLS_DISCOVERED = "ToolsDiscovered"
+DISCOVERY_PENDING = "DiscoveryPending"
+
+
+def find(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    """The condition of the given type, if present."""
+    return next((c for c in conditions if c.type == type_), None)
+
+
+def set_condition(
+    conditions: Sequence[Condition],
+    type_: str,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    *,
+    now: dt.datetime,
+    observed_generation: int | None = None,
+) -> list[Condition]:
+    """Return a new list with the condition of ``type_`` set.
+
+    The transition time is kept when the status does not change, so that an unchanged observation
+    writes the same status twice (and a status patch is then a no-op).
+    """
+    previous = find(conditions, type_)
+    since = previous.last_transition_time if previous is not None and previous.status == status else now
+    updated = Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=since,
+        observed_generation=observed_generation,
+    )
+    result = [c for c in conditions if c.type != type_]
+    result.append(updated)
+    return sorted(result, key=lambda c: c.type)

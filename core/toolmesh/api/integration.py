@@ -1,0 +1,295 @@
+"""``MCPIntegration``: one upstream API (from its OpenAPI spec) or MCP server, in a category."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from toolmesh.api.base import DNS_LABEL, ApiModel, Condition, CrdInfo, KeyReference, LocalObjectReference, Rule, TypedObject
+
+HttpMethod = Literal["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
+URL_PATTERN = r"^https?://[^\s]+$"
+
+
+def _exactly_one(*present: bool) -> bool:
+    return sum(present) == 1
+
+
+class SpecSource(ApiModel):
+    """Where the OpenAPI document comes from: exactly one of configMapKeyRef, inline or url."""
+
+    rules = (
+        Rule(
+            cel="[has(self.configMapKeyRef), has(self.inline), has(self.url)].filter(x, x).size() == 1",
+            message="exactly one of spec.openapi.spec.configMapKeyRef, spec.openapi.spec.inline or spec.openapi.spec.url must be set",
+            check=lambda s: _exactly_one(s.config_map_key_ref is not None, s.inline is not None, s.url is not None),
+        ),
+    )
+
+    config_map_key_ref: Annotated[
+        KeyReference | None,
+        Field(description="A key of a ConfigMap holding the document as JSON or YAML, optionally gzip-compressed (binaryData)."),
+    ] = None
+    inline: Annotated[
+        str | None,
+        Field(description="The document itself, as JSON or YAML text. Keep it small: the whole object must fit in etcd.", max_length=1048576),
+    ] = None
+    url: Annotated[
+        str | None,
+        Field(description="An http(s) URL the document is fetched from when the integration is validated and served.", pattern=URL_PATTERN, max_length=2048),
+    ] = None
+
+
+class OperationSelector(ApiModel):
+    """Selects operations of a spec. Criteria that are set must all match; a list matches if any entry does."""
+
+    rules = (
+        Rule(
+            cel="size(self.operations) + size(self.tags) + size(self.methods) + size(self.paths) > 0",
+            message="an operation selector (spec.openapi.include or spec.openapi.exclude) must set at least one of operations, tags, methods or paths",
+            check=lambda s: bool(s.operations or s.tags or s.methods or s.paths),
+        ),
+    )
+
+    operations: Annotated[
+        list[Annotated[str, Field(max_length=256)]],
+        Field(description="Shell-style globs matched against operationIds, e.g. 'issues/*' or 'list*'.", max_length=256),
+    ] = Field(default_factory=list)
+    tags: Annotated[
+        list[Annotated[str, Field(max_length=256)]],
+        Field(description="OpenAPI tags; an operation matches if it has any of them.", max_length=256),
+    ] = Field(default_factory=list)
+    methods: Annotated[list[HttpMethod], Field(description="HTTP methods, upper case.", max_length=8)] = Field(default_factory=list)
+    paths: Annotated[
+        list[Annotated[str, Field(max_length=1024)]],
+        Field(description="Shell-style globs matched against path templates, e.g. '/repos/*'.", max_length=256),
+    ] = Field(default_factory=list)
+
+
+class OpenAPISource(ApiModel):
+    """Tools generated from an OpenAPI 3.x or Swagger 2.0 document."""
+
+    spec: Annotated[SpecSource, Field(description="Where the OpenAPI document comes from.")]
+    base_url: Annotated[
+        str | None,
+        Field(description="Base URL of the upstream API; overrides the document's servers (or host and basePath).", pattern=URL_PATTERN, max_length=2048),
+    ] = None
+    server_variables: Annotated[
+        dict[str, str],
+        Field(description="Values of the server URL's variables, overriding their defaults."),
+    ] = Field(default_factory=dict)
+    include: Annotated[
+        OperationSelector | None,
+        Field(description="Only operations matching this selector become tools. Unset: all operations."),
+    ] = None
+    exclude: Annotated[
+        OperationSelector | None,
+        Field(description="Operations matching this selector are left out, after include."),
+    ] = None
+    read_only: Annotated[
+        bool,
+        Field(description="Only safe methods (GET, HEAD, OPTIONS) become tools."),
+    ] = False
+
+
+class RemoteMCPSource(ApiModel):
+    """A remote MCP server, reached over Streamable HTTP, whose tools are federated."""
+
+    url: Annotated[str, Field(description="URL of the server's MCP endpoint.", pattern=URL_PATTERN, max_length=2048)]
+    headers: Annotated[
+        dict[str, str],
+        Field(description="Extra non-secret HTTP headers sent with each request; put credentials in spec.auth."),
+    ] = Field(default_factory=dict)
+
+
+class EnvVar(ApiModel):
+    """An environment variable of a stdio server: a literal value or a Secret key."""
+
+    rules = (
+        Rule(
+            cel="has(self.value) != has(self.secretKeyRef)",
+            message="exactly one of value or secretKeyRef must be set in each entry of spec.stdio.env",
+            check=lambda e: (e.value is None) != (e.secret_key_ref is None),
+        ),
+    )
+
+    name: Annotated[str, Field(description="Name of the variable.", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)]
+    value: Annotated[str | None, Field(description="Literal value.", max_length=32768)] = None
+    secret_key_ref: Annotated[KeyReference | None, Field(description="A key of a Secret whose value is used.")] = None
+
+
+class StdioSource(ApiModel):
+    """A packaged MCP server run as a child process of the category server, speaking MCP over stdio."""
+
+    command: Annotated[str, Field(description="Executable, installed in the category image (e.g. 'postgres-mcp').", min_length=1, max_length=1024)]
+    args: Annotated[list[Annotated[str, Field(max_length=4096)]], Field(description="Arguments.", max_length=128)] = Field(default_factory=list)
+    env: Annotated[list[EnvVar], Field(description="Environment variables.", max_length=128)] = Field(default_factory=list)
+
+
+class AuthType(StrEnum):
+    """How requests to the upstream are authenticated."""
+
+    NONE = "none"
+    API_KEY = "apiKey"
+    BEARER = "bearer"
+    BASIC = "basic"
+    OAUTH2_CLIENT_CREDENTIALS = "oauth2ClientCredentials"
+    OAUTH2_AUTHORIZATION_CODE = "oauth2AuthorizationCode"
+
+
+class ApiKeyAuth(ApiModel):
+    """Where an API key goes in the request."""
+
+    location: Annotated[
+        Literal["header", "query", "cookie"],
+        Field(alias="in", description="Request part that carries the key: header, query or cookie."),
+    ] = "header"
+    name: Annotated[str, Field(description="Name of the header, query parameter or cookie, e.g. X-API-Key.", min_length=1, max_length=256)]
+
+
+class OAuth2Settings(ApiModel):
+    """Endpoints and scopes of the upstream's OAuth 2.0 authorization server."""
+
+    token_url: Annotated[str, Field(description="Token endpoint.", pattern=URL_PATTERN, max_length=2048)]
+    authorization_url: Annotated[
+        str | None,
+        Field(description="Authorization endpoint (authorization-code flow only).", pattern=URL_PATTERN, max_length=2048),
+    ] = None
+    revocation_url: Annotated[str | None, Field(description="Token revocation endpoint (RFC 7009), used on disconnect.", pattern=URL_PATTERN, max_length=2048)] = None
+    scopes: Annotated[list[Annotated[str, Field(max_length=256)]], Field(description="Scopes requested.", max_length=64)] = Field(default_factory=list)
+
+
+class Auth(ApiModel):
+    """Credentials for the upstream. They are injected into upstream requests and never shown to agents."""
+
+    rules = (
+        Rule(
+            cel="self.type != 'apiKey' || has(self.apiKey)",
+            message="spec.auth.apiKey (in and name) is required when spec.auth.type is apiKey",
+            check=lambda a: a.type != AuthType.API_KEY or a.api_key is not None,
+        ),
+        Rule(
+            cel="!self.type.startsWith('oauth2') || has(self.oauth2)",
+            message="spec.auth.oauth2 (tokenUrl, scopes) is required when spec.auth.type is an OAuth2 type",
+            check=lambda a: not a.type.startswith("oauth2") or a.oauth2 is not None,
+        ),
+        Rule(
+            cel="self.type != 'oauth2AuthorizationCode' || (has(self.oauth2) && has(self.oauth2.authorizationUrl))",
+            message="spec.auth.oauth2.authorizationUrl is required when spec.auth.type is oauth2AuthorizationCode",
+            check=lambda a: a.type != AuthType.OAUTH2_AUTHORIZATION_CODE or (a.oauth2 is not None and a.oauth2.authorization_url is not None),
+        ),
+        Rule(
+            cel="self.type == 'none' || [has(self.secretRef), has(self.vaultPath), self.perUser].filter(x, x).size() == 1",
+            message="exactly one of spec.auth.secretRef, spec.auth.vaultPath or spec.auth.perUser: true must be set when spec.auth.type is not none",
+            check=lambda a: a.type == AuthType.NONE or _exactly_one(a.secret_ref is not None, a.vault_path is not None, a.per_user),
+        ),
+    )
+
+    type: Annotated[AuthType, Field(description="Scheme: none, apiKey, bearer, basic, oauth2ClientCredentials or oauth2AuthorizationCode.")]
+    api_key: Annotated[ApiKeyAuth | None, Field(description="Placement of the key, for type apiKey.")] = None
+    oauth2: Annotated[OAuth2Settings | None, Field(description="Authorization server, for the OAuth2 types.")] = None
+    secret_ref: Annotated[
+        LocalObjectReference | None,
+        Field(description="Secret with shared credentials under the keys apiKey, token, username and password, or clientId and clientSecret."),
+    ] = None
+    vault_path: Annotated[
+        str | None,
+        Field(description="Vault KV v2 path of shared credentials (same keys as secretRef).", pattern=r"^[A-Za-z0-9_.\-/]+$", max_length=512),
+    ] = None
+    per_user: Annotated[
+        bool,
+        Field(description="Each user brings their own credentials, kept in Vault by the gateway."),
+    ] = False
+
+
+class RateLimit(ApiModel):
+    """Client-side rate limit towards the upstream, per category server pod."""
+
+    requests_per_second: Annotated[float, Field(description="Sustained requests per second.", gt=0, le=100000)]
+    burst: Annotated[int, Field(description="Requests allowed at once above the sustained rate.", ge=1, le=100000)] = 1
+
+
+class MCPIntegrationSpec(ApiModel):
+    """Desired state of an integration: its category, exactly one source of tools, and its auth."""
+
+    rules = (
+        Rule(
+            cel="[has(self.openapi), has(self.mcp), has(self.stdio)].filter(x, x).size() == 1",
+            message="exactly one of spec.openapi, spec.mcp or spec.stdio must be set",
+            check=lambda s: _exactly_one(s.openapi is not None, s.mcp is not None, s.stdio is not None),
+        ),
+    )
+
+    category: Annotated[str, Field(description="Name of the MCPCategory (same namespace) whose server runs this integration.", pattern=DNS_LABEL, max_length=63)]
+    description: Annotated[
+        str,
+        Field(description="What the upstream is for; the gateway adds it to every tool's routing text.", max_length=2048),
+    ] = ""
+    tool_prefix: Annotated[
+        str | None,
+        Field(description="Prefix of tool names (<prefix>__<operation>). Unset: the object's name.", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$", max_length=32),
+    ] = None
+    openapi: Annotated[OpenAPISource | None, Field(description="Generate tools from an OpenAPI document.")] = None
+    mcp: Annotated[RemoteMCPSource | None, Field(description="Federate a remote Streamable HTTP MCP server.")] = None
+    stdio: Annotated[StdioSource | None, Field(description="Run a packaged stdio MCP server inside the category server.")] = None
+    auth: Annotated[Auth | None, Field(description="Credentials for the upstream. Unset: no authentication.")] = None
+    timeout_seconds: Annotated[int, Field(description="Timeout of one upstream call, in seconds.", ge=1, le=600)] = 30
+    rate_limit: Annotated[RateLimit | None, Field(description="Client-side rate limit towards the upstream.")] = None
+
+
+class ToolSummary(ApiModel):
+    """A tool discovered from an MCP or stdio source, recorded so the gateway can index it at zero replicas."""
+
+    name: Annotated[str, Field(description="Tool name as the gateway exposes it.", max_length=64)]
+    description: Annotated[str, Field(description="Tool description (truncated).", max_length=1024)] = ""
+
+
+class MCPIntegrationStatus(ApiModel):
+    """Observed state of an integration, written by the operator only."""
+
+    observed_generation: Annotated[int | None, Field(description="The .metadata.generation this status describes.", ge=0)] = None
+    conditions: Annotated[
+        list[Condition],
+        Field(description="Current observations: Ready (summary), SpecValid, Resolved.", max_length=16),
+    ] = Field(default_factory=list)
+    tools: Annotated[int | None, Field(description="Number of tools the integration provides.", ge=0)] = None
+    spec_digest: Annotated[
+        str | None,
+        Field(description="Digest of the compiled tools (sha256); changes only when the tools change.", max_length=80),
+    ] = None
+    source: Annotated[
+        str | None,
+        Field(description="How the spec reaches the category server, e.g. 'ConfigMap (gzip, 412 KiB)'.", max_length=256),
+    ] = None
+    warnings: Annotated[
+        list[Annotated[str, Field(max_length=1024)]],
+        Field(description="Operations skipped or simplified, e.g. '3 operations skipped: multipart bodies'.", max_length=32),
+    ] = Field(default_factory=list)
+    discovered_tools: Annotated[
+        list[ToolSummary],
+        Field(description="Tools of an mcp or stdio source, as last discovered.", max_length=2048),
+    ] = Field(default_factory=list)
+
+
+class MCPIntegration(TypedObject):
+    """One upstream API or MCP server whose tools a category server provides."""
+
+    crd = CrdInfo(
+        kind="MCPIntegration",
+        plural="mcpintegrations",
+        singular="mcpintegration",
+        short_names=("mcpi",),
+        printer_columns=(
+            {"name": "Category", "type": "string", "jsonPath": ".spec.category"},
+            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+            {"name": "Tools", "type": "integer", "jsonPath": ".status.tools"},
+            {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason', "priority": 1},
+            {"name": "Digest", "type": "string", "jsonPath": ".status.specDigest", "priority": 1},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ),
+    )
+
+    spec: Annotated[MCPIntegrationSpec, Field(description="Desired state of the integration.")]
+    status: Annotated[MCPIntegrationStatus | None, Field(description="Observed state, written by the operator.")] = None
