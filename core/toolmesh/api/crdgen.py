@@ -52,6 +52,10 @@ def _structural(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, A
         return out
 
     out = {k: node[k] for k in _PASSTHROUGH if k in node}
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if exclusive in out:  # JSON Schema's number -> OpenAPI 3.0's bound + boolean
+            out[bound] = out[exclusive]
+            out[exclusive] = True
     if node.get("default") is not None and not isinstance(node["default"], dict | list):
         out["default"] = node["default"]
     if node.get("type") == "object":

@@ -47,7 +47,7 @@ class OperationSelector(ApiModel):
 
     rules = (
         Rule(
-            cel="size(self.operations) + size(self.tags) + size(self.methods) + size(self.paths) > 0",
+            cel=" || ".join(f"(has(self.{f}) && size(self.{f}) > 0)" for f in ("operations", "tags", "methods", "paths")),
             message="an operation selector (spec.openapi.include or spec.openapi.exclude) must set at least one of operations, tags, methods or paths",
             check=lambda s: bool(s.operations or s.tags or s.methods or s.paths),
         ),
@@ -181,7 +181,7 @@ class Auth(ApiModel):
             check=lambda a: a.type != AuthType.OAUTH2_AUTHORIZATION_CODE or (a.oauth2 is not None and a.oauth2.authorization_url is not None),
         ),
         Rule(
-            cel="self.type == 'none' || [has(self.secretRef), has(self.vaultPath), self.perUser].filter(x, x).size() == 1",
+            cel="self.type == 'none' || [has(self.secretRef), has(self.vaultPath), has(self.perUser) && self.perUser].filter(x, x).size() == 1",
             message="exactly one of spec.auth.secretRef, spec.auth.vaultPath or spec.auth.perUser: true must be set when spec.auth.type is not none",
             check=lambda a: a.type == AuthType.NONE or _exactly_one(a.secret_ref is not None, a.vault_path is not None, a.per_user),
         ),

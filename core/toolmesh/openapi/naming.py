@@ -25,8 +25,11 @@ def _digest(text: str, n: int) -> str:
 
 
 def clean(text: str) -> str:
-    """Invalid characters → ``_``, runs collapsed, no leading or trailing ``_``."""
-    return re.sub(r"_{3,}", "__", _BAD_NAME.sub("_", text)).strip("_-")
+    """Invalid characters → ``_``, runs collapsed to one, no leading or trailing ``_``.
+
+    A single ``_`` inside each half keeps ``__`` unique as the prefix separator.
+    """
+    return re.sub(r"_{2,}", "_", _BAD_NAME.sub("_", text)).strip("_-")
 
 
 def shorten(name: str, limit: int = MAX_NAME) -> str:

@@ -1,0 +1,33 @@
+"""``toolmesh`` entry point: dispatches to the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from toolmesh.cli import compile as compile_cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toolmesh", description="Kubernetes-native MCP gateway: tools.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    compile_cmd.add_parser(sub)
+    crds = sub.add_parser("crds", help="generate the CRDs from the API models (--check: fail on drift)")
+    crds.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "crds":
+        from toolmesh.api import crdgen
+
+        return crdgen.main(args.args)
+    if args.command == "compile":
+        return compile_cmd.run(args)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())
