@@ -23,10 +23,16 @@ MODELS = {k.crd.kind: k for k in KINDS}
 
 
 def toolmesh_objects(path: Path) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d and str(d.get("apiVersion", "")).startswith("toolmesh.dev/")]
+    return [
+        d
+        for d in yaml.safe_load_all(path.read_text())
+        if d and str(d.get("apiVersion", "")).startswith("toolmesh.dev/")
+    ]
 
 
-EXAMPLES = [(p, i, d) for p in sorted((ROOT / "examples").rglob("*.yaml")) for i, d in enumerate(toolmesh_objects(p))]
+EXAMPLES = [
+    (p, i, d) for p in sorted((ROOT / "examples").rglob("*.yaml")) for i, d in enumerate(toolmesh_objects(p))
+]
 INVALID = sorted((Path(__file__).parent / "invalid").glob("*.yaml"))
 
 
@@ -34,8 +40,12 @@ def test_the_examples_hold_both_kinds() -> None:
     assert {d["kind"] for _, _, d in EXAMPLES} == set(MODELS)
 
 
-@pytest.mark.parametrize(("path", "index", "obj"), EXAMPLES, ids=lambda v: v.name if isinstance(v, Path) else str(v)[:0])
-def test_every_example_is_accepted_by_its_crd_and_its_model(path: Path, index: int, obj: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("path", "index", "obj"), EXAMPLES, ids=lambda v: v.name if isinstance(v, Path) else str(v)[:0]
+)
+def test_every_example_is_accepted_by_its_crd_and_its_model(
+    path: Path, index: int, obj: dict[str, Any]
+) -> None:
     assert validate(CRDS[obj["kind"]], obj) == []
     MODELS[obj["kind"]].model_validate(obj)
 
@@ -43,7 +53,9 @@ def test_every_example_is_accepted_by_its_crd_and_its_model(path: Path, index: i
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_every_invalid_fixture_is_rejected_with_a_message_naming_the_field(path: Path) -> None:
     text = path.read_text()
-    expected = [line.split("# expect:", 1)[1].strip() for line in text.splitlines() if line.startswith("# expect:")]
+    expected = [
+        line.split("# expect:", 1)[1].strip() for line in text.splitlines() if line.startswith("# expect:")
+    ]
     assert expected, f"{path.name} states no '# expect:' message"
     obj = yaml.safe_load(text)
     errors = validate(CRDS[obj["kind"]], obj)

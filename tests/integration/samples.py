@@ -62,7 +62,9 @@ def _value(schema: Any, defs: dict[str, Any], depth: int) -> Any:
     if t == "boolean":
         return True
     if t in ("integer", "number"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
+        low = schema.get(
+            "minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1
+        )
         step = schema.get("multipleOf")
         value = low if not step else step * max(1, -(-low // step))
         return int(value) if t == "integer" else value
@@ -78,7 +80,9 @@ def _value(schema: Any, defs: dict[str, Any], depth: int) -> Any:
             value = value[: schema["maxLength"]]
         return value
     if t == "array":
-        return [_value(schema.get("items", {}), defs, depth + 1) for _ in range(max(1, schema.get("minItems", 1)))]
+        return [
+            _value(schema.get("items", {}), defs, depth + 1) for _ in range(max(1, schema.get("minItems", 1)))
+        ]
     if t == "object":
         props = schema.get("properties", {})
         out = {name: _value(props.get(name, {}), defs, depth + 1) for name in schema.get("required", [])}

@@ -84,7 +84,9 @@ def test_every_oas_examples_edge_case_compiles(corpora: Path) -> None:
     assert sum(1 for p in files if compile_spec(p.read_bytes()).tools) > 100
 
 
-def _requests_validate(document: dict[str, object], *, limit: int | None = None) -> tuple[int, int, list[str]]:
+def _requests_validate(
+    document: dict[str, object], *, limit: int | None = None
+) -> tuple[int, int, list[str]]:
     """Build a request for each tool from sample arguments and let openapi-core judge it."""
     spec = compile_spec(json.dumps(document))
     judge = oracle.oracle_for(document)
@@ -116,7 +118,15 @@ def test_requests_built_for_github_operations_validate_against_the_spec(corpora:
     assert failures == []
 
 
-@pytest.mark.parametrize("name", ["3.0/json/parameters-style.json", "3.0/json/petstore.json", "3.1/json/petstore.json", "3.0/json/form-data.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "3.0/json/parameters-style.json",
+        "3.0/json/petstore.json",
+        "3.1/json/petstore.json",
+        "3.0/json/form-data.json",
+    ],
+)
 def test_requests_built_for_edge_cases_validate_against_the_spec(corpora: Path, name: str) -> None:
     document = parse((corpora / "readme-oas-examples-8.2.2" / name).read_bytes())
     checked, _, failures = _requests_validate(document)

@@ -9,8 +9,8 @@ camelCase, unknown fields are rejected, and every field carries a description th
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -90,7 +90,9 @@ class ConditionStatus(StrEnum):
 class Condition(ApiModel):
     """One observation of an aspect of the object's state (``metav1.Condition``)."""
 
-    type: Annotated[str, Field(description="Type of the condition, e.g. Ready, in CamelCase.", max_length=316)]
+    type: Annotated[
+        str, Field(description="Type of the condition, e.g. Ready, in CamelCase.", max_length=316)
+    ]
     status: Annotated[ConditionStatus, Field(description="Status of the condition: True, False or Unknown.")]
     reason: Annotated[
         str,
@@ -117,7 +119,10 @@ class Condition(ApiModel):
 class LocalObjectReference(ApiModel):
     """A reference to an object by name in the same namespace."""
 
-    name: Annotated[str, Field(description="Name of the object in the same namespace.", pattern=DNS_SUBDOMAIN, max_length=253)]
+    name: Annotated[
+        str,
+        Field(description="Name of the object in the same namespace.", pattern=DNS_SUBDOMAIN, max_length=253),
+    ]
 
 
 class KeyReference(ApiModel):
@@ -125,7 +130,11 @@ class KeyReference(ApiModel):
 
     name: Annotated[
         str,
-        Field(description="Name of the ConfigMap or Secret in the same namespace.", pattern=DNS_SUBDOMAIN, max_length=253),
+        Field(
+            description="Name of the ConfigMap or Secret in the same namespace.",
+            pattern=DNS_SUBDOMAIN,
+            max_length=253,
+        ),
     ]
     key: Annotated[
         str,
@@ -140,4 +149,6 @@ class TypedObject(ApiModel):
 
     api_version: Annotated[str, Field(description="APIVersion of the object: toolmesh.dev/v1alpha1.")] = ""
     kind: Annotated[str, Field(description="Kind of the object.")] = ""
-    metadata: Annotated[dict[str, Any], Field(description="Standard object metadata.")] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, Any], Field(description="Standard object metadata.")] = Field(
+        default_factory=dict
+    )

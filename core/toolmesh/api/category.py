@@ -9,7 +9,10 @@ from pydantic import Field
 from toolmesh.api.base import DURATION, ApiModel, Condition, CrdInfo, Rule, TypedObject
 
 #: Quantities such as ``500m``, ``1``, ``256Mi`` (``resource.Quantity``), written as string or integer.
-Quantity = int | Annotated[str, Field(pattern=r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$")]
+Quantity = (
+    int
+    | Annotated[str, Field(pattern=r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$")]
+)
 
 
 class ReplicaRange(ApiModel):
@@ -23,17 +26,28 @@ class ReplicaRange(ApiModel):
         ),
     )
 
-    min: Annotated[int, Field(description="Fewest pods while the category is active (the HPA's minReplicas).", ge=1, le=1000)] = 1
-    max: Annotated[int, Field(description="Most pods the autoscaler may run (the HPA's maxReplicas).", ge=1, le=1000)] = 3
+    min: Annotated[
+        int,
+        Field(description="Fewest pods while the category is active (the HPA's minReplicas).", ge=1, le=1000),
+    ] = 1
+    max: Annotated[
+        int, Field(description="Most pods the autoscaler may run (the HPA's maxReplicas).", ge=1, le=1000)
+    ] = 3
 
 
 class ScaleToZero(ApiModel):
     """Scaling an idle category to zero pods, and waking it when the gateway needs it."""
 
-    enabled: Annotated[bool, Field(description="Scale the category to zero pods after it has been idle for idleAfter.")] = False
+    enabled: Annotated[
+        bool, Field(description="Scale the category to zero pods after it has been idle for idleAfter.")
+    ] = False
     idle_after: Annotated[
         str,
-        Field(description="How long without tool calls before the category scales to zero, e.g. 15m or 1h.", pattern=DURATION, max_length=32),
+        Field(
+            description="How long without tool calls before the category scales to zero, e.g. 15m or 1h.",
+            pattern=DURATION,
+            max_length=32,
+        ),
     ] = "15m"
 
 
@@ -42,11 +56,19 @@ class Autoscaling(ApiModel):
 
     target_cpu_utilization_percentage: Annotated[
         int | None,
-        Field(description="Average CPU utilization (percent of requests) the autoscaler aims for. Unset disables CPU scaling.", ge=1, le=100),
+        Field(
+            description="Average CPU utilization (percent of requests) the autoscaler aims for. Unset disables CPU scaling.",
+            ge=1,
+            le=100,
+        ),
     ] = 80
     target_inflight_requests: Annotated[
         int | None,
-        Field(description="Average in-flight tool calls per pod the autoscaler aims for (needs a custom-metrics adapter).", ge=1, le=10000),
+        Field(
+            description="Average in-flight tool calls per pod the autoscaler aims for (needs a custom-metrics adapter).",
+            ge=1,
+            le=10000,
+        ),
     ] = None
 
 
@@ -66,7 +88,9 @@ class Resources(ApiModel):
 class PodOverrides(ApiModel):
     """Scheduling and metadata settings copied into the category's pod template."""
 
-    node_selector: Annotated[dict[str, str], Field(description="Node labels the pods must match.")] = Field(default_factory=dict)
+    node_selector: Annotated[dict[str, str], Field(description="Node labels the pods must match.")] = Field(
+        default_factory=dict
+    )
     tolerations: Annotated[
         list[dict[str, Any]],
         Field(description="Tolerations of the pods (corev1.Toleration).", max_length=64),
@@ -78,8 +102,12 @@ class PodOverrides(ApiModel):
     priority_class_name: Annotated[
         str | None, Field(description="PriorityClass of the pods.", max_length=253)
     ] = None
-    labels: Annotated[dict[str, str], Field(description="Extra labels on the pods.")] = Field(default_factory=dict)
-    annotations: Annotated[dict[str, str], Field(description="Extra annotations on the pods.")] = Field(default_factory=dict)
+    labels: Annotated[dict[str, str], Field(description="Extra labels on the pods.")] = Field(
+        default_factory=dict
+    )
+    annotations: Annotated[dict[str, str], Field(description="Extra annotations on the pods.")] = Field(
+        default_factory=dict
+    )
 
 
 class MCPCategorySpec(ApiModel):
@@ -87,36 +115,62 @@ class MCPCategorySpec(ApiModel):
 
     description: Annotated[
         str,
-        Field(description="What the category's tools are for; the gateway uses it as routing context.", max_length=2048),
+        Field(
+            description="What the category's tools are for; the gateway uses it as routing context.",
+            max_length=2048,
+        ),
     ] = ""
     image: Annotated[
         str | None,
-        Field(description="Container image of the server. Unset: the category image of the operator's release.", max_length=512),
+        Field(
+            description="Container image of the server. Unset: the category image of the operator's release.",
+            max_length=512,
+        ),
     ] = None
     image_pull_policy: Annotated[
         Literal["Always", "IfNotPresent", "Never"] | None,
         Field(description="Image pull policy of the server container. Unset: the Kubernetes default."),
     ] = None
-    replicas: Annotated[ReplicaRange, Field(description="Pod counts while the category is active.")] = Field(default_factory=ReplicaRange)
-    scale_to_zero: Annotated[ScaleToZero, Field(description="Scaling to zero pods when idle.")] = Field(default_factory=ScaleToZero)
-    autoscaling: Annotated[Autoscaling, Field(description="Autoscaler targets.")] = Field(default_factory=Autoscaling)
-    resources: Annotated[Resources, Field(description="Compute resources of the server container.")] = Field(default_factory=Resources)
-    pod: Annotated[PodOverrides, Field(description="Pod scheduling and metadata overrides.")] = Field(default_factory=PodOverrides)
+    replicas: Annotated[ReplicaRange, Field(description="Pod counts while the category is active.")] = Field(
+        default_factory=ReplicaRange
+    )
+    scale_to_zero: Annotated[ScaleToZero, Field(description="Scaling to zero pods when idle.")] = Field(
+        default_factory=ScaleToZero
+    )
+    autoscaling: Annotated[Autoscaling, Field(description="Autoscaler targets.")] = Field(
+        default_factory=Autoscaling
+    )
+    resources: Annotated[Resources, Field(description="Compute resources of the server container.")] = Field(
+        default_factory=Resources
+    )
+    pod: Annotated[PodOverrides, Field(description="Pod scheduling and metadata overrides.")] = Field(
+        default_factory=PodOverrides
+    )
 
 
 class MCPCategoryStatus(ApiModel):
     """Observed state of a category server, written by the operator only."""
 
-    observed_generation: Annotated[int | None, Field(description="The .metadata.generation this status describes.", ge=0)] = None
+    observed_generation: Annotated[
+        int | None, Field(description="The .metadata.generation this status describes.", ge=0)
+    ] = None
     conditions: Annotated[
         list[Condition],
         Field(description="Current observations: Ready (summary), Available.", max_length=16),
     ] = Field(default_factory=list)
     replicas: Annotated[int | None, Field(description="Pods of the category's Deployment.", ge=0)] = None
-    ready_replicas: Annotated[int | None, Field(description="Pods that pass their readiness probe.", ge=0)] = None
-    integrations: Annotated[int | None, Field(description="MCPIntegrations assigned to this category.", ge=0)] = None
-    tools: Annotated[int | None, Field(description="Tools served by this category, over all its integrations.", ge=0)] = None
-    endpoint: Annotated[str | None, Field(description="In-cluster MCP endpoint of the category server.", max_length=512)] = None
+    ready_replicas: Annotated[
+        int | None, Field(description="Pods that pass their readiness probe.", ge=0)
+    ] = None
+    integrations: Annotated[
+        int | None, Field(description="MCPIntegrations assigned to this category.", ge=0)
+    ] = None
+    tools: Annotated[
+        int | None, Field(description="Tools served by this category, over all its integrations.", ge=0)
+    ] = None
+    endpoint: Annotated[
+        str | None, Field(description="In-cluster MCP endpoint of the category server.", max_length=512)
+    ] = None
 
 
 class MCPCategory(TypedObject):
@@ -132,11 +186,18 @@ class MCPCategory(TypedObject):
             {"name": "Replicas", "type": "integer", "jsonPath": ".status.readyReplicas"},
             {"name": "Integrations", "type": "integer", "jsonPath": ".status.integrations"},
             {"name": "Tools", "type": "integer", "jsonPath": ".status.tools"},
-            {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason', "priority": 1},
+            {
+                "name": "Reason",
+                "type": "string",
+                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+                "priority": 1,
+            },
             {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint", "priority": 1},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ),
     )
 
     spec: Annotated[MCPCategorySpec, Field(description="Desired state of the category server.")]
-    status: Annotated[MCPCategoryStatus | None, Field(description="Observed state, written by the operator.")] = None
+    status: Annotated[
+        MCPCategoryStatus | None, Field(description="Observed state, written by the operator.")
+    ] = None

@@ -81,7 +81,10 @@ def openapi_schema(model: type[TypedObject]) -> dict[str, Any]:
         "type": "object",
         "required": ["spec"],
         "properties": {
-            "apiVersion": {"type": "string", "description": "APIVersion of the object: toolmesh.dev/v1alpha1."},
+            "apiVersion": {
+                "type": "string",
+                "description": "APIVersion of the object: toolmesh.dev/v1alpha1.",
+            },
             "kind": {"type": "string", "description": f"Kind of the object: {model.crd.kind}."},
             "metadata": {"type": "object"},
             "spec": _structural(props["spec"], defs),
@@ -154,11 +157,24 @@ def generate(out_dir: Path, *, check: bool = False) -> list[str]:
     return stale
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, default=Path("crds"), help="directory of the CRD files (default: crds)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="fail if the files differ from the models; write nothing"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="toolmesh crds", description="Generate the CRDs from the API models.")
-    parser.add_argument("--out", type=Path, default=Path("crds"), help="directory of the CRD files (default: crds)")
-    parser.add_argument("--check", action="store_true", help="fail if the files differ from the models; write nothing")
-    args = parser.parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="toolmesh crds", description="Generate the CRDs from the API models."
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     stale = generate(args.out, check=args.check)
     if args.check and stale:
         for path in stale:

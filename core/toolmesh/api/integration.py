@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from toolmesh.api.base import DNS_LABEL, ApiModel, Condition, CrdInfo, KeyReference, LocalObjectReference, Rule, TypedObject
+from toolmesh.api.base import (
+    DNS_LABEL,
+    ApiModel,
+    Condition,
+    CrdInfo,
+    KeyReference,
+    LocalObjectReference,
+    Rule,
+    TypedObject,
+)
 
 HttpMethod = Literal["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 URL_PATTERN = r"^https?://[^\s]+$"
@@ -24,21 +33,32 @@ class SpecSource(ApiModel):
         Rule(
             cel="[has(self.configMapKeyRef), has(self.inline), has(self.url)].filter(x, x).size() == 1",
             message="exactly one of spec.openapi.spec.configMapKeyRef, spec.openapi.spec.inline or spec.openapi.spec.url must be set",
-            check=lambda s: _exactly_one(s.config_map_key_ref is not None, s.inline is not None, s.url is not None),
+            check=lambda s: _exactly_one(
+                s.config_map_key_ref is not None, s.inline is not None, s.url is not None
+            ),
         ),
     )
 
     config_map_key_ref: Annotated[
         KeyReference | None,
-        Field(description="A key of a ConfigMap holding the document as JSON or YAML, optionally gzip-compressed (binaryData)."),
+        Field(
+            description="A key of a ConfigMap holding the document as JSON or YAML, optionally gzip-compressed (binaryData)."
+        ),
     ] = None
     inline: Annotated[
         str | None,
-        Field(description="The document itself, as JSON or YAML text. Keep it small: the whole object must fit in etcd.", max_length=1048576),
+        Field(
+            description="The document itself, as JSON or YAML text. Keep it small: the whole object must fit in etcd.",
+            max_length=1048576,
+        ),
     ] = None
     url: Annotated[
         str | None,
-        Field(description="An http(s) URL the document is fetched from when the integration is validated and served.", pattern=URL_PATTERN, max_length=2048),
+        Field(
+            description="An http(s) URL the document is fetched from when the integration is validated and served.",
+            pattern=URL_PATTERN,
+            max_length=2048,
+        ),
     ] = None
 
 
@@ -47,7 +67,9 @@ class OperationSelector(ApiModel):
 
     rules = (
         Rule(
-            cel=" || ".join(f"(has(self.{f}) && size(self.{f}) > 0)" for f in ("operations", "tags", "methods", "paths")),
+            cel=" || ".join(
+                f"(has(self.{f}) && size(self.{f}) > 0)" for f in ("operations", "tags", "methods", "paths")
+            ),
             message="an operation selector (spec.openapi.include or spec.openapi.exclude) must set at least one of operations, tags, methods or paths",
             check=lambda s: bool(s.operations or s.tags or s.methods or s.paths),
         ),
@@ -55,16 +77,23 @@ class OperationSelector(ApiModel):
 
     operations: Annotated[
         list[Annotated[str, Field(max_length=256)]],
-        Field(description="Shell-style globs matched against operationIds, e.g. 'issues/*' or 'list*'.", max_length=256),
+        Field(
+            description="Shell-style globs matched against operationIds, e.g. 'issues/*' or 'list*'.",
+            max_length=256,
+        ),
     ] = Field(default_factory=list)
     tags: Annotated[
         list[Annotated[str, Field(max_length=256)]],
         Field(description="OpenAPI tags; an operation matches if it has any of them.", max_length=256),
     ] = Field(default_factory=list)
-    methods: Annotated[list[HttpMethod], Field(description="HTTP methods, upper case.", max_length=8)] = Field(default_factory=list)
+    methods: Annotated[list[HttpMethod], Field(description="HTTP methods, upper case.", max_length=8)] = (
+        Field(default_factory=list)
+    )
     paths: Annotated[
         list[Annotated[str, Field(max_length=1024)]],
-        Field(description="Shell-style globs matched against path templates, e.g. '/repos/*'.", max_length=256),
+        Field(
+            description="Shell-style globs matched against path templates, e.g. '/repos/*'.", max_length=256
+        ),
     ] = Field(default_factory=list)
 
 
@@ -74,7 +103,11 @@ class OpenAPISource(ApiModel):
     spec: Annotated[SpecSource, Field(description="Where the OpenAPI document comes from.")]
     base_url: Annotated[
         str | None,
-        Field(description="Base URL of the upstream API; overrides the document's servers (or host and basePath).", pattern=URL_PATTERN, max_length=2048),
+        Field(
+            description="Base URL of the upstream API; overrides the document's servers (or host and basePath).",
+            pattern=URL_PATTERN,
+            max_length=2048,
+        ),
     ] = None
     server_variables: Annotated[
         dict[str, str],
@@ -97,10 +130,14 @@ class OpenAPISource(ApiModel):
 class RemoteMCPSource(ApiModel):
     """A remote MCP server, reached over Streamable HTTP, whose tools are federated."""
 
-    url: Annotated[str, Field(description="URL of the server's MCP endpoint.", pattern=URL_PATTERN, max_length=2048)]
+    url: Annotated[
+        str, Field(description="URL of the server's MCP endpoint.", pattern=URL_PATTERN, max_length=2048)
+    ]
     headers: Annotated[
         dict[str, str],
-        Field(description="Extra non-secret HTTP headers sent with each request; put credentials in spec.auth."),
+        Field(
+            description="Extra non-secret HTTP headers sent with each request; put credentials in spec.auth."
+        ),
     ] = Field(default_factory=dict)
 
 
@@ -115,17 +152,32 @@ class EnvVar(ApiModel):
         ),
     )
 
-    name: Annotated[str, Field(description="Name of the variable.", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)]
+    name: Annotated[
+        str, Field(description="Name of the variable.", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)
+    ]
     value: Annotated[str | None, Field(description="Literal value.", max_length=32768)] = None
-    secret_key_ref: Annotated[KeyReference | None, Field(description="A key of a Secret whose value is used.")] = None
+    secret_key_ref: Annotated[
+        KeyReference | None, Field(description="A key of a Secret whose value is used.")
+    ] = None
 
 
 class StdioSource(ApiModel):
     """A packaged MCP server run as a child process of the category server, speaking MCP over stdio."""
 
-    command: Annotated[str, Field(description="Executable, installed in the category image (e.g. 'postgres-mcp').", min_length=1, max_length=1024)]
-    args: Annotated[list[Annotated[str, Field(max_length=4096)]], Field(description="Arguments.", max_length=128)] = Field(default_factory=list)
-    env: Annotated[list[EnvVar], Field(description="Environment variables.", max_length=128)] = Field(default_factory=list)
+    command: Annotated[
+        str,
+        Field(
+            description="Executable, installed in the category image (e.g. 'postgres-mcp').",
+            min_length=1,
+            max_length=1024,
+        ),
+    ]
+    args: Annotated[
+        list[Annotated[str, Field(max_length=4096)]], Field(description="Arguments.", max_length=128)
+    ] = Field(default_factory=list)
+    env: Annotated[list[EnvVar], Field(description="Environment variables.", max_length=128)] = Field(
+        default_factory=list
+    )
 
 
 class AuthType(StrEnum):
@@ -146,7 +198,14 @@ class ApiKeyAuth(ApiModel):
         Literal["header", "query", "cookie"],
         Field(alias="in", description="Request part that carries the key: header, query or cookie."),
     ] = "header"
-    name: Annotated[str, Field(description="Name of the header, query parameter or cookie, e.g. X-API-Key.", min_length=1, max_length=256)]
+    name: Annotated[
+        str,
+        Field(
+            description="Name of the header, query parameter or cookie, e.g. X-API-Key.",
+            min_length=1,
+            max_length=256,
+        ),
+    ]
 
 
 class OAuth2Settings(ApiModel):
@@ -155,10 +214,23 @@ class OAuth2Settings(ApiModel):
     token_url: Annotated[str, Field(description="Token endpoint.", pattern=URL_PATTERN, max_length=2048)]
     authorization_url: Annotated[
         str | None,
-        Field(description="Authorization endpoint (authorization-code flow only).", pattern=URL_PATTERN, max_length=2048),
+        Field(
+            description="Authorization endpoint (authorization-code flow only).",
+            pattern=URL_PATTERN,
+            max_length=2048,
+        ),
     ] = None
-    revocation_url: Annotated[str | None, Field(description="Token revocation endpoint (RFC 7009), used on disconnect.", pattern=URL_PATTERN, max_length=2048)] = None
-    scopes: Annotated[list[Annotated[str, Field(max_length=256)]], Field(description="Scopes requested.", max_length=64)] = Field(default_factory=list)
+    revocation_url: Annotated[
+        str | None,
+        Field(
+            description="Token revocation endpoint (RFC 7009), used on disconnect.",
+            pattern=URL_PATTERN,
+            max_length=2048,
+        ),
+    ] = None
+    scopes: Annotated[
+        list[Annotated[str, Field(max_length=256)]], Field(description="Scopes requested.", max_length=64)
+    ] = Field(default_factory=list)
 
 
 class Auth(ApiModel):
@@ -178,25 +250,44 @@ class Auth(ApiModel):
         Rule(
             cel="self.type != 'oauth2AuthorizationCode' || (has(self.oauth2) && has(self.oauth2.authorizationUrl))",
             message="spec.auth.oauth2.authorizationUrl is required when spec.auth.type is oauth2AuthorizationCode",
-            check=lambda a: a.type != AuthType.OAUTH2_AUTHORIZATION_CODE or (a.oauth2 is not None and a.oauth2.authorization_url is not None),
+            check=lambda a: (
+                a.type != AuthType.OAUTH2_AUTHORIZATION_CODE
+                or (a.oauth2 is not None and a.oauth2.authorization_url is not None)
+            ),
         ),
         Rule(
             cel="self.type == 'none' || [has(self.secretRef), has(self.vaultPath), has(self.perUser) && self.perUser].filter(x, x).size() == 1",
             message="exactly one of spec.auth.secretRef, spec.auth.vaultPath or spec.auth.perUser: true must be set when spec.auth.type is not none",
-            check=lambda a: a.type == AuthType.NONE or _exactly_one(a.secret_ref is not None, a.vault_path is not None, a.per_user),
+            check=lambda a: (
+                a.type == AuthType.NONE
+                or _exactly_one(a.secret_ref is not None, a.vault_path is not None, a.per_user)
+            ),
         ),
     )
 
-    type: Annotated[AuthType, Field(description="Scheme: none, apiKey, bearer, basic, oauth2ClientCredentials or oauth2AuthorizationCode.")]
+    type: Annotated[
+        AuthType,
+        Field(
+            description="Scheme: none, apiKey, bearer, basic, oauth2ClientCredentials or oauth2AuthorizationCode."
+        ),
+    ]
     api_key: Annotated[ApiKeyAuth | None, Field(description="Placement of the key, for type apiKey.")] = None
-    oauth2: Annotated[OAuth2Settings | None, Field(description="Authorization server, for the OAuth2 types.")] = None
+    oauth2: Annotated[
+        OAuth2Settings | None, Field(description="Authorization server, for the OAuth2 types.")
+    ] = None
     secret_ref: Annotated[
         LocalObjectReference | None,
-        Field(description="Secret with shared credentials under the keys apiKey, token, username and password, or clientId and clientSecret."),
+        Field(
+            description="Secret with shared credentials under the keys apiKey, token, username and password, or clientId and clientSecret."
+        ),
     ] = None
     vault_path: Annotated[
         str | None,
-        Field(description="Vault KV v2 path of shared credentials (same keys as secretRef).", pattern=r"^[A-Za-z0-9_.\-/]+$", max_length=512),
+        Field(
+            description="Vault KV v2 path of shared credentials (same keys as secretRef).",
+            pattern=r"^[A-Za-z0-9_.\-/]+$",
+            max_length=512,
+        ),
     ] = None
     per_user: Annotated[
         bool,
@@ -207,8 +298,12 @@ class Auth(ApiModel):
 class RateLimit(ApiModel):
     """Client-side rate limit towards the upstream, per category server pod."""
 
-    requests_per_second: Annotated[float, Field(description="Sustained requests per second.", gt=0, le=100000)]
-    burst: Annotated[int, Field(description="Requests allowed at once above the sustained rate.", ge=1, le=100000)] = 1
+    requests_per_second: Annotated[
+        float, Field(description="Sustained requests per second.", gt=0, le=100000)
+    ]
+    burst: Annotated[
+        int, Field(description="Requests allowed at once above the sustained rate.", ge=1, le=100000)
+    ] = 1
 
 
 class MCPIntegrationSpec(ApiModel):
@@ -222,21 +317,47 @@ class MCPIntegrationSpec(ApiModel):
         ),
     )
 
-    category: Annotated[str, Field(description="Name of the MCPCategory (same namespace) whose server runs this integration.", pattern=DNS_LABEL, max_length=63)]
+    category: Annotated[
+        str,
+        Field(
+            description="Name of the MCPCategory (same namespace) whose server runs this integration.",
+            pattern=DNS_LABEL,
+            max_length=63,
+        ),
+    ]
     description: Annotated[
         str,
-        Field(description="What the upstream is for; the gateway adds it to every tool's routing text.", max_length=2048),
+        Field(
+            description="What the upstream is for; the gateway adds it to every tool's routing text.",
+            max_length=2048,
+        ),
     ] = ""
     tool_prefix: Annotated[
         str | None,
-        Field(description="Prefix of tool names (<prefix>__<operation>). Unset: the object's name.", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$", max_length=32),
+        Field(
+            description="Prefix of tool names (<prefix>__<operation>). Unset: the object's name.",
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$",
+            max_length=32,
+        ),
     ] = None
-    openapi: Annotated[OpenAPISource | None, Field(description="Generate tools from an OpenAPI document.")] = None
-    mcp: Annotated[RemoteMCPSource | None, Field(description="Federate a remote Streamable HTTP MCP server.")] = None
-    stdio: Annotated[StdioSource | None, Field(description="Run a packaged stdio MCP server inside the category server.")] = None
-    auth: Annotated[Auth | None, Field(description="Credentials for the upstream. Unset: no authentication.")] = None
-    timeout_seconds: Annotated[int, Field(description="Timeout of one upstream call, in seconds.", ge=1, le=600)] = 30
-    rate_limit: Annotated[RateLimit | None, Field(description="Client-side rate limit towards the upstream.")] = None
+    openapi: Annotated[
+        OpenAPISource | None, Field(description="Generate tools from an OpenAPI document.")
+    ] = None
+    mcp: Annotated[
+        RemoteMCPSource | None, Field(description="Federate a remote Streamable HTTP MCP server.")
+    ] = None
+    stdio: Annotated[
+        StdioSource | None, Field(description="Run a packaged stdio MCP server inside the category server.")
+    ] = None
+    auth: Annotated[
+        Auth | None, Field(description="Credentials for the upstream. Unset: no authentication.")
+    ] = None
+    timeout_seconds: Annotated[
+        int, Field(description="Timeout of one upstream call, in seconds.", ge=1, le=600)
+    ] = 30
+    rate_limit: Annotated[
+        RateLimit | None, Field(description="Client-side rate limit towards the upstream.")
+    ] = None
 
 
 class ToolSummary(ApiModel):
@@ -249,7 +370,9 @@ class ToolSummary(ApiModel):
 class MCPIntegrationStatus(ApiModel):
     """Observed state of an integration, written by the operator only."""
 
-    observed_generation: Annotated[int | None, Field(description="The .metadata.generation this status describes.", ge=0)] = None
+    observed_generation: Annotated[
+        int | None, Field(description="The .metadata.generation this status describes.", ge=0)
+    ] = None
     conditions: Annotated[
         list[Condition],
         Field(description="Current observations: Ready (summary), SpecValid, Resolved.", max_length=16),
@@ -257,15 +380,24 @@ class MCPIntegrationStatus(ApiModel):
     tools: Annotated[int | None, Field(description="Number of tools the integration provides.", ge=0)] = None
     spec_digest: Annotated[
         str | None,
-        Field(description="Digest of the compiled tools (sha256); changes only when the tools change.", max_length=80),
+        Field(
+            description="Digest of the compiled tools (sha256); changes only when the tools change.",
+            max_length=80,
+        ),
     ] = None
     source: Annotated[
         str | None,
-        Field(description="How the spec reaches the category server, e.g. 'ConfigMap (gzip, 412 KiB)'.", max_length=256),
+        Field(
+            description="How the spec reaches the category server, e.g. 'ConfigMap (gzip, 412 KiB)'.",
+            max_length=256,
+        ),
     ] = None
     warnings: Annotated[
         list[Annotated[str, Field(max_length=1024)]],
-        Field(description="Operations skipped or simplified, e.g. '3 operations skipped: multipart bodies'.", max_length=32),
+        Field(
+            description="Operations skipped or simplified, e.g. '3 operations skipped: multipart bodies'.",
+            max_length=32,
+        ),
     ] = Field(default_factory=list)
     discovered_tools: Annotated[
         list[ToolSummary],
@@ -285,11 +417,18 @@ class MCPIntegration(TypedObject):
             {"name": "Category", "type": "string", "jsonPath": ".spec.category"},
             {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
             {"name": "Tools", "type": "integer", "jsonPath": ".status.tools"},
-            {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason', "priority": 1},
+            {
+                "name": "Reason",
+                "type": "string",
+                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+                "priority": 1,
+            },
             {"name": "Digest", "type": "string", "jsonPath": ".status.specDigest", "priority": 1},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ),
     )
 
     spec: Annotated[MCPIntegrationSpec, Field(description="Desired state of the integration.")]
-    status: Annotated[MCPIntegrationStatus | None, Field(description="Observed state, written by the operator.")] = None
+    status: Annotated[
+        MCPIntegrationStatus | None, Field(description="Observed state, written by the operator.")
+    ] = None

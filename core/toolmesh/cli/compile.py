@@ -14,19 +14,35 @@ EXIT_BAD_INPUT = 2
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("compile", help="compile an OpenAPI/Swagger document to MCP tools", description=__doc__)
+    p = sub.add_parser(
+        "compile", help="compile an OpenAPI/Swagger document to MCP tools", description=__doc__
+    )
     p.add_argument("spec", help="path of a JSON or YAML document (gzip accepted), or - for standard input")
     p.add_argument("--json", action="store_true", help="print the tools and diagnostics as one JSON object")
     p.add_argument("--prefix", help="tool-name prefix, as an integration's toolPrefix")
-    p.add_argument("--include", action="append", default=[], metavar="GLOB", help="keep operations whose operationId matches")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="drop operations whose operationId matches")
+    p.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="keep operations whose operationId matches",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="drop operations whose operationId matches",
+    )
     p.add_argument("--tag", action="append", default=[], help="keep operations with this tag")
     p.add_argument("--read-only", action="store_true", help="keep only GET, HEAD and OPTIONS operations")
     p.add_argument("--verbose", "-v", action="store_true", help="also print informational diagnostics")
 
 
 def _options(args: argparse.Namespace) -> CompileOptions:
-    include = Selector(operations=tuple(args.include), tags=tuple(args.tag)) if args.include or args.tag else None
+    include = (
+        Selector(operations=tuple(args.include), tags=tuple(args.tag)) if args.include or args.tag else None
+    )
     exclude = Selector(operations=tuple(args.exclude)) if args.exclude else None
     return CompileOptions(prefix=args.prefix, include=include, exclude=exclude, read_only=args.read_only)
 
@@ -65,7 +81,8 @@ def render_json(spec: CompiledSpec) -> dict[str, Any]:
         "servers": [s.to_dict() for s in spec.servers],
         "securitySchemes": {s.name: s.to_dict() for s in spec.security_schemes},
         "diagnostics": [
-            {"level": str(d.level), "code": d.code, "operation": d.operation, "message": d.message} for d in spec.diagnostics
+            {"level": str(d.level), "code": d.code, "operation": d.operation, "message": d.message}
+            for d in spec.diagnostics
         ],
     }
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from toolmesh.api import crdgen
 from toolmesh.cli import compile as compile_cmd
 
 
@@ -14,16 +15,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     compile_cmd.add_parser(sub)
     crds = sub.add_parser("crds", help="generate the CRDs from the API models (--check: fail on drift)")
-    crds.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    crdgen.add_arguments(crds)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "crds":
-        from toolmesh.api import crdgen
-
-        return crdgen.main(args.args)
+        return crdgen.run(args)
     if args.command == "compile":
         return compile_cmd.run(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

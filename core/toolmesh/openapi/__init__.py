@@ -12,7 +12,17 @@ from toolmesh.openapi.compiler import canonical_json, compile_document, compile_
 from toolmesh.openapi.document import parse
 from toolmesh.openapi.errors import ArgumentError, SpecError
 from toolmesh.openapi.model import (
-    BodyRoute, CompiledSpec, CompileOptions, Diagnostic, Level, ParamRoute, Route, SecurityScheme, Selector, Server, Tool,
+    BodyRoute,
+    CompiledSpec,
+    CompileOptions,
+    Diagnostic,
+    Level,
+    ParamRoute,
+    Route,
+    SecurityScheme,
+    Selector,
+    Server,
+    Tool,
 )  # fmt: skip
 
 __all__ = [

@@ -22,7 +22,16 @@ from toolmesh.openapi import filters, naming, swagger2
 from toolmesh.openapi.document import parse, version_of
 from toolmesh.openapi.errors import SpecError
 from toolmesh.openapi.model import (
-    BodyRoute, CompiledSpec, CompileOptions, Diagnostic, Level, ParamRoute, Route, SecurityScheme, Server, Tool,
+    BodyRoute,
+    CompiledSpec,
+    CompileOptions,
+    Diagnostic,
+    Level,
+    ParamRoute,
+    Route,
+    SecurityScheme,
+    Server,
+    Tool,
 )  # fmt: skip
 from toolmesh.openapi.schema import SchemaConverter, UnresolvableRef, deref, truncate
 
@@ -34,13 +43,29 @@ _TEMPLATE = re.compile(r"{([^{}/]+)}")
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def _text(obj: dict[str, Any], key: str) -> str:
+    """A string field, stripped; empty when absent or not a string."""
+    value = obj.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _media_rank(media: str) -> int:
     m = media.lower().split(";")[0].strip()
     if m == "application/json":
         return 0
     if "json" in m:
         return 1
-    order = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/octet-stream", "*/*"]
+    order = [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "text/plain",
+        "application/octet-stream",
+        "*/*",
+    ]
     return 2 + order.index(m) if m in order else 8
 
 
@@ -84,9 +109,10 @@ def _security_schemes(doc: dict[str, Any]) -> tuple[SecurityScheme, ...]:
             continue
         if not isinstance(s, dict) or not isinstance(s.get("type"), str):
             continue
-        flows = s.get("flows") if isinstance(s.get("flows"), dict) else {}
-        flow = flows.get("clientCredentials") or flows.get("authorizationCode") or next(iter(flows.values()), {})
-        flow = flow if isinstance(flow, dict) else {}
+        flows = _dict(s.get("flows"))
+        flow = _dict(
+            flows.get("clientCredentials") or flows.get("authorizationCode") or next(iter(flows.values()), {})
+        )
         out.append(SecurityScheme(
             name=str(name), type=s["type"], location=s.get("in") if isinstance(s.get("in"), str) else None,
             param_name=s.get("name") if isinstance(s.get("name"), str) else None,
@@ -98,8 +124,8 @@ def _security_schemes(doc: dict[str, Any]) -> tuple[SecurityScheme, ...]:
 
 
 def _description(op: dict[str, Any], method: str, path: str, tags: list[str], limit: int) -> str:
-    summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
-    detail = op.get("description").strip() if isinstance(op.get("description"), str) else ""
+    summary = _text(op, "summary")
+    detail = _text(op, "description")
     if summary and detail and not detail.startswith(summary.rstrip(".")):
         text = f"{summary}\n\n{detail}"
     else:
@@ -141,7 +167,12 @@ class _Compiler:
                 self.diag(Level.WARNING, codes.UNRESOLVABLE_REF, f"parameter left out: {exc}", where)
                 continue
             if not (isinstance(p, dict) and isinstance(p.get("name"), str) and p.get("in") in LOCATIONS):
-                self.diag(Level.WARNING, codes.INVALID_PARAMETER, f"parameter without a valid name and location left out: {str(p)[:120]}", where)
+                self.diag(
+                    Level.WARNING,
+                    codes.INVALID_PARAMETER,
+                    f"parameter without a valid name and location left out: {str(p)[:120]}",
+                    where,
+                )
                 continue
             merged[(p["name"], p["in"])] = p
         return list(merged.values())
@@ -162,7 +193,9 @@ class _Compiler:
 
     # -- operations --------------------------------------------------------------------------
 
-    def operation(self, path: str, method: str, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, Tool] | None:
+    def operation(
+        self, path: str, method: str, op: dict[str, Any], item: dict[str, Any]
+    ) -> tuple[str, Tool] | None:
         where = f"{method.upper()} {path}"
         report = self.reporter(where)
         refs: set[str] = set()
@@ -174,7 +207,12 @@ class _Compiler:
         declared = {p["name"] for p in params if p["in"] == "path"}
         for missing in template:
             if missing not in declared:
-                self.diag(Level.INFO, codes.UNDECLARED_PATH_PARAMETER, f"path parameter {missing!r} is not declared; accepted as a string", where)
+                self.diag(
+                    Level.INFO,
+                    codes.UNDECLARED_PATH_PARAMETER,
+                    f"path parameter {missing!r} is not declared; accepted as a string",
+                    where,
+                )
                 params.append({"name": missing, "in": "path", "required": True, "schema": {"type": "string"}})
         for p in params:
             name, loc = p["name"], p["in"]
@@ -186,15 +224,26 @@ class _Compiler:
             if key in props:
                 key = naming.argument_key(f"{name}__{loc}")
             if key in props:
-                self.diag(Level.WARNING, codes.INVALID_PARAMETER, f"parameter {name!r} ({loc}) collides with another; left out", where)
+                self.diag(
+                    Level.WARNING,
+                    codes.INVALID_PARAMETER,
+                    f"parameter {name!r} ({loc}) collides with another; left out",
+                    where,
+                )
                 continue
             if key != name:
-                self.diag(Level.INFO, codes.ARGUMENT_RENAMED, f"parameter {name!r} ({loc}) is the argument {key!r}", where)
-            schema, content_type = self.param_schema(p, refs, report)
-            props[key] = schema
-            style = p.get("style") if isinstance(p.get("style"), str) else _DEFAULT_STYLE[loc]
+                self.diag(
+                    Level.INFO,
+                    codes.ARGUMENT_RENAMED,
+                    f"parameter {name!r} ({loc}) is the argument {key!r}",
+                    where,
+                )
+            props[key], content_type = self.param_schema(p, refs, report)
+            style = _text(p, "style") or _DEFAULT_STYLE[loc]
             explode = p["explode"] if isinstance(p.get("explode"), bool) else style == "form"
-            routes.append((key, ParamRoute(loc, name, style, explode, p.get("allowReserved") is True, content_type)))
+            routes.append(
+                (key, ParamRoute(loc, name, style, explode, p.get("allowReserved") is True, content_type))
+            )
             if loc == "path" or p.get("required") is True:
                 required.append(key)
 
@@ -212,7 +261,7 @@ class _Compiler:
 
         tags = [str(t) for t in op.get("tags") or [] if isinstance(t, str | int)]
         operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
-        summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
+        summary = _text(op, "summary")
         up = method.upper()
         route = Route(
             method=up,
@@ -253,7 +302,9 @@ class _Compiler:
         media = pick_media_type(content)
         if media is None:
             return None
-        raw_schema = (content[media] or {}).get("schema", {}) if isinstance(content[media], dict | type(None)) else {}
+        raw_schema = (
+            (content[media] or {}).get("schema", {}) if isinstance(content[media], dict | type(None)) else {}
+        )
         m = media.lower().split(";")[0].strip()
         encoding: list[tuple[str, str]] = []
         if "json" in m or m in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -264,11 +315,17 @@ class _Compiler:
         elif m.startswith("text/") or "xml" in m:
             schema = {"type": "string", "description": f"The request body, sent as {media}."}
             if "xml" in m:
-                self.diag(Level.INFO, codes.UNSUPPORTED_MEDIA_TYPE, f"{media} body is passed through as text", where)
+                self.diag(
+                    Level.INFO, codes.UNSUPPORTED_MEDIA_TYPE, f"{media} body is passed through as text", where
+                )
         else:
-            schema = {"type": "string", "contentEncoding": "base64", "description": f"The request body ({media}), base64-encoded."}
+            schema = {
+                "type": "string",
+                "contentEncoding": "base64",
+                "description": f"The request body ({media}), base64-encoded.",
+            }
             self.diag(Level.INFO, codes.BINARY_AS_BASE64, f"{media} body is taken base64-encoded", where)
-        if isinstance(body.get("description"), str) and body["description"].strip() and isinstance(schema, dict):
+        if _text(body, "description") and isinstance(schema, dict):
             schema = {**schema, "description": truncate(body["description"], 1024)}
         key = next(k for k in ("body", "requestBody", "body__request") if k not in props)
         props[key] = schema
@@ -277,7 +334,9 @@ class _Compiler:
             required.append(key)
         return BodyRoute(argument=key, media_type=media, required=is_required, encoding=tuple(encoding))
 
-    def binary_parts(self, schema: dict[str, Any], raw: Any, where: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    def binary_parts(
+        self, schema: dict[str, Any], raw: Any, where: str
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """Multipart file fields are taken base64-encoded and sent as octet-stream parts."""
         try:
             raw = deref(self.doc, raw)
@@ -295,14 +354,19 @@ class _Compiler:
                 props[name].pop("format", None)
                 encoding.append((str(name), "application/octet-stream"))
         if encoding:
-            self.diag(Level.INFO, codes.BINARY_AS_BASE64, f"file fields {[n for n, _ in encoding]} are taken base64-encoded", where)
+            self.diag(
+                Level.INFO,
+                codes.BINARY_AS_BASE64,
+                f"file fields {[n for n, _ in encoding]} are taken base64-encoded",
+                where,
+            )
         return {**schema, "properties": props}, encoding
 
     def compile(self) -> tuple[list[Tool], int]:
         paths = self.doc.get("paths")
         named: list[tuple[str, Tool]] = []
         total = 0
-        for path, raw_item in (paths.items() if isinstance(paths, dict) else ()):
+        for path, raw_item in paths.items() if isinstance(paths, dict) else ():
             try:
                 item = deref(self.doc, raw_item)
             except UnresolvableRef as exc:
@@ -345,7 +409,9 @@ class _Compiler:
 
 
 def _renamed(tool: Tool, name: str) -> Tool:
-    return Tool(name, tool.title, tool.description, tool.input_schema, tool.annotations, tool.route, tool.tags)
+    return Tool(
+        name, tool.title, tool.description, tool.input_schema, tool.annotations, tool.route, tool.tags
+    )
 
 
 def canonical_json(value: Any) -> str:
@@ -362,7 +428,9 @@ def digest_of(tools: list[Tool], servers: tuple[Server, ...], schemes: tuple[Sec
     return "sha256:" + h.hexdigest()
 
 
-def compile_document(doc: dict[str, Any], options: CompileOptions | None = None, *, source: str = "<spec>") -> CompiledSpec:
+def compile_document(
+    doc: dict[str, Any], options: CompileOptions | None = None, *, source: str = "<spec>"
+) -> CompiledSpec:
     """Compile a parsed document. Raises SpecError only when it is not an OpenAPI document."""
     options = options or CompileOptions()
     kind, version = version_of(doc, source=source)
@@ -374,11 +442,19 @@ def compile_document(doc: dict[str, Any], options: CompileOptions | None = None,
     tools, total = compiler.compile()
     diagnostics = [*early, *compiler.diagnostics]
     if total == 0:
-        diagnostics.append(Diagnostic(Level.WARNING, codes.OPERATION_SKIPPED, "the document has no operations under paths"))
+        diagnostics.append(
+            Diagnostic(Level.WARNING, codes.OPERATION_SKIPPED, "the document has no operations under paths")
+        )
     if not compiler.servers and any(not t.route.servers for t in tools):
-        diagnostics.append(Diagnostic(Level.INFO, codes.NO_SERVER, "the document names no server; set a base URL for the integration"))
+        diagnostics.append(
+            Diagnostic(
+                Level.INFO,
+                codes.NO_SERVER,
+                "the document names no server; set a base URL for the integration",
+            )
+        )
     schemes = _security_schemes(doc)
-    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    info = _dict(doc.get("info"))
     return CompiledSpec(
         title=str(info.get("title") or ""),
         version=str(info.get("version") or ""),
@@ -392,7 +468,9 @@ def compile_document(doc: dict[str, Any], options: CompileOptions | None = None,
     )
 
 
-def compile_spec(data: bytes | str, options: CompileOptions | None = None, *, source: str = "<spec>") -> CompiledSpec:
+def compile_spec(
+    data: bytes | str, options: CompileOptions | None = None, *, source: str = "<spec>"
+) -> CompiledSpec:
     """Parse and compile a document given as JSON or YAML text (or gzip bytes)."""
     return compile_document(parse(data, source=source), options, source=source)
 

@@ -28,7 +28,10 @@ _SpecLoader.yaml_implicit_resolvers = {
 
 def _mapping(loader: _SpecLoader, node: yaml.MappingNode) -> dict[str, Any]:
     loader.flatten_mapping(node)
-    return {str(loader.construct_object(k, deep=True)): loader.construct_object(v, deep=True) for k, v in node.value}
+    return {
+        str(loader.construct_object(k, deep=True)): loader.construct_object(v, deep=True)
+        for k, v in node.value
+    }
 
 
 _SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
@@ -56,10 +59,12 @@ def parse(data: bytes | str, *, source: str = "<spec>") -> dict[str, Any]:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SpecError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            raise SpecError(
+                f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
     else:
         try:
-            doc = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - _SpecLoader is a SafeLoader
+            doc = yaml.load(text, Loader=_SpecLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -67,7 +72,9 @@ def parse(data: bytes | str, *, source: str = "<spec>") -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise SpecError(f"{source}: invalid YAML: {exc}") from None
     if not isinstance(doc, dict):
-        raise SpecError(f"{source}: not an OpenAPI document (the top level is a {type(doc).__name__}, not a mapping)")
+        raise SpecError(
+            f"{source}: not an OpenAPI document (the top level is a {type(doc).__name__}, not a mapping)"
+        )
     return doc
 
 
@@ -76,7 +83,9 @@ def version_of(doc: dict[str, Any], *, source: str = "<spec>") -> tuple[str, str
     if "openapi" in doc:
         version = str(doc["openapi"])
         if not re.match(r"^3\.[01](\.\d+)?", version):
-            raise SpecError(f"{source}: unsupported OpenAPI version {version!r} (supported: 3.0, 3.1 and Swagger 2.0)")
+            raise SpecError(
+                f"{source}: unsupported OpenAPI version {version!r} (supported: 3.0, 3.1 and Swagger 2.0)"
+            )
         return "openapi", version
     if "swagger" in doc:
         version = str(doc["swagger"])

@@ -10,9 +10,13 @@ from toolmesh.openapi.model import CompileOptions, Selector
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def matches(selector: Selector, operation_id: str | None, method: str, path: str, tags: Sequence[str]) -> bool:
+def matches(
+    selector: Selector, operation_id: str | None, method: str, path: str, tags: Sequence[str]
+) -> bool:
     """True when every criterion the selector sets matches the operation."""
-    if selector.operations and not (operation_id and any(fnmatchcase(operation_id, g) for g in selector.operations)):
+    if selector.operations and not (
+        operation_id and any(fnmatchcase(operation_id, g) for g in selector.operations)
+    ):
         return False
     if selector.tags and not set(selector.tags).intersection(tags):
         return False
@@ -21,7 +25,9 @@ def matches(selector: Selector, operation_id: str | None, method: str, path: str
     return not (selector.paths and not any(fnmatchcase(path, g) for g in selector.paths))
 
 
-def selected(options: CompileOptions, operation_id: str | None, method: str, path: str, tags: Sequence[str]) -> bool:
+def selected(
+    options: CompileOptions, operation_id: str | None, method: str, path: str, tags: Sequence[str]
+) -> bool:
     """Whether an operation becomes a tool under ``options``."""
     if options.read_only and method.upper() not in SAFE_METHODS:
         return False

@@ -46,7 +46,12 @@ class ParamRoute:
     content_type: str | None = None  # parameters described with `content` are serialized whole
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"in": self.location, "name": self.name, "style": self.style, "explode": self.explode}
+        out: dict[str, Any] = {
+            "in": self.location,
+            "name": self.name,
+            "style": self.style,
+            "explode": self.explode,
+        }
         if self.allow_reserved:
             out["allowReserved"] = True
         if self.content_type:
@@ -65,7 +70,11 @@ class BodyRoute:
     encoding: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"argument": self.argument, "mediaType": self.media_type, "required": self.required}
+        out: dict[str, Any] = {
+            "argument": self.argument,
+            "mediaType": self.media_type,
+            "required": self.required,
+        }
         if self.encoding:
             out["encoding"] = dict(self.encoding)
         return out
@@ -81,7 +90,9 @@ class Server:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"url": self.url}
         if self.variables:
-            out["variables"] = {n: {"default": d, **({"enum": list(e)} if e else {})} for n, d, e in self.variables}
+            out["variables"] = {
+                n: {"default": d, **({"enum": list(e)} if e else {})} for n, d, e in self.variables
+            }
         return out
 
 
@@ -126,7 +137,11 @@ class Tool:
 
     def to_mcp(self) -> dict[str, Any]:
         """The tool as MCP's ``tools/list`` shows it (camelCase wire form)."""
-        out: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": self.input_schema}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        }
         if self.title:
             out["title"] = self.title
         out["annotations"] = dict(self.annotations)

@@ -58,7 +58,9 @@ def _where(error: ValidationError) -> str:
 def validate_arguments(tool: Tool, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
     """The arguments as a dict, or an ArgumentError naming each problem and where it is."""
     args = dict(arguments or {})
-    errors = sorted(_validator(tool).iter_errors(args), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = sorted(
+        _validator(tool).iter_errors(args), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+    )
     if errors:
         problems = [f"{_where(e)}: {e.message}" for e in errors[:MAX_PROBLEMS]]
         if len(errors) > MAX_PROBLEMS:
@@ -288,7 +290,11 @@ def build_request(
 
     document_server = server_url(route.servers, server_variables)
     if base_url:
-        root = urljoin(base_url.rstrip("/") + "/", document_server.lstrip("/")) if document_server.startswith("/") else base_url
+        root = (
+            urljoin(base_url.rstrip("/") + "/", document_server.lstrip("/"))
+            if document_server.startswith("/")
+            else base_url
+        )
     else:
         root = document_server
     url = root.rstrip("/") + path

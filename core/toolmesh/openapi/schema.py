@@ -32,8 +32,26 @@ _TYPE_ALIASES = {
 }  # fmt: skip
 _SCHEMA_MAP_KEYS = ("properties", "patternProperties", "dependentSchemas")
 _SCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SCHEMA_KEYS = ("not", "if", "then", "else", "contains", "propertyNames", "unevaluatedItems", "unevaluatedProperties")
-_COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "minContains", "maxContains")
+_SCHEMA_KEYS = (
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+)
+_COUNT_KEYS = (
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minContains",
+    "maxContains",
+)
 _NUMBER_KEYS = ("minimum", "maximum")
 _BOOL_KEYS = ("uniqueItems", "deprecated", "writeOnly")
 _STRING_KEYS = ("format", "contentMediaType", "contentEncoding")
@@ -131,11 +149,17 @@ class SchemaConverter:
         """Readable, collision-free definition names for ``#/components/schemas/*``, order-independent."""
         sanitized: dict[str, list[str]] = {}
         for name in components:
-            sanitized.setdefault(_DEF_NAME_BAD.sub("_", str(name)).strip("_") or "schema", []).append(str(name))
+            sanitized.setdefault(_DEF_NAME_BAD.sub("_", str(name)).strip("_") or "schema", []).append(
+                str(name)
+            )
         for clean, originals in sanitized.items():
             for original in originals:
                 pointer = "#/components/schemas/" + original.replace("~", "~0").replace("/", "~1")
-                unique = clean if len(originals) == 1 else f"{clean}_{hashlib.sha256(pointer.encode()).hexdigest()[:6]}"
+                unique = (
+                    clean
+                    if len(originals) == 1
+                    else f"{clean}_{hashlib.sha256(pointer.encode()).hexdigest()[:6]}"
+                )
                 self._names[pointer] = unique
 
     def _def_name(self, ref: str) -> str:
@@ -217,7 +241,10 @@ class SchemaConverter:
         if isinstance(node, bool):
             return node
         if not isinstance(node, dict):
-            report(codes.INVALID_SCHEMA, f"a schema must be an object, got {type(node).__name__}; accepted any value")
+            report(
+                codes.INVALID_SCHEMA,
+                f"a schema must be an object, got {type(node).__name__}; accepted any value",
+            )
             return {}
         if depth > 64:
             report(codes.INVALID_SCHEMA, "schema nested deeper than 64 levels; accepted any value below")
@@ -293,7 +320,10 @@ class SchemaConverter:
                 if isinstance(value, str) and _regex_ok(value):
                     out["pattern"] = value
                 else:
-                    report(codes.INVALID_PATTERN, f"pattern {str(value)[:80]!r} is not a valid regular expression; dropped")
+                    report(
+                        codes.INVALID_PATTERN,
+                        f"pattern {str(value)[:80]!r} is not a valid regular expression; dropped",
+                    )
             elif key in _STRING_KEYS:
                 if isinstance(value, str):
                     out[key] = value
@@ -301,10 +331,14 @@ class SchemaConverter:
                 if isinstance(value, bool) and value:
                     out[key] = value
             elif key == "dependentRequired":
-                if isinstance(value, dict) and all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values()):
+                if isinstance(value, dict) and all(
+                    isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values()
+                ):
                     out[key] = {str(k): list(dict.fromkeys(v)) for k, v in value.items()}
         if "required" in out and isinstance(node.get("properties"), dict):
-            read_only = {n for n, p in node["properties"].items() if isinstance(p, dict) and p.get("readOnly") is True}
+            read_only = {
+                n for n, p in node["properties"].items() if isinstance(p, dict) and p.get("readOnly") is True
+            }
             out["required"] = [r for r in out["required"] if r not in read_only]
             if not out["required"]:
                 del out["required"]
@@ -316,11 +350,16 @@ class SchemaConverter:
             out = self._nullable(out)
         return out
 
-    def _properties(self, key: str, value: dict[str, Any], refs: set[str], report: Report, depth: int) -> dict[str, Any]:
+    def _properties(
+        self, key: str, value: dict[str, Any], refs: set[str], report: Report, depth: int
+    ) -> dict[str, Any]:
         props: dict[str, Any] = {}
         for name, sub in value.items():
             if key == "patternProperties" and not _regex_ok(str(name)):
-                report(codes.INVALID_PATTERN, f"patternProperties key {str(name)[:80]!r} is not a valid regular expression; dropped")
+                report(
+                    codes.INVALID_PATTERN,
+                    f"patternProperties key {str(name)[:80]!r} is not a valid regular expression; dropped",
+                )
                 continue
             if key == "properties" and isinstance(sub, dict) and sub.get("readOnly") is True:
                 continue  # never sent in a request

@@ -46,7 +46,8 @@ def _param_schema(p: dict[str, Any]) -> dict[str, Any]:
         schema = {"type": "string", "format": "binary"}
     if isinstance(schema.get("items"), dict):
         schema["items"] = _param_schema(schema["items"])
-    return _rewrite_refs(schema)
+    rewritten: dict[str, Any] = _rewrite_refs(schema)
+    return rewritten
 
 
 class _Converter:
@@ -56,7 +57,12 @@ class _Converter:
 
     def resolve_param(self, p: Any) -> Any:
         seen = 0
-        while isinstance(p, dict) and isinstance(p.get("$ref"), str) and p["$ref"].startswith("#/parameters/") and seen < 16:
+        while (
+            isinstance(p, dict)
+            and isinstance(p.get("$ref"), str)
+            and p["$ref"].startswith("#/parameters/")
+            and seen < 16
+        ):
             p = self.doc.get("parameters", {}).get(p["$ref"][len("#/parameters/") :])
             seen += 1
         return p
@@ -80,7 +86,10 @@ class _Converter:
                 params.append(p)
             elif loc == "body":
                 schema = _rewrite_refs(p.get("schema", {}))
-                body = {"required": bool(p.get("required")), "content": {m: {"schema": schema} for m in consumes}}
+                body = {
+                    "required": bool(p.get("required")),
+                    "content": {m: {"schema": schema} for m in consumes},
+                }
                 if p.get("description"):
                     body["description"] = p["description"]
             elif loc == "formData":
@@ -109,12 +118,20 @@ class _Converter:
                         ))  # fmt: skip
                         out["style"], out["explode"] = ("form" if loc == "query" else "simple"), False
                 params.append(out)
-        converted: dict[str, Any] = {k: v for k, v in op.items() if k not in ("parameters", "consumes", "produces", "responses", "schemes")}
+        converted: dict[str, Any] = {
+            k: v
+            for k, v in op.items()
+            if k not in ("parameters", "consumes", "produces", "responses", "schemes")
+        }
         converted["parameters"] = params
         if form["properties"]:
             if form_required:
                 form["required"] = form_required
-            media = "multipart/form-data" if has_file or "multipart/form-data" in consumes else "application/x-www-form-urlencoded"
+            media = (
+                "multipart/form-data"
+                if has_file or "multipart/form-data" in consumes
+                else "application/x-www-form-urlencoded"
+            )
             converted["requestBody"] = {"required": bool(form_required), "content": {media: {"schema": form}}}
         elif body is not None:
             converted["requestBody"] = body
@@ -131,9 +148,12 @@ class _Converter:
             elif kind == "apiKey":
                 out[name] = {"type": "apiKey", "in": s.get("in"), "name": s.get("name")}
             elif kind == "oauth2":
-                flow = {"implicit": "implicit", "password": "password", "application": "clientCredentials", "accessCode": "authorizationCode"}.get(
-                    s.get("flow", ""), "authorizationCode"
-                )
+                flow = {
+                    "implicit": "implicit",
+                    "password": "password",
+                    "application": "clientCredentials",
+                    "accessCode": "authorizationCode",
+                }.get(s.get("flow", ""), "authorizationCode")
                 spec = {k: s[k] for k in ("authorizationUrl", "tokenUrl") if k in s}
                 spec["scopes"] = s.get("scopes") or {}
                 out[name] = {"type": "oauth2", "flows": {flow: spec}}

@@ -49,7 +49,9 @@ def test_parameters_of_every_location_become_top_level_arguments_with_routes(dem
     assert compile_spec(demo_spec_text).tool("whoAmI").route.params[0][1].location == "cookie"
 
 
-def test_request_body_is_one_body_argument_and_keeps_only_the_definitions_it_reaches(demo_spec_text: str) -> None:
+def test_request_body_is_one_body_argument_and_keeps_only_the_definitions_it_reaches(
+    demo_spec_text: str,
+) -> None:
     tool = compile_spec(demo_spec_text).tool("createTask")
     schema = tool.input_schema
     assert schema["required"] == ["projectId", "body"]
@@ -57,9 +59,14 @@ def test_request_body_is_one_body_argument_and_keeps_only_the_definitions_it_rea
     assert set(schema["$defs"]) == {"NewTask", "Status"}
     new_task = schema["$defs"]["NewTask"]
     assert "id" not in new_task["properties"], "readOnly properties are never sent"
-    assert new_task["properties"]["subtasks"]["items"] == {"$ref": "#/$defs/NewTask"}, "recursion stays a reference"
-    assert new_task["properties"]["assignee"]["type"] == ["string", "null"], "3.0 nullable becomes a type union"
-    assert tool.route.body is not None and tool.route.body.media_type == "application/json"
+    assert new_task["properties"]["subtasks"]["items"] == {"$ref": "#/$defs/NewTask"}, (
+        "recursion stays a reference"
+    )
+    assert new_task["properties"]["assignee"]["type"] == ["string", "null"], (
+        "3.0 nullable becomes a type union"
+    )
+    assert tool.route.body is not None
+    assert tool.route.body.media_type == "application/json"
 
 
 def test_parameter_names_clients_reject_are_renamed_and_collisions_get_their_location() -> None:
@@ -76,7 +83,8 @@ def test_parameter_names_clients_reject_are_renamed_and_collisions_get_their_loc
         "id": ("path", "id"), "id__query": ("query", "id"), "filter_name": ("query", "filter[name]"),
         "top": ("query", "$top"), "body": ("query", "body"),
     }  # fmt: skip
-    assert tool.route.body is not None and tool.route.body.argument == "requestBody"
+    assert tool.route.body is not None
+    assert tool.route.body.argument == "requestBody"
     assert any(d.code == "ArgumentRenamed" for d in spec.diagnostics)
 
 
@@ -103,7 +111,8 @@ def test_long_names_are_shortened_deterministically_and_collisions_are_order_ind
     long_name = next(n for n in names if n.startswith("svc__aaaa"))
     assert len(long_name) == 64
     dups = [n for n in names if n.startswith("svc__dup")]
-    assert len(dups) == 2 and len(set(dups)) == 2
+    assert len(dups) == 2
+    assert len(set(dups)) == 2
 
 
 def test_operations_without_operation_id_are_named_from_method_and_path() -> None:
@@ -117,8 +126,15 @@ def test_include_exclude_and_read_only_select_operations(demo_spec_text: str) ->
 
     assert names(CompileOptions(read_only=True)) == ["listProjects", "listTasks", "getTask", "whoAmI"]
     assert names(CompileOptions(include=Selector(tags=("projects",)))) == ["listProjects"]
-    assert names(CompileOptions(include=Selector(operations=("list*",)), exclude=Selector(paths=("/projects",)))) == ["listTasks"]
-    assert names(CompileOptions(exclude=Selector(methods=("DELETE", "PATCH", "POST")))) == ["listProjects", "listTasks", "getTask", "whoAmI"]
+    assert names(
+        CompileOptions(include=Selector(operations=("list*",)), exclude=Selector(paths=("/projects",)))
+    ) == ["listTasks"]
+    assert names(CompileOptions(exclude=Selector(methods=("DELETE", "PATCH", "POST")))) == [
+        "listProjects",
+        "listTasks",
+        "getTask",
+        "whoAmI",
+    ]
     assert compile_spec(demo_spec_text, CompileOptions(read_only=True)).operations_total == 8
 
 
@@ -137,7 +153,9 @@ def test_openapi_30_keywords_become_json_schema_2020_12() -> None:
     param = {"name": "n", "in": "query", "schema": {
         "type": "integer", "minimum": 0, "exclusiveMinimum": True, "nullable": True, "example": 3, "x-foo": 1,
     }}  # fmt: skip
-    schema = compile_document(doc({"/a": {"get": op(operationId="a", parameters=[param])}})).tools[0].input_schema
+    schema = (
+        compile_document(doc({"/a": {"get": op(operationId="a", parameters=[param])}})).tools[0].input_schema
+    )
     assert schema["properties"]["n"] == {"type": ["integer", "null"], "exclusiveMinimum": 0}
 
 
@@ -146,7 +164,17 @@ def test_malformed_schemas_are_repaired_and_reported_instead_of_failing() -> Non
         "a": {"type": "int"}, "b": {"type": "string", "pattern": "(?<!x"}, "c": {"type": "string", "required": True},
         "d": {"type": "string", "minLength": 1.0, "maxLength": -1}, "e": "not a schema", "f": {"type": "file"},
     }}  # fmt: skip
-    spec = compile_document(doc({"/a": {"post": op(operationId="a", requestBody={"content": {"application/json": {"schema": body}}})}}))
+    spec = compile_document(
+        doc(
+            {
+                "/a": {
+                    "post": op(
+                        operationId="a", requestBody={"content": {"application/json": {"schema": body}}}
+                    )
+                }
+            }
+        )
+    )
     props = spec.tools[0].input_schema["properties"]["body"]["properties"]
     Draft202012Validator.check_schema(spec.tools[0].input_schema)
     assert props["a"] == {"type": "integer"}
@@ -177,10 +205,17 @@ def test_request_bodies_pick_json_first_then_forms_text_and_binary() -> None:
 
     obj = {"schema": {"type": "object"}}
     assert body_of({"application/xml": obj, "application/vnd.api+json": obj})[0] == "application/vnd.api+json"
-    assert body_of({"text/plain": obj, "application/x-www-form-urlencoded": obj})[0] == "application/x-www-form-urlencoded"
-    assert body_of({"application/xml": obj}) == ("application/xml", {"type": "string", "description": "The request body, sent as application/xml."})
+    assert (
+        body_of({"text/plain": obj, "application/x-www-form-urlencoded": obj})[0]
+        == "application/x-www-form-urlencoded"
+    )
+    assert body_of({"application/xml": obj}) == (
+        "application/xml",
+        {"type": "string", "description": "The request body, sent as application/xml."},
+    )
     media, schema = body_of({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}})
-    assert media == "application/octet-stream" and schema["contentEncoding"] == "base64"
+    assert media == "application/octet-stream"
+    assert schema["contentEncoding"] == "base64"
 
 
 def test_servers_and_security_requirements_are_recorded(demo_spec_text: str) -> None:
@@ -189,7 +224,8 @@ def test_servers_and_security_requirements_are_recorded(demo_spec_text: str) -> 
     assert spec.servers[0].variables == (("region", "eu", ("eu", "us")),)
     assert spec.tool("getTask").route.security == ((("apiKey", ()),),)
     scheme = spec.scheme("apiKey")
-    assert scheme is not None and (scheme.type, scheme.location, scheme.param_name) == ("apiKey", "header", "X-API-Key")
+    assert scheme is not None
+    assert (scheme.type, scheme.location, scheme.param_name) == ("apiKey", "header", "X-API-Key")
 
 
 def test_descriptions_combine_summary_and_description_and_are_bounded() -> None:
@@ -199,10 +235,16 @@ def test_descriptions_combine_summary_and_description_and_are_bounded() -> None:
     }))  # fmt: skip
     a, b = spec.tools
     assert a.description.startswith("Deprecated. Get A\n\nLong text.")
-    assert len(a.description) <= 1024 and a.description.endswith("…")
+    assert len(a.description) <= 1024
+    assert a.description.endswith("…")
     assert a.title == "Get A"
     assert b.description == "GET /b (things)"
-    assert a.annotations == {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
+    assert a.annotations == {
+        "readOnlyHint": True,
+        "destructiveHint": False,
+        "idempotentHint": True,
+        "openWorldHint": True,
+    }
 
 
 def test_swagger_2_documents_are_converted() -> None:
@@ -230,10 +272,12 @@ def test_swagger_2_documents_are_converted() -> None:
     assert add.input_schema["properties"]["body"] == {"$ref": "#/$defs/Pet"}
     assert add.input_schema["$defs"]["Pet"]["properties"]["name"]["type"] == ["string", "null"]
     assert dict(add.route.params)["tags"].style == "pipeDelimited"
-    assert upload.route.body is not None and upload.route.body.media_type == "multipart/form-data"
+    assert upload.route.body is not None
+    assert upload.route.body.media_type == "multipart/form-data"
     assert upload.route.body.encoding == (("file", "application/octet-stream"),)
     assert upload.input_schema["properties"]["body"]["required"] == ["file"]
-    assert spec.scheme("basic") is not None and spec.scheme("basic").scheme == "basic"  # type: ignore[union-attr]
+    assert spec.scheme("basic") is not None
+    assert spec.scheme("basic").scheme == "basic"
 
 
 def test_openapi_31_schemas_pass_through(tmp_path: Any) -> None:
@@ -243,7 +287,11 @@ def test_openapi_31_schemas_pass_through(tmp_path: Any) -> None:
             "unevaluatedProperties": False,
         }}}})}}})  # fmt: skip
     body = spec.tools[0].input_schema["properties"]["body"]
-    assert body == {"type": ["object", "null"], "properties": {"n": {"type": "number", "exclusiveMinimum": 0}}, "unevaluatedProperties": False}
+    assert body == {
+        "type": ["object", "null"],
+        "properties": {"n": {"type": "number", "exclusiveMinimum": 0}},
+        "unevaluatedProperties": False,
+    }
 
 
 @pytest.mark.parametrize(
@@ -266,8 +314,10 @@ def test_input_that_is_not_a_spec_raises_one_clear_line(text: str, message: str)
 
 
 def test_yaml_dates_and_numeric_keys_stay_json_safe() -> None:
-    text = "openapi: 3.0.0\ninfo: {title: t, version: 2024-01-01}\npaths:\n  /a:\n    get:\n      operationId: a\n      parameters:\n" \
-           "        - {name: d, in: query, schema: {type: string, default: 2024-01-01}}\n      responses: {200: {description: ok}}\n"
+    text = (
+        "openapi: 3.0.0\ninfo: {title: t, version: 2024-01-01}\npaths:\n  /a:\n    get:\n      operationId: a\n      parameters:\n"
+        "        - {name: d, in: query, schema: {type: string, default: 2024-01-01}}\n      responses: {200: {description: ok}}\n"
+    )
     spec = compile_spec(text)
     assert spec.version == "2024-01-01"
     assert spec.tools[0].input_schema["properties"]["d"]["default"] == "2024-01-01"

