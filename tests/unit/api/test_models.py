@@ -119,3 +119,17 @@ def test_set_condition_keeps_the_transition_time_while_the_status_holds() -> Non
     assert [x.type for x in both] == [c.READY, c.SPEC_VALID]
     assert c.find(both, c.SPEC_VALID) is not None
     assert c.find(both, "Missing") is None
+
+
+def test_compile_options_follow_the_integration(demo_spec_text: str) -> None:
+    from toolmesh.api.integration import compile_options
+    from toolmesh.openapi import compile_spec
+
+    obj = MCPIntegration.model_validate(
+        integration(openapi={**OPENAPI, "readOnly": True, "exclude": {"operations": ["who*"]}})
+    )
+    obj.metadata["name"] = "tasks.v1"
+    names = [t.name for t in compile_spec(demo_spec_text, compile_options(obj)).tools]
+    assert names == ["tasks_v1__listProjects", "tasks_v1__listTasks", "tasks_v1__getTask"]
+    obj.spec.tool_prefix = "t"
+    assert compile_options(obj).prefix == "t"

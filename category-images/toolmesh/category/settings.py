@@ -1,0 +1,46 @@
+"""Settings of a category server process (``TOOLMESH_CATEGORY_*``); the defaults run locally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from toolmesh.common.logging import LogFormat
+
+
+class CategorySettings(BaseSettings):
+    """Everything a category server reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TOOLMESH_CATEGORY_", extra="ignore")
+
+    catalog: Path = Field(
+        default=Path("."),
+        description="Folder of MCPIntegration objects and their specs (local mode), or the operator's mount.",
+    )
+    category: str | None = Field(
+        default=None, description="Serve only integrations of this category. Unset: every integration found."
+    )
+    host: str = Field(default="127.0.0.1", description="Address to listen on (0.0.0.0 in a pod).")
+    port: int = Field(default=8081, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    credentials_dir: Path | None = Field(
+        default=None,
+        description="Folder of mounted Secrets, one sub-folder per Secret with one file per key.",
+    )
+    max_response_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Upstream response bytes kept in a tool result; the rest is cut.",
+    )
+    connect_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout to connect to an upstream."
+    )
+    max_connections_per_host: int = Field(
+        default=32, ge=1, description="Pooled connections per upstream host."
+    )
+    max_redirects: int = Field(
+        default=5, ge=0, description="Same-origin redirects followed; other hosts never."
+    )
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_format: LogFormat = Field(default="json", description="json (production) or console (development).")
