@@ -16,6 +16,12 @@ def build_parser() -> argparse.ArgumentParser:
     compile_cmd.add_parser(sub)
     crds = sub.add_parser("crds", help="generate the CRDs from the API models (--check: fail on drift)")
     crdgen.add_arguments(crds)
+    category = sub.add_parser("category", help="run a category server")
+    category_sub = category.add_subparsers(dest="category_command", required=True, metavar="COMMAND")
+    serve = category_sub.add_parser("serve", help="serve a folder of integrations over MCP")
+    from toolmesh.category import arguments as category_arguments
+
+    category_arguments.add_arguments(serve)
     return parser
 
 
@@ -25,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return crdgen.run(args)
     if args.command == "compile":
         return compile_cmd.run(args)
+    if args.command == "category":
+        from toolmesh.category import __main__ as category_main
+
+        return category_main.run(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

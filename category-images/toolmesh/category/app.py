@@ -1,0 +1,57 @@
+"""The category server process: aiohttp app with MCP at ``/mcp`` and its operational endpoints.
+
+``/healthz``: the process is up. ``/readyz``: the catalog is loaded (200) and what each integration
+is doing, as JSON; broken integrations do not make the server unready, they are listed. ``/metrics``:
+Prometheus text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from toolmesh.category import catalog as catalog_mod
+from toolmesh.category import server as server_mod
+from toolmesh.category.service import CategoryService
+from toolmesh.category.settings import CategorySettings
+from toolmesh.common.mcp_aiohttp import McpEndpoint
+
+SERVICE = web.AppKey("service", CategoryService)
+
+
+def create_app(settings: CategorySettings) -> web.Application:
+    catalog = catalog_mod.load(settings.catalog, category=settings.category)
+    service = CategoryService.create(settings, catalog)
+    endpoint = McpEndpoint(server_mod.build(service))
+    app = web.Application()
+    app[SERVICE] = service
+
+    async def runtime(app: web.Application) -> AsyncIterator[None]:
+        await service.load(catalog)
+        yield
+        await service.pool.close()
+        await service.spec_pool.close()
+
+    app.cleanup_ctx.append(runtime)
+    app.cleanup_ctx.append(endpoint.lifespan)
+    app.router.add_route("*", "/mcp", endpoint.handle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    return web.json_response(service.registry.status(), status=200 if service.loaded else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[SERVICE].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

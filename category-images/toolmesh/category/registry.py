@@ -1,0 +1,130 @@
+"""The tools a category server offers: its integrations compiled, each with its own state.
+
+Built once at start-up from the catalog. A broken integration (object invalid, spec missing or not
+compilable, names clashing with another integration) is recorded with the reason and contributes
+no tools; the others are served. ``status()`` is what the readiness endpoint reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp import types
+
+from toolmesh.api import MCPIntegration
+from toolmesh.api.integration import compile_options
+from toolmesh.category.catalog import Entry
+from toolmesh.openapi import Level, SpecError, Tool, compile_spec
+
+
+@dataclass
+class IntegrationState:
+    name: str
+    kind: str  # openapi | mcp | stdio | unknown
+    ready: bool
+    message: str = ""
+    tools: int = 0
+    digest: str | None = None
+    warnings: int = 0
+    discovered: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "ready": self.ready, "tools": self.tools}
+        if self.message:
+            out["message"] = self.message
+        if self.digest:
+            out["digest"] = self.digest
+        if self.warnings:
+            out["warnings"] = self.warnings
+        if self.discovered:
+            out["discoveredTools"] = self.discovered
+        return out
+
+
+@dataclass(frozen=True)
+class Binding:
+    """An OpenAPI tool and the integration it calls through."""
+
+    integration: MCPIntegration
+    tool: Tool
+
+    @property
+    def name(self) -> str:
+        return str(self.integration.metadata.get("name", ""))
+
+
+def _kind(obj: MCPIntegration | None) -> str:
+    if obj is None:
+        return "unknown"
+    return "openapi" if obj.spec.openapi else "mcp" if obj.spec.mcp else "stdio"
+
+
+def to_mcp_tool(tool: Tool) -> types.Tool:
+    a = tool.annotations
+    return types.Tool(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description,
+        input_schema=tool.input_schema,
+        annotations=types.ToolAnnotations(
+            read_only_hint=a["readOnlyHint"],
+            destructive_hint=a["destructiveHint"],
+            idempotent_hint=a["idempotentHint"],
+            open_world_hint=a["openWorldHint"],
+        ),
+    )
+
+
+class Registry:
+    """Name → binding, plus per-integration state, in catalog order."""
+
+    def __init__(self) -> None:
+        self.bindings: dict[str, Binding] = {}
+        self.states: dict[str, IntegrationState] = {}
+        self.mcp_tools: list[types.Tool] = []
+
+    def fail(self, entry: Entry, message: str) -> None:
+        self.states[entry.name] = IntegrationState(entry.name, _kind(entry.obj), ready=False, message=message)
+
+    def add_openapi(self, entry: Entry, document: bytes) -> None:
+        assert entry.obj is not None
+        try:
+            compiled = compile_spec(document, compile_options(entry.obj), source=f"integration {entry.name}")
+        except SpecError as exc:
+            self.fail(entry, f"spec.openapi.spec: {exc}")
+            return
+        if not compiled.tools:
+            self.fail(
+                entry, "spec.openapi: the document yields no tools (check include, exclude and readOnly)"
+            )
+            return
+        clashes = sorted(t.name for t in compiled.tools if t.name in self.bindings)
+        if clashes:
+            other = self.bindings[clashes[0]].name
+            self.fail(
+                entry,
+                f"tool names clash with integration {other!r} ({clashes[0]}, ...): set a distinct spec.toolPrefix",
+            )
+            return
+        for tool in compiled.tools:
+            self.bindings[tool.name] = Binding(entry.obj, tool)
+            self.mcp_tools.append(to_mcp_tool(tool))
+        warnings = sum(1 for d in compiled.diagnostics if d.level == Level.WARNING)
+        self.states[entry.name] = IntegrationState(
+            entry.name,
+            "openapi",
+            ready=True,
+            tools=len(compiled.tools),
+            digest=compiled.digest,
+            warnings=warnings,
+        )
+
+    def status(self) -> dict[str, Any]:
+        states = list(self.states.values())
+        return {
+            "integrations": [s.to_dict() for s in states],
+            "ready": sum(1 for s in states if s.ready),
+            "failed": sum(1 for s in states if not s.ready),
+            "tools": len(self.mcp_tools),
+        }

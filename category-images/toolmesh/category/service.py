@@ -1,0 +1,143 @@
+"""The category server's behaviour: load the catalog, list the tools, call them.
+
+Transport-free: ``server.py`` puts it behind MCP, ``app.py`` behind aiohttp. Every failure of one
+call (bad arguments, missing credentials, upstream down or slow or failing) becomes an ``isError``
+result for that call only, with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+from mcp import types
+
+from toolmesh.category import results
+from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize
+from toolmesh.category.catalog import Catalog
+from toolmesh.category.credentials import SecretStore
+from toolmesh.category.metrics import Metrics
+from toolmesh.category.registry import Registry
+from toolmesh.category.settings import CategorySettings
+from toolmesh.category.upstream import UpstreamError, UpstreamPool
+from toolmesh.openapi import ArgumentError
+from toolmesh.openapi.request import HttpRequest, build_request
+
+log = structlog.get_logger("toolmesh.category")
+
+EV_LOADED = "catalog.loaded"
+EV_INTEGRATION_FAILED = "integration.failed"
+EV_CALL = "tool.called"
+SPEC_FETCH_TIMEOUT = 30.0
+SPEC_MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class CategoryService:
+    settings: CategorySettings
+    pool: UpstreamPool
+    store: SecretStore
+    metrics: Metrics = field(default_factory=Metrics)
+    registry: Registry = field(default_factory=Registry)
+    tokens: TokenCache = field(default_factory=TokenCache)
+    loaded: bool = False
+    spec_pool: UpstreamPool = field(
+        default_factory=lambda: UpstreamPool(
+            max_response_bytes=SPEC_MAX_BYTES, connect_timeout=10, per_host=4, max_redirects=5
+        )
+    )
+
+    @classmethod
+    def create(cls, settings: CategorySettings, catalog: Catalog) -> CategoryService:
+        pool = UpstreamPool(
+            max_response_bytes=settings.max_response_bytes,
+            connect_timeout=settings.connect_timeout_seconds,
+            per_host=settings.max_connections_per_host,
+            max_redirects=settings.max_redirects,
+        )
+        return cls(settings, pool, SecretStore(settings.credentials_dir, catalog.secrets))
+
+    async def load(self, catalog: Catalog) -> None:
+        """Compile every integration of the catalog; failures are recorded, never raised."""
+        for entry in catalog.entries:
+            if entry.error is not None or entry.obj is None:
+                self.registry.fail(entry, entry.error or "invalid object")
+            elif entry.obj.spec.openapi is not None:
+                document, problem = entry.spec, None
+                if document is None and entry.spec_url is not None:
+                    document, problem = await self._fetch_spec(entry.spec_url)
+                if document is not None:
+                    self.registry.add_openapi(entry, document)
+                else:
+                    self.registry.fail(entry, problem or "spec.openapi.spec: no document")
+            else:
+                kind = "spec.mcp" if entry.obj.spec.mcp else "spec.stdio"
+                self.registry.fail(
+                    entry, f"{kind} sources are not served by this category server version yet"
+                )
+        for state in self.registry.states.values():
+            self.metrics.integration_ready.labels(state.name).set(1 if state.ready else 0)
+            self.metrics.integration_tools.labels(state.name).set(state.tools)
+            if not state.ready:
+                log.warning(EV_INTEGRATION_FAILED, integration=state.name, reason=state.message)
+        self.loaded = True
+        status = self.registry.status()
+        log.info(
+            EV_LOADED, integrations=len(self.registry.states), failed=status["failed"], tools=status["tools"]
+        )
+
+    async def _fetch_spec(self, url: str) -> tuple[bytes | None, str | None]:
+        """The document at ``url``, or why it could not be had."""
+        request = HttpRequest("GET", url, (("Accept", "application/json, application/yaml"),))
+        try:
+            response = await self.spec_pool.send(request, timeout=SPEC_FETCH_TIMEOUT)
+        except UpstreamError as exc:
+            return None, f"spec.openapi.spec.url: {exc}"
+        if response.status != 200:
+            return None, f"spec.openapi.spec.url: {url} answered HTTP {response.status}"
+        if response.truncated:
+            return None, f"spec.openapi.spec.url: the document is larger than {SPEC_MAX_BYTES} bytes"
+        return response.body, None
+
+    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        binding = self.registry.bindings.get(name)
+        if binding is None:
+            self.metrics.calls.labels("", "", "unknown_tool").inc()
+            return results.text_result(
+                f"unknown tool {name!r}: list the tools to see what this server offers", error=True
+            )
+        integration = binding.integration
+        openapi = integration.spec.openapi
+        assert openapi is not None
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            request = build_request(
+                binding.tool, arguments, base_url=openapi.base_url, server_variables=openapi.server_variables
+            )
+            request = await authorize(
+                request, integration.spec.auth, store=self.store, tokens=self.tokens, pool=self.pool,
+                timeout=integration.spec.timeout_seconds,
+            )  # fmt: skip
+            response = await self.pool.send(request, timeout=integration.spec.timeout_seconds)
+            result = results.render(response, cap=self.settings.max_response_bytes, scrub=self.store.scrub)
+            if result.is_error:
+                outcome = "upstream_error"
+        except ArgumentError as exc:
+            outcome, result = "invalid_arguments", results.text_result(str(exc), error=True)
+        except (AuthUnavailable, UpstreamError) as exc:
+            outcome = "unavailable"
+            result = results.text_result(self.store.scrub(f"{binding.name}: {exc}"), error=True)
+        except aiohttp.InvalidURL as exc:
+            outcome, result = (
+                "unavailable",
+                results.text_result(f"{binding.name}: invalid upstream URL {exc}", error=True),
+            )
+        elapsed = time.perf_counter() - started
+        self.metrics.calls.labels(binding.name, name, outcome).inc()
+        self.metrics.latency.labels(binding.name, name).observe(elapsed)
+        log.info(EV_CALL, integration=binding.name, tool=name, outcome=outcome, ms=round(elapsed * 1000, 2))
+        return result

@@ -1,0 +1,129 @@
+"""Sending built requests to upstream APIs: pooled per origin, bounded in time and size.
+
+One ``aiohttp.ClientSession`` per origin (scheme, host, port) keeps connections alive between
+calls. Redirects are followed by hand and only to the same origin, so a credential never travels
+to a host the integration did not name. Bodies are read up to a cap; the rest is dropped and the
+result says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from multidict import CIMultiDict
+
+from toolmesh.openapi.request import HttpRequest
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status: int
+    reason: str
+    content_type: str
+    body: bytes
+    truncated: bool
+    method: str
+    url: str  # the final URL, after same-origin redirects
+    redirect_refused: str | None = None  # a Location on another origin, not followed
+
+
+class UpstreamError(Exception):
+    """The upstream could not be reached or did not answer in time; the message is for the agent."""
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= cap:
+        chunk = await response.content.read(cap + 1 - size)
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:cap], True
+
+
+class UpstreamPool:
+    """Client sessions per origin, created on first use and closed with the app."""
+
+    def __init__(
+        self, *, max_response_bytes: int, connect_timeout: float, per_host: int, max_redirects: int
+    ) -> None:
+        self.max_response_bytes = max_response_bytes
+        self.connect_timeout = connect_timeout
+        self.per_host = per_host
+        self.max_redirects = max_redirects
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+
+    def session(self, url: str) -> aiohttp.ClientSession:
+        key = origin(url)
+        session = self._sessions.get(key)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(limit=self.per_host, limit_per_host=self.per_host)
+            session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
+            self._sessions[key] = session
+        return session
+
+    async def close(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), {}
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+
+    async def send(self, request: HttpRequest, *, timeout: float) -> UpstreamResponse:
+        """Send ``request``; raises UpstreamError for transport failures (never for an HTTP status)."""
+        method, url, body = request.method, request.url, request.body
+        headers = CIMultiDict(request.headers)
+        if not urlsplit(url).scheme:
+            raise UpstreamError(f"no base URL for {url!r}: set spec.openapi.baseUrl of the integration")
+        limits = aiohttp.ClientTimeout(total=timeout, connect=min(self.connect_timeout, timeout))
+        for _ in range(self.max_redirects + 1):
+            try:
+                async with self.session(url).request(
+                    method, url, headers=headers, data=body, allow_redirects=False, timeout=limits
+                ) as response:
+                    location = response.headers.get("Location")
+                    if response.status in REDIRECTS and location:
+                        target = urljoin(url, location)
+                        if origin(target) != origin(url):
+                            return await self._finish(response, method, url, redirect_refused=origin(target))
+                        if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                            method, body = "GET", None
+                            headers.popall("Content-Type", None)
+                        url = target
+                        continue
+                    return await self._finish(response, method, url)
+            except TimeoutError:
+                raise UpstreamError(
+                    f"{origin(url)} did not answer within {timeout:g} s (spec.timeoutSeconds)"
+                ) from None
+            except aiohttp.ClientConnectorError as exc:
+                raise UpstreamError(
+                    f"cannot connect to {origin(url)}: {exc.os_error.strerror or exc}"
+                ) from None
+            except aiohttp.ClientError as exc:
+                raise UpstreamError(f"request to {origin(url)} failed: {type(exc).__name__}") from None
+        raise UpstreamError(f"{origin(url)} redirected more than {self.max_redirects} times")
+
+    async def _finish(
+        self, response: aiohttp.ClientResponse, method: str, url: str, *, redirect_refused: str | None = None
+    ) -> UpstreamResponse:
+        body, truncated = await _read_capped(response, self.max_response_bytes)
+        return UpstreamResponse(
+            status=response.status,
+            reason=response.reason or "",
+            content_type=response.headers.get("Content-Type", ""),
+            body=body,
+            truncated=truncated,
+            method=method,
+            url=url,
+            redirect_refused=redirect_refused,
+        )
