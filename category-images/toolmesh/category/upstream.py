@@ -1,7 +1,9 @@
 """Sending built requests to upstream APIs: pooled per origin, bounded in time and size.
 
 One ``aiohttp.ClientSession`` per origin (scheme, host, port) keeps connections alive between
-calls. Redirects are followed by hand and only to the same origin, so a credential never travels
+calls. The URL is sent exactly as built (``encoded=True``): the request builder has already applied the
+operation's serialization, and re-normalizing it would change what the upstream parses. Redirects
+are followed by hand and only to the same origin, so a credential never travels
 to a host the integration did not name. Bodies are read up to a cap; the rest is dropped and the
 result says so.
 """
@@ -14,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
+from yarl import URL
 
 from toolmesh.openapi.request import HttpRequest
 
@@ -88,7 +91,12 @@ class UpstreamPool:
         for _ in range(self.max_redirects + 1):
             try:
                 async with self.session(url).request(
-                    method, url, headers=headers, data=body, allow_redirects=False, timeout=limits
+                    method,
+                    URL(url, encoded=True),
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    timeout=limits,
                 ) as response:
                     location = response.headers.get("Location")
                     if response.status in REDIRECTS and location:

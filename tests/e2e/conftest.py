@@ -1,0 +1,82 @@
+"""End-to-end fixtures: a stub upstream, a category server on loopback, the SDK client."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from mcp import Client
+
+from tests.e2e.stub_upstream import StubUpstream
+from toolmesh.category.app import create_app
+from toolmesh.category.settings import CategorySettings
+
+MODES = ["auto", "legacy"]  # auto negotiates MCP 2026-07-28; legacy speaks the 2025 handshake
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[StubUpstream]:
+    stub = StubUpstream()
+    await stub.start()
+    yield stub
+    await stub.close()
+
+
+class CategoryServer:
+    def __init__(self, runner: web.AppRunner, url: str) -> None:
+        self.runner = runner
+        self.url = url
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+
+StartCategory = Callable[..., Awaitable[CategoryServer]]
+
+
+@pytest.fixture
+async def start_category(tmp_path: Path) -> AsyncIterator[StartCategory]:
+    """Write the given YAML into a catalog folder and serve it on a free loopback port."""
+    runners: list[web.AppRunner] = []
+
+    async def start(files: dict[str, str], **settings: object) -> CategoryServer:
+        folder = tmp_path / f"catalog{len(runners)}"
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(textwrap.dedent(text))
+        app = create_app(CategorySettings(catalog=folder, log_format="console", **settings))  # type: ignore[arg-type]
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return CategoryServer(runner, f"http://127.0.0.1:{port}")
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def connect(mode: str) -> Callable[[str], Client]:
+    """An SDK client for a URL, in the protocol generation of the test's ``mode``.
+
+    Tests enter it themselves (``async with connect(url) as client``): the SDK's task groups must
+    be entered and left in the same task.
+    """
+
+    def open_client(url: str) -> Client:
+        return Client(url, mode=mode)  # type: ignore[arg-type]
+
+    return open_client
