@@ -31,8 +31,7 @@ def create_app(settings: CategorySettings) -> web.Application:
     async def runtime(app: web.Application) -> AsyncIterator[None]:
         await service.load(catalog)
         yield
-        await service.pool.close()
-        await service.spec_pool.close()
+        await service.close()
 
     app.cleanup_ctx.append(runtime)
     app.cleanup_ctx.append(endpoint.lifespan)

@@ -15,7 +15,9 @@ from mcp import types
 from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import compile_options
 from toolmesh.category.catalog import Entry
+from toolmesh.category.federation import Remote
 from toolmesh.openapi import Level, SpecError, Tool, compile_spec
+from toolmesh.openapi.schema import truncate
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Registry:
     """Name → binding, plus per-integration state, in catalog order."""
 
     def __init__(self) -> None:
-        self.bindings: dict[str, Binding] = {}
+        self.bindings: dict[str, Binding | Remote] = {}
         self.states: dict[str, IntegrationState] = {}
         self.mcp_tools: list[types.Tool] = []
 
@@ -118,6 +120,30 @@ class Registry:
             tools=len(compiled.tools),
             digest=compiled.digest,
             warnings=warnings,
+        )
+
+    def _clash(self, entry: Entry, names: list[str]) -> bool:
+        clashes = sorted(n for n in names if n in self.bindings)
+        if clashes:
+            other = self.bindings[clashes[0]].name
+            self.fail(
+                entry,
+                f"tool names clash with integration {other!r} ({clashes[0]}, ...): set a distinct spec.toolPrefix",
+            )
+        return bool(clashes)
+
+    def add_remote(self, entry: Entry, remote: Remote) -> None:
+        """A federated server's tools, as discovered; recorded for the operator to publish."""
+        if self._clash(entry, [t.name for t in remote.tools]):
+            return
+        for tool in remote.tools:
+            self.bindings[tool.name] = remote
+            self.mcp_tools.append(tool)
+        discovered = [
+            {"name": t.name, "description": truncate(t.description or "", 1024)} for t in remote.tools
+        ]
+        self.states[entry.name] = IntegrationState(
+            entry.name, _kind(entry.obj), ready=True, tools=len(remote.tools), discovered=discovered
         )
 
     def status(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ result for that call only, with a message that says what to fix.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +16,12 @@ import aiohttp
 import structlog
 from mcp import types
 
+from toolmesh.api import MCPIntegration
 from toolmesh.category import results
 from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize
-from toolmesh.category.catalog import Catalog
+from toolmesh.category.catalog import Catalog, Entry
 from toolmesh.category.credentials import SecretStore
+from toolmesh.category.federation import Remote, RemoteUnavailable, connector
 from toolmesh.category.metrics import Metrics
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
@@ -44,6 +47,7 @@ class CategoryService:
     registry: Registry = field(default_factory=Registry)
     tokens: TokenCache = field(default_factory=TokenCache)
     loaded: bool = False
+    remotes: list[Remote] = field(default_factory=list)
     spec_pool: UpstreamPool = field(
         default_factory=lambda: UpstreamPool(
             max_response_bytes=SPEC_MAX_BYTES, connect_timeout=10, per_host=4, max_redirects=5
@@ -74,10 +78,7 @@ class CategoryService:
                 else:
                     self.registry.fail(entry, problem or "spec.openapi.spec: no document")
             else:
-                kind = "spec.mcp" if entry.obj.spec.mcp else "spec.stdio"
-                self.registry.fail(
-                    entry, f"{kind} sources are not served by this category server version yet"
-                )
+                await self._federate(entry, entry.obj)
         for state in self.registry.states.values():
             self.metrics.integration_ready.labels(state.name).set(1 if state.ready else 0)
             self.metrics.integration_tools.labels(state.name).set(state.tools)
@@ -88,6 +89,27 @@ class CategoryService:
         log.info(
             EV_LOADED, integrations=len(self.registry.states), failed=status["failed"], tools=status["tools"]
         )
+
+    async def _federate(self, entry: Entry, obj: MCPIntegration) -> None:
+        kind = "spec.mcp" if obj.spec.mcp else "spec.stdio"
+        try:
+            remote = Remote(
+                entry.name,
+                obj,
+                connector(obj, self.store, obj.spec.timeout_seconds),
+                obj.spec.timeout_seconds,
+            )
+            await remote.start()
+        except RemoteUnavailable as exc:
+            self.registry.fail(entry, f"{kind}: {exc}" if not str(exc).startswith("spec.") else str(exc))
+            return
+        self.remotes.append(remote)
+        self.registry.add_remote(entry, remote)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(r.stop() for r in self.remotes), return_exceptions=True)
+        await self.pool.close()
+        await self.spec_pool.close()
 
     async def _fetch_spec(self, url: str) -> tuple[bytes | None, str | None]:
         """The document at ``url``, or why it could not be had."""
@@ -109,6 +131,8 @@ class CategoryService:
             return results.text_result(
                 f"unknown tool {name!r}: list the tools to see what this server offers", error=True
             )
+        if isinstance(binding, Remote):
+            return await self._forward(binding, name, arguments)
         integration = binding.integration
         openapi = integration.spec.openapi
         assert openapi is not None
@@ -136,8 +160,23 @@ class CategoryService:
                 "unavailable",
                 results.text_result(f"{binding.name}: invalid upstream URL {exc}", error=True),
             )
-        elapsed = time.perf_counter() - started
-        self.metrics.calls.labels(binding.name, name, outcome).inc()
-        self.metrics.latency.labels(binding.name, name).observe(elapsed)
-        log.info(EV_CALL, integration=binding.name, tool=name, outcome=outcome, ms=round(elapsed * 1000, 2))
+        self._observe(binding.name, name, outcome, started)
         return result
+
+    async def _forward(
+        self, remote: Remote, name: str, arguments: dict[str, Any] | None
+    ) -> types.CallToolResult:
+        started = time.perf_counter()
+        try:
+            result = await remote.call(name, arguments)
+            outcome = "upstream_error" if result.is_error else "ok"
+        except RemoteUnavailable as exc:
+            outcome, result = "unavailable", results.text_result(self.store.scrub(str(exc)), error=True)
+        self._observe(remote.name, name, outcome, started)
+        return result
+
+    def _observe(self, integration: str, tool: str, outcome: str, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        self.metrics.calls.labels(integration, tool, outcome).inc()
+        self.metrics.latency.labels(integration, tool).observe(elapsed)
+        log.info(EV_CALL, integration=integration, tool=tool, outcome=outcome, ms=round(elapsed * 1000, 2))

@@ -1,0 +1,25 @@
+"""A small stdio MCP server built with the SDK, run by the category server as a child process."""
+
+from __future__ import annotations
+
+import os
+
+from mcp.server import MCPServer
+
+server = MCPServer("notes")
+
+
+@server.tool()
+def greet(name: str) -> str:
+    """Greets someone, with the greeting from the GREETING environment variable."""
+    return f"{os.environ.get('GREETING', 'hello')}, {name} (pid {os.getpid()})"
+
+
+@server.tool()
+def crash() -> str:
+    """Exits the process at once, as a crashing server would."""
+    os._exit(3)
+
+
+if __name__ == "__main__":
+    server.run("stdio")

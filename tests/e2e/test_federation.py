@@ -1,0 +1,178 @@
+"""Federation: a remote Streamable HTTP MCP server and a packaged stdio server behind a category server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+
+from tests.e2e.conftest import StartCategory
+from tests.e2e.test_category_server import Connect, text
+
+pytestmark = pytest.mark.e2e
+STDIO_SERVER = Path(__file__).with_name("stdio_server.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class HeaderRecorder:
+    """ASGI middleware that keeps the headers of every request the remote receives."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.headers: list[dict[str, str]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.headers.append({k.decode().lower(): v.decode() for k, v in scope["headers"]})
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+async def remote() -> AsyncIterator[tuple[str, HeaderRecorder]]:
+    """The SDK's own MCPServer on uvicorn: a server toolmesh did not write."""
+    mcp = MCPServer("calculator")
+
+    @mcp.tool()
+    def add(a: int, b: int) -> int:
+        """Adds two integers."""
+        return a + b
+
+    @mcp.tool()
+    def divide(a: float, b: float) -> float:
+        """Divides a by b."""
+        return a / b
+
+    app = HeaderRecorder(mcp.streamable_http_app(
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    ))  # fmt: skip
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(5):
+        while not server.started:
+            await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}/mcp", app
+    server.should_exit = True
+    await task
+
+
+def remote_integration(url: str) -> str:
+    return f"""
+    apiVersion: toolmesh.dev/v1alpha1
+    kind: MCPIntegration
+    metadata: {{name: calculator}}
+    spec:
+      category: ai
+      toolPrefix: calc
+      mcp:
+        url: {url}
+        headers: {{X-Tenant: acme}}
+      auth: {{type: bearer, secretRef: {{name: calc-token}}}}
+    ---
+    apiVersion: v1
+    kind: Secret
+    metadata: {{name: calc-token}}
+    stringData: {{token: remote-token-42}}
+    """
+
+
+async def test_a_remote_mcp_server_is_federated_under_the_prefix(
+    start_category: StartCategory, remote: tuple[str, HeaderRecorder], connect: Connect
+) -> None:
+    url, recorder = remote
+    server = await start_category({"calc.yaml": remote_integration(url)})
+    async with connect(server.mcp_url) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert set(tools) == {"calc__add", "calc__divide"}
+        assert tools["calc__add"].description == "Adds two integers."
+        result = await client.call_tool("calc__add", {"a": 2, "b": 40})
+        assert result.is_error is False
+        assert text(result) == "42"
+        failed = await client.call_tool("calc__divide", {"a": 1, "b": 0})
+        assert failed.is_error is True
+        assert text(failed) == "Error executing tool divide", "the remote's own error passes through"
+    assert all(h.get("authorization") == "Bearer remote-token-42" for h in recorder.headers)
+    assert all(h.get("x-tenant") == "acme" for h in recorder.headers)
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/readyz") as response:
+        state = (await response.json())["integrations"][0]
+    assert state["kind"] == "mcp"
+    assert state["discoveredTools"] == [
+        {"name": "calc__add", "description": "Adds two integers."},
+        {"name": "calc__divide", "description": "Divides a by b."},
+    ]
+
+
+async def test_an_unreachable_remote_fails_only_its_integration(
+    start_category: StartCategory, connect: Connect
+) -> None:
+    server = await start_category({"calc.yaml": remote_integration(f"http://127.0.0.1:{free_port()}/mcp")})
+    async with connect(server.mcp_url) as client:
+        assert (await client.list_tools()).tools == []
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/readyz") as response:
+        assert response.status == 200
+        state = (await response.json())["integrations"][0]
+    assert state["ready"] is False
+    assert state["message"].startswith("spec.mcp.url: ")
+
+
+def stdio_integration() -> str:
+    return f"""
+    apiVersion: toolmesh.dev/v1alpha1
+    kind: MCPIntegration
+    metadata: {{name: notes}}
+    spec:
+      category: data
+      stdio:
+        command: {sys.executable}
+        args: ["{STDIO_SERVER}"]
+        env:
+          - {{name: GREETING, value: ahoy}}
+    """
+
+
+async def test_a_stdio_server_runs_as_a_child_and_is_restarted_after_a_crash(
+    start_category: StartCategory, connect: Connect
+) -> None:
+    server = await start_category({"notes.yaml": stdio_integration()})
+    async with connect(server.mcp_url) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == {"notes__greet", "notes__crash"}
+        first = text(await client.call_tool("notes__greet", {"name": "Ada"}))
+        assert first.startswith("ahoy, Ada (pid ")
+        crashed = await client.call_tool("notes__crash", {})
+        assert crashed.is_error is True
+        again = text(await client.call_tool("notes__greet", {"name": "Ada"}))
+        assert again.startswith("ahoy, Ada (pid ")
+        assert again != first, "a new process answers after the crash"
+
+
+async def test_a_missing_stdio_command_is_reported(start_category: StartCategory) -> None:
+    server = await start_category({"pg.yaml": """
+        apiVersion: toolmesh.dev/v1alpha1
+        kind: MCPIntegration
+        metadata: {name: postgres}
+        spec:
+          category: data
+          stdio: {command: postgres-mcp-not-installed}
+    """})  # fmt: skip
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/readyz") as response:
+        state = (await response.json())["integrations"][0]
+    assert (
+        state["message"]
+        == "spec.stdio.command: 'postgres-mcp-not-installed' is not installed in this image (not on PATH)"
+    )
