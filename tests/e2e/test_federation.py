@@ -17,6 +17,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from tests.e2e.conftest import StartCategory
 from tests.e2e.test_category_server import Connect, text
+from toolmesh.category.app import SERVICE
 
 pytestmark = pytest.mark.e2e
 STDIO_SERVER = Path(__file__).with_name("stdio_server.py")
@@ -176,3 +177,16 @@ async def test_a_missing_stdio_command_is_reported(start_category: StartCategory
         state["message"]
         == "spec.stdio.command: 'postgres-mcp-not-installed' is not installed in this image (not on PATH)"
     )
+
+
+async def test_an_idle_stdio_server_is_stopped_and_started_again_on_use(
+    start_category: StartCategory, connect: Connect
+) -> None:
+    server = await start_category({"notes.yaml": stdio_integration()}, stdio_idle_seconds=0.2)
+    remote = server.runner.app[SERVICE].remotes[0]
+    async with asyncio.timeout(5):
+        while remote.running:
+            await asyncio.sleep(0.02)
+    async with connect(server.mcp_url) as client:
+        result = await client.call_tool("notes__greet", {"name": "Grace"})
+    assert text(result).startswith("ahoy, Grace (pid ")

@@ -125,12 +125,15 @@ class Remote:
     integration: MCPIntegration
     connect: Callable[[], AbstractAsyncContextManager[Client]]
     timeout: float
+    #: Stop the server after this many idle seconds (stdio children); the next call starts it again.
+    idle_after: float | None = None
     tools: list[types.Tool] = field(default_factory=list)  # renamed, as we serve them
     remote_names: dict[str, str] = field(default_factory=dict)  # ours -> theirs
     _queue: asyncio.Queue[_Call | None] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _alive: bool = False
+    _in_flight: int = 0
     _stopped: bool = False
     _error: BaseException | None = None
 
@@ -144,6 +147,10 @@ class Remote:
             raise RemoteUnavailable(f"{self._where()}: no answer within {START_TIMEOUT:g} s") from None
         if not self._alive:
             raise RemoteUnavailable(f"{self._where()}: {_describe(self._error) if self._error else 'closed'}")
+
+    @property
+    def running(self) -> bool:
+        return self._alive
 
     def _where(self) -> str:
         return "spec.stdio.command" if self.integration.spec.stdio is not None else "spec.mcp.url"
@@ -160,7 +167,16 @@ class Remote:
                         self.tools.append(tool.model_copy(update={"name": ours}))
                 self._alive = True
                 self._ready.set()
-                while (call := await self._queue.get()) is not None:
+                while True:
+                    try:
+                        call = await asyncio.wait_for(self._queue.get(), self.idle_after)
+                    except TimeoutError:
+                        if self._in_flight:
+                            continue
+                        self._alive = False  # idle: let the child go; the next call starts it again
+                        break
+                    if call is None:
+                        break
                     calls.create_task(self._run(client, call))
         except BaseException as exc:  # the server's failure is this integration's state, never the process's
             self._error = exc
@@ -174,6 +190,7 @@ class Remote:
                     call.future.set_exception(_NotRun())
 
     async def _run(self, client: Client, call: _Call) -> None:
+        self._in_flight += 1
         try:
             result = await client.call_tool(
                 self.remote_names[call.name], call.arguments, read_timeout_seconds=self.timeout

@@ -98,6 +98,7 @@ class CategoryService:
                 obj,
                 connector(obj, self.store, obj.spec.timeout_seconds),
                 obj.spec.timeout_seconds,
+                idle_after=self.settings.stdio_idle_seconds if obj.spec.stdio is not None else None,
             )
             await remote.start()
         except RemoteUnavailable as exc:

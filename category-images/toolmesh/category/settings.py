@@ -42,5 +42,10 @@ class CategorySettings(BaseSettings):
     max_redirects: int = Field(
         default=5, ge=0, description="Same-origin redirects followed; other hosts never."
     )
+    stdio_idle_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A stdio server idle this long is stopped; the next call starts it again.",
+    )
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(default="json", description="json (production) or console (development).")
