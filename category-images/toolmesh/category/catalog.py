@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +49,28 @@ class Catalog:
     secrets: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
 
+_KIND = re.compile(r'^\s*"?kind"?\s*:', re.MULTILINE)
+
+
 def _documents(path: Path) -> Iterator[Any]:
+    """The objects in a file; files without a top-level-looking ``kind`` key are not parsed at all.
+
+    Catalog folders hold large OpenAPI documents beside the objects (a mounted ConfigMap, a
+    kustomize generator's inputs); parsing megabytes of JSON as YAML would dominate start-up.
+    """
     try:
-        yield from yaml.safe_load_all(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return  # not a YAML file of objects (a spec with tabs, a binary): not ours to read
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if not _KIND.search(text):
+        return
+    try:
+        if path.suffix == ".json":
+            yield json.loads(text)
+        else:
+            yield from yaml.safe_load_all(text)
+    except (yaml.YAMLError, ValueError):
+        return  # not a file of objects (a spec with tabs, a fragment): not ours to read
 
 
 def _decode(value: str, where: str) -> bytes:
