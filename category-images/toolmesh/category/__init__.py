@@ -1,5 +1,6 @@
 """The generic category server: serves many integrations' tools over MCP and calls the upstreams.
 
-Not built yet: issue #4 brings the runtime. The package exists so that the import contracts hold
-from the first commit.
+Layers, top to bottom: ``__main__``/``app`` (process and aiohttp), ``server`` (MCP handlers),
+``service`` (load, list, call), then ``registry``, ``federation``, ``auth``, ``upstream``,
+``results``, ``catalog`` and ``credentials``. The design is in docs/design/0004-category-server.md.
 """
