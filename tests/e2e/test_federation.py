@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from toolmesh.category.app import SERVICE
 
 pytestmark = pytest.mark.e2e
 STDIO_SERVER = Path(__file__).with_name("stdio_server.py")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -190,3 +192,52 @@ async def test_an_idle_stdio_server_is_stopped_and_started_again_on_use(
     async with connect(server.mcp_url) as client:
         result = await client.call_tool("notes__greet", {"name": "Grace"})
     assert text(result).startswith("ahoy, Grace (pid ")
+
+
+@pytest.fixture(scope="session")
+def mcp_server_git() -> Path:
+    """The MCP project's reference git server from PyPI, in a venv of its own (hack/install-stdio-servers.sh)."""
+    out = subprocess.run(
+        [str(REPO / "hack" / "install-stdio-servers.sh")], check=True, capture_output=True, text=True
+    )
+    return Path(out.stdout.strip().splitlines()[-1]) / "mcp-server-git-2026.10.19" / "bin" / "mcp-server-git"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+async def test_a_packaged_stdio_server_from_pypi_works_against_a_real_repository(
+    start_category: StartCategory, connect: Connect, mcp_server_git: Path, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "ada@example.com")
+    git(repo, "config", "user.name", "Ada")
+    (repo / "README.md").write_text("hello\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-qm", "first commit")
+    server = await start_category({"git.yaml": f"""
+        apiVersion: toolmesh.dev/v1alpha1
+        kind: MCPIntegration
+        metadata: {{name: git}}
+        spec:
+          category: code
+          stdio:
+            command: {mcp_server_git}
+            args: ["--repository", "{repo}"]
+    """})  # fmt: skip
+    async with connect(server.mcp_url) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"git__git_log", "git__git_status", "git__git_add", "git__git_commit"} <= names
+        log = await client.call_tool("git__git_log", {"repo_path": str(repo)})
+        assert log.is_error is False
+        assert "first commit" in text(log)
+        (repo / "NOTES.md").write_text("notes\n")
+        await client.call_tool("git__git_add", {"repo_path": str(repo), "files": ["NOTES.md"]})
+        committed = await client.call_tool(
+            "git__git_commit", {"repo_path": str(repo), "message": "add notes via toolmesh"}
+        )
+        assert committed.is_error is False
+    assert git(repo, "log", "-1", "--format=%s").strip() == "add notes via toolmesh"
