@@ -34,7 +34,7 @@ test: install ## Run every test (real specs and packaged MCP servers are fetched
 	$(BIN)/pytest
 
 test-fast: install ## Run the tests that need nothing outside the repository
-	$(BIN)/pytest -m "not corpus"
+	$(BIN)/pytest -m "not corpus and not packaged"
 
 corpora: ## Fetch the OpenAPI corpora and the packaged stdio MCP servers into the cache
 	hack/fetch-corpora.sh

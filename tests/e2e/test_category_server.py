@@ -377,3 +377,18 @@ async def test_metrics_count_calls_per_integration_tool_and_outcome(
         )
         assert 'toolmesh_category_integration_ready{integration="tasks"} 1.0' in body
         assert "key-123456" not in body
+
+
+async def test_the_rate_limit_holds_back_calls_beyond_it(
+    start_category: StartCategory, upstream: StubUpstream, connect: Connect
+) -> None:
+    auth = "  rateLimit: {requestsPerSecond: 0.1, burst: 1}"
+    async with connect(await tasks_server(start_category, upstream, auth=auth)) as client:
+        first = await client.call_tool("tasks__listProjects", {})
+        second = await client.call_tool("tasks__listProjects", {})
+    assert first.is_error is False
+    assert second.is_error is True
+    assert text(second).startswith(
+        "tasks: rate limit of 0.1 requests/s (spec.rateLimit) would delay this call by "
+    )
+    assert len(upstream.seen) == 1

@@ -207,6 +207,7 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
 
+@pytest.mark.packaged
 async def test_a_packaged_stdio_server_from_pypi_works_against_a_real_repository(
     start_category: StartCategory, connect: Connect, mcp_server_git: Path, tmp_path: Path
 ) -> None:

@@ -23,6 +23,7 @@ from toolmesh.category.catalog import Catalog, Entry
 from toolmesh.category.credentials import SecretStore
 from toolmesh.category.federation import Remote, RemoteUnavailable, connector
 from toolmesh.category.metrics import Metrics
+from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamError, UpstreamPool
@@ -30,6 +31,14 @@ from toolmesh.openapi import ArgumentError
 from toolmesh.openapi.request import HttpRequest, build_request
 
 log = structlog.get_logger("toolmesh.category")
+
+
+class _NoLimit:
+    async def acquire(self, max_wait: float) -> None:
+        return None
+
+
+_NO_LIMIT = _NoLimit()
 
 EV_LOADED = "catalog.loaded"
 EV_INTEGRATION_FAILED = "integration.failed"
@@ -48,6 +57,7 @@ class CategoryService:
     tokens: TokenCache = field(default_factory=TokenCache)
     loaded: bool = False
     remotes: list[Remote] = field(default_factory=list)
+    limiters: dict[str, TokenBucket] = field(default_factory=dict)
     spec_pool: UpstreamPool = field(
         default_factory=lambda: UpstreamPool(
             max_response_bytes=SPEC_MAX_BYTES, connect_timeout=10, per_host=4, max_redirects=5
@@ -143,6 +153,7 @@ class CategoryService:
             request = build_request(
                 binding.tool, arguments, base_url=openapi.base_url, server_variables=openapi.server_variables
             )
+            await self._limiter(integration).acquire(integration.spec.timeout_seconds)
             request = await authorize(
                 request, integration.spec.auth, store=self.store, tokens=self.tokens, pool=self.pool,
                 timeout=integration.spec.timeout_seconds,
@@ -153,7 +164,7 @@ class CategoryService:
                 outcome = "upstream_error"
         except ArgumentError as exc:
             outcome, result = "invalid_arguments", results.text_result(str(exc), error=True)
-        except (AuthUnavailable, UpstreamError) as exc:
+        except (AuthUnavailable, UpstreamError, RateLimited) as exc:
             outcome = "unavailable"
             result = results.text_result(self.store.scrub(f"{binding.name}: {exc}"), error=True)
         except aiohttp.InvalidURL as exc:
@@ -163,6 +174,15 @@ class CategoryService:
             )
         self._observe(binding.name, name, outcome, started)
         return result
+
+    def _limiter(self, integration: MCPIntegration) -> _NoLimit | TokenBucket:
+        limit = integration.spec.rate_limit
+        if limit is None:
+            return _NO_LIMIT
+        name = str(integration.metadata.get("name", ""))
+        if name not in self.limiters:
+            self.limiters[name] = TokenBucket(limit.requests_per_second, limit.burst)
+        return self.limiters[name]
 
     async def _forward(
         self, remote: Remote, name: str, arguments: dict[str, Any] | None
