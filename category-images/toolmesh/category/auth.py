@@ -90,6 +90,45 @@ class TokenCache:
         return access
 
 
+@dataclass(frozen=True)
+class Credential:
+    """One static credential and where it goes: ``(location, name, value)``."""
+
+    location: str  # header | query | cookie
+    name: str
+    value: str
+
+
+def shared_secret(auth: Auth) -> str:
+    """The Secret that holds the integration's shared credentials, or why there is none here."""
+    if auth.per_user or auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE:
+        raise AuthUnavailable(
+            "per-user credentials are brokered by the gateway (identity issue #9); call this tool through the gateway"
+        )
+    if auth.secret_ref is None:
+        raise AuthUnavailable(
+            "spec.auth.vaultPath needs the gateway's Vault integration (identity issue #9); use spec.auth.secretRef for now"
+        )
+    return auth.secret_ref.name
+
+
+def static_credential(auth: Auth, store: SecretStore) -> Credential | None:
+    """The credential of an API key, bearer or basic integration; None for the OAuth2 types."""
+    secret = shared_secret(auth)
+    try:
+        if auth.type == AuthType.API_KEY:
+            assert auth.api_key is not None  # guaranteed by the model's rules
+            return Credential(auth.api_key.location, auth.api_key.name, store.get(secret, "apiKey"))
+        if auth.type == AuthType.BEARER:
+            return Credential("header", "Authorization", f"Bearer {store.get(secret, 'token')}")
+        if auth.type == AuthType.BASIC:
+            pair = f"{store.get(secret, 'username')}:{store.get(secret, 'password')}"
+            return Credential("header", "Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
+    except MissingCredential as exc:
+        raise AuthUnavailable(str(exc)) from None
+    return None
+
+
 async def authorize(
     request: HttpRequest,
     auth: Auth | None,
@@ -102,36 +141,18 @@ async def authorize(
     """The request with the integration's credentials applied."""
     if auth is None or auth.type == AuthType.NONE:
         return request
-    if auth.per_user or auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE:
-        raise AuthUnavailable(
-            "per-user credentials are brokered by the gateway (identity issue #9); call this tool through the gateway"
-        )
-    if auth.secret_ref is None:
-        raise AuthUnavailable(
-            "spec.auth.vaultPath needs the gateway's Vault integration (identity issue #9); use spec.auth.secretRef for now"
-        )
-    secret = auth.secret_ref.name
+    credential = static_credential(auth, store)
+    if credential is not None:
+        place = {"header": with_header, "query": with_query, "cookie": with_cookie}[credential.location]
+        return place(request, credential.name, credential.value)
+    assert auth.oauth2 is not None  # the remaining (OAuth2) types require it (model rules)
+    secret = shared_secret(auth)
     try:
-        if auth.type == AuthType.API_KEY:
-            assert auth.api_key is not None  # guaranteed by the model's rules
-            key = store.get(secret, "apiKey")
-            place = {"header": with_header, "query": with_query, "cookie": with_cookie}[auth.api_key.location]
-            return place(request, auth.api_key.name, key)
-        if auth.type == AuthType.BEARER:
-            return with_header(request, "Authorization", f"Bearer {store.get(secret, 'token')}")
-        if auth.type == AuthType.BASIC:
-            pair = f"{store.get(secret, 'username')}:{store.get(secret, 'password')}"
-            return with_header(request, "Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
-        assert auth.oauth2 is not None  # OAuth2 types require it (model rules)
-        token = await tokens.token(
-            pool,
-            auth.oauth2.token_url,
-            store.get(secret, "clientId"),
-            store.get(secret, "clientSecret"),
-            auth.oauth2.scopes,
-            timeout,
-        )
-        store.handed_out.add(token)
-        return with_header(request, "Authorization", f"Bearer {token}")
+        client_id, client_secret = store.get(secret, "clientId"), store.get(secret, "clientSecret")
     except MissingCredential as exc:
         raise AuthUnavailable(str(exc)) from None
+    token = await tokens.token(
+        pool, auth.oauth2.token_url, client_id, client_secret, auth.oauth2.scopes, timeout
+    )
+    store.handed_out.add(token)
+    return with_header(request, "Authorization", f"Bearer {token}")

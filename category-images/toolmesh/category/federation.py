@@ -12,7 +12,6 @@ Calls are forwarded with the caller's arguments; the remote's result passes thro
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 import shutil
@@ -29,6 +28,7 @@ from mcp.types import CONNECTION_CLOSED
 
 from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import AuthType
+from toolmesh.category.auth import AuthUnavailable, static_credential
 from toolmesh.category.credentials import MissingCredential, SecretStore
 from toolmesh.openapi import naming
 
@@ -44,32 +44,21 @@ class RemoteUnavailable(Exception):
 
 
 def auth_headers(integration: MCPIntegration, store: SecretStore) -> dict[str, str]:
-    """Static headers for the remote: its non-secret headers plus the integration's credentials."""
+    """Static headers for the remote: its non-secret headers plus the integration's credential."""
     spec = integration.spec
     assert spec.mcp is not None
     headers = dict(spec.mcp.headers)
-    auth = spec.auth
-    if auth is None or auth.type == AuthType.NONE:
+    if spec.auth is None or spec.auth.type == AuthType.NONE:
         return headers
-    if auth.secret_ref is None or auth.per_user:
-        raise RemoteUnavailable(
-            "spec.auth: remote MCP servers take credentials from spec.auth.secretRef here (Vault and per-user: issue #9)"
-        )
-    secret = auth.secret_ref.name
     try:
-        if auth.type == AuthType.BEARER:
-            headers["Authorization"] = f"Bearer {store.get(secret, 'token')}"
-        elif auth.type == AuthType.BASIC:
-            pair = f"{store.get(secret, 'username')}:{store.get(secret, 'password')}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        elif auth.type == AuthType.API_KEY and auth.api_key is not None and auth.api_key.location == "header":
-            headers[auth.api_key.name] = store.get(secret, "apiKey")
-        else:
-            raise RemoteUnavailable(
-                f"spec.auth.type {auth.type.value} is not supported for spec.mcp (use bearer, basic or a header API key)"
-            )
-    except MissingCredential as exc:
-        raise RemoteUnavailable(str(exc)) from None
+        credential = static_credential(spec.auth, store)
+    except AuthUnavailable as exc:
+        raise RemoteUnavailable(f"spec.auth: {exc}") from None
+    if credential is None or credential.location != "header":
+        raise RemoteUnavailable(
+            f"spec.auth.type {spec.auth.type.value} is not supported for spec.mcp (use bearer, basic or a header API key)"
+        )
+    headers[credential.name] = credential.value
     return headers
 
 
