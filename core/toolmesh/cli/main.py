@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from toolmesh.api import crdgen
 from toolmesh.cli import compile as compile_cmd
+from toolmesh.gateway import retrieval_bench
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     from toolmesh.category import arguments as category_arguments
 
     category_arguments.add_arguments(serve)
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    retrieval = bench_sub.add_parser("retrieval", help="tool retrieval quality on a tools/queries JSONL pair")
+
+    retrieval_bench.add_arguments(retrieval)
     return parser
 
 
@@ -31,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return crdgen.run(args)
     if args.command == "compile":
         return compile_cmd.run(args)
+    if args.command == "bench":
+        return retrieval_bench.main(args)
     if args.command == "category":
         from toolmesh.category import __main__ as category_main
 

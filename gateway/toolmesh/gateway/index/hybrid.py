@@ -1,0 +1,68 @@
+"""Hybrid retrieval: BM25 and dense cosine rankings fused with reciprocal ranks.
+
+The index holds one routing text per tool (see :mod:`text`). A query is embedded once; both
+rankings take their top ``depth`` candidates and RRF fuses them. Vectors are unit length, so the
+dot product is the cosine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from toolmesh.gateway.index import fusion, text
+from toolmesh.gateway.index.lexical import BM25
+
+Vectors = npt.NDArray[np.float32]
+
+
+class QueryEmbedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_query(self, text: str) -> Vectors: ...
+
+
+@dataclass(frozen=True)
+class Weights:
+    lexical: float = 1.0
+    dense: float = 1.0
+    depth: int = 100  # candidates each ranking contributes to the fusion
+
+
+class HybridIndex:
+    def __init__(
+        self,
+        ids: Sequence[str],
+        documents: Sequence[str],
+        embedder: QueryEmbedder | None,
+        weights: Weights = Weights(),
+    ) -> None:
+        self.ids = list(ids)
+        self.weights = weights
+        self.embedder = embedder
+        self.lexical = BM25([text.terms(d) for d in documents])
+        self.vectors: Vectors | None = embedder.embed(list(documents)) if embedder is not None else None
+
+    def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` best tools for ``query``: (id, fused score), best first."""
+        n = len(self.ids)
+        rankings: list[npt.NDArray[np.int64]] = []
+        weights: list[float] = []
+        lexical = self.lexical.scores(text.terms(query))
+        hits = int(np.count_nonzero(lexical))
+        if hits:
+            rankings.append(fusion.top(lexical, min(self.weights.depth, hits)))
+            weights.append(self.weights.lexical)
+        if self.embedder is not None and self.vectors is not None and self.weights.dense > 0:
+            dense = self.vectors @ self.embedder.embed_query(query)
+            rankings.append(fusion.top(dense, self.weights.depth))
+            weights.append(self.weights.dense)
+        if not rankings:
+            return []
+        fused = fusion.rrf(rankings, weights, n)
+        best = fusion.top(fused, k)
+        return [(self.ids[i], float(fused[i])) for i in best if fused[i] > 0]

