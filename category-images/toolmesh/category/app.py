@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from toolmesh.category import catalog as catalog_mod
+from toolmesh.catalog import folder as catalog_mod
 from toolmesh.category import server as server_mod
 from toolmesh.category.service import CategoryService
 from toolmesh.category.settings import CategorySettings

@@ -14,7 +14,7 @@ from mcp import types
 
 from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import compile_options
-from toolmesh.category.catalog import Entry
+from toolmesh.catalog.folder import Entry
 from toolmesh.category.federation import Remote
 from toolmesh.openapi import Level, SpecError, Tool, compile_spec
 from toolmesh.openapi.schema import truncate

@@ -17,9 +17,9 @@ import structlog
 from mcp import types
 
 from toolmesh.api import MCPIntegration
+from toolmesh.catalog.folder import Catalog, Entry
 from toolmesh.category import results
 from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize
-from toolmesh.category.catalog import Catalog, Entry
 from toolmesh.category.credentials import SecretStore
 from toolmesh.category.federation import Remote, RemoteUnavailable, connector
 from toolmesh.category.metrics import Metrics
@@ -27,6 +27,7 @@ from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamError, UpstreamPool
+from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.openapi import ArgumentError
 from toolmesh.openapi.request import HttpRequest, build_request
 
@@ -103,13 +104,13 @@ class CategoryService:
     async def _federate(self, entry: Entry, obj: MCPIntegration) -> None:
         kind = "spec.mcp" if obj.spec.mcp else "spec.stdio"
         try:
-            remote = Remote(
+            client = OwnedClient(
                 entry.name,
-                obj,
                 connector(obj, self.store, obj.spec.timeout_seconds),
                 obj.spec.timeout_seconds,
                 idle_after=self.settings.stdio_idle_seconds if obj.spec.stdio is not None else None,
             )
+            remote = Remote(entry.name, obj, client)
             await remote.start()
         except RemoteUnavailable as exc:
             self.registry.fail(entry, f"{kind}: {exc}" if not str(exc).startswith("spec.") else str(exc))

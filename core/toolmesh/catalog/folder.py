@@ -1,4 +1,4 @@
-"""Reading a catalog folder: MCPIntegration objects, and the ConfigMaps and Secrets they reference.
+"""Reading a catalog folder: MCPCategory and MCPIntegration objects, and the ConfigMaps and Secrets they reference.
 
 One loader serves local mode and the cluster, because both are a folder (docs/design/0004):
 
@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from toolmesh.api import MCPIntegration
+from toolmesh.api import MCPCategory, MCPIntegration
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -47,6 +47,9 @@ class Entry:
 class Catalog:
     entries: list[Entry]
     secrets: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    categories: dict[str, MCPCategory] = field(default_factory=dict)
+    #: Objects that did not parse, other than integrations (which are entries with an error).
+    errors: list[str] = field(default_factory=list)
 
 
 _KIND = re.compile(r'^\s*"?kind"?\s*:', re.MULTILINE)
@@ -93,6 +96,8 @@ def load(folder: Path, *, category: str | None = None) -> Catalog:
     configmaps: dict[str, dict[str, bytes]] = {}
     secrets: dict[str, dict[str, bytes]] = {}
     raw_integrations: list[tuple[Path, dict[str, Any]]] = []
+    categories: dict[str, MCPCategory] = {}
+    errors: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
         for doc in _documents(path):
             if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str):
@@ -101,6 +106,11 @@ def load(folder: Path, *, category: str | None = None) -> Catalog:
             name = str(meta.get("name", ""))
             if kind == "MCPIntegration":
                 raw_integrations.append((path, doc))
+            elif kind == "MCPCategory":
+                try:
+                    categories[name] = MCPCategory.model_validate(doc)
+                except ValidationError as exc:
+                    errors.append(f"{path.name}: MCPCategory {name}: {_error_text(exc)}")
             elif kind == "ConfigMap":
                 data = {k: str(v).encode() for k, v in (doc.get("data") or {}).items()}
                 data.update(
@@ -139,7 +149,7 @@ def load(folder: Path, *, category: str | None = None) -> Catalog:
             continue
         _resolve_spec(entry, entry.obj, configmaps, folder)
         entries.append(entry)
-    return Catalog(entries=entries, secrets=secrets)
+    return Catalog(entries=entries, secrets=secrets, categories=categories, errors=errors)
 
 
 def _resolve_spec(

@@ -1,0 +1,168 @@
+"""An SDK MCP client owned by a task of its own, shared by every caller: for proxies and federation.
+
+The SDK's client task groups must be entered and left in one task, and a call made from a request
+handler's task is cancelled with that request when the server goes away. So one task owns the
+client; calls arrive on a queue and run inside the owner's task group. When the server goes away
+(a stdio child crashes, a remote closes, a category server restarts), only the owner unwinds; each
+pending caller gets a ServerUnavailable, calls that were queued but never sent are sent once more,
+and the next call starts a fresh connection. An idle limit lets a child process go after a quiet
+spell (``idle_after``); the next call starts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+from mcp import Client, types
+from mcp.shared.exceptions import MCPError
+from mcp.types import CONNECTION_CLOSED
+
+START_TIMEOUT = 15.0
+#: Extra seconds a caller waits beyond the call timeout (the SDK enforces the timeout itself).
+CALL_GRACE = 5.0
+
+
+class ServerUnavailable(Exception):
+    """The server could not be reached, went away, or did not answer in time; the text is for the agent."""
+
+
+@dataclass
+class OwnedClient:
+    """One server's client, owned by a task; ``tools`` is the server's list from the first start."""
+
+    name: str  # for messages
+    connect: Callable[[], AbstractAsyncContextManager[Client]]
+    timeout: float
+    #: Close the connection after this many idle seconds; the next call opens it again.
+    idle_after: float | None = None
+    tools: list[types.Tool] = field(default_factory=list)
+    _queue: asyncio.Queue[_Call | None] = field(default_factory=asyncio.Queue)
+    _task: asyncio.Task[None] | None = None
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _alive: bool = False
+    _in_flight: int = 0
+    _stopped: bool = False
+    _error: BaseException | None = None
+
+    async def start(self) -> None:
+        self._ready, self._error, self._queue = asyncio.Event(), None, asyncio.Queue()
+        self._task = asyncio.create_task(self._own_client(), name=f"mcp-client-{self.name}")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready.wait()), START_TIMEOUT)
+        except TimeoutError:
+            await self.stop()
+            raise ServerUnavailable(f"no answer within {START_TIMEOUT:g} s") from None
+        if not self._alive:
+            raise ServerUnavailable(describe(self._error) if self._error else "closed")
+
+    @property
+    def running(self) -> bool:
+        return self._alive
+
+    async def _own_client(self) -> None:
+        try:
+            async with self.connect() as client, asyncio.TaskGroup() as calls:
+                listed = await client.list_tools()
+                if not self.tools:  # the first start lists the tools; a restart keeps the list
+                    self.tools = list(listed.tools)
+                self._alive = True
+                self._ready.set()
+                while True:
+                    try:
+                        call = await asyncio.wait_for(self._queue.get(), self.idle_after)
+                    except TimeoutError:
+                        if self._in_flight:
+                            continue
+                        self._alive = False  # idle: let the child go; the next call starts it again
+                        break
+                    if call is None:
+                        break
+                    calls.create_task(self._run(client, call))
+        except BaseException as exc:  # the server's failure is this integration's state, never the process's
+            self._error = exc
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self._alive = False
+            self._ready.set()
+            while not self._queue.empty():
+                if (call := self._queue.get_nowait()) is not None and not call.future.done():
+                    call.future.set_exception(_NotRun())
+
+    async def _run(self, client: Client, call: _Call) -> None:
+        self._in_flight += 1
+        try:
+            result = await client.call_tool(call.name, call.arguments, read_timeout_seconds=self.timeout)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:  # end the owner first: the next call starts the server again
+                self._alive = False
+                self._queue.put_nowait(None)
+            if not call.future.done():
+                call.future.set_exception(ServerUnavailable(f"{self.name}: {exc.message}"))
+        except (httpx2.HTTPError, OSError) as exc:
+            if not call.future.done():
+                call.future.set_exception(ServerUnavailable(f"{self.name}: {describe(exc)}"))
+        else:
+            if not call.future.done():
+                call.future.set_result(result)
+        finally:
+            if not call.future.done():
+                call.future.set_exception(
+                    ServerUnavailable(f"{self.name}: the server went away during the call")
+                )
+
+    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        """Call the server's tool ``name`` (its own name); starts the connection when needed."""
+        try:
+            return await self._call_once(name, arguments)
+        except _NotRun:  # queued while the server went away, never sent: safe to send again
+            try:
+                return await self._call_once(name, arguments)
+            except _NotRun:
+                raise ServerUnavailable(f"{self.name}: the server went away") from None
+
+    async def _call_once(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        if self._stopped:
+            raise ServerUnavailable(f"{self.name}: the server is stopped")
+        if not self._alive:
+            if self._task is not None:
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._task), START_TIMEOUT)
+            await self.start()
+        call = _Call(name, dict(arguments or {}), asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(call)
+        try:
+            return await asyncio.wait_for(asyncio.shield(call.future), self.timeout + CALL_GRACE)
+        except TimeoutError:
+            raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
+
+    async def stop(self) -> None:
+        self._stopped = True
+        self._queue.put_nowait(None)
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, START_TIMEOUT)
+
+
+class _NotRun(Exception):
+    """A queued call that was never sent because the server went away first."""
+
+
+@dataclass
+class _Call:
+    name: str
+    arguments: dict[str, Any]
+    future: asyncio.Future[types.CallToolResult]
+
+
+def describe(exc: BaseException) -> str:
+    """The innermost meaningful error, as one line."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
