@@ -1,0 +1,81 @@
+"""The gateway process: MCP at ``/mcp``, health at ``/healthz``, catalog state at ``/readyz``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from toolmesh.catalog import folder
+from toolmesh.common.mcp_aiohttp import McpEndpoint
+from toolmesh.gateway import catalog as catalog_mod
+from toolmesh.gateway import server as server_mod
+from toolmesh.gateway.index.hybrid import QueryEmbedder
+from toolmesh.gateway.router import Router
+from toolmesh.gateway.service import GatewayService
+from toolmesh.gateway.settings import GatewaySettings
+from toolmesh.gateway.supervisor import LocalCategories
+
+SERVICE = web.AppKey("service", GatewayService)
+REAP_EVERY = 5.0
+
+
+def make_embedder(settings: GatewaySettings) -> QueryEmbedder | None:
+    if settings.lexical_only:
+        return None
+    from toolmesh.gateway.index.embedder import FastEmbedder
+
+    return FastEmbedder()
+
+
+def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
+    """The gateway for ``settings.catalog``; builds the index here (pass ``embedder`` to reuse one)."""
+    loaded = folder.load(settings.catalog)
+    gateway_catalog = catalog_mod.build(loaded)
+    router = Router(gateway_catalog, embedder if embedder is not None else make_embedder(settings))
+    categories = LocalCategories(
+        settings.catalog,
+        settings.category_start_seconds,
+        settings.category_idle_seconds,
+        settings.call_timeout_seconds,
+    )
+    service = GatewayService(settings, gateway_catalog, router, categories)
+    direct = len(gateway_catalog.tools) <= settings.direct_tools_limit
+    endpoint = McpEndpoint(server_mod.build(service, direct=direct))
+    app = web.Application()
+    app[SERVICE] = service
+
+    async def supervise(app: web.Application) -> AsyncIterator[None]:
+        async def reap() -> None:
+            while True:
+                await asyncio.sleep(REAP_EVERY)
+                await categories.reap_idle()
+
+        task = asyncio.create_task(reap(), name="reap-idle-categories")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await categories.close()
+
+    app.cleanup_ctx.append(supervise)
+    app.cleanup_ctx.append(endpoint.lifespan)
+    app.router.add_route("*", "/mcp", endpoint.handle)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        return web.json_response({
+            "mode": "direct" if direct else "meta-tools",
+            "tools": len(gateway_catalog.tools),
+            "categories": sorted({t.category for t in gateway_catalog.tools.values()}),
+            "running": sorted(categories.running),
+            "problems": gateway_catalog.problems,
+        })  # fmt: skip
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,106 @@
+"""The gateway's view of the catalog: every tool, with its category and routing text.
+
+Built from the same objects a cluster holds (here, a folder). OpenAPI integrations are compiled
+with the shared compiler, so their tools are known, and searchable, before any category server
+runs. Tools of ``mcp`` and ``stdio`` integrations become known when their category server first
+starts (it reports them); the operator will record them in the resources' status (docs/design/0004).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolmesh.api.integration import compile_options
+from toolmesh.catalog.folder import Catalog
+from toolmesh.gateway.index import text
+from toolmesh.openapi import SpecError, compile_spec
+
+
+@dataclass(frozen=True)
+class ToolRecord:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    category: str
+    integration: str
+    title: str | None = None
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+    def definition(self) -> dict[str, Any]:
+        """The tool as MCP shows it (``describe_tools``)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        }
+        if self.title:
+            out["title"] = self.title
+        return out
+
+    def tokens(self) -> int:
+        return len(json.dumps(self.definition(), ensure_ascii=False)) // 4
+
+
+@dataclass
+class GatewayCatalog:
+    tools: dict[str, ToolRecord]
+    category_descriptions: dict[str, str]
+    problems: dict[str, str]  # integration -> why its tools are missing
+
+    def document(self, record: ToolRecord) -> str:
+        context = (
+            f"{record.integration} {record.category} {self.category_descriptions.get(record.category, '')}"
+        )
+        return text.document(record.name, record.description, record.input_schema, context)
+
+    def add_discovered(self, category: str, integration: str, tools: list[dict[str, Any]]) -> bool:
+        """Tools a category server reported for an mcp/stdio integration; True when something was new."""
+        new = False
+        for tool in tools:
+            if tool["name"] not in self.tools:
+                self.tools[tool["name"]] = ToolRecord(
+                    tool["name"],
+                    tool.get("description", ""),
+                    tool.get("inputSchema") or {"type": "object"},
+                    category,
+                    integration,
+                )
+                new = True
+        return new
+
+
+def build(catalog: Catalog) -> GatewayCatalog:
+    tools: dict[str, ToolRecord] = {}
+    problems: dict[str, str] = {}
+    for entry in catalog.entries:
+        obj = entry.obj
+        if obj is None or entry.error:
+            problems[entry.name] = entry.error or "invalid object"
+            continue
+        if obj.spec.openapi is None:
+            continue  # discovered when the category server starts
+        if entry.spec is None:
+            problems[entry.name] = "spec.openapi.spec: fetched by the category server; indexed once it runs"
+            continue
+        try:
+            compiled = compile_spec(entry.spec, compile_options(obj), source=entry.name)
+        except SpecError as exc:
+            problems[entry.name] = str(exc)
+            continue
+        for tool in compiled.tools:
+            tools.setdefault(
+                tool.name,
+                ToolRecord(
+                    tool.name,
+                    tool.description,
+                    tool.input_schema,
+                    obj.spec.category,
+                    entry.name,
+                    tool.title,
+                    dict(tool.annotations),
+                ),
+            )
+    descriptions = {name: c.spec.description for name, c in catalog.categories.items()}
+    return GatewayCatalog(tools, descriptions, problems)

@@ -1,0 +1,57 @@
+"""Search over the catalog's tools: hybrid ranking, category filter, and a token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.index.hybrid import HybridIndex, QueryEmbedder, Weights
+
+#: Candidates ranked before the category filter and the budget cut.
+CANDIDATES = 50
+
+
+@dataclass
+class Router:
+    catalog: GatewayCatalog
+    embedder: QueryEmbedder | None
+    weights: Weights = field(default_factory=Weights)
+
+    def __post_init__(self) -> None:
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Index the catalog's tools as they are now (cheap: embeddings come from the cache)."""
+        records = list(self.catalog.tools.values())
+        self._index = HybridIndex(
+            [r.name for r in records],
+            [self.catalog.document(r) for r in records],
+            self.embedder,
+            self.weights,
+        )
+
+    def search(
+        self, query: str, *, limit: int, budget: int, categories: Sequence[str] = ()
+    ) -> list[ToolRecord]:
+        """The best tools for ``query``, at most ``limit``, whose compact listing fits ``budget`` tokens."""
+        out: list[ToolRecord] = []
+        spent = 0
+        for name, _ in self._index.search(query, max(CANDIDATES, limit)):
+            record = self.catalog.tools[name]
+            if categories and record.category not in categories:
+                continue
+            cost = len(compact(record)) // 4
+            if out and spent + cost > budget:
+                break
+            out.append(record)
+            spent += cost
+            if len(out) >= limit:
+                break
+        return out
+
+
+def compact(record: ToolRecord) -> str:
+    """One line per tool in search results: name, first sentence of the description, category."""
+    first = record.description.strip().split("\n", 1)[0][:200]
+    return f"{record.name} [{record.category}]: {first}"

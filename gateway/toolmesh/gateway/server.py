@@ -1,0 +1,123 @@
+"""The gateway's MCP face: the catalog's tools directly, or three meta-tools that reach all of them.
+
+Which of the two is decided once, at start-up, from the catalog's size: the tool list then never
+changes while clients are connected, so their caches stay valid (docs/design/0006).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp import types
+from mcp.server.lowlevel.server import Server
+
+from toolmesh.gateway.service import GatewayService, text_result
+
+SEARCH, DESCRIBE, CALL = "search_tools", "describe_tools", "call_tool"
+
+META_TOOLS = [
+    types.Tool(
+        name=SEARCH,
+        description=(
+            "Find tools for a task among all connected integrations. Describe what you want to do in plain words; "
+            "returns the best matching tool names with one-line descriptions. Then use describe_tools and call_tool."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "query": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "What you want to do, in plain words.",
+                },
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 50,
+                    "description": "Most tools to return.",
+                },
+                "categories": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Only these categories.",
+                },
+            },
+            "required": ["query"],
+            "additionalProperties": False,
+        },
+        annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
+    ),
+    types.Tool(
+        name=DESCRIBE,
+        description="Get the full input schemas of tools by name, before calling them with call_tool.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "names": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 20}
+            },
+            "required": ["names"],
+            "additionalProperties": False,
+        },
+        annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
+    ),
+    types.Tool(
+        name=CALL,
+        description="Call a tool found with search_tools, with arguments that match its input schema.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "description": "The tool's name, as search_tools returned it."},
+                "arguments": {"type": "object", "description": "The tool's arguments."},
+            },
+            "required": ["name"],
+            "additionalProperties": False,
+        },
+        annotations=types.ToolAnnotations(open_world_hint=True),
+    ),
+]
+
+
+def _direct_tools(service: GatewayService) -> list[types.Tool]:
+    return [
+        types.Tool(name=r.name, title=r.title, description=r.description, input_schema=r.input_schema)
+        for r in service.catalog.tools.values()
+    ]
+
+
+def build(service: GatewayService, *, direct: bool) -> Server[Any]:
+    listed = _direct_tools(service) if direct else META_TOOLS
+
+    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=listed)
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        args = params.arguments or {}
+        if direct:
+            return await service.call(params.name, args)
+        if params.name == SEARCH:
+            query = args.get("query")
+            if not isinstance(query, str) or not query.strip():
+                return text_result(
+                    "search_tools needs a query: what you want to do, in plain words", error=True
+                )
+            limit = args.get("limit") if isinstance(args.get("limit"), int) else None
+            categories = [c for c in args.get("categories") or [] if isinstance(c, str)]
+            return service.search(query, limit, categories)
+        if params.name == DESCRIBE:
+            names = args.get("names")
+            if not isinstance(names, list) or not names:
+                return text_result(
+                    "describe_tools needs names: a list of tool names from search_tools", error=True
+                )
+            return service.describe([str(n) for n in names])
+        if params.name == CALL:
+            name = args.get("name")
+            if not isinstance(name, str):
+                return text_result("call_tool needs name: the tool's name from search_tools", error=True)
+            arguments = args.get("arguments") if isinstance(args.get("arguments"), dict) else {}
+            return await service.call(name, arguments)
+        return text_result(
+            f"unknown tool {params.name!r}: this gateway offers {SEARCH}, {DESCRIBE} and {CALL}", error=True
+        )
+
+    return Server("toolmesh-gateway", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool)

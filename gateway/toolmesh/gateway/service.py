@@ -1,0 +1,89 @@
+"""What the gateway does for an agent: list, search, describe and call tools, whatever their category.
+
+Transport-free; ``server.py`` puts it behind MCP. A failure of one call (unknown tool, a category
+that will not start, a category server that died) is an ``isError`` result for that call only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from mcp import types
+
+from toolmesh.common.mcp_client import ServerUnavailable
+from toolmesh.gateway.catalog import GatewayCatalog
+from toolmesh.gateway.router import Router, compact
+from toolmesh.gateway.settings import GatewaySettings
+from toolmesh.gateway.supervisor import CategoryUnavailable, LocalCategories
+
+log = structlog.get_logger("toolmesh.gateway")
+EV_CALL = "tool.forwarded"
+
+
+def text_result(text: str, *, error: bool = False) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=error)
+
+
+@dataclass
+class GatewayService:
+    settings: GatewaySettings
+    catalog: GatewayCatalog
+    router: Router
+    categories: LocalCategories
+
+    def search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
+        found = self.router.search(
+            query,
+            limit=limit or self.settings.search_limit,
+            budget=self.settings.search_token_budget,
+            categories=categories,
+        )
+        if not found:
+            return text_result("No tools match. Try other words, or fewer category filters.")
+        lines = [compact(r) for r in found]
+        lines.append(
+            "\nCall describe_tools with the names you need to get their input schemas, then call_tool."
+        )
+        return text_result("\n".join(lines))
+
+    def describe(self, names: list[str]) -> types.CallToolResult:
+        known = [self.catalog.tools[n].definition() for n in names if n in self.catalog.tools]
+        unknown = [n for n in names if n not in self.catalog.tools]
+        if not known:
+            return text_result(
+                f"unknown tools: {', '.join(unknown)}; use search_tools to find tools", error=True
+            )
+        payload: dict[str, Any] = {"tools": known}
+        if unknown:
+            payload["unknown"] = unknown
+        return text_result(json.dumps(payload, ensure_ascii=False))
+
+    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        record = self.catalog.tools.get(name)
+        if record is None:
+            return text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True)
+        try:
+            client, status = await self.categories.client(record.category)
+            self._learn(record.category, status)
+            result = await client.call(name, arguments)
+        except (CategoryUnavailable, ServerUnavailable) as exc:
+            log.warning(EV_CALL, tool=name, category=record.category, outcome="unavailable", reason=str(exc))
+            return text_result(f"category {record.category} is unavailable: {exc}", error=True)
+        log.info(EV_CALL, tool=name, category=record.category, outcome="error" if result.is_error else "ok")
+        return result
+
+    def _learn(self, category: str, status: dict[str, Any]) -> None:
+        """Index tools a category server discovered (mcp and stdio integrations), once."""
+        changed = False
+        for state in status.get("integrations", []):
+            if state.get("discoveredTools"):
+                tools = [
+                    {"name": t["name"], "description": t.get("description", "")}
+                    for t in state["discoveredTools"]
+                ]
+                changed |= self.catalog.add_discovered(category, state["name"], tools)
+        if changed:
+            self.router.rebuild()

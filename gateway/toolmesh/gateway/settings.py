@@ -1,0 +1,46 @@
+"""Settings of the gateway (``TOOLMESH_*``); the defaults run a local stack with no cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from toolmesh.common.logging import LogFormat
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOOLMESH_", extra="ignore")
+
+    catalog: Path = Field(
+        default=Path("examples/catalog"),
+        description="Folder of MCPCategory/MCPIntegration objects (local mode).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    direct_tools_limit: int = Field(
+        default=32,
+        ge=0,
+        description="Up to this many tools, tools/list shows them directly; above, the meta-tools.",
+    )
+    search_limit: int = Field(
+        default=8, ge=1, le=50, description="Tools a search returns when the caller names no limit."
+    )
+    search_token_budget: int = Field(
+        default=1500, ge=100, description="Most tokens (chars/4) a search result may take."
+    )
+    lexical_only: bool = Field(default=False, description="Route with BM25 alone (no embedding model).")
+    category_idle_seconds: float = Field(
+        default=300.0, gt=0, description="A local category server idle this long is stopped."
+    )
+    category_start_seconds: float = Field(
+        default=30.0, gt=0, description="How long to wait for a category server to be ready."
+    )
+    call_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Longest a forwarded tool call may take."
+    )
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_format: LogFormat = Field(
+        default="console", description="console (development) or json (production)."
+    )

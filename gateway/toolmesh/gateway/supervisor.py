@@ -1,0 +1,152 @@
+"""Local mode's category servers: started on first use (wake from zero), stopped when idle, restarted if dead.
+
+Each category runs as ``python -m toolmesh.category CATALOG --category NAME`` on a free loopback
+port. The gateway talks to it through one task-owned SDK client. In a cluster the operator scales
+Deployments instead and this module is replaced by a demand signal (issue #6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx2
+import structlog
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from toolmesh.common.mcp_client import OwnedClient
+
+log = structlog.get_logger("toolmesh.gateway")
+
+EV_STARTED = "category.started"
+EV_STOPPED = "category.stopped"
+EV_DIED = "category.died"
+
+
+class CategoryUnavailable(Exception):
+    """A category server could not be started or reached; the text is for the agent."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Running:
+    process: asyncio.subprocess.Process
+    url: str
+    client: OwnedClient
+    status: dict[str, Any]
+    last_used: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class LocalCategories:
+    catalog: Path
+    start_timeout: float
+    idle_after: float
+    call_timeout: float
+    running: dict[str, Running] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def client(self, category: str) -> tuple[OwnedClient, dict[str, Any]]:
+        """The client of a running category server, started first if needed; and its /readyz status."""
+        async with self._locks.setdefault(category, asyncio.Lock()):
+            current = self.running.get(category)
+            if current is not None and current.process.returncode is not None:
+                log.warning(EV_DIED, category=category, returncode=current.process.returncode)
+                await current.client.stop()
+                del self.running[category]
+                current = None
+            if current is None:
+                current = await self._start(category)
+                self.running[category] = current
+            current.last_used = time.monotonic()
+            return current.client, current.status
+
+    async def _start(self, category: str) -> Running:
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "toolmesh.category", str(self.catalog), "--category", category, "--port", str(port),
+            env={**os.environ, "TOOLMESH_CATEGORY_LOG_FORMAT": "json"},
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            status = await self._wait_ready(url, process)
+        except CategoryUnavailable:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise
+        client = OwnedClient(
+            f"category {category}", _connector(f"{url}/mcp", self.call_timeout), self.call_timeout
+        )
+        log.info(EV_STARTED, category=category, url=url, pid=process.pid)
+        return Running(process, url, client, status)
+
+    async def _wait_ready(self, url: str, process: asyncio.subprocess.Process) -> dict[str, Any]:
+        deadline = time.monotonic() + self.start_timeout
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                if process.returncode is not None:
+                    raise CategoryUnavailable(
+                        f"the category server exited with code {process.returncode} at start-up"
+                    )
+                try:
+                    async with http.get(f"{url}/readyz") as response:
+                        if response.status == 200:
+                            status: dict[str, Any] = await response.json()
+                            return status
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise CategoryUnavailable(f"the category server was not ready within {self.start_timeout:g} s")
+
+    async def reap_idle(self) -> None:
+        """Stop category servers idle for longer than ``idle_after`` (scale to zero)."""
+        now = time.monotonic()
+        for category, current in list(self.running.items()):
+            if (
+                now - current.last_used > self.idle_after
+                and not self._locks.get(category, asyncio.Lock()).locked()
+            ):
+                await self._stop(category)
+
+    async def _stop(self, category: str) -> None:
+        current = self.running.pop(category, None)
+        if current is None:
+            return
+        await current.client.stop()
+        if current.process.returncode is None:
+            current.process.terminate()
+            try:
+                await asyncio.wait_for(current.process.wait(), 10)
+            except TimeoutError:
+                current.process.kill()
+                await current.process.wait()
+        log.info(EV_STOPPED, category=category)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(self._stop(c) for c in list(self.running)), return_exceptions=True)
+
+
+def _connector(url: str, timeout: float) -> Any:
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[Client]:
+        http = httpx2.AsyncClient(timeout=httpx2.Timeout(timeout), follow_redirects=False)
+        async with http, Client(streamable_http_client(url, http_client=http), mode="2026-07-28") as client:
+            yield client
+
+    return connect
