@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from toolmesh.api import crdgen
 from toolmesh.cli import compile as compile_cmd
+from toolmesh.gateway import cli as gateway_cli
 from toolmesh.gateway import retrieval_bench
 
 
@@ -23,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     from toolmesh.category import arguments as category_arguments
 
     category_arguments.add_arguments(serve)
+    dev = sub.add_parser(
+        "dev", help="run the local stack: the gateway, with category servers started on demand"
+    )
+    gateway_cli.add_dev_arguments(dev)
+    search = sub.add_parser("search", help="rank a catalog's tools for a query")
+    gateway_cli.add_search_arguments(search)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     retrieval = bench_sub.add_parser("retrieval", help="tool retrieval quality on a tools/queries JSONL pair")
@@ -37,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return crdgen.run(args)
     if args.command == "compile":
         return compile_cmd.run(args)
+    if args.command == "dev":
+        return gateway_cli.dev(args)
+    if args.command == "search":
+        return gateway_cli.search(args)
     if args.command == "bench":
         return retrieval_bench.main(args)
     if args.command == "category":

@@ -42,4 +42,5 @@ def configure(level: str = "INFO", fmt: LogFormat = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for noisy in ("aiohttp.access", "httpx2", "httpx"):  # one line per request: metrics cover that
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -58,6 +58,7 @@ class LocalCategories:
     start_timeout: float
     idle_after: float
     call_timeout: float
+    log_format: str = "json"
     running: dict[str, Running] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
@@ -80,7 +81,7 @@ class LocalCategories:
         port = free_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "toolmesh.category", str(self.catalog), "--category", category, "--port", str(port),
-            env={**os.environ, "TOOLMESH_CATEGORY_LOG_FORMAT": "json"},
+            env={**os.environ, "TOOLMESH_CATEGORY_LOG_FORMAT": self.log_format},
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:

@@ -1,0 +1,108 @@
+"""``toolmesh dev`` (the local stack) and ``toolmesh search`` (the router from the command line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from toolmesh.gateway.settings import GatewaySettings
+
+
+def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "catalog", type=Path, help="folder of MCPCategory/MCPIntegration objects, e.g. examples/catalog"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    parser.add_argument(
+        "--direct-tools-limit", type=int, help="list tools directly up to this many (default 32)"
+    )
+    parser.add_argument(
+        "--lexical-only", action="store_true", help="route with BM25 alone (no embedding model)"
+    )
+
+
+def add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", help="what you want to do, in plain words")
+    parser.add_argument(
+        "--catalog", type=Path, required=True, help="folder of MCPCategory/MCPIntegration objects"
+    )
+    parser.add_argument("--limit", type=int, default=10, help="most tools to show (default 10)")
+    parser.add_argument(
+        "--lexical-only", action="store_true", help="route with BM25 alone (no embedding model)"
+    )
+
+
+def client_config(url: str) -> str:
+    desktop = json.dumps({"mcpServers": {"toolmesh": {"type": "http", "url": url}}}, indent=2)
+    vscode = json.dumps({"servers": {"toolmesh": {"type": "http", "url": url}}}, indent=2)
+    return (
+        f"MCP endpoint: {url}\n\n"
+        f"Claude Code:\n  claude mcp add --transport http toolmesh {url}\n\n"
+        f"Claude Desktop (claude_desktop_config.json):\n{desktop}\n\n"
+        f"VS Code (.vscode/mcp.json):\n{vscode}\n"
+    )
+
+
+def _settings(args: argparse.Namespace) -> GatewaySettings:
+    overrides: dict[str, object] = {"catalog": args.catalog, "lexical_only": args.lexical_only}
+    for key in ("host", "port", "direct_tools_limit"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    return GatewaySettings(**overrides)  # type: ignore[arg-type]
+
+
+def _check_catalog(path: Path, command: str) -> bool:
+    if not path.is_dir():
+        print(f"toolmesh {command}: {path} is not a folder", file=sys.stderr)
+        return False
+    return True
+
+
+def dev(args: argparse.Namespace) -> int:
+    if not _check_catalog(args.catalog, "dev"):
+        return 2
+    from aiohttp import web
+
+    from toolmesh.common import logging as logging_setup
+    from toolmesh.gateway.app import SERVICE, create_app
+
+    settings = _settings(args)
+    logging_setup.configure(settings.log_level, settings.log_format)
+    print(f"toolmesh dev: indexing {settings.catalog} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    app = create_app(settings)
+    service = app[SERVICE]
+    tools = len(service.catalog.tools)
+    categories = sorted({t.category for t in service.catalog.tools.values()})
+    print(f"toolmesh dev: {tools} tools in {len(categories)} categories indexed in {time.perf_counter() - started:.1f} s "
+          f"({'listed directly' if tools <= settings.direct_tools_limit else 'behind search_tools, describe_tools and call_tool'})",
+          file=sys.stderr)  # fmt: skip
+    for name, problem in service.catalog.problems.items():
+        print(f"toolmesh dev: integration {name}: {problem}", file=sys.stderr)
+    print(client_config(f"http://{settings.host}:{settings.port}/mcp"), flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def search(args: argparse.Namespace) -> int:
+    if not _check_catalog(args.catalog, "search"):
+        return 2
+    from toolmesh.catalog import folder
+    from toolmesh.gateway import catalog as catalog_mod
+    from toolmesh.gateway.app import make_embedder
+    from toolmesh.gateway.router import Router, compact
+
+    settings = _settings(args)
+    gateway_catalog = catalog_mod.build(folder.load(settings.catalog))
+    router = Router(gateway_catalog, make_embedder(settings))
+    found = router.search(args.query, limit=args.limit, budget=10**9)
+    if not found:
+        print("no tools match")
+        return 1
+    for rank, record in enumerate(found, start=1):
+        print(f"{rank:>2}. {compact(record)}")
+    return 0

@@ -1,0 +1,148 @@
+"""SDK client → gateway → category server (a real child process) → stub upstream, both protocol generations."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import DEMO_SPEC
+from tests.e2e.stub_upstream import Reply, StubUpstream
+from tests.e2e.test_category_server import SECRET, Connect, tasks_integration, text
+from toolmesh.gateway.app import SERVICE, create_app
+from toolmesh.gateway.service import GatewayService
+from toolmesh.gateway.settings import GatewaySettings
+
+pytestmark = pytest.mark.e2e
+
+
+class Gateway:
+    def __init__(self, url: str, service: GatewayService) -> None:
+        self.mcp_url = f"{url}/mcp"
+        self.service = service
+
+
+StartGateway = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def start_gateway(tmp_path: Path, upstream: StubUpstream) -> AsyncIterator[StartGateway]:
+    runners: list[web.AppRunner] = []
+
+    async def start(**settings: object) -> Gateway:
+        folder = tmp_path / "catalog"
+        folder.mkdir(exist_ok=True)
+        (folder / "categories.yaml").write_text(textwrap.dedent("""
+            apiVersion: toolmesh.dev/v1alpha1
+            kind: MCPCategory
+            metadata: {name: pm}
+            spec: {description: "Project management: projects and tasks"}
+        """))  # fmt: skip
+        (folder / "integrations.yaml").write_text(textwrap.dedent(tasks_integration(upstream.url)))
+        (folder / "secrets.yaml").write_text(textwrap.dedent(SECRET))
+        (folder / "tasks-openapi").mkdir(exist_ok=True)
+        (folder / "tasks-openapi" / "tasks.openapi.yaml").write_text(DEMO_SPEC.read_text())
+        app = create_app(GatewaySettings(catalog=folder, port=0, **settings))  # type: ignore[arg-type]
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        return Gateway(f"http://127.0.0.1:{runner.addresses[0][1]}", app[SERVICE])
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def test_few_tools_are_listed_directly_and_calls_reach_the_upstream(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    upstream.on("POST", "/v1/projects/apollo/tasks", Reply(status=201, body={"id": 9}))
+    gateway = await start_gateway()
+    async with connect(gateway.mcp_url) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert len(tools) == 8
+        assert tools["tasks__createTask"].input_schema["required"] == ["projectId", "body"]
+        result = await client.call_tool(
+            "tasks__createTask", {"projectId": "apollo", "body": {"title": "Ship"}}
+        )
+    assert result.is_error is False
+    assert json.loads(text(result)) == {"id": 9}
+    seen = upstream.last()
+    assert (seen.method, seen.path, json.loads(seen.body)) == (
+        "POST",
+        "/v1/projects/apollo/tasks",
+        {"title": "Ship"},
+    )
+    assert seen.headers["X-API-Key"] == "key-123456"
+
+
+async def test_many_tools_are_reached_through_search_describe_and_call(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    gateway = await start_gateway(direct_tools_limit=2)
+    async with connect(gateway.mcp_url) as client:
+        listed = [t.name for t in (await client.list_tools()).tools]
+        assert listed == ["search_tools", "describe_tools", "call_tool"]
+        found = text(
+            await client.call_tool("search_tools", {"query": "add a new task to a project", "limit": 3})
+        )
+        names = [line.split(" ", 1)[0] for line in found.splitlines() if "__" in line]
+        assert "tasks__createTask" in names
+        assert len(names) <= 3
+        described = json.loads(
+            text(await client.call_tool("describe_tools", {"names": ["tasks__createTask", "nope"]}))
+        )
+        assert described["tools"][0]["inputSchema"]["required"] == ["projectId", "body"]
+        assert described["unknown"] == ["nope"]
+        called = await client.call_tool(
+            "call_tool", {"name": "tasks__getTask", "arguments": {"projectId": "p", "taskId": 3}}
+        )
+        assert called.is_error is False
+        assert upstream.last().path == "/v1/projects/p/tasks/3"
+        assert [t.name for t in (await client.list_tools()).tools] == listed, "the list never changes"
+
+
+async def test_errors_are_results_of_their_call_only(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    gateway = await start_gateway(direct_tools_limit=0)
+    async with connect(gateway.mcp_url) as client:
+        unknown = await client.call_tool("call_tool", {"name": "tasks__nope", "arguments": {}})
+        assert unknown.is_error is True
+        assert "unknown tool 'tasks__nope'; use search_tools" in text(unknown)
+        bad = await client.call_tool("call_tool", {"name": "tasks__getTask", "arguments": {"projectId": "p"}})
+        assert bad.is_error is True
+        assert (
+            "invalid arguments for tool tasks__getTask: arguments: 'taskId' is a required property"
+            in text(bad)
+        )
+        empty = await client.call_tool("search_tools", {"query": " "})
+        assert empty.is_error is True
+        ok = await client.call_tool("call_tool", {"name": "tasks__listProjects", "arguments": {}})
+        assert ok.is_error is False
+
+
+async def test_a_category_is_started_on_use_stopped_when_idle_and_restarted_after_dying(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    gateway = await start_gateway(category_idle_seconds=0.01)
+    categories = gateway.service.categories
+    assert categories.running == {}, "nothing runs before the first call"
+    async with connect(gateway.mcp_url) as client:
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+        first = categories.running["pm"].process
+        first.kill()
+        await first.wait()
+        again = await client.call_tool("tasks__listProjects", {})
+        assert again.is_error is False, text(again)
+        assert categories.running["pm"].process.pid != first.pid
+        await categories.reap_idle()
+        assert categories.running == {}
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+    assert len([s for s in upstream.seen if s.path == "/v1/projects"]) == 3
