@@ -17,13 +17,10 @@ from urllib.parse import urlsplit
 from mcp import types
 
 from toolmesh.category.upstream import UpstreamResponse
+from toolmesh.common.mcp_results import text_result
 
 MAX_ERROR_BODY = 2000
 _TEXT_TYPES = ("json", "text/", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv", "html")
-
-
-def text_result(text: str, *, error: bool = False) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=error)
 
 
 def _is_text(content_type: str) -> bool:

@@ -28,6 +28,7 @@ from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamError, UpstreamPool
 from toolmesh.common.mcp_client import OwnedClient
+from toolmesh.common.mcp_results import text_result
 from toolmesh.openapi import ArgumentError
 from toolmesh.openapi.request import HttpRequest, build_request
 
@@ -140,7 +141,7 @@ class CategoryService:
         binding = self.registry.bindings.get(name)
         if binding is None:
             self.metrics.calls.labels("", "", "unknown_tool").inc()
-            return results.text_result(
+            return text_result(
                 f"unknown tool {name!r}: list the tools to see what this server offers", error=True
             )
         if isinstance(binding, Remote):
@@ -164,14 +165,14 @@ class CategoryService:
             if result.is_error:
                 outcome = "upstream_error"
         except ArgumentError as exc:
-            outcome, result = "invalid_arguments", results.text_result(str(exc), error=True)
+            outcome, result = "invalid_arguments", text_result(str(exc), error=True)
         except (AuthUnavailable, UpstreamError, RateLimited) as exc:
             outcome = "unavailable"
-            result = results.text_result(self.store.scrub(f"{binding.name}: {exc}"), error=True)
+            result = text_result(self.store.scrub(f"{binding.name}: {exc}"), error=True)
         except aiohttp.InvalidURL as exc:
             outcome, result = (
                 "unavailable",
-                results.text_result(f"{binding.name}: invalid upstream URL {exc}", error=True),
+                text_result(f"{binding.name}: invalid upstream URL {exc}", error=True),
             )
         self._observe(binding.name, name, outcome, started)
         return result
@@ -193,7 +194,7 @@ class CategoryService:
             result = await remote.call(name, arguments)
             outcome = "upstream_error" if result.is_error else "ok"
         except RemoteUnavailable as exc:
-            outcome, result = "unavailable", results.text_result(self.store.scrub(str(exc)), error=True)
+            outcome, result = "unavailable", text_result(self.store.scrub(str(exc)), error=True)
         self._observe(remote.name, name, outcome, started)
         return result
 

@@ -11,7 +11,8 @@ from typing import Any
 from mcp import types
 from mcp.server.lowlevel.server import Server
 
-from toolmesh.gateway.service import GatewayService, text_result
+from toolmesh.common.mcp_results import text_result
+from toolmesh.gateway.service import GatewayService
 
 SEARCH, DESCRIBE, CALL = "search_tools", "describe_tools", "call_tool"
 

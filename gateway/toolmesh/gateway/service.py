@@ -14,6 +14,7 @@ import structlog
 from mcp import types
 
 from toolmesh.common.mcp_client import ServerUnavailable
+from toolmesh.common.mcp_results import text_result
 from toolmesh.gateway.catalog import GatewayCatalog
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
@@ -21,10 +22,6 @@ from toolmesh.gateway.supervisor import CategoryUnavailable, LocalCategories
 
 log = structlog.get_logger("toolmesh.gateway")
 EV_CALL = "tool.forwarded"
-
-
-def text_result(text: str, *, error: bool = False) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=error)
 
 
 @dataclass
