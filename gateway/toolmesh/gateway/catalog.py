@@ -55,6 +55,9 @@ class GatewayCatalog:
         )
         return text.document(record.name, record.description, record.input_schema, context)
 
+    def dense_document(self, record: ToolRecord) -> str:
+        return text.dense_document(record.name, record.description, f"{record.integration} {record.category}")
+
     def add_discovered(self, category: str, integration: str, tools: list[dict[str, Any]]) -> bool:
         """Tools a category server reported for an mcp/stdio integration; True when something was new."""
         new = False

@@ -79,8 +79,11 @@ def run(
         text.document(t["name"], t.get("description", ""), t.get("input_schema"), str(t.get("server", "")))
         for t in tools
     ]
+    dense_docs = [
+        text.dense_document(t["name"], t.get("description", ""), str(t.get("server", ""))) for t in tools
+    ]
     started = time.perf_counter()
-    index = HybridIndex([t["id"] for t in tools], docs, embedder, weights)
+    index = HybridIndex([t["id"] for t in tools], docs, embedder, weights, dense_documents=dense_docs)
     build_s = time.perf_counter() - started
     totals: dict[str, float] = defaultdict(float)
     latencies, shown_tokens = [], []

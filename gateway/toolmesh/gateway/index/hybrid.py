@@ -34,18 +34,22 @@ class Weights:
 
 
 class HybridIndex:
+    """``documents`` feed BM25; ``dense_documents`` (shorter; default: the same) feed the embedder."""
+
     def __init__(
         self,
         ids: Sequence[str],
         documents: Sequence[str],
         embedder: QueryEmbedder | None,
         weights: Weights = Weights(),
+        dense_documents: Sequence[str] | None = None,
     ) -> None:
         self.ids = list(ids)
         self.weights = weights
         self.embedder = embedder
         self.lexical = BM25([text.terms(d) for d in documents])
-        self.vectors: Vectors | None = embedder.embed(list(documents)) if embedder is not None else None
+        dense = list(dense_documents if dense_documents is not None else documents)
+        self.vectors: Vectors | None = embedder.embed(dense) if embedder is not None else None
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` best tools for ``query``: (id, fused score), best first."""

@@ -104,6 +104,18 @@ def _parameter_text(schema: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+#: Characters of a description the dense model reads. Embedding cost grows with length (all-MiniLM
+#: truncates at 256 tokens, and real API descriptions often reach it); the first sentences carry
+#: the intent, and BM25 still reads every word.
+DENSE_DESCRIPTION_CHARS = 300
+
+
+def dense_document(name: str, description: str, context: str = "") -> str:
+    """The shorter text the embedding model reads: the name in words and the start of the description."""
+    head = " ".join(description.split())[:DENSE_DESCRIPTION_CHARS]
+    return "\n".join(p for p in (split_words(name), head, context[:100]) if p)
+
+
 def document(
     name: str, description: str, input_schema: Mapping[str, Any] | None = None, context: str = ""
 ) -> str:
