@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -22,12 +22,14 @@ SERVICE = web.AppKey("service", GatewayService)
 REAP_EVERY = 5.0
 
 
-def make_embedder(settings: GatewaySettings) -> QueryEmbedder | None:
+def make_embedder(
+    settings: GatewaySettings, progress: Callable[[int, int], None] | None = None
+) -> QueryEmbedder | None:
     if settings.lexical_only:
         return None
     from toolmesh.gateway.index.embedder import FastEmbedder
 
-    return FastEmbedder()
+    return FastEmbedder(progress=progress)
 
 
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:

@@ -62,19 +62,32 @@ def _check_catalog(path: Path, command: str) -> bool:
     return True
 
 
+def progress_bar(done: int, total: int) -> None:
+    """Embedding progress on stderr, redrawn in place (first start only: vectors are cached)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done >= total else ""
+    print(
+        f"\r  embedding tools [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def dev(args: argparse.Namespace) -> int:
     if not _check_catalog(args.catalog, "dev"):
         return 2
     from aiohttp import web
 
     from toolmesh.common import logging as logging_setup
-    from toolmesh.gateway.app import SERVICE, create_app
+    from toolmesh.gateway.app import SERVICE, create_app, make_embedder
 
     settings = _settings(args)
     logging_setup.configure(settings.log_level, settings.log_format)
     print(f"toolmesh dev: indexing {settings.catalog} ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    app = create_app(settings)
+    app = create_app(settings, make_embedder(settings, progress_bar))
     service = app[SERVICE]
     tools = len(service.catalog.tools)
     categories = sorted({t.category for t in service.catalog.tools.values()})

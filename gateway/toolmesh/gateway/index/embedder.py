@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +20,8 @@ from toolmesh.gateway.index import model
 
 Vectors = npt.NDArray[np.float32]
 BATCH = 32  # fastembed's default of 256 is slower here and takes 3-4x the memory
+CHUNK = 512  # texts per embed call: bounded memory, progress, and a cache that survives an interruption
+Progress = Callable[[int, int], None]  # (done, total) of the texts that needed embedding
 
 
 class Embedder(Protocol):
@@ -70,7 +72,14 @@ class FastEmbedder:
 
     dimensions = model.DIMENSIONS
 
-    def __init__(self, *, threads: int | None = None, cache: EmbeddingCache | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int | None = None,
+        cache: EmbeddingCache | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.progress = progress
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never try a hub: fail at once if the files are missing
         from fastembed import TextEmbedding
 
@@ -85,20 +94,21 @@ class FastEmbedder:
             cache if cache is not None else EmbeddingCache(root / "embeddings.sqlite", model.MODEL_SHA256)
         )
 
-    def embed(self, texts: Sequence[str]) -> Vectors:
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> Vectors:
+        """Unit vectors for ``texts``; new texts are embedded in chunks, each cached as it completes."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         keys = [self.cache.key(t) for t in texts]
         known = self.cache.get_many(list(dict.fromkeys(keys)))
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known))
-        if missing:
-            fresh = list(self._model.embed(missing, batch_size=BATCH))
-            new = [
-                (self.cache.key(t), np.asarray(v, dtype=np.float32))
-                for t, v in zip(missing, fresh, strict=True)
-            ]
+        for start in range(0, len(missing), CHUNK):
+            chunk = missing[start : start + CHUNK]
+            fresh = [np.asarray(v, dtype=np.float32) for v in self._model.embed(chunk, batch_size=BATCH)]
+            new = [(self.cache.key(t), v) for t, v in zip(chunk, fresh, strict=True)]
             self.cache.put_many(new)
             known.update(new)
+            if (report := progress or self.progress) is not None:
+                report(start + len(chunk), len(missing))
         return np.stack([known[k] for k in keys]).astype(np.float32)
 
     def embed_query(self, text: str) -> Vectors:
