@@ -101,7 +101,9 @@ class FastEmbedder:
         keys = [self.cache.key(t) for t in texts]
         known = self.cache.get_many(list(dict.fromkeys(keys)))
         # Sorted by length, so each batch pads to similar lengths (padding is computed, then thrown away).
-        missing = sorted(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known), key=len)
+        missing = sorted(
+            dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known), key=len
+        )
         for start in range(0, len(missing), CHUNK):
             chunk = missing[start : start + CHUNK]
             fresh = [np.asarray(v, dtype=np.float32) for v in self._model.embed(chunk, batch_size=BATCH)]
