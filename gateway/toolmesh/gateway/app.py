@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from toolmesh.common.mcp_aiohttp import McpEndpoint
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import server as server_mod
 from toolmesh.gateway.index.hybrid import QueryEmbedder
+from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings
@@ -20,6 +22,7 @@ from toolmesh.gateway.supervisor import LocalCategories
 
 SERVICE = web.AppKey("service", GatewayService)
 REAP_EVERY = 5.0
+QDRANT_COLLECTION = "toolmesh-tools"
 
 
 def make_embedder(
@@ -32,11 +35,22 @@ def make_embedder(
     return FastEmbedder(progress=progress)
 
 
+def vector_store(settings: GatewaySettings) -> Callable[[Vectors], VectorStore]:
+    """In-process arrays by default; a Qdrant server when TOOLMESH_QDRANT_URL is set."""
+    if settings.qdrant_url:
+        return functools.partial(QdrantVectors, url=settings.qdrant_url, collection=QDRANT_COLLECTION)
+    return NumpyVectors
+
+
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
     """The gateway for ``settings.catalog``; builds the index here (pass ``embedder`` to reuse one)."""
     loaded = folder.load(settings.catalog)
     gateway_catalog = catalog_mod.build(loaded)
-    router = Router(gateway_catalog, embedder if embedder is not None else make_embedder(settings))
+    router = Router(
+        gateway_catalog,
+        embedder if embedder is not None else make_embedder(settings),
+        store=vector_store(settings),
+    )
     categories = LocalCategories(
         settings.catalog,
         settings.category_start_seconds,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.index.hybrid import HybridIndex, QueryEmbedder, Weights
+from toolmesh.gateway.index.vectors import NumpyVectors, Vectors, VectorStore
 
 #: Candidates ranked before the category filter and the budget cut.
 CANDIDATES = 50
@@ -17,6 +18,7 @@ class Router:
     catalog: GatewayCatalog
     embedder: QueryEmbedder | None
     weights: Weights = field(default_factory=Weights)
+    store: Callable[[Vectors], VectorStore] = NumpyVectors
 
     def __post_init__(self) -> None:
         self.rebuild()

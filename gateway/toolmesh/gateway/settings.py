@@ -30,6 +30,10 @@ class GatewaySettings(BaseSettings):
     search_token_budget: int = Field(
         default=1500, ge=100, description="Most tokens (chars/4) a search result may take."
     )
+    qdrant_url: str | None = Field(
+        default=None,
+        description="Keep tool vectors in this Qdrant server (collection toolmesh-tools). Unset: in-process.",
+    )
     lexical_only: bool = Field(default=False, description="Route with BM25 alone (no embedding model).")
     category_idle_seconds: float = Field(
         default=300.0, gt=0, description="A local category server idle this long is stopped."

@@ -7,7 +7,7 @@ dot product is the cosine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from toolmesh.gateway.index import fusion, text
 from toolmesh.gateway.index.lexical import BM25
+from toolmesh.gateway.index.vectors import NumpyVectors, VectorStore
 
 Vectors = npt.NDArray[np.float32]
 
@@ -43,13 +44,14 @@ class HybridIndex:
         embedder: QueryEmbedder | None,
         weights: Weights = Weights(),
         dense_documents: Sequence[str] | None = None,
+        store: Callable[[Vectors], VectorStore] = NumpyVectors,
     ) -> None:
         self.ids = list(ids)
         self.weights = weights
         self.embedder = embedder
         self.lexical = BM25([text.terms(d) for d in documents])
         dense = list(dense_documents if dense_documents is not None else documents)
-        self.vectors: Vectors | None = embedder.embed(dense) if embedder is not None else None
+        self.vectors: VectorStore | None = store(embedder.embed(dense)) if embedder is not None else None
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` best tools for ``query``: (id, fused score), best first."""
@@ -62,8 +64,7 @@ class HybridIndex:
             rankings.append(fusion.top(lexical, min(self.weights.depth, hits)))
             weights.append(self.weights.lexical)
         if self.embedder is not None and self.vectors is not None and self.weights.dense > 0:
-            dense = self.vectors @ self.embedder.embed_query(query)
-            rankings.append(fusion.top(dense, self.weights.depth))
+            rankings.append(self.vectors.top(self.embedder.embed_query(query), self.weights.depth))
             weights.append(self.weights.dense)
         if not rankings:
             return []

@@ -1,0 +1,49 @@
+"""The two vector stores agree: in-process arrays and Qdrant (qdrant-client's local mode here)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toolmesh.gateway.index.hybrid import HybridIndex
+from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors
+
+
+def unit(rows: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal((rows, 16)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_qdrant_and_numpy_return_the_same_nearest_vectors() -> None:
+    vectors, queries = unit(300, 1), unit(5, 2)
+    qdrant = QdrantVectors(vectors)
+    try:
+        numpy = NumpyVectors(vectors)
+        for q in queries:
+            assert list(qdrant.top(q, 10)) == list(numpy.top(q, 10))
+    finally:
+        qdrant.close()
+
+
+class FixedEmbedder:
+    """Vectors by hand, so the dense side of the hybrid index is known exactly."""
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        self.table = table
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.table[t] for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.table[text]
+
+
+def test_the_hybrid_index_fuses_a_dense_match_with_no_shared_words() -> None:
+    e = np.eye(3, dtype=np.float32)
+    embedder = FixedEmbedder(
+        {"send email": e[0], "create invoice": e[1], "bill the client": e[1], "play music": e[2]}
+    )
+    for store in (NumpyVectors, QdrantVectors):
+        index = HybridIndex(
+            ["a", "b", "c"], ["send email", "create invoice", "play music"], embedder, store=store
+        )
+        assert index.search("bill the client", 1)[0][0] == "b"
