@@ -7,6 +7,7 @@ import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -146,3 +147,23 @@ async def test_a_category_is_started_on_use_stopped_when_idle_and_restarted_afte
         assert categories.running == {}
         assert (await client.call_tool("tasks__listProjects", {})).is_error is False
     assert len([s for s in upstream.seen if s.path == "/v1/projects"]) == 3
+
+
+async def test_metrics_count_searches_and_forwarded_calls(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    gateway = await start_gateway(direct_tools_limit=0)
+    async with connect(gateway.mcp_url) as client:
+        await client.call_tool("search_tools", {"query": "list projects"})
+        await client.call_tool("call_tool", {"name": "tasks__listProjects", "arguments": {}})
+        await client.call_tool("call_tool", {"name": "tasks__nope", "arguments": {}})
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(gateway.mcp_url.replace("/mcp", "/metrics")) as response,
+    ):
+        body = await response.text()
+    assert 'toolmesh_gateway_searches_total{found="yes"} 1.0' in body
+    assert 'toolmesh_gateway_tool_calls_total{category="pm",outcome="ok"} 1.0' in body
+    assert 'toolmesh_gateway_tool_calls_total{category="",outcome="unknown_tool"} 1.0' in body
+    assert "toolmesh_gateway_categories_running 1.0" in body
+    assert "toolmesh_gateway_tools 8.0" in body

@@ -1,4 +1,4 @@
-"""The gateway process: MCP at ``/mcp``, health at ``/healthz``, catalog state at ``/readyz``."""
+"""The gateway process: MCP at ``/mcp``, ``/healthz``, catalog state at ``/readyz``, ``/metrics``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import functools
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolmesh.catalog import folder
 from toolmesh.common.mcp_aiohttp import McpEndpoint
@@ -92,6 +93,11 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
             "problems": gateway_catalog.problems,
         })  # fmt: skip
 
+    async def metrics(request: web.Request) -> web.Response:
+        body = generate_latest(service.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     return app

@@ -7,7 +7,8 @@ that will not start, a category server that died) is an ``isError`` result for t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -16,6 +17,7 @@ from mcp import types
 from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_results import text_result
 from toolmesh.gateway.catalog import GatewayCatalog
+from toolmesh.gateway.metrics import GatewayMetrics
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import CategoryUnavailable, LocalCategories
@@ -30,6 +32,11 @@ class GatewayService:
     catalog: GatewayCatalog
     router: Router
     categories: LocalCategories
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+
+    def __post_init__(self) -> None:
+        self.metrics.tools.set(len(self.catalog.tools))
+        self.metrics.running.set_function(lambda: len(self.categories.running))
 
     def search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
         found = self.router.search(
@@ -38,6 +45,7 @@ class GatewayService:
             budget=self.settings.search_token_budget,
             categories=categories,
         )
+        self.metrics.searches.labels("yes" if found else "no").inc()
         if not found:
             return text_result("No tools match. Try other words, or fewer category filters.")
         lines = [compact(r) for r in found]
@@ -61,16 +69,25 @@ class GatewayService:
     async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
         record = self.catalog.tools.get(name)
         if record is None:
+            self.metrics.calls.labels("", "unknown_tool").inc()
             return text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True)
+        started = time.perf_counter()
         try:
             client, status = await self.categories.client(record.category)
             self._learn(record.category, status)
             result = await client.call(name, arguments)
         except (CategoryUnavailable, ServerUnavailable) as exc:
+            self._observe(record.category, "unavailable", started)
             log.warning(EV_CALL, tool=name, category=record.category, outcome="unavailable", reason=str(exc))
             return text_result(f"category {record.category} is unavailable: {exc}", error=True)
-        log.info(EV_CALL, tool=name, category=record.category, outcome="error" if result.is_error else "ok")
+        outcome = "error" if result.is_error else "ok"
+        self._observe(record.category, outcome, started)
+        log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
         return result
+
+    def _observe(self, category: str, outcome: str, started: float) -> None:
+        self.metrics.calls.labels(category, outcome).inc()
+        self.metrics.latency.labels(category).observe(time.perf_counter() - started)
 
     def _learn(self, category: str, status: dict[str, Any]) -> None:
         """Index tools a category server discovered (mcp and stdio integrations), once."""
