@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,14 +25,10 @@ from pathlib import Path
 import aiohttp
 from mcp import Client
 
+from toolmesh.gateway.supervisor import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SPEC = ROOT / "examples" / "catalog" / "specs" / "tasks.openapi.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_ready(url: str, timeout: float = 120) -> None:

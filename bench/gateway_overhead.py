@@ -22,7 +22,8 @@ from pathlib import Path
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from category_call import DEMO_SPEC, ROOT, free_port, serve_category, summary, throughput, timed, wait_ready
+from category_call import DEMO_SPEC, ROOT, serve_category, summary, throughput, timed, wait_ready
+from toolmesh.gateway.supervisor import free_port
 
 
 async def main() -> None:

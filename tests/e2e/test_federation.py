@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -19,16 +18,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from tests.e2e.conftest import StartCategory
 from tests.e2e.test_category_server import Connect, text
 from toolmesh.category.app import SERVICE
+from toolmesh.gateway.supervisor import free_port
 
 pytestmark = pytest.mark.e2e
 STDIO_SERVER = Path(__file__).with_name("stdio_server.py")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class HeaderRecorder:

@@ -193,9 +193,7 @@ class _Compiler:
 
     # -- operations --------------------------------------------------------------------------
 
-    def operation(
-        self, path: str, method: str, op: dict[str, Any], item: dict[str, Any]
-    ) -> tuple[str, Tool] | None:
+    def operation(self, path: str, method: str, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, Tool]:
         where = f"{method.upper()} {path}"
         report = self.reporter(where)
         refs: set[str] = set()
@@ -383,9 +381,7 @@ class _Compiler:
                 op_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
                 if not filters.selected(self.options, op_id, method, str(path), tags):
                     continue
-                compiled = self.operation(str(path), method, op, item)
-                if compiled is not None:
-                    named.append(compiled)
+                named.append(self.operation(str(path), method, op, item))
         return self.name(named), total
 
     def name(self, named: list[tuple[str, Tool]]) -> list[Tool]:

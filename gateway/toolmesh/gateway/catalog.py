@@ -8,7 +8,6 @@ starts (it reports them); the operator will record them in the resources' status
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,9 +37,6 @@ class ToolRecord:
         if self.title:
             out["title"] = self.title
         return out
-
-    def tokens(self) -> int:
-        return len(json.dumps(self.definition(), ensure_ascii=False)) // 4
 
 
 @dataclass

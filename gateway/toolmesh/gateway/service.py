@@ -37,6 +37,7 @@ class GatewayService:
     def __post_init__(self) -> None:
         self.metrics.tools.set(len(self.catalog.tools))
         self.metrics.running.set_function(lambda: len(self.categories.running))
+        self.categories.on_start = self._learn
 
     def search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
         found = self.router.search(
@@ -73,8 +74,7 @@ class GatewayService:
             return text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True)
         started = time.perf_counter()
         try:
-            client, status = await self.categories.client(record.category)
-            self._learn(record.category, status)
+            client = await self.categories.client(record.category)
             result = await client.call(name, arguments)
         except (CategoryUnavailable, ServerUnavailable) as exc:
             self._observe(record.category, "unavailable", started)
@@ -90,7 +90,7 @@ class GatewayService:
         self.metrics.latency.labels(category).observe(time.perf_counter() - started)
 
     def _learn(self, category: str, status: dict[str, Any]) -> None:
-        """Index tools a category server discovered (mcp and stdio integrations), once."""
+        """Index tools a category server discovered (mcp and stdio integrations) when it starts."""
         changed = False
         for state in status.get("integrations", []):
             if state.get("discoveredTools"):

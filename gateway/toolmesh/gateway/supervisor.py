@@ -13,7 +13,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,11 +59,13 @@ class LocalCategories:
     idle_after: float
     call_timeout: float
     log_format: str = "json"
+    #: Called with (category, /readyz status) each time a category server starts.
+    on_start: Callable[[str, dict[str, Any]], None] | None = None
     running: dict[str, Running] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
-    async def client(self, category: str) -> tuple[OwnedClient, dict[str, Any]]:
-        """The client of a running category server, started first if needed; and its /readyz status."""
+    async def client(self, category: str) -> OwnedClient:
+        """The client of a running category server, started first if needed."""
         async with self._locks.setdefault(category, asyncio.Lock()):
             current = self.running.get(category)
             if current is not None and current.process.returncode is not None:
@@ -74,8 +76,10 @@ class LocalCategories:
             if current is None:
                 current = await self._start(category)
                 self.running[category] = current
+                if self.on_start is not None:
+                    self.on_start(category, current.status)
             current.last_used = time.monotonic()
-            return current.client, current.status
+            return current.client
 
     async def _start(self, category: str) -> Running:
         port = free_port()
