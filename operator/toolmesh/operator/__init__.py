@@ -1,6 +1,6 @@
-"""The toolmesh operator (kopf): reconciles MCPCategory and MCPIntegration into workloads.
+"""The toolmesh operator: MCPCategory and MCPIntegration reconciled into category servers (kopf).
 
-Not built yet: issue #6 brings the reconcilers, builders and the real-API-server tests. The
-package exists so that the import contracts (components independent of each other) hold from
-the first commit.
+Layers, from the bottom: ``names`` and ``settings``; pure ``builders``, ``bundle``, ``scaling`` and
+``status``; ``specs`` (reading an integration's document) and ``apply`` (the one module that writes
+children); ``reconcile`` (one entry point per kind); ``handlers`` (kopf registrations).
 """

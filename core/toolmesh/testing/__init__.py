@@ -1,0 +1,1 @@
+"""Helpers for testing toolmesh against real parts (a real Kubernetes API server on loopback)."""

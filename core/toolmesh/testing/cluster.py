@@ -1,0 +1,250 @@
+"""A real Kubernetes control plane on loopback: etcd, kube-apiserver and kube-controller-manager.
+
+The binaries come from ``hack/kube-binaries.sh`` (built from the Go module proxy, cached outside the
+clone). The API server runs as in a real cluster: TLS, RBAC (``Node,RBAC``), the default admission
+plugins, service-account token signing. The controller manager runs garbage collection, the HPA
+controller and namespace deletion.
+
+What is missing is the data plane: no kubelet, no scheduler, and neither the Deployment nor the
+ReplicaSet controller, so no pod ever runs. A test that needs a "rolled-out" Deployment writes the
+status a kubelet and the Deployment controller would have written (:func:`mark_available`).
+
+By hand::
+
+    make cluster            # prints KUBECONFIG=...; Ctrl-C stops it
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+BUILD_SCRIPT = REPO / "hack" / "kube-binaries.sh"
+ADMIN_TOKEN = "toolmesh-admin-token"  # noqa: S105 - a loopback test cluster's static admin token
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def binaries() -> Path:
+    """The folder holding kube-apiserver, kube-controller-manager, kubectl and etcd (built once, then cached)."""
+    if override := os.environ.get("TOOLMESH_KUBE_BIN"):
+        return Path(override)
+    if not BUILD_SCRIPT.is_file():
+        raise RuntimeError(f"{BUILD_SCRIPT} not found; set TOOLMESH_KUBE_BIN to a folder with the binaries")
+    result = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True, check=True)
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class LocalCluster:
+    """Start with :meth:`start`, stop with :meth:`stop` (or use it as a context manager)."""
+
+    workdir: Path
+    bin_dir: Path
+    controllers: str = "garbagecollector,horizontalpodautoscaling,namespace"
+    api_port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "admin.kubeconfig"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "certs" / "apiserver.crt"
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.bin_dir / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            input=input,
+        )
+
+    def kubeconfig_for(self, name: str, *, token: str, namespace: str = "default") -> Path:
+        """A kubeconfig that authenticates with ``token`` (e.g. a service account's), written beside the admin one."""
+        path = self.workdir / f"{name}.kubeconfig"
+        path.write_text(_kubeconfig(self.server, self.ca_file, token, namespace))
+        return path
+
+    def start(self, timeout: float = 120.0) -> LocalCluster:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        logs = self.workdir / "logs"
+        logs.mkdir(exist_ok=True)
+        certs = self.workdir / "certs"
+        certs.mkdir(exist_ok=True)
+        sa_key, sa_pub = certs / "sa.key", certs / "sa.pub"
+        if not sa_key.exists():
+            subprocess.run(["openssl", "genrsa", "-out", str(sa_key), "2048"], check=True, capture_output=True)
+            subprocess.run(
+                ["openssl", "rsa", "-in", str(sa_key), "-pubout", "-out", str(sa_pub)],
+                check=True,
+                capture_output=True,
+            )
+        tokens = self.workdir / "tokens.csv"
+        tokens.write_text(f'{ADMIN_TOKEN},admin,admin,"system:masters"\n')
+        etcd_port, peer_port = free_port(), free_port()
+        self._spawn(
+            "etcd",
+            "--name=toolmesh",
+            f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+            f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-cluster=toolmesh=http://127.0.0.1:{peer_port}",
+            "--unsafe-no-fsync",
+            "--quota-backend-bytes=4294967296",
+            log=logs / "etcd.log",
+        )
+        self._spawn(
+            "kube-apiserver",
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            "--endpoint-reconciler-type=none",  # no kubernetes Endpoints for a loopback address
+            f"--secure-port={self.api_port}",
+            f"--cert-dir={certs}",
+            f"--token-auth-file={tokens}",
+            "--authorization-mode=Node,RBAC",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={sa_pub}",
+            f"--service-account-signing-key-file={sa_key}",
+            "--api-audiences=https://kubernetes.default.svc.cluster.local",
+            "--enable-priority-and-fairness=false",
+            "--max-mutating-requests-inflight=1000",
+            "--max-requests-inflight=2000",
+            log=logs / "kube-apiserver.log",
+        )
+        self.kubeconfig.write_text(_kubeconfig(self.server, None, ADMIN_TOKEN, "default"))
+        self._wait_ready(timeout)
+        # Now that the serving certificate exists, trust it instead of skipping verification.
+        self.kubeconfig.write_text(_kubeconfig(self.server, self.ca_file, ADMIN_TOKEN, "default"))
+        self._spawn(
+            "kube-controller-manager",
+            f"--kubeconfig={self.kubeconfig}",
+            f"--authentication-kubeconfig={self.kubeconfig}",
+            f"--authorization-kubeconfig={self.kubeconfig}",
+            f"--controllers={self.controllers}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            f"--service-account-private-key-file={sa_key}",
+            "--horizontal-pod-autoscaler-sync-period=5s",
+            log=logs / "kube-controller-manager.log",
+        )
+        return self
+
+    def _spawn(self, name: str, *args: str, log: Path) -> None:
+        handle = log.open("ab")
+        process = subprocess.Popen(
+            [str(self.bin_dir / name), *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        handle.close()
+        self.processes.append(process)
+
+    def _wait_ready(self, timeout: float) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        request = urllib.request.Request(f"{self.server}/readyz", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; logs in {self.workdir / 'logs'}")
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except Exception as exc:  # noqa: BLE001 - not up yet
+                last = exc
+            time.sleep(0.2)
+        raise RuntimeError(f"kube-apiserver not ready after {timeout:.0f} s ({last}); logs in {self.workdir / 'logs'}")
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _kubeconfig(server: str, ca_file: Path | None, token: str, namespace: str) -> str:
+    cluster = f"certificate-authority: {ca_file}" if ca_file else "insecure-skip-tls-verify: true"
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: toolmesh
+  cluster:
+    server: {server}
+    {cluster}
+users:
+- name: user
+  user:
+    token: {token}
+contexts:
+- name: toolmesh
+  context: {{cluster: toolmesh, user: user, namespace: {namespace}}}
+current-context: toolmesh
+"""
+
+
+def main() -> int:
+    """``make cluster``: start a cluster in a temporary folder until interrupted."""
+    workdir = Path(tempfile.mkdtemp(prefix="toolmesh-cluster-"))
+    cluster = LocalCluster(workdir=workdir, bin_dir=binaries())
+    try:
+        cluster.start()
+        print(f"Kubernetes API server at {cluster.server}", flush=True)
+        print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
+        print(f"kubectl: {cluster.bin_dir / 'kubectl'}   (Ctrl-C stops the cluster)", flush=True)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

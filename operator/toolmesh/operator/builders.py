@@ -1,0 +1,259 @@
+"""Complete manifests of a category's children. Pure: no clock, no globals, no I/O.
+
+Each builder returns the whole intent of the operator for one object; ``apply`` sends it with
+server-side apply, so a field the operator stops setting is removed, and a field someone else
+changed is put back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolmesh.api import API_VERSION, MCPCategory
+from toolmesh.operator import names
+from toolmesh.operator.bundle import Bundle
+from toolmesh.operator.scaling import Scale
+
+DEFAULT_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
+DEFAULT_LIMITS = {"memory": "512Mi"}
+RUN_AS = 10001  # the category image's non-root user (Dockerfile)
+
+
+def owner_reference(category: dict[str, Any]) -> dict[str, Any]:
+    meta = category["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "MCPCategory",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _meta(name: str, namespace: str, category: str, owner: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": names.labels(category), "ownerReferences": [owner]}
+
+
+def service_account(category: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
+    """The server needs no API access: its token is not mounted."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(names.server(category), namespace, category, owner),
+        "automountServiceAccountToken": False,
+    }
+
+
+def catalog_configmaps(category: str, namespace: str, owner: dict[str, Any], bundle: Bundle) -> list[dict[str, Any]]:
+    out = []
+    for name, data, binary in bundle.configmaps:
+        manifest: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(name, namespace, category, owner),
+            "data": data,
+        }
+        if binary:
+            manifest["binaryData"] = binary
+        out.append(manifest)
+    return out
+
+
+def _secret_volume(secret: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    volume_name = f"secret-{secret}"[:63].rstrip("-.")
+    return (
+        {"name": volume_name, "secret": {"secretName": secret, "optional": True}},
+        {"name": volume_name, "mountPath": f"{names.SECRETS_MOUNT}/{secret}", "readOnly": True},
+    )
+
+
+def deployment(
+    obj: MCPCategory,
+    namespace: str,
+    owner: dict[str, Any],
+    bundle: Bundle,
+    scale: Scale,
+    default_image: str,
+) -> dict[str, Any]:
+    category = str(obj.metadata["name"])
+    spec = obj.spec
+    pod = spec.pod
+    resources = {
+        "requests": {**DEFAULT_REQUESTS, **{k: str(v) for k, v in spec.resources.requests.items()}},
+        "limits": {**DEFAULT_LIMITS, **{k: str(v) for k, v in spec.resources.limits.items()}},
+    }
+    secret_volumes = [_secret_volume(s) for s in bundle.secrets]
+    container: dict[str, Any] = {
+        "name": "server",
+        "image": spec.image or default_image,
+        "args": ["category", "serve", names.CATALOG_MOUNT],
+        "env": [
+            {"name": "TOOLMESH_CATEGORY_CATEGORY", "value": category},
+            {"name": "TOOLMESH_CATEGORY_HOST", "value": "0.0.0.0"},
+            {"name": "TOOLMESH_CATEGORY_PORT", "value": str(names.PORT)},
+            {"name": "TOOLMESH_CATEGORY_CREDENTIALS_DIR", "value": names.SECRETS_MOUNT},
+            {"name": "TOOLMESH_CATEGORY_LOG_FORMAT", "value": "json"},
+        ],
+        "ports": [{"name": "http", "containerPort": names.PORT, "protocol": "TCP"}],
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "http"},
+            "periodSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 2,
+            "failureThreshold": 60,
+        },
+        "resources": resources,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "catalog", "mountPath": names.CATALOG_MOUNT, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *(mount for _, mount in secret_volumes),
+        ],
+    }
+    if spec.image_pull_policy:
+        container["imagePullPolicy"] = spec.image_pull_policy
+    template_spec: dict[str, Any] = {
+        "serviceAccountName": names.server(category),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {"name": "catalog", "projected": {"sources": bundle.sources, "defaultMode": 0o444}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            *(volume for volume, _ in secret_volumes),
+        ],
+    }
+    if pod.node_selector:
+        template_spec["nodeSelector"] = dict(pod.node_selector)
+    if pod.tolerations:
+        template_spec["tolerations"] = list(pod.tolerations)
+    if pod.affinity:
+        template_spec["affinity"] = dict(pod.affinity)
+    if pod.priority_class_name:
+        template_spec["priorityClassName"] = pod.priority_class_name
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(names.server(category), namespace, category, owner),
+        "spec": {
+            "replicas": scale.replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": names.selector(category)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {
+                    "labels": {**pod.labels, **names.labels(category)},
+                    "annotations": {**pod.annotations, names.CATALOG_DIGEST: bundle.digest},
+                },
+                "spec": template_spec,
+            },
+        },
+    }
+
+
+def service(category: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(names.server(category), namespace, category, owner),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": names.selector(category),
+            "ports": [{"name": "http", "port": names.SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def autoscaler(obj: MCPCategory, namespace: str, owner: dict[str, Any]) -> dict[str, Any] | None:
+    """The HPA, or None when nothing is to be autoscaled (no target, or a fixed replica count)."""
+    category = str(obj.metadata["name"])
+    spec = obj.spec
+    metrics: list[dict[str, Any]] = []
+    if spec.autoscaling.target_cpu_utilization_percentage is not None:
+        metrics.append({
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": spec.autoscaling.target_cpu_utilization_percentage}},
+        })  # fmt: skip
+    if spec.autoscaling.target_inflight_requests is not None:
+        metrics.append({
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": "toolmesh_category_inflight_requests"},
+                "target": {"type": "AverageValue", "averageValue": str(spec.autoscaling.target_inflight_requests)},
+            },
+        })  # fmt: skip
+    if not metrics or spec.replicas.min == spec.replicas.max:
+        return None
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(names.server(category), namespace, category, owner),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.server(category)},
+            "minReplicas": spec.replicas.min,
+            "maxReplicas": spec.replicas.max,
+            "metrics": metrics,
+        },
+    }
+
+
+def disruption_budget(category: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
+    """At most one pod down by a voluntary disruption (a drain); never blocks a drain of one replica."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(names.server(category), namespace, category, owner),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": names.selector(category)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
+
+
+def children(
+    obj: MCPCategory,
+    raw: dict[str, Any],
+    bundle: Bundle,
+    scale: Scale,
+    default_image: str,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Desired children, and the (kind, name) of optional children that must not exist."""
+    category = str(obj.metadata["name"])
+    namespace = str(raw["metadata"]["namespace"])
+    owner = owner_reference(raw)
+    desired = [
+        service_account(category, namespace, owner),
+        *catalog_configmaps(category, namespace, owner, bundle),
+        deployment(obj, namespace, owner, bundle, scale, default_image),
+        service(category, namespace, owner),
+        disruption_budget(category, namespace, owner),
+    ]
+    absent: list[tuple[str, str]] = []
+    hpa = None if scale.asleep else autoscaler(obj, namespace, owner)
+    if hpa is not None:
+        desired.append(hpa)
+    else:
+        absent.append(("HorizontalPodAutoscaler", names.server(category)))
+    return desired, absent

@@ -1,0 +1,154 @@
+"""kopf registrations: watch streams in, reconcile requests out. Every handler is a few lines.
+
+kopf is used for what it is best at: watching many resources, with reconnects, and posting Events.
+The handlers are ``on.event`` handlers that only request a level-based reconcile (reconcile.py),
+so kopf stores no progress or diff-base annotations on our objects and never writes their status;
+its storage and finalizer are still renamed under ``toolmesh.dev`` (docs/design/0007).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiohttp
+import kopf
+
+from toolmesh.api import GROUP, VERSION
+from toolmesh.kube import Connection, KubeClient
+from toolmesh.operator import names
+from toolmesh.operator.reconcile import Operator
+from toolmesh.operator.settings import OperatorSettings
+
+registry = kopf.OperatorRegistry()
+OURS = {names.MANAGED_BY: names.MANAGED_BY_VALUE}
+CHILD_KINDS = (
+    ("", "v1", "serviceaccounts"),
+    ("", "v1", "configmaps"),
+    ("", "v1", "services"),
+    ("apps", "v1", "deployments"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("policy", "v1", "poddisruptionbudgets"),
+)
+
+
+def _operator(memo: Any) -> Operator:
+    operator: Operator = memo.operator
+    return operator
+
+
+@kopf.on.startup(registry=registry)
+async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    settings.persistence.finalizer = f"{names.DOMAIN}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.DOMAIN)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=names.DOMAIN, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING  # Events only for what an admin must act on
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.error_backoffs = [1, 2, 5, 10]
+    connection: Connection = memo.connection
+    config: OperatorSettings = memo.settings
+    memo.operator = Operator(
+        KubeClient(connection, user_agent="toolmesh-operator"),
+        aiohttp.ClientSession(headers={"User-Agent": "toolmesh-operator"}),
+        config,
+    )
+    memo.resync = asyncio.create_task(_resync(memo.operator, config), name="resync")
+
+
+async def _resync(operator: Operator, config: OperatorSettings) -> None:
+    """Reconcile every category periodically: idle deadlines, and drift that no event reported."""
+    while True:
+        await asyncio.sleep(config.resync_seconds)
+        for namespace in config.namespaces or [None]:
+            with contextlib.suppress(Exception):
+                items, _ = await operator.client.list("MCPCategory", namespace)
+                for item in items:
+                    operator.category_queue.request((item["metadata"]["namespace"], item["metadata"]["name"]))
+
+
+@kopf.on.cleanup(registry=registry)
+async def cleanup(memo: Any, **_: Any) -> None:
+    memo.resync.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await memo.resync
+    operator = _operator(memo)
+    await operator.close()
+    await operator.http.close()
+    await operator.client.close()
+
+
+@kopf.on.login(registry=registry)
+def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
+    connection: Connection = memo.connection
+    return kopf.ConnectionInfo(
+        server=connection.server,
+        ca_path=connection.ca_file,
+        insecure=connection.ssl_context is False,
+        token=connection.token,
+        certificate_path=connection.cert_file,
+        private_key_path=connection.key_file,
+        default_namespace=connection.namespace,
+    )
+
+
+@kopf.on.event(GROUP, VERSION, "mcpintegrations", registry=registry)
+def integration_event(body: kopf.Body, type: str | None, memo: Any, **_: Any) -> None:
+    _operator(memo).integration_seen(dict(body), deleted=type == "DELETED")
+
+
+@kopf.on.event(GROUP, VERSION, "mcpcategories", registry=registry)
+def category_event(body: kopf.Body, type: str | None, memo: Any, **_: Any) -> None:
+    _operator(memo).category_seen(dict(body), type)
+
+
+def _owner_category(body: kopf.Body) -> str | None:
+    for ref in body.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("kind") == "MCPCategory" and ref.get("apiVersion", "").startswith(f"{GROUP}/"):
+            return str(ref["name"])
+    return None
+
+
+def _child_event(body: kopf.Body, memo: Any, **_: Any) -> None:
+    """A child changed or vanished: reconcile its category (drift is put back, status follows)."""
+    if (category := _owner_category(body)) is not None:
+        _operator(memo).category_queue.request((str(body["metadata"]["namespace"]), category))
+
+
+for _group, _version, _plural in CHILD_KINDS:
+    kopf.on.event(_group, _version, _plural, labels=OURS, registry=registry)(_child_event)
+
+
+@kopf.on.event("coordination.k8s.io", "v1", "leases", labels={names.CATEGORY_LABEL: kopf.PRESENT}, registry=registry)
+def demand_event(body: kopf.Body, memo: Any, **_: Any) -> None:
+    """The gateway renewed a category's demand Lease: wake it (or keep it awake)."""
+    category = str(body["metadata"].get("labels", {}).get(names.CATEGORY_LABEL, ""))
+    if category:
+        _operator(memo).category_queue.request((str(body["metadata"]["namespace"]), category))
+
+
+async def run(
+    settings: OperatorSettings,
+    connection: Connection,
+    *,
+    stop_flag: asyncio.Event | None = None,
+    ready_flag: asyncio.Event | None = None,
+    memo: kopf.Memo | None = None,
+) -> None:
+    """Run the operator until ``stop_flag`` is set (or forever)."""
+    memo = memo if memo is not None else kopf.Memo()
+    memo.settings = settings
+    memo.connection = connection
+    await kopf.operator(
+        registry=registry,
+        memo=memo,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces or None,
+        standalone=True,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )

@@ -1,0 +1,65 @@
+"""How many pods a category should run: the replica range, and scale to zero on idleness. Pure.
+
+Demand is a Lease per category (``toolmesh-demand-<category>``) that only the gateway writes: it
+renews ``spec.renewTime`` while agents call the category's tools. The operator only reads it: a
+category with scaleToZero enabled whose Lease is older than ``idleAfter`` (or absent) goes to zero
+replicas; a renewal wakes it to ``replicas.min`` and the HPA takes over from there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from toolmesh.api import MCPCategory
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """Go-style durations as the CRD accepts them: ``90s``, ``15m``, ``1h30m``."""
+    total = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+    return dt.timedelta(seconds=total)
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """A Lease's MicroTime (``2026-11-25T16:00:00.123456Z``)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def last_demand(lease: dict[str, Any] | None) -> dt.datetime | None:
+    if not lease:
+        return None
+    spec = lease.get("spec") or {}
+    return parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+
+
+@dataclass(frozen=True)
+class Scale:
+    replicas: int
+    asleep: bool  # scaled to zero on purpose
+    wake_at_latest: dt.datetime | None = None  # when an active category becomes idle, if nothing renews it
+
+
+def decide(
+    category: MCPCategory, live_replicas: int | None, demand: dt.datetime | None, now: dt.datetime
+) -> Scale:
+    """Replicas for the Deployment. ``live_replicas`` keeps what the HPA chose within the range."""
+    spec = category.spec
+    low, high = spec.replicas.min, spec.replicas.max
+    awake = min(max(live_replicas or low, low), high)
+    if not spec.scale_to_zero.enabled:
+        return Scale(awake, asleep=False)
+    idle_after = parse_duration(spec.scale_to_zero.idle_after)
+    if demand is None or now - demand >= idle_after:
+        return Scale(0, asleep=True)
+    return Scale(awake, asleep=False, wake_at_latest=demand + idle_after)

@@ -1,0 +1,41 @@
+"""Settings of the operator process (``TOOLMESH_OPERATOR_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from toolmesh.common.logging import LogFormat
+
+DEFAULT_IMAGE = "ghcr.io/toolmesh/toolmesh:0.1.0"
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOOLMESH_OPERATOR_", extra="ignore")
+
+    category_image: str = Field(
+        default=DEFAULT_IMAGE, description="Image of category servers whose MCPCategory sets no image."
+    )
+    namespaces: list[str] = Field(
+        default_factory=list, description="Namespaces to watch (JSON list). Empty: every namespace."
+    )
+    resync_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Every category is reconciled this often (scale-to-zero deadlines, drift of fields not watched).",
+    )
+    spec_fetch_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout to fetch an integration's spec from its URL."
+    )
+    spec_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Largest spec document read from a URL or ConfigMap."
+    )
+    max_configmap_bytes: int = Field(
+        default=900 * 1024,
+        ge=4096,
+        le=1024 * 1024,
+        description="Catalog ConfigMaps are split to stay under this size (the API server's limit is 1 MiB).",
+    )
+    workers: int = Field(default=8, ge=1, le=64, description="Reconciles running at once.")
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_format: LogFormat = Field(default="json", description="json (production) or console (development).")
