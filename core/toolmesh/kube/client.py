@@ -53,7 +53,9 @@ class WatchEvent:
 
 
 class KubeClient:
-    def __init__(self, connection: Connection, *, timeout: float = 30.0, user_agent: str = "toolmesh") -> None:
+    def __init__(
+        self, connection: Connection, *, timeout: float = 30.0, user_agent: str = "toolmesh"
+    ) -> None:
         self.connection = connection
         self.writes: Counter[tuple[str, str]] = Counter()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -151,7 +153,11 @@ class KubeClient:
                 event = json.loads(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
-                    raise ApiError(int(status.get("code", 500)), str(status.get("reason", "")), str(status.get("message", "")))
+                    raise ApiError(
+                        int(status.get("code", 500)),
+                        str(status.get("reason", "")),
+                        str(status.get("message", "")),
+                    )
                 obj = event.get("object") or {}
                 obj.setdefault("apiVersion", resource.api_version)
                 obj.setdefault("kind", resource.kind)
@@ -216,7 +222,11 @@ class KubeClient:
         resource = resource_of(dict(obj))
         params = {"fieldManager": field_manager} if field_manager else None
         return await self._request(
-            "POST", resource.path(obj["metadata"].get("namespace")), params=params, body=obj, kind=resource.kind
+            "POST",
+            resource.path(obj["metadata"].get("namespace")),
+            params=params,
+            body=obj,
+            kind=resource.kind,
         )
 
     async def delete(self, kind: str, namespace: str | None, name: str) -> bool:

@@ -26,7 +26,9 @@ class Connection:
     token: str | None = None
 
 
-def _ssl_context(ca_file: str | None, cert_file: str | None, key_file: str | None, verify: bool) -> ssl.SSLContext | bool:
+def _ssl_context(
+    ca_file: str | None, cert_file: str | None, key_file: str | None, verify: bool
+) -> ssl.SSLContext | bool:
     if not verify:
         return False
     context = ssl.create_default_context(cafile=ca_file)
@@ -37,18 +39,18 @@ def _ssl_context(ca_file: str | None, cert_file: str | None, key_file: str | Non
 
 def load_connection(kubeconfig: str | None = None, context: str | None = None) -> Connection:
     """In a pod, the service account; else ``kubeconfig`` (default: $KUBECONFIG, ~/.kube/config)."""
-    from kubernetes import client, config  # type: ignore[import-untyped]
+    from kubernetes import client, config
 
     configuration = client.Configuration()
     namespace = "default"
     if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ and SERVICE_ACCOUNT.is_dir():
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         namespace = (SERVICE_ACCOUNT / "namespace").read_text().strip()
     else:
-        config.load_kube_config(
+        config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
         )
-        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         namespace = (active or {}).get("context", {}).get("namespace") or "default"
     headers = {}
     token = None
@@ -61,7 +63,10 @@ def load_connection(kubeconfig: str | None = None, context: str | None = None) -
     return Connection(
         server=configuration.host.rstrip("/"),
         ssl_context=_ssl_context(
-            configuration.ssl_ca_cert, configuration.cert_file, configuration.key_file, configuration.verify_ssl
+            configuration.ssl_ca_cert,
+            configuration.cert_file,
+            configuration.key_file,
+            configuration.verify_ssl,
         ),
         headers=headers,
         namespace=namespace,

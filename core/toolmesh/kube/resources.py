@@ -46,7 +46,10 @@ RESOURCES: dict[str, Resource] = {
         Resource("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
         Resource("coordination.k8s.io/v1", "Lease", "leases"),
         Resource(
-            "apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            namespaced=False,
         ),
     )
 }

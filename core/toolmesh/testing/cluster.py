@@ -16,6 +16,7 @@ By hand::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -26,13 +27,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 REPO = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO / "hack" / "kube-binaries.sh"
-ADMIN_TOKEN = "toolmesh-admin-token"  # noqa: S105 - a loopback test cluster's static admin token
+ADMIN_TOKEN = "toolmesh-admin-token"
 
 
 def free_port() -> int:
@@ -58,6 +61,9 @@ class LocalCluster:
     workdir: Path
     bin_dir: Path
     controllers: str = "garbagecollector,horizontalpodautoscaling,namespace"
+    #: Manifests (CRDs) applied before the controller manager starts: its garbage collector discovers
+    #: new kinds only every 30 s, so kinds it should collect must exist when it starts.
+    crds: Path | None = None
     api_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -73,7 +79,9 @@ class LocalCluster:
     def ca_file(self) -> Path:
         return self.workdir / "certs" / "apiserver.crt"
 
-    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.bin_dir / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
             capture_output=True,
@@ -81,6 +89,18 @@ class LocalCluster:
             check=check,
             input=input,
         )
+
+    async def akubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """kubectl without blocking the event loop (an in-process operator must keep running)."""
+        process = await asyncio.create_subprocess_exec(
+            str(self.bin_dir / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args,
+            stdin=asyncio.subprocess.PIPE if input is not None else None,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await process.communicate(input.encode() if input is not None else None)
+        assert process.returncode is not None
+        return subprocess.CompletedProcess(list(args), process.returncode, out.decode(), err.decode())
 
     def kubeconfig_for(self, name: str, *, token: str, namespace: str = "default") -> Path:
         """A kubeconfig that authenticates with ``token`` (e.g. a service account's), written beside the admin one."""
@@ -96,7 +116,9 @@ class LocalCluster:
         certs.mkdir(exist_ok=True)
         sa_key, sa_pub = certs / "sa.key", certs / "sa.pub"
         if not sa_key.exists():
-            subprocess.run(["openssl", "genrsa", "-out", str(sa_key), "2048"], check=True, capture_output=True)
+            subprocess.run(
+                ["openssl", "genrsa", "-out", str(sa_key), "2048"], check=True, capture_output=True
+            )
             subprocess.run(
                 ["openssl", "rsa", "-in", str(sa_key), "-pubout", "-out", str(sa_pub)],
                 check=True,
@@ -142,6 +164,9 @@ class LocalCluster:
         self._wait_ready(timeout)
         # Now that the serving certificate exists, trust it instead of skipping verification.
         self.kubeconfig.write_text(_kubeconfig(self.server, self.ca_file, ADMIN_TOKEN, "default"))
+        if self.crds is not None:
+            self.kubectl("apply", "--server-side", "--field-manager=toolmesh-cluster", "-f", str(self.crds))
+            self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         self._spawn(
             "kube-controller-manager",
             f"--kubeconfig={self.kubeconfig}",
@@ -172,21 +197,30 @@ class LocalCluster:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        request = urllib.request.Request(f"{self.server}/readyz", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        request = urllib.request.Request(
+            f"{self.server}/readyz", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
         deadline = time.monotonic() + timeout
-        last: Exception | None = None
+        last = ""
         while time.monotonic() < deadline:
             for process in self.processes:
                 if process.poll() is not None:
-                    raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; logs in {self.workdir / 'logs'}")
+                    raise RuntimeError(
+                        f"{Path(str(cast(list[str], process.args)[0])).name} exited with {process.returncode}; logs in {self.workdir / 'logs'}"
+                    )
             try:
                 with urllib.request.urlopen(request, context=context, timeout=5) as response:
                     if response.status == 200:
                         return
-            except Exception as exc:  # noqa: BLE001 - not up yet
-                last = exc
+            except urllib.error.HTTPError as exc:  # up, not ready yet (its body holds the socket)
+                last = f"HTTP {exc.code}"
+                exc.close()
+            except OSError as exc:  # not listening yet
+                last = str(exc)
             time.sleep(0.2)
-        raise RuntimeError(f"kube-apiserver not ready after {timeout:.0f} s ({last}); logs in {self.workdir / 'logs'}")
+        raise RuntimeError(
+            f"kube-apiserver not ready after {timeout:.0f} s ({last}); logs in {self.workdir / 'logs'}"
+        )
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -194,7 +228,7 @@ class LocalCluster:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in reversed(self.processes):
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=3)  # a throwaway control plane: no long graceful shutdown
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
@@ -230,7 +264,7 @@ current-context: toolmesh
 def main() -> int:
     """``make cluster``: start a cluster in a temporary folder until interrupted."""
     workdir = Path(tempfile.mkdtemp(prefix="toolmesh-cluster-"))
-    cluster = LocalCluster(workdir=workdir, bin_dir=binaries())
+    cluster = LocalCluster(workdir=workdir, bin_dir=binaries(), crds=REPO / "crds")
     try:
         cluster.start()
         print(f"Kubernetes API server at {cluster.server}", flush=True)

@@ -19,7 +19,9 @@ from toolmesh.operator import names
 
 
 def intent_hash(manifest: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:20]
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[
+        :20
+    ]
 
 
 def is_subset(desired: Any, live: Any) -> bool:
@@ -53,7 +55,9 @@ def up_to_date(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
     return recorded == intent_hash(desired) and is_subset(desired, live)
 
 
-async def ensure(client: KubeClient, desired: dict[str, Any], live: dict[str, Any] | None = None) -> dict[str, Any]:
+async def ensure(
+    client: KubeClient, desired: dict[str, Any], live: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Make the object match ``desired``; returns the live object. ``live``: a copy already read."""
     meta = desired["metadata"]
     if live is None:
@@ -65,7 +69,11 @@ async def ensure(client: KubeClient, desired: dict[str, Any], live: dict[str, An
 
 
 def is_ours(live: dict[str, Any] | None) -> bool:
-    return bool(live) and ((live or {}).get("metadata", {}).get("labels") or {}).get(names.MANAGED_BY) == names.MANAGED_BY_VALUE
+    return (
+        bool(live)
+        and ((live or {}).get("metadata", {}).get("labels") or {}).get(names.MANAGED_BY)
+        == names.MANAGED_BY_VALUE
+    )
 
 
 async def ensure_absent(client: KubeClient, kind: str, namespace: str, name: str) -> bool:

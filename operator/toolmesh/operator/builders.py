@@ -32,7 +32,12 @@ def owner_reference(category: dict[str, Any]) -> dict[str, Any]:
 
 
 def _meta(name: str, namespace: str, category: str, owner: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "labels": names.labels(category), "ownerReferences": [owner]}
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": names.labels(category),
+        "ownerReferences": [owner],
+    }
 
 
 def service_account(category: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +50,9 @@ def service_account(category: str, namespace: str, owner: dict[str, Any]) -> dic
     }
 
 
-def catalog_configmaps(category: str, namespace: str, owner: dict[str, Any], bundle: Bundle) -> list[dict[str, Any]]:
+def catalog_configmaps(
+    category: str, namespace: str, owner: dict[str, Any], bundle: Bundle
+) -> list[dict[str, Any]]:
     out = []
     for name, data, binary in bundle.configmaps:
         manifest: dict[str, Any] = {

@@ -41,7 +41,9 @@ class TooLarge(ValueError):
 
 @dataclass
 class Bundle:
-    configmaps: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)  # name, data, binaryData
+    configmaps: list[tuple[str, dict[str, str], dict[str, str]]] = field(
+        default_factory=list
+    )  # name, data, binaryData
     sources: list[dict[str, Any]] = field(default_factory=list)  # projected volume sources
     secrets: list[str] = field(default_factory=list)
     digest: str = ""

@@ -64,7 +64,8 @@ async def _resync(operator: Operator, config: OperatorSettings) -> None:
     """Reconcile every category periodically: idle deadlines, and drift that no event reported."""
     while True:
         await asyncio.sleep(config.resync_seconds)
-        for namespace in config.namespaces or [None]:
+        scopes: list[str | None] = [*config.namespaces] or [None]
+        for namespace in scopes:
             with contextlib.suppress(Exception):
                 items, _ = await operator.client.list("MCPCategory", namespace)
                 for item in items:
@@ -123,7 +124,9 @@ for _group, _version, _plural in CHILD_KINDS:
     kopf.on.event(_group, _version, _plural, labels=OURS, registry=registry)(_child_event)
 
 
-@kopf.on.event("coordination.k8s.io", "v1", "leases", labels={names.CATEGORY_LABEL: kopf.PRESENT}, registry=registry)
+@kopf.on.event(
+    "coordination.k8s.io", "v1", "leases", labels={names.CATEGORY_LABEL: kopf.PRESENT}, registry=registry
+)
 def demand_event(body: kopf.Body, memo: Any, **_: Any) -> None:
     """The gateway renewed a category's demand Lease: wake it (or keep it awake)."""
     category = str(body["metadata"].get("labels", {}).get(names.CATEGORY_LABEL, ""))
@@ -147,7 +150,7 @@ async def run(
         registry=registry,
         memo=memo,
         clusterwide=not settings.namespaces,
-        namespaces=settings.namespaces or None,
+        namespaces=settings.namespaces,
         standalone=True,
         stop_flag=stop_flag,
         ready_flag=ready_flag,

@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import kopf
@@ -34,7 +34,9 @@ def utcnow() -> dt.datetime:
 
 
 def _condition(raw: dict[str, Any] | None, type_: str) -> dict[str, Any]:
-    return next((c for c in ((raw or {}).get("status") or {}).get("conditions") or [] if c.get("type") == type_), {})
+    return next(
+        (c for c in ((raw or {}).get("status") or {}).get("conditions") or [] if c.get("type") == type_), {}
+    )
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -93,7 +95,11 @@ class Operator:
         meta = raw["metadata"]
         key = (meta["namespace"], meta["name"])
         self.category_queue.request(key)
-        if kind_of_event in (None, "ADDED", "DELETED"):  # existence changed: its integrations' Resolved may too
+        if kind_of_event in (
+            None,
+            "ADDED",
+            "DELETED",
+        ):  # existence changed: its integrations' Resolved may too
             for (namespace, name), obj in list(self.integrations.items()):
                 if namespace == key[0] and (obj.get("spec") or {}).get("category") == key[1]:
                     self.integration_queue.request((namespace, name))
@@ -127,8 +133,18 @@ class Operator:
             self.integrations[key] = updated
             ready = _condition(updated, conditions.READY)
             if ready.get("status") == "False" and was_ready != "False":
-                kopf.warn(updated, reason=str(ready.get("reason")), message=str(ready.get("message")))
-            log.info("integration_status", namespace=namespace, name=name, ready=ready.get("status"), reason=ready.get("reason"))
+                kopf.warn(
+                    cast(kopf.Body, updated),
+                    reason=str(ready.get("reason")),
+                    message=str(ready.get("message")),
+                )
+            log.info(
+                "integration_status",
+                namespace=namespace,
+                name=name,
+                ready=ready.get("status"),
+                reason=ready.get("reason"),
+            )
         previous = self._category_of.get(key)
         self._category_of[key] = category
         if previous is not None and previous != category:
@@ -136,7 +152,9 @@ class Operator:
         if category:
             self.category_queue.request((namespace, category))
 
-    async def _inspect(self, obj: MCPIntegration, namespace: str, generation: int) -> status.IntegrationFindings:
+    async def _inspect(
+        self, obj: MCPIntegration, namespace: str, generation: int
+    ) -> status.IntegrationFindings:
         spec = obj.spec
         problems: list[tuple[str, str, str]] = []
         tools = digest = source = None
@@ -144,19 +162,30 @@ class Operator:
         discovery_pending = False
         if spec.openapi is not None:
             wire_spec = spec.model_dump(by_alias=True, mode="json", exclude_none=True)
-            moved = bundle.build("probe", namespace, [bundle.Member(str(obj.metadata["name"]), wire_spec)], self.settings.max_configmap_bytes)
+            moved = bundle.build(
+                "probe",
+                namespace,
+                [bundle.Member(str(obj.metadata["name"]), wire_spec)],
+                self.settings.max_configmap_bytes,
+            )
             document = await specs.read(
                 self.client, self.http, obj, namespace,
                 timeout=self.settings.spec_fetch_timeout_seconds, max_bytes=self.settings.spec_max_bytes,
             )  # fmt: skip
             source = document.source
             if moved.too_large:
-                problems.append((conditions.SPEC_VALID, conditions.SPEC_TOO_LARGE, next(iter(moved.too_large.values()))))
+                problems.append(
+                    (conditions.SPEC_VALID, conditions.SPEC_TOO_LARGE, next(iter(moved.too_large.values())))
+                )
             elif moved.configmaps and moved.configmaps[0][2]:
                 source = f"{source}; gzip-compressed into the category's catalog ConfigMap"
             if document.problem is not None:
                 reason, message = document.problem
-                kind = conditions.RESOLVED if reason == conditions.SPEC_UNAVAILABLE and spec.openapi.spec.config_map_key_ref else conditions.SPEC_VALID
+                kind = (
+                    conditions.RESOLVED
+                    if reason == conditions.SPEC_UNAVAILABLE and spec.openapi.spec.config_map_key_ref
+                    else conditions.SPEC_VALID
+                )
                 problems.append((kind, reason, message))
             elif document.data is not None:
                 compiled = await self.compiler.compile(obj, document.data)
@@ -168,11 +197,29 @@ class Operator:
             tools = len(discovered) or None
             discovery_pending = not discovered
         if await self.client.get("MCPCategory", namespace, spec.category) is None:
-            problems.append((conditions.RESOLVED, conditions.CATEGORY_NOT_FOUND, f"spec.category: MCPCategory {spec.category!r} was not found in namespace {namespace!r}; create it or fix spec.category"))
-        for secret in sorted(bundle.referenced_secrets(spec.model_dump(by_alias=True, mode="json", exclude_none=True))):
+            problems.append(
+                (
+                    conditions.RESOLVED,
+                    conditions.CATEGORY_NOT_FOUND,
+                    f"spec.category: MCPCategory {spec.category!r} was not found in namespace {namespace!r}; create it or fix spec.category",
+                )
+            )
+        for secret in sorted(
+            bundle.referenced_secrets(spec.model_dump(by_alias=True, mode="json", exclude_none=True))
+        ):
             if await self.client.get("Secret", namespace, secret) is None:
-                where = "spec.auth.secretRef" if spec.auth and spec.auth.secret_ref and spec.auth.secret_ref.name == secret else "spec.stdio.env[].secretKeyRef"
-                problems.append((conditions.RESOLVED, conditions.SECRET_NOT_FOUND, f"{where}: Secret {secret!r} was not found in namespace {namespace!r}; create it or fix the reference"))
+                where = (
+                    "spec.auth.secretRef"
+                    if spec.auth and spec.auth.secret_ref and spec.auth.secret_ref.name == secret
+                    else "spec.stdio.env[].secretKeyRef"
+                )
+                problems.append(
+                    (
+                        conditions.RESOLVED,
+                        conditions.SECRET_NOT_FOUND,
+                        f"{where}: Secret {secret!r} was not found in namespace {namespace!r}; create it or fix the reference",
+                    )
+                )
         discovered_list: list[ToolSummary] = list(obj.status.discovered_tools) if obj.status else []
         return status.IntegrationFindings(
             generation, problems, tools, digest, source, warnings, discovery_pending, discovered_list
@@ -198,13 +245,24 @@ class Operator:
             if item_status.get("observedGeneration") != item["metadata"].get("generation"):
                 pending.append(integration_name)
             elif _condition(item, conditions.READY).get("status") == "True":
-                members.append(bundle.Member(integration_name, item["spec"], str(item_status.get("specDigest", ""))))
+                members.append(
+                    bundle.Member(integration_name, item["spec"], str(item_status.get("specDigest", "")))
+                )
                 tools += int(item_status.get("tools") or 0)
             else:
                 not_ready.append(integration_name)
         deployment = await self.client.get("Deployment", namespace, names.server(name))
         if pending:
-            found = status.CategoryFindings(int(raw["metadata"].get("generation", 1)), scaling.Scale(0, asleep=False), deployment, len(members), tools, names.endpoint(name, namespace), not_ready, pending)
+            found = status.CategoryFindings(
+                int(raw["metadata"].get("generation", 1)),
+                scaling.Scale(0, asleep=False),
+                deployment,
+                len(members),
+                tools,
+                names.endpoint(name, namespace),
+                not_ready,
+                pending,
+            )
             await self._write_category_status(raw, found)
             return  # each pending integration requests this category again once validated
         packed = bundle.build(name, namespace, members, self.settings.max_configmap_bytes)
@@ -219,8 +277,22 @@ class Operator:
                 deployment = result
         for kind, child in absent:
             await apply.ensure_absent(self.client, kind, namespace, child)
-        await apply.prune(self.client, "ConfigMap", namespace, name, {m["metadata"]["name"] for m in desired if m["kind"] == "ConfigMap"})
-        found = status.CategoryFindings(int(raw["metadata"].get("generation", 1)), scale, deployment, len(members), tools, names.endpoint(name, namespace), not_ready)
+        await apply.prune(
+            self.client,
+            "ConfigMap",
+            namespace,
+            name,
+            {m["metadata"]["name"] for m in desired if m["kind"] == "ConfigMap"},
+        )
+        found = status.CategoryFindings(
+            int(raw["metadata"].get("generation", 1)),
+            scale,
+            deployment,
+            len(members),
+            tools,
+            names.endpoint(name, namespace),
+            not_ready,
+        )
         await self._write_category_status(raw, found)
         self._schedule(key, scale.wake_at_latest)
 
@@ -233,8 +305,14 @@ class Operator:
             {"apiVersion": API_VERSION, "kind": "MCPCategory", "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": desired},
             field_manager=names.FIELD_MANAGER,
         )  # fmt: skip
-        ready = next((c for c in desired["conditions"] if c["type"] == conditions.READY), {})
-        log.info("category_status", namespace=meta["namespace"], name=meta["name"], ready=ready.get("status"), reason=ready.get("reason"))
+        ready: dict[str, Any] = next((c for c in desired["conditions"] if c["type"] == conditions.READY), {})
+        log.info(
+            "category_status",
+            namespace=meta["namespace"],
+            name=meta["name"],
+            ready=ready.get("status"),
+            reason=ready.get("reason"),
+        )
 
     def _schedule(self, key: Key, when: dt.datetime | None) -> None:
         """Come back when an active category would become idle (scale to zero), if nothing else does first."""

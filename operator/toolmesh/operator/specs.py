@@ -38,7 +38,9 @@ class Compiled:
 
 
 def _size(n: int) -> str:
-    return f"{n} B" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
+    return (
+        f"{n} B" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
+    )
 
 
 async def read(
@@ -60,30 +62,65 @@ async def read(
         field = "spec.openapi.spec.configMapKeyRef"
         configmap = await client.get("ConfigMap", namespace, name)
         if configmap is None:
-            return Document(None, f"ConfigMap {name}", (conditions.SPEC_UNAVAILABLE, f"{field}: ConfigMap {name!r} was not found in namespace {namespace!r}; create it or fix the reference"))
+            return Document(
+                None,
+                f"ConfigMap {name}",
+                (
+                    conditions.SPEC_UNAVAILABLE,
+                    f"{field}: ConfigMap {name!r} was not found in namespace {namespace!r}; create it or fix the reference",
+                ),
+            )
         if key in (configmap.get("data") or {}):
             data = str(configmap["data"][key]).encode()
         elif key in (configmap.get("binaryData") or {}):
             try:
                 data = base64.b64decode(configmap["binaryData"][key], validate=True)
             except (binascii.Error, ValueError):
-                return Document(None, f"ConfigMap {name}", (conditions.SPEC_INVALID, f"{field}: binaryData key {key!r} of ConfigMap {name!r} is not base64"))
+                return Document(
+                    None,
+                    f"ConfigMap {name}",
+                    (
+                        conditions.SPEC_INVALID,
+                        f"{field}: binaryData key {key!r} of ConfigMap {name!r} is not base64",
+                    ),
+                )
         else:
             keys = sorted([*(configmap.get("data") or {}), *(configmap.get("binaryData") or {})])
-            return Document(None, f"ConfigMap {name}", (conditions.SPEC_UNAVAILABLE, f"{field}: ConfigMap {name!r} has no key {key!r} (it has: {', '.join(keys) or 'none'})"))
+            return Document(
+                None,
+                f"ConfigMap {name}",
+                (
+                    conditions.SPEC_UNAVAILABLE,
+                    f"{field}: ConfigMap {name!r} has no key {key!r} (it has: {', '.join(keys) or 'none'})",
+                ),
+            )
         packed = " gzip," if data[:2] == b"\x1f\x8b" else ""
         return Document(data, f"ConfigMap {name}/{key} (mounted,{packed} {_size(len(data))})")
     assert ref.url is not None
     field = "spec.openapi.spec.url"
     try:
-        async with http.get(ref.url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True) as response:
+        async with http.get(
+            ref.url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True
+        ) as response:
             if response.status >= 400:
-                return Document(None, "URL", (conditions.SPEC_UNAVAILABLE, f"{field}: {ref.url} answered HTTP {response.status}"))
+                return Document(
+                    None,
+                    "URL",
+                    (conditions.SPEC_UNAVAILABLE, f"{field}: {ref.url} answered HTTP {response.status}"),
+                )
             data = await response.content.read(max_bytes + 1)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return Document(None, "URL", (conditions.SPEC_UNAVAILABLE, f"{field}: cannot fetch {ref.url}: {exc or type(exc).__name__}"))
+        return Document(
+            None,
+            "URL",
+            (conditions.SPEC_UNAVAILABLE, f"{field}: cannot fetch {ref.url}: {exc or type(exc).__name__}"),
+        )
     if len(data) > max_bytes:
-        return Document(None, "URL", (conditions.SPEC_TOO_LARGE, f"{field}: the document is larger than {_size(max_bytes)}"))
+        return Document(
+            None,
+            "URL",
+            (conditions.SPEC_TOO_LARGE, f"{field}: the document is larger than {_size(max_bytes)}"),
+        )
     return Document(data, f"URL (fetched by the category server at start-up, {_size(len(data))} now)")
 
 
@@ -99,7 +136,7 @@ def _warnings(diagnostics: tuple[object, ...]) -> tuple[str, ...]:
     out = []
     for code, count in counts.most_common(32):
         example = first[code][:300]
-        out.append(f"{count} × {code}" + (f", e.g. {example}" if example else ""))
+        out.append(f"{count} x {code}" + (f", e.g. {example}" if example else ""))
     return tuple(out)
 
 
@@ -136,5 +173,7 @@ class Compiler:
                 if compiled.operations_total
                 else "the document has no operations"
             )
-            return Compiled(0, compiled.digest, warnings, (conditions.NO_TOOLS, f"spec.openapi: no tools: {why}"))
+            return Compiled(
+                0, compiled.digest, warnings, (conditions.NO_TOOLS, f"spec.openapi: no tools: {why}")
+            )
         return Compiled(len(compiled.tools), compiled.digest, warnings)

@@ -46,26 +46,78 @@ class IntegrationFindings:
     discovered: list[ToolSummary] = field(default_factory=list)
 
 
-def integration(previous: dict[str, Any] | None, found: IntegrationFindings, now: dt.datetime) -> dict[str, Any]:
+def integration(
+    previous: dict[str, Any] | None, found: IntegrationFindings, now: dt.datetime
+) -> dict[str, Any]:
     conds = _conditions(previous)
     gen = found.generation
     spec_problem = next((p for p in found.problems if p[0] == conditions.SPEC_VALID), None)
     resolve_problem = next((p for p in found.problems if p[0] == conditions.RESOLVED), None)
     if spec_problem:
-        conds = conditions.set_condition(conds, conditions.SPEC_VALID, FALSE, spec_problem[1], spec_problem[2], now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.SPEC_VALID,
+            FALSE,
+            spec_problem[1],
+            spec_problem[2],
+            now=now,
+            observed_generation=gen,
+        )
     elif found.discovery_pending:
-        conds = conditions.set_condition(conds, conditions.SPEC_VALID, TRUE, conditions.DISCOVERY_PENDING, "Tools are discovered when the category server first runs this integration.", now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.SPEC_VALID,
+            TRUE,
+            conditions.DISCOVERY_PENDING,
+            "Tools are discovered when the category server first runs this integration.",
+            now=now,
+            observed_generation=gen,
+        )
     else:
-        conds = conditions.set_condition(conds, conditions.SPEC_VALID, TRUE, conditions.SPEC_COMPILED, f"The spec compiles to {found.tools} tools.", now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.SPEC_VALID,
+            TRUE,
+            conditions.SPEC_COMPILED,
+            f"The spec compiles to {found.tools} tools.",
+            now=now,
+            observed_generation=gen,
+        )
     if resolve_problem:
-        conds = conditions.set_condition(conds, conditions.RESOLVED, FALSE, resolve_problem[1], resolve_problem[2], now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.RESOLVED,
+            FALSE,
+            resolve_problem[1],
+            resolve_problem[2],
+            now=now,
+            observed_generation=gen,
+        )
     else:
-        conds = conditions.set_condition(conds, conditions.RESOLVED, TRUE, conditions.DEPENDENCIES_RESOLVED, "The category and every referenced Secret and ConfigMap exist.", now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.RESOLVED,
+            TRUE,
+            conditions.DEPENDENCIES_RESOLVED,
+            "The category and every referenced Secret and ConfigMap exist.",
+            now=now,
+            observed_generation=gen,
+        )
     first = spec_problem or resolve_problem
     if first:
-        conds = conditions.set_condition(conds, conditions.READY, FALSE, first[1], first[2], now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds, conditions.READY, FALSE, first[1], first[2], now=now, observed_generation=gen
+        )
     else:
-        conds = conditions.set_condition(conds, conditions.READY, TRUE, conditions.RECONCILED, "Served by its category.", now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.READY,
+            TRUE,
+            conditions.RECONCILED,
+            "Served by its category.",
+            now=now,
+            observed_generation=gen,
+        )
     status = MCPIntegrationStatus(
         observed_generation=gen,
         conditions=conds,
@@ -104,7 +156,12 @@ def _available(deployment: dict[str, Any] | None) -> tuple[bool, int, int, str]:
     if not current or updated < wanted:
         return False, wanted, ready, f"Deployment {name} is rolling out: {updated}/{wanted} pods updated."
     if available < min(wanted, 1) or (wanted and available == 0):
-        return False, wanted, ready, f"Deployment {name} has {available}/{wanted} pods available; see its pods' events (kubectl describe pods -l app.kubernetes.io/instance)."
+        return (
+            False,
+            wanted,
+            ready,
+            f"Deployment {name} has {available}/{wanted} pods available; see its pods' events (kubectl describe pods -l app.kubernetes.io/instance).",
+        )
     return True, wanted, ready, f"{available}/{wanted} pods available."
 
 
@@ -113,22 +170,56 @@ def category(previous: dict[str, Any] | None, found: CategoryFindings, now: dt.d
     gen = found.generation
     ok, replicas, ready, message = _available(found.deployment)
     if found.scale.asleep:
-        conds = conditions.set_condition(conds, conditions.AVAILABLE, TRUE, conditions.SCALED_TO_ZERO, "Scaled to zero while idle; the gateway wakes it on the next call.", now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.AVAILABLE,
+            TRUE,
+            conditions.SCALED_TO_ZERO,
+            "Scaled to zero while idle; the gateway wakes it on the next call.",
+            now=now,
+            observed_generation=gen,
+        )
     elif ok:
-        conds = conditions.set_condition(conds, conditions.AVAILABLE, TRUE, conditions.MINIMUM_REPLICAS_AVAILABLE, message, now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.AVAILABLE,
+            TRUE,
+            conditions.MINIMUM_REPLICAS_AVAILABLE,
+            message,
+            now=now,
+            observed_generation=gen,
+        )
     else:
-        conds = conditions.set_condition(conds, conditions.AVAILABLE, FALSE, conditions.MINIMUM_REPLICAS_UNAVAILABLE, message, now=now, observed_generation=gen)
+        conds = conditions.set_condition(
+            conds,
+            conditions.AVAILABLE,
+            FALSE,
+            conditions.MINIMUM_REPLICAS_UNAVAILABLE,
+            message,
+            now=now,
+            observed_generation=gen,
+        )
     if found.pending:
-        ready_status, reason, text = FALSE, conditions.PROGRESSING, f"Waiting for {len(found.pending)} integration(s) to be validated: {', '.join(found.pending[:5])}."
+        ready_status, reason, text = (
+            FALSE,
+            conditions.PROGRESSING,
+            f"Waiting for {len(found.pending)} integration(s) to be validated: {', '.join(found.pending[:5])}.",
+        )
     elif found.scale.asleep:
-        ready_status, reason, text = TRUE, conditions.SCALED_TO_ZERO, "Scaled to zero while idle; the gateway wakes it on the next call."
+        ready_status, reason, text = (
+            TRUE,
+            conditions.SCALED_TO_ZERO,
+            "Scaled to zero while idle; the gateway wakes it on the next call.",
+        )
     elif ok:
         ready_status, reason, text = TRUE, conditions.RECONCILED, message
     else:
         ready_status, reason, text = FALSE, conditions.MINIMUM_REPLICAS_UNAVAILABLE, message
     if ready_status == TRUE and found.not_ready:
         text += f" Not served: {', '.join(found.not_ready[:5])} (see kubectl get mcpi)."
-    conds = conditions.set_condition(conds, conditions.READY, ready_status, reason, text, now=now, observed_generation=gen)
+    conds = conditions.set_condition(
+        conds, conditions.READY, ready_status, reason, text, now=now, observed_generation=gen
+    )
     status = MCPCategoryStatus(
         observed_generation=gen,
         conditions=conds,

@@ -24,7 +24,9 @@ class WorkQueue(Generic[K]):
         self._dirty: set[K] = set()
         self._running: set[K] = set()
         self._queue: asyncio.Queue[K] = asyncio.Queue()
-        self._tasks = [asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}") for i in range(workers)]
+        self._tasks = [
+            asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}") for i in range(workers)
+        ]
         self._idle = asyncio.Event()
         self._idle.set()
 
