@@ -3,8 +3,8 @@
 The order follows the API server: unknown fields are rejected (kubectl's strict field validation),
 defaults are applied, the OpenAPI schema is checked, then every CEL rule (``x-kubernetes-
 validations``) is evaluated with ``self`` bound to its node. Messages are shaped like the API
-server's: ``spec.auth: Invalid value: "object": <rule message>``. The integration tests against
-the real API server (the operator issue) check the same fixtures there.
+server's (Kubernetes 1.37, checked against the real one by tests/integration/k8s/test_crds.py,
+which runs the same fixtures): ``spec.auth: Invalid value: <rule message>``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _unknown_fields(schema: dict[str, Any], value: Any, path: str, out: list[str
     if isinstance(value, dict) and "properties" in schema:
         for name, v in value.items():
             if name not in schema["properties"]:
-                out.append(f'{path}.{name}: unknown field "{name}"'.lstrip("."))
+                out.append(f'unknown field "{f"{path}.{name}".lstrip(".")}"')
             else:
                 _unknown_fields(schema["properties"][name], v, f"{path}.{name}", out)
     elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
@@ -75,7 +75,7 @@ def _cel(schema: dict[str, Any], value: Any, path: str, out: list[str]) -> None:
     for rule in schema.get("x-kubernetes-validations", []):
         if not _program(rule["rule"]).evaluate({"self": celpy.json_to_cel(value)}):
             kind = type(value).__name__.replace("dict", "object").replace("list", "array")
-            out.append(f'{path}: Invalid value: "{kind}": {rule["message"]}')
+            out.append(f"{path}: Invalid value: {rule['message']}")
     if isinstance(value, dict):
         for name, sub in schema.get("properties", {}).items():
             if name in value:
@@ -83,6 +83,21 @@ def _cel(schema: dict[str, Any], value: Any, path: str, out: list[str]) -> None:
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for i, v in enumerate(value):
             _cel(schema["items"], v, f"{path}[{i}]", out)
+
+
+def _schema_message(where: str, rule: Any, limit: Any, value: Any, fallback: str) -> str:
+    """The API server's wording for the schema checks the CRDs use."""
+    shown = f'"{value}"' if isinstance(value, str) else str(value)
+    text = {
+        "pattern": f"should match '{limit}'",
+        "minimum": f"should be greater than or equal to {limit}",
+        "maximum": f"should be less than or equal to {limit}",
+        "maxLength": f"should be at most {limit} chars long",
+        "minLength": f"should be at least {limit} chars long",
+    }.get(str(rule))
+    if text is None:
+        return f"{where}: Invalid value: {fallback}"
+    return f"{where}: Invalid value: {shown}: {where} in body {text}"
 
 
 def validate(crd: dict[str, Any], obj: dict[str, Any]) -> list[str]:
@@ -94,7 +109,7 @@ def validate(crd: dict[str, Any], obj: dict[str, Any]) -> list[str]:
     _apply_defaults(schema, value)
     for error in OAS30Validator(_strip_extensions(schema)).iter_errors(value):
         where = ".".join(str(p) for p in error.absolute_path) or "<root>"
-        errors.append(f"{where}: Invalid value: {error.message}")
+        errors.append(_schema_message(where, error.validator, error.validator_value, error.instance, error.message))
     if not errors:
         for name in ("spec", "status"):
             if name in value:

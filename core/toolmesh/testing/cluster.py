@@ -76,6 +76,11 @@ class LocalCluster:
         return self.workdir / "admin.kubeconfig"
 
     @property
+    def audit_log(self) -> Path:
+        """What service accounts did (Metadata level), one JSON event per line."""
+        return self.workdir / "logs" / "audit.log"
+
+    @property
     def ca_file(self) -> Path:
         return self.workdir / "certs" / "apiserver.crt"
 
@@ -124,6 +129,8 @@ class LocalCluster:
                 check=True,
                 capture_output=True,
             )
+        audit_policy = self.workdir / "audit-policy.yaml"
+        audit_policy.write_text(AUDIT_POLICY)
         tokens = self.workdir / "tokens.csv"
         tokens.write_text(f'{ADMIN_TOKEN},admin,admin,"system:masters"\n')
         etcd_port, peer_port = free_port(), free_port()
@@ -156,6 +163,10 @@ class LocalCluster:
             f"--service-account-signing-key-file={sa_key}",
             "--api-audiences=https://kubernetes.default.svc.cluster.local",
             "--enable-priority-and-fairness=false",
+            f"--audit-policy-file={audit_policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-mode=blocking",
             "--max-mutating-requests-inflight=1000",
             "--max-requests-inflight=2000",
             log=logs / "kube-apiserver.log",
@@ -239,6 +250,16 @@ class LocalCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+"""
 
 
 def _kubeconfig(server: str, ca_file: Path | None, token: str, namespace: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
 import aiohttp
@@ -46,10 +45,11 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=names.DOMAIN, key="last-handled-configuration"
     )
-    settings.posting.level = logging.WARNING  # Events only for what an admin must act on
+    settings.posting.enabled = False  # Events only for what an admin must act on: reconcile.py posts those
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = [1, 2, 5, 10]
+    settings.scanning.disabled = True  # the kinds are known: no cluster-wide watch of CRDs (and no RBAC for it)
     connection: Connection = memo.connection
     config: OperatorSettings = memo.settings
     memo.operator = Operator(

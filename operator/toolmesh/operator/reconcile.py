@@ -11,16 +11,15 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
-import kopf
 import structlog
 from pydantic import ValidationError
 
 from toolmesh.api import API_VERSION, MCPCategory, MCPIntegration, conditions
 from toolmesh.api.integration import ToolSummary
-from toolmesh.kube import KubeClient
+from toolmesh.kube import ApiError, KubeClient
 from toolmesh.operator import apply, builders, bundle, names, scaling, specs, status
 from toolmesh.operator.settings import OperatorSettings
 from toolmesh.operator.workqueue import WorkQueue
@@ -104,6 +103,23 @@ class Operator:
                 if namespace == key[0] and (obj.get("spec") or {}).get("category") == key[1]:
                     self.integration_queue.request((namespace, name))
 
+    async def warn(self, obj: dict[str, Any], reason: str, message: str) -> None:
+        """A Warning Event on ``obj``: only for what an admin must act on (kubectl describe shows it)."""
+        meta = obj["metadata"]
+        now = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            await self.client.create({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+                "involvedObject": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"], "resourceVersion": meta.get("resourceVersion", "")},
+                "type": "Warning", "reason": reason, "message": message[:1024],
+                "source": {"component": names.FIELD_MANAGER},
+                "reportingComponent": f"{names.DOMAIN}/operator", "reportingInstance": names.FIELD_MANAGER,
+                "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            })  # fmt: skip
+        except ApiError as exc:  # an Event is best effort: never fail a reconcile for it
+            log.warning("event_not_posted", reason=reason, error=str(exc))
+
     # -- MCPIntegration ---------------------------------------------------------------------------
 
     async def reconcile_integration(self, key: Key) -> None:
@@ -133,11 +149,7 @@ class Operator:
             self.integrations[key] = updated
             ready = _condition(updated, conditions.READY)
             if ready.get("status") == "False" and was_ready != "False":
-                kopf.warn(
-                    cast(kopf.Body, updated),
-                    reason=str(ready.get("reason")),
-                    message=str(ready.get("message")),
-                )
+                await self.warn(updated, str(ready.get("reason")), str(ready.get("message")))
             log.info(
                 "integration_status",
                 namespace=namespace,
