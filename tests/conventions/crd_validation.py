@@ -109,7 +109,9 @@ def validate(crd: dict[str, Any], obj: dict[str, Any]) -> list[str]:
     _apply_defaults(schema, value)
     for error in OAS30Validator(_strip_extensions(schema)).iter_errors(value):
         where = ".".join(str(p) for p in error.absolute_path) or "<root>"
-        errors.append(_schema_message(where, error.validator, error.validator_value, error.instance, error.message))
+        errors.append(
+            _schema_message(where, error.validator, error.validator_value, error.instance, error.message)
+        )
     if not errors:
         for name in ("spec", "status"):
             if name in value:

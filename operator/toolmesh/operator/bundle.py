@@ -63,6 +63,11 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _text(obj: dict[str, Any]) -> str:
+    """A catalog file: one key per line, since the catalog reader looks for a top-level kind first."""
+    return json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=False)
+
+
 def referenced_secrets(spec: dict[str, Any]) -> set[str]:
     found = set()
     if ref := (spec.get("auth") or {}).get("secretRef"):
@@ -83,7 +88,7 @@ def build(category: str, namespace: str, members: list[Member], max_bytes: int) 
     for member in sorted(members, key=lambda m: m.name):
         spec = json.loads(_dumps(member.spec))  # a private copy
         source = (spec.get("openapi") or {}).get("spec") or {}
-        size = len(_dumps(_object(namespace, member.name, spec)).encode())
+        size = len(_text(_object(namespace, member.name, spec)).encode())
         packed = None
         if source.get("inline") is not None and size > max_bytes:
             packed = gzip.compress(source["inline"].encode(), mtime=0)
@@ -119,7 +124,7 @@ def build(category: str, namespace: str, members: list[Member], max_bytes: int) 
                 key = f"{name}.spec.gz"
                 binary[key] = base64.b64encode(packed).decode()
                 spec["openapi"]["spec"] = {"configMapKeyRef": {"name": configmap, "key": key}}
-            data[f"{name}.json"] = _dumps(_object(namespace, name, spec))
+            data[f"{name}.json"] = _text(_object(namespace, name, spec))
         bundle.configmaps.append((configmap, data, binary))
         items = [{"key": key, "path": f"{configmap}/{key}"} for key in sorted([*data, *binary])]
         bundle.sources.append({"configMap": {"name": configmap, "items": items}})

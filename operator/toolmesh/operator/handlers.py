@@ -49,7 +49,9 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = [1, 2, 5, 10]
-    settings.scanning.disabled = True  # the kinds are known: no cluster-wide watch of CRDs (and no RBAC for it)
+    settings.scanning.disabled = (
+        True  # the kinds are known: no cluster-wide watch of CRDs (and no RBAC for it)
+    )
     connection: Connection = memo.connection
     config: OperatorSettings = memo.settings
     memo.operator = Operator(

@@ -33,13 +33,21 @@ USER = "system:serviceaccount:toolmesh-system:toolmesh-operator"
 def operator_kubeconfig(cluster: LocalCluster) -> Path:
     cluster.kubectl("create", "namespace", "toolmesh-system", check=False)
     cluster.kubectl("apply", "--server-side", "-f", str(RBAC))
-    token = cluster.kubectl("create", "token", "toolmesh-operator", "-n", "toolmesh-system", "--duration=1h").stdout.strip()
+    token = cluster.kubectl(
+        "create", "token", "toolmesh-operator", "-n", "toolmesh-system", "--duration=1h"
+    ).stdout.strip()
     return cluster.kubeconfig_for("operator", token=token)
 
 
 @pytest.fixture
 def sa_operator(operator_kubeconfig: Path, namespace: str) -> Iterator[OperatorThread]:
-    settings = OperatorSettings(namespaces=[namespace], resync_seconds=3600, category_image="toolmesh:test", log_format="console", max_configmap_bytes=4096)
+    settings = OperatorSettings(
+        namespaces=[namespace],
+        resync_seconds=3600,
+        category_image="toolmesh:test",
+        log_format="console",
+        max_configmap_bytes=4096,
+    )
     running = OperatorThread(operator_kubeconfig, settings).start()
     try:
         yield running
@@ -49,7 +57,13 @@ def sa_operator(operator_kubeconfig: Path, namespace: str) -> Iterator[OperatorT
 
 def granted() -> set[tuple[str, str, str]]:
     role = next(d for d in yaml.safe_load_all(RBAC.read_text()) if d["kind"] == "ClusterRole")
-    return {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"] for resource in rule["resources"] for verb in rule["verbs"]}
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
 
 
 def audited(log: Path, namespace: str) -> list[dict[str, Any]]:
@@ -65,33 +79,77 @@ def audited(log: Path, namespace: str) -> list[dict[str, Any]]:
 async def test_the_operator_needs_every_permission_it_has_and_no_other(
     kube: KubeClient, sa_operator: OperatorThread, namespace: str, cluster: LocalCluster
 ) -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "notes-token", "namespace": namespace}, "stringData": {"token": "t"}}
-    padded = {"spec": {"inline": SPEC + "# " + "x" * 2500 + "\n"}}  # two of these do not fit in one 4 KiB shard
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "notes-token", "namespace": namespace},
+        "stringData": {"token": "t"},
+    }
+    padded = {
+        "spec": {"inline": SPEC + "# " + "x" * 2500 + "\n"}
+    }  # two of these do not fit in one 4 KiB shard
     await create(
         kube,
         secret,
-        category("notes", namespace, scaleToZero={"enabled": True, "idleAfter": "2s"}, replicas={"min": 1, "max": 3}),
-        integration("a-notes", namespace, "notes", openapi=padded, auth={"type": "bearer", "secretRef": {"name": "notes-token"}}),
+        category(
+            "notes",
+            namespace,
+            scaleToZero={"enabled": True, "idleAfter": "2s"},
+            replicas={"min": 1, "max": 3},
+        ),
+        integration(
+            "a-notes",
+            namespace,
+            "notes",
+            openapi=padded,
+            auth={"type": "bearer", "secretRef": {"name": "notes-token"}},
+        ),
         integration("b-notes", namespace, "notes", openapi=padded),
-        integration("broken", namespace, "notes", openapi={"spec": {"inline": "openapi: 3.0.0\npaths: [broken"}}),
+        integration(
+            "broken", namespace, "notes", openapi={"spec": {"inline": "openapi: 3.0.0\npaths: [broken"}}
+        ),
     )
     await ready(kube, "MCPIntegration", namespace, "a-notes")
     await ready(kube, "MCPIntegration", namespace, "b-notes")
     # Two integrations over a 4 KiB limit: two catalog shards; removing one prunes a shard.
-    await eventually(lambda: kube.get("ConfigMap", namespace, names.catalog_configmap("notes", 1)), what="second shard")
+    await eventually(
+        lambda: kube.get("ConfigMap", namespace, names.catalog_configmap("notes", 1)), what="second shard"
+    )
     await kube.delete("MCPIntegration", namespace, "b-notes")
-    await eventually(lambda: _absent(kube, "ConfigMap", namespace, names.catalog_configmap("notes", 1)), what="shard pruned")
+    await eventually(
+        lambda: _absent(kube, "ConfigMap", namespace, names.catalog_configmap("notes", 1)),
+        what="shard pruned",
+    )
     # Wake on demand (HPA created), then idle again (HPA deleted).
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    await kube.apply({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": names.demand_lease("notes"), "namespace": namespace, "labels": {names.CATEGORY_LABEL: "notes"}}, "spec": {"holderIdentity": "gateway", "renewTime": now}}, field_manager="toolmesh-gateway")
-    await eventually(lambda: kube.get("HorizontalPodAutoscaler", namespace, names.server("notes")), what="HPA on wake")
-    await eventually(lambda: _absent(kube, "HorizontalPodAutoscaler", namespace, names.server("notes")), what="HPA gone when idle")
+    await kube.apply(
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": names.demand_lease("notes"),
+                "namespace": namespace,
+                "labels": {names.CATEGORY_LABEL: "notes"},
+            },
+            "spec": {"holderIdentity": "gateway", "renewTime": now},
+        },
+        field_manager="toolmesh-gateway",
+    )
+    await eventually(
+        lambda: kube.get("HorizontalPodAutoscaler", namespace, names.server("notes")), what="HPA on wake"
+    )
+    await eventually(
+        lambda: _absent(kube, "HorizontalPodAutoscaler", namespace, names.server("notes")),
+        what="HPA gone when idle",
+    )
     cat = await ready(kube, "MCPCategory", namespace, "notes")
     assert condition(cat)["reason"] == "ScaledToZero"
     await sa_operator.idle()
 
     events = audited(cluster.audit_log, namespace)
-    forbidden = [(e["verb"], e["requestURI"]) for e in events if e.get("responseStatus", {}).get("code") == 403]
+    forbidden = [
+        (e["verb"], e["requestURI"]) for e in events if e.get("responseStatus", {}).get("code") == 403
+    ]
     assert forbidden == [], "the operator was refused these requests"
     used = set()
     for e in events:
@@ -102,7 +160,9 @@ async def test_the_operator_needs_every_permission_it_has_and_no_other(
             used.add((ref.get("apiGroup", ""), resource, "create"))  # server-side apply created it
     unused = granted() - used
     assert unused == set(), "granted but never needed"
-    assert any(e["verb"] == "create" and (e.get("objectRef") or {}).get("resource") == "events" for e in events)
+    assert any(
+        e["verb"] == "create" and (e.get("objectRef") or {}).get("resource") == "events" for e in events
+    )
 
 
 async def _absent(kube: KubeClient, kind: str, namespace: str, name: str) -> bool:
