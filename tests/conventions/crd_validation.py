@@ -74,7 +74,6 @@ def _strip_extensions(node: Any) -> Any:
 def _cel(schema: dict[str, Any], value: Any, path: str, out: list[str]) -> None:
     for rule in schema.get("x-kubernetes-validations", []):
         if not _program(rule["rule"]).evaluate({"self": celpy.json_to_cel(value)}):
-            kind = type(value).__name__.replace("dict", "object").replace("list", "array")
             out.append(f"{path}: Invalid value: {rule['message']}")
     if isinstance(value, dict):
         for name, sub in schema.get("properties", {}).items():
