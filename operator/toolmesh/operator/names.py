@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
+from toolmesh.api import demand
+
 FIELD_MANAGER = "toolmesh-operator"
 DOMAIN = "toolmesh.dev"
-CATEGORY_LABEL = f"{DOMAIN}/category"
+CATEGORY_LABEL = demand.CATEGORY_LABEL
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "toolmesh-operator"
 CATALOG_DIGEST = f"{DOMAIN}/catalog-digest"
 DESIRED_HASH = f"{DOMAIN}/desired-hash"
-DEMAND_LEASE_PREFIX = "toolmesh-demand-"
-DEMAND_LABEL = f"{DOMAIN}/demand"
 
 CATALOG_MOUNT = "/etc/toolmesh/catalog"
 SECRETS_MOUNT = "/etc/toolmesh/secrets"
@@ -39,7 +39,7 @@ def catalog_configmap(category: str, shard: int) -> str:
 
 def demand_lease(category: str) -> str:
     """The Lease the gateway renews while a category is in use (the operator only reads it)."""
-    return _fit(f"{DEMAND_LEASE_PREFIX}{category}", 253)
+    return demand.lease_name(category)
 
 
 def endpoint(category: str, namespace: str) -> str:
@@ -57,5 +57,5 @@ def labels(category: str) -> dict[str, str]:
         "app.kubernetes.io/component": "category-server",
         "app.kubernetes.io/part-of": "toolmesh",
         MANAGED_BY: MANAGED_BY_VALUE,
-        CATEGORY_LABEL: _fit(category, 63),
+        CATEGORY_LABEL: demand.label_value(category),
     }

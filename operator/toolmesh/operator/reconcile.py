@@ -17,8 +17,9 @@ import aiohttp
 import structlog
 from pydantic import ValidationError
 
-from toolmesh.api import API_VERSION, MCPCategory, MCPIntegration, conditions
+from toolmesh.api import API_VERSION, MCPCategory, MCPIntegration, conditions, demand
 from toolmesh.api.integration import ToolSummary
+from toolmesh.catalog import cluster as cluster_catalog
 from toolmesh.kube import ApiError, KubeClient
 from toolmesh.operator import apply, builders, bundle, names, scaling, specs, status
 from toolmesh.operator.settings import OperatorSettings
@@ -103,6 +104,15 @@ class Operator:
                 if namespace == key[0] and (obj.get("spec") or {}).get("category") == key[1]:
                     self.integration_queue.request((namespace, name))
 
+    async def _apply_status(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Write a status; None when the object was deleted since it was read."""
+        try:
+            return await self.client.apply_status(obj, field_manager=names.FIELD_MANAGER)
+        except ApiError as exc:
+            if exc.not_found:
+                return None
+            raise
+
     async def warn(self, obj: dict[str, Any], reason: str, message: str) -> None:
         """A Warning Event on ``obj``: only for what an admin must act on (kubectl describe shows it)."""
         meta = obj["metadata"]
@@ -142,10 +152,11 @@ class Operator:
         desired = status.integration(raw.get("status"), found, self.clock())
         if desired != raw.get("status"):
             was_ready = _condition(raw, conditions.READY).get("status")
-            updated = await self.client.apply_status(
+            updated = await self._apply_status(
                 {"apiVersion": API_VERSION, "kind": "MCPIntegration", "metadata": {"name": name, "namespace": namespace}, "status": desired},
-                field_manager=names.FIELD_MANAGER,
             )  # fmt: skip
+            if updated is None:
+                return  # deleted meanwhile: its DELETED event requests its category
             self.integrations[key] = updated
             ready = _condition(updated, conditions.READY)
             if ready.get("status") == "False" and was_ready != "False":
@@ -180,7 +191,7 @@ class Operator:
                 [bundle.Member(str(obj.metadata["name"]), wire_spec)],
                 self.settings.max_configmap_bytes,
             )
-            document = await specs.read(
+            document = await cluster_catalog.read(
                 self.client, self.http, obj, namespace,
                 timeout=self.settings.spec_fetch_timeout_seconds, max_bytes=self.settings.spec_max_bytes,
             )  # fmt: skip
@@ -280,7 +291,7 @@ class Operator:
         packed = bundle.build(name, namespace, members, self.settings.max_configmap_bytes)
         lease = await self.client.get("Lease", namespace, names.demand_lease(name))
         live_replicas = (deployment or {}).get("spec", {}).get("replicas")
-        scale = scaling.decide(obj, live_replicas, scaling.last_demand(lease), self.clock())
+        scale = scaling.decide(obj, live_replicas, demand.last_demand(lease), self.clock())
         desired, absent = builders.children(obj, raw, packed, scale, self.settings.category_image)
         for manifest in desired:
             live = deployment if manifest["kind"] == "Deployment" else None
@@ -313,9 +324,8 @@ class Operator:
         if desired == raw.get("status"):
             return
         meta = raw["metadata"]
-        await self.client.apply_status(
+        await self._apply_status(
             {"apiVersion": API_VERSION, "kind": "MCPCategory", "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": desired},
-            field_manager=names.FIELD_MANAGER,
         )  # fmt: skip
         ready: dict[str, Any] = next((c for c in desired["conditions"] if c["type"] == conditions.READY), {})
         log.info(

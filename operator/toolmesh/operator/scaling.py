@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from toolmesh.api import MCPCategory
 
@@ -23,24 +22,6 @@ def parse_duration(text: str) -> dt.timedelta:
     """Go-style durations as the CRD accepts them: ``90s``, ``15m``, ``1h30m``."""
     total = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
     return dt.timedelta(seconds=total)
-
-
-def parse_time(value: Any) -> dt.datetime | None:
-    """A Lease's MicroTime (``2026-11-25T16:00:00.123456Z``)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def last_demand(lease: dict[str, Any] | None) -> dt.datetime | None:
-    if not lease:
-        return None
-    spec = lease.get("spec") or {}
-    return parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,9 @@ class OperatorThread:
             self._error = exc
             self._ready.set()
         finally:
+            # Let closed connections finish closing (their sockets close a loop iteration later).
+            self._loop.run_until_complete(asyncio.sleep(0.3))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.run_until_complete(self._loop.shutdown_default_executor())
             self._loop.close()
 

@@ -1,0 +1,110 @@
+"""An integration's OpenAPI document, read from the cluster: inline, a ConfigMap key, or a URL.
+
+Shared by the operator (which validates and compiles it) and the gateway in cluster mode (which
+compiles it to index the tools). Problems come back as (reason, message) naming the field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+import aiohttp
+
+from toolmesh.api import MCPIntegration, conditions
+from toolmesh.kube import KubeClient
+
+
+@dataclass(frozen=True)
+class Document:
+    data: bytes | None
+    source: str  # for status.source
+    problem: tuple[str, str] | None = None  # (reason, message)
+
+
+def _size(n: int) -> str:
+    return (
+        f"{n} B" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
+    )
+
+
+async def read(
+    client: KubeClient,
+    http: aiohttp.ClientSession,
+    obj: MCPIntegration,
+    namespace: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+) -> Document:
+    assert obj.spec.openapi is not None
+    ref = obj.spec.openapi.spec
+    if ref.inline is not None:
+        data = ref.inline.encode()
+        return Document(data, f"inline ({_size(len(data))})")
+    if ref.config_map_key_ref is not None:
+        name, key = ref.config_map_key_ref.name, ref.config_map_key_ref.key
+        field = "spec.openapi.spec.configMapKeyRef"
+        configmap = await client.get("ConfigMap", namespace, name)
+        if configmap is None:
+            return Document(
+                None,
+                f"ConfigMap {name}",
+                (
+                    conditions.SPEC_UNAVAILABLE,
+                    f"{field}: ConfigMap {name!r} was not found in namespace {namespace!r}; create it or fix the reference",
+                ),
+            )
+        if key in (configmap.get("data") or {}):
+            data = str(configmap["data"][key]).encode()
+        elif key in (configmap.get("binaryData") or {}):
+            try:
+                data = base64.b64decode(configmap["binaryData"][key], validate=True)
+            except (binascii.Error, ValueError):
+                return Document(
+                    None,
+                    f"ConfigMap {name}",
+                    (
+                        conditions.SPEC_INVALID,
+                        f"{field}: binaryData key {key!r} of ConfigMap {name!r} is not base64",
+                    ),
+                )
+        else:
+            keys = sorted([*(configmap.get("data") or {}), *(configmap.get("binaryData") or {})])
+            return Document(
+                None,
+                f"ConfigMap {name}",
+                (
+                    conditions.SPEC_UNAVAILABLE,
+                    f"{field}: ConfigMap {name!r} has no key {key!r} (it has: {', '.join(keys) or 'none'})",
+                ),
+            )
+        packed = " gzip," if data[:2] == b"\x1f\x8b" else ""
+        return Document(data, f"ConfigMap {name}/{key} (mounted,{packed} {_size(len(data))})")
+    assert ref.url is not None
+    field = "spec.openapi.spec.url"
+    try:
+        async with http.get(
+            ref.url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True
+        ) as response:
+            if response.status >= 400:
+                return Document(
+                    None,
+                    "URL",
+                    (conditions.SPEC_UNAVAILABLE, f"{field}: {ref.url} answered HTTP {response.status}"),
+                )
+            data = await response.content.read(max_bytes + 1)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return Document(
+            None,
+            "URL",
+            (conditions.SPEC_UNAVAILABLE, f"{field}: cannot fetch {ref.url}: {exc or type(exc).__name__}"),
+        )
+    if len(data) > max_bytes:
+        return Document(
+            None,
+            "URL",
+            (conditions.SPEC_TOO_LARGE, f"{field}: the document is larger than {_size(max_bytes)}"),
+        )
+    return Document(data, f"URL (fetched by the category server at start-up, {_size(len(data))} now)")
