@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import socket
 from collections.abc import AsyncIterator, Callable
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -14,12 +16,14 @@ from toolmesh.catalog import folder
 from toolmesh.common.mcp_aiohttp import McpEndpoint
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import server as server_mod
+from toolmesh.gateway.cluster import ClusterCategories, ClusterSource
 from toolmesh.gateway.index.hybrid import QueryEmbedder
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings
-from toolmesh.gateway.supervisor import LocalCategories
+from toolmesh.gateway.supervisor import Categories, LocalCategories
+from toolmesh.kube import KubeClient, load_connection
 
 SERVICE = web.AppKey("service", GatewayService)
 REAP_EVERY = 5.0
@@ -44,24 +48,54 @@ def vector_store(settings: GatewaySettings) -> Callable[[Vectors], VectorStore]:
 
 
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
-    """The gateway for ``settings.catalog``; builds the index here (pass ``embedder`` to reuse one)."""
-    loaded = folder.load(settings.catalog)
-    gateway_catalog = catalog_mod.build(loaded)
+    """The gateway for ``settings`` (a folder, or the cluster); pass ``embedder`` to reuse a loaded model."""
+    if settings.source == "cluster":
+        gateway_catalog = catalog_mod.GatewayCatalog({}, {}, {})
+    else:
+        gateway_catalog = catalog_mod.build(folder.load(settings.catalog))
     router = Router(
         gateway_catalog,
         embedder if embedder is not None else make_embedder(settings),
         store=vector_store(settings),
     )
-    categories = LocalCategories(
-        settings.catalog,
-        settings.category_start_seconds,
-        settings.category_idle_seconds,
-        settings.call_timeout_seconds,
-    )
-    service = GatewayService(settings, gateway_catalog, router, categories)
-    direct = len(gateway_catalog.tools) <= settings.direct_tools_limit
-    endpoint = McpEndpoint(server_mod.build(service, direct=direct))
     app = web.Application()
+    categories: Categories
+    if settings.source == "cluster":
+        connection = load_connection(settings.kubeconfig)
+        namespace = settings.namespace or connection.namespace
+        source = ClusterSource(namespace, gateway_catalog, router.rebuild)
+        categories = ClusterCategories(
+            source,
+            namespace,
+            call_timeout=settings.call_timeout_seconds,
+            wake_timeout=settings.category_start_seconds,
+            renew_seconds=settings.demand_renew_seconds,
+            holder=socket.gethostname(),
+            endpoints=dict(settings.category_endpoints),
+        )
+
+        async def follow_cluster(app: web.Application) -> AsyncIterator[None]:
+            async with (
+                KubeClient(connection, user_agent="toolmesh-gateway") as kube,
+                aiohttp.ClientSession() as http,
+            ):
+                await source.start(kube, http)
+                service.decide_mode()
+                yield
+                await source.close()
+
+        app.cleanup_ctx.append(follow_cluster)
+    else:
+        categories = LocalCategories(
+            settings.catalog,
+            settings.category_start_seconds,
+            settings.category_idle_seconds,
+            settings.call_timeout_seconds,
+        )
+    service = GatewayService(settings, gateway_catalog, router, categories)
+    if settings.source == "folder":
+        service.decide_mode()
+    endpoint = McpEndpoint(server_mod.build(service))
     app[SERVICE] = service
 
     async def supervise(app: web.Application) -> AsyncIterator[None]:
@@ -86,7 +120,7 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
 
     async def readyz(request: web.Request) -> web.Response:
         return web.json_response({
-            "mode": "direct" if direct else "meta-tools",
+            "mode": "direct" if service.direct else "meta-tools",
             "tools": len(gateway_catalog.tools),
             "categories": sorted({t.category for t in gateway_catalog.tools.values()}),
             "running": sorted(categories.running),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import compile_options
 from toolmesh.catalog.folder import Catalog
 from toolmesh.gateway.index import text
@@ -70,6 +71,23 @@ class GatewayCatalog:
         return new
 
 
+def records(obj: MCPIntegration, name: str, spec: bytes) -> list[ToolRecord]:
+    """The tools of one OpenAPI integration (SpecError when the document does not compile)."""
+    compiled = compile_spec(spec, compile_options(obj), source=name)
+    return [
+        ToolRecord(
+            tool.name,
+            tool.description,
+            tool.input_schema,
+            obj.spec.category,
+            name,
+            tool.title,
+            dict(tool.annotations),
+        )
+        for tool in compiled.tools
+    ]
+
+
 def build(catalog: Catalog) -> GatewayCatalog:
     tools: dict[str, ToolRecord] = {}
     problems: dict[str, str] = {}
@@ -84,22 +102,11 @@ def build(catalog: Catalog) -> GatewayCatalog:
             problems[entry.name] = "spec.openapi.spec: fetched by the category server; indexed once it runs"
             continue
         try:
-            compiled = compile_spec(entry.spec, compile_options(obj), source=entry.name)
+            found = records(obj, entry.name, entry.spec)
         except SpecError as exc:
             problems[entry.name] = str(exc)
             continue
-        for tool in compiled.tools:
-            tools.setdefault(
-                tool.name,
-                ToolRecord(
-                    tool.name,
-                    tool.description,
-                    tool.input_schema,
-                    obj.spec.category,
-                    entry.name,
-                    tool.title,
-                    dict(tool.annotations),
-                ),
-            )
+        for record in found:
+            tools.setdefault(record.name, record)
     descriptions = {name: c.spec.description for name, c in catalog.categories.items()}
     return GatewayCatalog(tools, descriptions, problems)

@@ -40,7 +40,9 @@ class Router:
         out: list[ToolRecord] = []
         spent = 0
         for name, _ in self._index.search(query, max(CANDIDATES, limit)):
-            record = self.catalog.tools[name]
+            record = self.catalog.tools.get(name)
+            if record is None:  # removed since this index was built (cluster mode)
+                continue
             if categories and record.category not in categories:
                 continue
             cost = len(compact(record)) // 4

@@ -85,15 +85,19 @@ def _direct_tools(service: GatewayService) -> list[types.Tool]:
     ]
 
 
-def build(service: GatewayService, *, direct: bool) -> Server[Any]:
-    listed = _direct_tools(service) if direct else META_TOOLS
+def build(service: GatewayService) -> Server[Any]:
+    """The MCP server; ``service.direct`` (set once, at start-up) chooses between the two faces."""
+    listed: list[types.Tool] | None = None
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        nonlocal listed
+        if listed is None:  # first asked once the catalog is loaded; fixed from then on
+            listed = _direct_tools(service) if service.direct else META_TOOLS
         return types.ListToolsResult(tools=listed)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         args = params.arguments or {}
-        if direct:
+        if service.direct:
             return await service.call(params.name, args)
         if params.name == SEARCH:
             query = args.get("query")

@@ -20,7 +20,7 @@ from toolmesh.gateway.catalog import GatewayCatalog
 from toolmesh.gateway.metrics import GatewayMetrics
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
-from toolmesh.gateway.supervisor import CategoryUnavailable, LocalCategories
+from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
 
 log = structlog.get_logger("toolmesh.gateway")
 EV_CALL = "tool.forwarded"
@@ -31,8 +31,14 @@ class GatewayService:
     settings: GatewaySettings
     catalog: GatewayCatalog
     router: Router
-    categories: LocalCategories
+    categories: Categories
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    #: List the tools themselves (few tools) rather than the meta-tools; decided once the catalog is loaded.
+    direct: bool = False
+
+    def decide_mode(self) -> None:
+        self.direct = len(self.catalog.tools) <= self.settings.direct_tools_limit
+        self.metrics.tools.set(len(self.catalog.tools))
 
     def __post_init__(self) -> None:
         self.metrics.tools.set(len(self.catalog.tools))

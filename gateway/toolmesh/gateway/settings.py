@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,9 +14,28 @@ from toolmesh.common.logging import LogFormat
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOOLMESH_", extra="ignore")
 
+    source: Literal["folder", "cluster"] = Field(
+        default="folder",
+        description="Where the catalog comes from: a folder of objects (local mode) or the cluster's (watched).",
+    )
     catalog: Path = Field(
         default=Path("examples/catalog"),
         description="Folder of MCPCategory/MCPIntegration objects (local mode).",
+    )
+    namespace: str | None = Field(
+        default=None,
+        description="Cluster mode: namespace of the MCPCategory/MCPIntegration objects. Unset: the gateway's own.",
+    )
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Cluster mode outside a pod: kubeconfig file. Unset: in-cluster, else $KUBECONFIG.",
+    )
+    category_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Cluster mode: MCP URL per category, instead of the one the operator publishes (JSON object).",
+    )
+    demand_renew_seconds: float = Field(
+        default=30.0, gt=0, description="Cluster mode: how often a category in use renews its demand Lease."
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port to listen on (0: any free port).")

@@ -13,10 +13,10 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import httpx2
@@ -50,6 +50,21 @@ class Running:
     client: OwnedClient
     status: dict[str, Any]
     last_used: float = field(default_factory=time.monotonic)
+
+
+class Categories(Protocol):
+    """Where forwarded calls go: local processes (this module) or category Services (cluster.py)."""
+
+    on_start: Callable[[str, dict[str, Any]], None] | None
+
+    @property
+    def running(self) -> Mapping[str, Any]: ...
+
+    async def client(self, category: str) -> OwnedClient: ...
+
+    async def reap_idle(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -96,7 +111,7 @@ class LocalCategories:
             await process.wait()
             raise
         client = OwnedClient(
-            f"category {category}", _connector(f"{url}/mcp", self.call_timeout), self.call_timeout
+            f"category {category}", connector(f"{url}/mcp", self.call_timeout), self.call_timeout
         )
         log.info(EV_STARTED, category=category, url=url, pid=process.pid)
         return Running(process, url, client, status)
@@ -147,7 +162,7 @@ class LocalCategories:
         await asyncio.gather(*(self._stop(c) for c in list(self.running)), return_exceptions=True)
 
 
-def _connector(url: str, timeout: float) -> Any:
+def connector(url: str, timeout: float) -> Any:
     @contextlib.asynccontextmanager
     async def connect() -> AsyncIterator[Client]:
         http = httpx2.AsyncClient(timeout=httpx2.Timeout(timeout), follow_redirects=False)

@@ -1,0 +1,305 @@
+"""Gateway cluster mode: the catalog follows the cluster, and calls go to category Services.
+
+``ClusterSource`` lists and watches MCPCategory and MCPIntegration in one namespace (read-only),
+and keeps the GatewayCatalog in step: an integration that the operator reports Ready is compiled
+with the shared compiler (only when its spec or digest changed) and its tools indexed; one that is
+deleted or no longer Ready loses its tools. The index is rebuilt once per burst of changes, in a
+thread, and swapped in whole, so searches never wait for it.
+
+``ClusterCategories`` forwards calls to a category's endpoint (its Service, or an override). A
+category with no ready pod is woken: the gateway renews the category's demand Lease (the only
+object it writes), then waits, bounded, for the operator to report a ready pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+from pydantic import ValidationError
+
+from toolmesh.api import MCPIntegration, demand
+from toolmesh.catalog import cluster as cluster_catalog
+from toolmesh.common.mcp_client import OwnedClient
+from toolmesh.gateway import catalog as catalog_mod
+from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.supervisor import CategoryUnavailable, connector
+from toolmesh.kube import ApiError, KubeClient
+from toolmesh.openapi import SpecError
+
+log = structlog.get_logger("toolmesh.gateway")
+EV_INDEXED = "catalog.integration_indexed"
+EV_REMOVED = "catalog.integration_removed"
+EV_PROBLEM = "catalog.integration_problem"
+EV_WAKE = "category.wake"
+
+
+def _ready(obj: dict[str, Any]) -> bool:
+    status = obj.get("status") or {}
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return ready.get("status") == "True" and status.get("observedGeneration") == obj["metadata"].get(
+        "generation"
+    )
+
+
+def serving(category: dict[str, Any]) -> bool:
+    """At least one pod of the category is ready, as the operator reports it."""
+    return int((category.get("status") or {}).get("readyReplicas") or 0) > 0
+
+
+class ClusterSource:
+    kube: KubeClient
+    http: aiohttp.ClientSession
+
+    def __init__(
+        self,
+        namespace: str,
+        catalog: GatewayCatalog,
+        rebuild: Callable[[], None],
+        *,
+        fetch_timeout: float = 30.0,
+        max_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.namespace, self.catalog = namespace, catalog
+        self._rebuild_index = rebuild
+        self._fetch_timeout, self._max_bytes = fetch_timeout, max_bytes
+        self.categories: dict[str, dict[str, Any]] = {}
+        self._indexed: dict[str, tuple[str, list[str]]] = {}  # integration -> (content key, tool names)
+        self._changed = asyncio.Condition()
+        self._dirty = False
+        self._rebuilding: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self, kube: KubeClient, http: aiohttp.ClientSession) -> None:
+        """Load everything once (so the first search sees every tool), then follow changes."""
+        self.kube, self.http = kube, http
+        versions = {}
+        for kind in ("MCPCategory", "MCPIntegration"):
+            items, versions[kind] = await self.kube.list(kind, self.namespace)
+            for item in items:
+                await self._apply(kind, "ADDED", item)
+        await self._rebuild()
+        for kind in ("MCPCategory", "MCPIntegration"):
+            self._tasks.append(asyncio.create_task(self._follow(kind, versions[kind]), name=f"watch-{kind}"))
+
+    async def close(self) -> None:
+        for task in [*self._tasks, *([self._rebuilding] if self._rebuilding else [])]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _follow(self, kind: str, version: str) -> None:
+        while True:
+            try:
+                async for event in self.kube.watch(kind, self.namespace, resource_version=version):
+                    version = str(event.object.get("metadata", {}).get("resourceVersion", version))
+                    if event.type != "BOOKMARK":
+                        await self._apply(kind, event.type, event.object)
+            except ApiError as exc:
+                if not exc.gone:
+                    log.warning("catalog.watch_failed", kind=kind, error=str(exc))
+                    await asyncio.sleep(1.0)
+                version = await self._relist(kind)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("catalog.watch_failed", kind=kind, error=str(exc) or type(exc).__name__)
+                await asyncio.sleep(1.0)
+                version = await self._relist(kind)
+
+    async def _relist(self, kind: str) -> str:
+        """The watch fell too far behind: list again and drop what disappeared meanwhile."""
+        items, version = await self.kube.list(kind, self.namespace)
+        seen = {item["metadata"]["name"] for item in items}
+        known = set(self.categories) if kind == "MCPCategory" else set(self._indexed)
+        for name in known - seen:
+            await self._apply(kind, "DELETED", {"metadata": {"name": name, "namespace": self.namespace}})
+        for item in items:
+            await self._apply(kind, "MODIFIED", item)
+        return version
+
+    # -- changes ----------------------------------------------------------------------------------
+
+    async def _apply(self, kind: str, type_: str, obj: dict[str, Any]) -> None:
+        name = str(obj["metadata"]["name"])
+        if kind == "MCPCategory":
+            if type_ == "DELETED":
+                self.categories.pop(name, None)
+                self.catalog.category_descriptions.pop(name, None)
+            else:
+                self.categories[name] = obj
+                self.catalog.category_descriptions[name] = str((obj.get("spec") or {}).get("description", ""))
+            async with self._changed:
+                self._changed.notify_all()
+            return
+        if type_ == "DELETED" or not _ready(obj):
+            self._remove(name)
+        else:
+            await self._index(name, obj)
+
+    def _remove(self, name: str) -> None:
+        _, tools = self._indexed.pop(name, ("", []))
+        for tool in tools:
+            record = self.catalog.tools.get(tool)
+            if record is not None and record.integration == name:
+                del self.catalog.tools[tool]
+        if tools:
+            log.info(EV_REMOVED, integration=name, tools=len(tools))
+            self._schedule_rebuild()
+
+    async def _index(self, name: str, obj: dict[str, Any]) -> None:
+        status = obj.get("status") or {}
+        key = hashlib.sha256(
+            json.dumps(
+                [obj.get("spec"), status.get("specDigest"), status.get("discoveredTools")], sort_keys=True
+            ).encode()
+        ).hexdigest()
+        if self._indexed.get(name, ("",))[0] == key:
+            return  # a status or metadata change: the tools are the same
+        try:
+            model = MCPIntegration.model_validate(obj)
+        except ValidationError as exc:
+            log.warning(EV_PROBLEM, integration=name, problem=str(exc.errors()[0]["msg"]))
+            return
+        records = await self._records(name, model)
+        if records is None:
+            return
+        self._remove(name)
+        added = []
+        for record in records:
+            if record.name not in self.catalog.tools:
+                self.catalog.tools[record.name] = record
+                added.append(record.name)
+        self._indexed[name] = (key, added)
+        log.info(EV_INDEXED, integration=name, category=model.spec.category, tools=len(added))
+        self._schedule_rebuild()
+
+    async def _records(self, name: str, obj: MCPIntegration) -> list[ToolRecord] | None:
+        if obj.spec.openapi is None:
+            discovered = obj.status.discovered_tools if obj.status else []
+            return [
+                ToolRecord(t.name, t.description, {"type": "object"}, obj.spec.category, name)
+                for t in discovered
+            ]
+        document = await cluster_catalog.read(
+            self.kube, self.http, obj, self.namespace, timeout=self._fetch_timeout, max_bytes=self._max_bytes
+        )
+        if document.data is None:
+            log.warning(EV_PROBLEM, integration=name, problem=document.problem)
+            return None
+        data = document.data
+        try:
+            return await asyncio.to_thread(catalog_mod.records, obj, name, data)
+        except SpecError as exc:
+            log.warning(EV_PROBLEM, integration=name, problem=str(exc))
+            return None
+
+    def _schedule_rebuild(self) -> None:
+        self._dirty = True
+        if self._rebuilding is None or self._rebuilding.done():
+            self._rebuilding = asyncio.create_task(self._rebuild_soon(), name="rebuild-index")
+
+    async def _rebuild_soon(self) -> None:
+        await asyncio.sleep(0.1)  # one rebuild for a burst of changes
+        await self._rebuild()
+
+    async def _rebuild(self) -> None:
+        while True:
+            self._dirty = False
+            await asyncio.to_thread(self._rebuild_index)
+            if not self._dirty:
+                return
+
+    async def wait_category(
+        self, name: str, predicate: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> dict[str, Any] | None:
+        """The category once ``predicate`` holds for it; None after ``timeout`` seconds."""
+
+        def check() -> bool:
+            obj = self.categories.get(name)
+            return obj is not None and predicate(obj)
+
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(check), timeout)
+            except TimeoutError:
+                return None
+        return self.categories.get(name)
+
+
+@dataclass
+class ClusterCategories:
+    """Forwarding in a cluster: one pooled client per category endpoint, and wake from zero."""
+
+    source: ClusterSource
+    namespace: str
+    call_timeout: float
+    wake_timeout: float
+    renew_seconds: float
+    holder: str
+    endpoints: dict[str, str] = field(default_factory=dict)  # category -> MCP URL (tests, out-of-cluster)
+    on_start: Callable[[str, dict[str, Any]], None] | None = None
+    running: dict[str, OwnedClient] = field(default_factory=dict)
+    _urls: dict[str, str] = field(default_factory=dict)
+    _renewed: dict[str, float] = field(default_factory=dict)
+
+    async def client(self, category: str) -> OwnedClient:
+        obj = self.source.categories.get(category)
+        if obj is None:
+            raise CategoryUnavailable(
+                f"MCPCategory {category!r} does not exist in namespace {self.namespace!r}"
+            )
+        asleep = not serving(obj)
+        await self._renew(category, obj, force=asleep)
+        if asleep:
+            log.info(EV_WAKE, category=category)
+            woken = await self.source.wait_category(category, serving, self.wake_timeout)
+            if woken is None:
+                raise CategoryUnavailable(
+                    f"it is starting from zero pods and was not ready within {self.wake_timeout:g} s; "
+                    "try the call again shortly"
+                )
+            obj = woken
+        url = self.endpoints.get(category) or str((obj.get("status") or {}).get("endpoint") or "")
+        if not url:
+            raise CategoryUnavailable("the operator has not published its endpoint yet")
+        current = self.running.get(category)
+        if current is None or self._urls.get(category) != url:
+            if current is not None:
+                await current.stop()
+            current = OwnedClient(
+                f"category {category}", connector(url, self.call_timeout), self.call_timeout
+            )
+            self.running[category] = current
+            self._urls[category] = url
+        return current
+
+    async def _renew(self, category: str, obj: dict[str, Any], *, force: bool) -> None:
+        """Tell the operator the category is in use (at most every renew_seconds, unless waking)."""
+        now = time.monotonic()
+        if not force and now - self._renewed.get(category, -1e9) < self.renew_seconds:
+            return
+        self._renewed[category] = now
+        lease = demand.lease(
+            category, self.namespace, self.holder, dt.datetime.now(dt.UTC), obj["metadata"].get("uid")
+        )
+        try:
+            await self.source.kube.apply(lease, field_manager=demand.FIELD_MANAGER)
+        except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("category.demand_not_recorded", category=category, error=str(exc))
+
+    async def reap_idle(self) -> None:
+        """Nothing to stop here: the operator scales idle categories to zero."""
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.stop() for c in self.running.values()), return_exceptions=True)
+        self.running.clear()
