@@ -50,7 +50,8 @@ async def tasks_api() -> AsyncIterator[str]:
     spec = importlib.util.spec_from_file_location(
         "tasks_demo_api", ROOT / "examples" / "local" / "tasks_demo_api.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     runner, url = await serve(module.create_app())
@@ -138,10 +139,12 @@ async def test_examples_applied_with_kubectl_are_served_through_the_gateway_waki
             assert [p["id"] for p in json.loads(text(result))] == ["apollo"]
 
         lease = await kube.get("Lease", namespace, demand.lease_name("pm"))
-        assert lease is not None and lease["spec"]["holderIdentity"] == socket.gethostname()
+        assert lease is not None
+        assert lease["spec"]["holderIdentity"] == socket.gethostname()
         assert lease["metadata"]["ownerReferences"][0]["name"] == "pm"
         woken = await kube.get("Deployment", namespace, names.server("pm"))
-        assert woken is not None and woken["spec"]["replicas"] == 1
+        assert woken is not None
+        assert woken["spec"]["replicas"] == 1
 
         # A new integration applied later is indexed without a restart; a deleted one disappears.
         async with aiohttp.ClientSession() as http:
