@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         "dev", help="run the local stack: the gateway, with category servers started on demand"
     )
     gateway_cli.add_dev_arguments(dev)
+    gateway = sub.add_parser(
+        "gateway", help="run the gateway (folder or cluster mode; settings from TOOLMESH_*)"
+    )
+    gateway_cli.add_serve_arguments(gateway)
+    sub.add_parser("operator", help="run the operator (in a pod: its service account; else $KUBECONFIG)")
     search = sub.add_parser("search", help="rank a catalog's tools for a query")
     gateway_cli.add_search_arguments(search)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
@@ -46,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return compile_cmd.run(args)
     if args.command == "dev":
         return gateway_cli.dev(args)
+    if args.command == "gateway":
+        return gateway_cli.serve(args)
+    if args.command == "operator":
+        from toolmesh.operator import __main__ as operator_main
+
+        return operator_main.main()
     if args.command == "search":
         return gateway_cli.search(args)
     if args.command == "bench":

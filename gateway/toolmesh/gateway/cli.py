@@ -119,3 +119,36 @@ def search(args: argparse.Namespace) -> int:
     for rank, record in enumerate(found, start=1):
         print(f"{rank:>2}. {compact(record)}")
     return 0
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="watch MCPCategory/MCPIntegration in the cluster (same as TOOLMESH_SOURCE=cluster)",
+    )
+    parser.add_argument(
+        "--namespace", help="cluster mode: namespace of the objects (default: the gateway's own)"
+    )
+    parser.add_argument("--catalog", type=Path, help="folder mode: folder of objects")
+    parser.add_argument("--host", help="address to listen on (TOOLMESH_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (TOOLMESH_PORT)")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """``toolmesh gateway``: the gateway as it runs in production; every setting also from TOOLMESH_*."""
+    from aiohttp import web
+
+    from toolmesh.common import logging as logging_setup
+    from toolmesh.gateway.app import create_app
+
+    overrides: dict[str, object] = {}
+    if args.cluster:
+        overrides["source"] = "cluster"
+    for key in ("namespace", "catalog", "host", "port"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    settings = GatewaySettings(**overrides)  # type: ignore[arg-type]
+    logging_setup.configure(settings.log_level, settings.log_format)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0

@@ -16,9 +16,13 @@ from typing import Any
 
 import pytest
 import yaml
+from mcp import Client
 
 from tests.integration.k8s.conftest import ROOT, OperatorThread, condition, eventually
+from tests.integration.k8s.test_gateway_cluster import serve
 from tests.integration.k8s.test_operator import SPEC, category, create, integration, ready
+from toolmesh.gateway.app import create_app as create_gateway_app
+from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient
 from toolmesh.operator import names
 from toolmesh.operator.settings import OperatorSettings
@@ -55,8 +59,8 @@ def sa_operator(operator_kubeconfig: Path, namespace: str) -> Iterator[OperatorT
         running.stop()
 
 
-def granted() -> set[tuple[str, str, str]]:
-    role = next(d for d in yaml.safe_load_all(RBAC.read_text()) if d["kind"] == "ClusterRole")
+def granted(path: Path = RBAC) -> set[tuple[str, str, str]]:
+    role = next(d for d in yaml.safe_load_all(path.read_text()) if d["kind"] == "ClusterRole")
     return {
         (group, resource, verb)
         for rule in role["rules"]
@@ -66,14 +70,25 @@ def granted() -> set[tuple[str, str, str]]:
     }
 
 
-def audited(log: Path, namespace: str) -> list[dict[str, Any]]:
+def audited(log: Path, namespace: str, user: str = USER) -> list[dict[str, Any]]:
     events = []
     for line in log.read_text().splitlines():
         event = json.loads(line)
         ref = event.get("objectRef") or {}
-        if event.get("user", {}).get("username") == USER and ref.get("namespace") in (namespace, None):
+        if event.get("user", {}).get("username") == user and ref.get("namespace") in (namespace, None):
             events.append(event)
     return events
+
+
+def used(events: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    out = set()
+    for e in events:
+        ref = e.get("objectRef") or {}
+        resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        out.add((ref.get("apiGroup", ""), resource, e["verb"]))
+        if e["verb"] == "patch" and e.get("responseStatus", {}).get("code") == 201:
+            out.add((ref.get("apiGroup", ""), resource, "create"))  # server-side apply created it
+    return out
 
 
 async def test_the_operator_needs_every_permission_it_has_and_no_other(
@@ -151,14 +166,7 @@ async def test_the_operator_needs_every_permission_it_has_and_no_other(
         (e["verb"], e["requestURI"]) for e in events if e.get("responseStatus", {}).get("code") == 403
     ]
     assert forbidden == [], "the operator was refused these requests"
-    used = set()
-    for e in events:
-        ref = e.get("objectRef") or {}
-        resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
-        used.add((ref.get("apiGroup", ""), resource, e["verb"]))
-        if e["verb"] == "patch" and e.get("responseStatus", {}).get("code") == 201:
-            used.add((ref.get("apiGroup", ""), resource, "create"))  # server-side apply created it
-    unused = granted() - used
+    unused = granted() - used(events)
     assert unused == set(), "granted but never needed"
     assert any(
         e["verb"] == "create" and (e.get("objectRef") or {}).get("resource") == "events" for e in events
@@ -167,3 +175,73 @@ async def test_the_operator_needs_every_permission_it_has_and_no_other(
 
 async def _absent(kube: KubeClient, kind: str, namespace: str, name: str) -> bool:
     return await kube.get(kind, namespace, name) is None
+
+
+GATEWAY_RBAC = ROOT / "deploy" / "gateway-rbac.yaml"
+GATEWAY_USER = "system:serviceaccount:toolmesh-system:toolmesh-gateway"
+
+
+async def test_the_gateway_needs_every_permission_it_has_and_no_other(
+    kube: KubeClient, operator: OperatorThread, namespace: str, cluster: LocalCluster
+) -> None:
+    cluster.kubectl("create", "namespace", "toolmesh-system", check=False)
+    cluster.kubectl("apply", "--server-side", "-f", str(GATEWAY_RBAC))
+    binding = cluster.kubectl(
+        "create",
+        "rolebinding",
+        "toolmesh-gateway",
+        "-n",
+        namespace,
+        "--clusterrole=toolmesh-gateway",
+        "--serviceaccount=toolmesh-system:toolmesh-gateway",
+        check=False,
+    )
+    assert binding.returncode == 0, binding.stderr
+    token = cluster.kubectl(
+        "create", "token", "toolmesh-gateway", "-n", "toolmesh-system", "--duration=1h"
+    ).stdout.strip()
+    kubeconfig = cluster.kubeconfig_for("gateway", token=token, namespace=namespace)
+
+    applied = await cluster.akubectl(
+        "apply", "--server-side", "-n", namespace, "-k", str(ROOT / "examples" / "catalog")
+    )
+    assert applied.returncode == 0, applied.stderr
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "tasks-credentials", "namespace": namespace},
+            "stringData": {"apiKey": "k"},
+        },
+        field_manager="kubectl-test",
+    )
+    await ready(kube, "MCPIntegration", namespace, "tasks")  # its spec is in a ConfigMap the gateway reads
+    await ready(kube, "MCPIntegration", namespace, "status-page")
+
+    settings = GatewaySettings(
+        source="cluster",
+        kubeconfig=str(kubeconfig),
+        lexical_only=True,
+        category_start_seconds=0.5,
+        demand_renew_seconds=0.01,
+        log_format="console",
+    )
+    runner, url = await serve(create_gateway_app(settings))
+    try:
+        async with Client(f"{url}/mcp") as client:
+            assert "tasks__listProjects" in {t.name for t in (await client.list_tools()).tools}
+            for _ in range(2):  # creates, then renews, the demand Lease
+                assert (await client.call_tool("status__listComponents", {})).is_error
+    finally:
+        await runner.cleanup()
+
+    events = audited(cluster.audit_log, namespace, GATEWAY_USER)
+    assert [
+        (e["verb"], e["requestURI"]) for e in events if e.get("responseStatus", {}).get("code") == 403
+    ] == []
+    assert granted(GATEWAY_RBAC) - used(events) == set(), "granted but never needed"
+    assert {
+        (e["verb"], (e.get("objectRef") or {}).get("resource"))
+        for e in events
+        if e["verb"] in ("patch", "create")
+    } == {("patch", "leases")}
