@@ -86,7 +86,9 @@ class KubeClient:
         content_type: str = JSON,
         kind: str = "",
     ) -> dict[str, Any]:
-        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        # Raw UTF-8, not \u escapes: an apply body is parsed as YAML, which rejects escaped surrogate
+        # pairs (an emoji in an OpenAPI description would make the request fail).
+        data = None if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         headers = {"Content-Type": content_type} if data is not None else None
         if method != "GET" and not (params or {}).get("dryRun"):
             self.writes[(method, kind)] += 1

@@ -59,6 +59,7 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         aiohttp.ClientSession(headers={"User-Agent": "toolmesh-operator"}),
         config,
     )
+    await memo.operator.prime()
     memo.resync = asyncio.create_task(_resync(memo.operator, config), name="resync")
 
 

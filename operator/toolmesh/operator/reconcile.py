@@ -78,6 +78,22 @@ class Operator:
             if self.integration_queue._idle.is_set() and self.category_queue._idle.is_set():
                 return
 
+    async def prime(self) -> None:
+        """Load every MCPIntegration before the first category reconcile.
+
+        A category's children are built from its integrations; reconciling it from a half-filled
+        index (right after a restart, while the watches replay) would drop integrations from its
+        catalog and roll its pods for nothing. Each primed integration is also re-validated, which
+        drops any that were deleted while the operator was down.
+        """
+        for namespace in [*self.settings.namespaces] or [None]:
+            items, _ = await self.client.list("MCPIntegration", namespace)
+            for item in items:
+                key = (item["metadata"]["namespace"], item["metadata"]["name"])
+                self.integrations[key] = item
+                self._category_of[key] = str((item.get("spec") or {}).get("category", ""))
+                self.integration_queue.request(key)
+
     # -- events ---------------------------------------------------------------------------------------
 
     def integration_seen(self, raw: dict[str, Any], deleted: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kubernetes_validate
@@ -395,3 +396,35 @@ async def test_an_idle_category_scales_to_zero_and_its_demand_lease_wakes_it(
     )
     cat = await ready(kube, "MCPCategory", namespace, "notes")
     assert (condition(cat)["reason"], cat["status"]["readyReplicas"]) == ("Reconciled", 2)
+
+
+async def test_a_restarted_operator_writes_nothing_when_nothing_changed(
+    kube: KubeClient, cluster: LocalCluster, operator_settings: Any, namespace: str
+) -> None:
+    first = OperatorThread(cluster.kubeconfig, operator_settings).start()
+    try:
+        await create(
+            kube,
+            category("notes", namespace),
+            *(integration(f"notes-{i}", namespace, "notes") for i in range(20)),
+        )
+        for i in range(20):
+            await ready(kube, "MCPIntegration", namespace, f"notes-{i}")
+        await eventually(lambda: _counted(kube, namespace, 20), what="the category counts its integrations")
+        await first.idle()
+    finally:
+        first.stop()
+    second = OperatorThread(cluster.kubeconfig, operator_settings).start()
+    try:
+        # Every object is replayed by the new watches and reconciled again: nothing to write.
+        for _ in range(3):
+            await second.idle()
+            await asyncio.sleep(0.3)  # let the watches deliver their initial lists
+        assert second.writes == 0, second.operator.client.writes
+    finally:
+        second.stop()
+
+
+async def _counted(kube: KubeClient, namespace: str, count: int) -> bool:
+    obj = await kube.get("MCPCategory", namespace, "notes")
+    return bool((obj or {}).get("status", {}).get("integrations") == count)
