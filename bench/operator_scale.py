@@ -100,7 +100,7 @@ async def apply_all(kube: KubeClient, objs: list[dict[str, Any]], concurrency: i
 
 def ready(obj: dict[str, Any]) -> bool:
     status = obj.get("status") or {}
-    cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    cond: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
     return cond.get("status") == "True" and status.get("observedGeneration") == obj["metadata"]["generation"]
 
 

@@ -8,6 +8,7 @@ resync with nothing to do writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
@@ -20,6 +21,8 @@ from toolmesh.kube.config import Connection
 from toolmesh.kube.resources import Resource, resource_of
 
 JSON = "application/json"
+RETRIES = 5
+BACKOFF = 0.2  # seconds, doubled on each retry
 APPLY = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
 MERGE = "application/merge-patch+json"
 
@@ -92,14 +95,29 @@ class KubeClient:
         headers = {"Content-Type": content_type} if data is not None else None
         if method != "GET" and not (params or {}).get("dryRun"):
             self.writes[(method, kind)] += 1
-        async with self._session.request(
-            method, path, params=params, data=data, headers=headers, timeout=self._timeout
-        ) as response:
-            payload = await response.read()
-            if response.status >= 400:
-                raise _error(response.status, payload)
-            result: dict[str, Any] = json.loads(payload) if payload else {}
-            return result
+        for attempt in range(RETRIES + 1):
+            try:
+                async with self._session.request(
+                    method, path, params=params, data=data, headers=headers, timeout=self._timeout
+                ) as response:
+                    payload = await response.read()
+                    if response.status < 400:
+                        result: dict[str, Any] = json.loads(payload) if payload else {}
+                        return result
+                    error = _error(response.status, payload)
+                    retry_after = float(response.headers.get("Retry-After", "0") or 0)
+            except (aiohttp.ClientConnectionError, TimeoutError):
+                if method != "GET" or attempt == RETRIES:
+                    raise
+                await asyncio.sleep(BACKOFF * 2**attempt)
+                continue
+            # 429: the server did not process the request (e.g. a new CRD's storage is starting), so
+            # any verb may be sent again; a 5xx only for reads, which cannot have had an effect.
+            retriable = error.status == 429 or (method == "GET" and error.status in (500, 502, 503, 504))
+            if not retriable or attempt == RETRIES:
+                raise error
+            await asyncio.sleep(max(retry_after, BACKOFF * 2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- reads ------------------------------------------------------------------------------------
 

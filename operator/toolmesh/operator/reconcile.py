@@ -86,7 +86,8 @@ class Operator:
         catalog and roll its pods for nothing. Each primed integration is also re-validated, which
         drops any that were deleted while the operator was down.
         """
-        for namespace in [*self.settings.namespaces] or [None]:
+        scopes: list[str | None] = [*self.settings.namespaces] or [None]
+        for namespace in scopes:
             items, _ = await self.client.list("MCPIntegration", namespace)
             for item in items:
                 key = (item["metadata"]["namespace"], item["metadata"]["name"])
