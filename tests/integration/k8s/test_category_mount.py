@@ -50,7 +50,8 @@ async def lay_out_volume(kube: KubeClient, namespace: str, deployment: dict[str,
         if configmap is None:
             assert ref.get("optional"), f"ConfigMap {ref['name']} is missing and not optional"
             continue
-        for item in ref["items"]:
+        keys = [*(configmap.get("data") or {}), *(configmap.get("binaryData") or {})]
+        for item in ref.get("items") or [{"key": key, "path": key} for key in keys]:
             target = root / item["path"]
             target.parent.mkdir(parents=True, exist_ok=True)
             if item["key"] in (configmap.get("data") or {}):

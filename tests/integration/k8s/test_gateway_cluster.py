@@ -110,7 +110,12 @@ async def test_examples_applied_with_kubectl_are_served_through_the_gateway_waki
     )
     tasks = await ready(kube, "MCPIntegration", namespace, "tasks")
     status_page = await ready(kube, "MCPIntegration", namespace, "status-page")
-    pm = await ready(kube, "MCPCategory", namespace, "pm")
+
+    async def pm_serves_both() -> dict[str, Any] | None:
+        obj = await ready(kube, "MCPCategory", namespace, "pm")
+        return obj if obj["status"].get("integrations") == 2 else None
+
+    pm = await eventually(pm_serves_both, what="pm counts tasks and status-page")
     assert condition(pm)["reason"] == "ScaledToZero"
 
     # The category server, on what the operator mounts (catalog volume and credentials).
