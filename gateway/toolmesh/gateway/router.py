@@ -31,6 +31,8 @@ class Router:
             [self.catalog.document(r) for r in records],
             self.embedder,
             self.weights,
+            dense_documents=[self.catalog.dense_document(r) for r in records],
+            store=self.store,
         )
 
     def search(

@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from toolmesh.common.logging import LogFormat
 
-DEFAULT_IMAGE = "ghcr.io/toolmesh/toolmesh:0.1.0"
+DEFAULT_IMAGE = "ghcr.io/toolmesh/toolmesh-category:0.1.0"  # the Dockerfile's `category` target
 
 
 class OperatorSettings(BaseSettings):

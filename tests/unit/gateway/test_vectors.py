@@ -47,3 +47,44 @@ def test_the_hybrid_index_fuses_a_dense_match_with_no_shared_words() -> None:
             ["a", "b", "c"], ["send email", "create invoice", "play music"], embedder, store=store
         )
         assert index.search("bill the client", 1)[0][0] == "b"
+
+
+class RecordingEmbedder:
+    """Embeds every text to the same unit vector and remembers what it was asked to read."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.read.extend(texts)
+        return np.tile(np.eye(4, dtype=np.float32)[0], (len(texts), 1))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.eye(4, dtype=np.float32)[0]
+
+
+def test_the_router_embeds_the_short_dense_documents_into_the_configured_store() -> None:
+    from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+    from toolmesh.gateway.index import text
+    from toolmesh.gateway.router import Router
+
+    schema = {
+        "type": "object",
+        "properties": {"projectId": {"type": "string", "description": "The project."}},
+    }
+    record = ToolRecord(
+        "tasks__createTask", "Create a task. " + "Long details. " * 100, schema, "pm", "tasks"
+    )
+    catalog = GatewayCatalog({record.name: record}, {"pm": "Project management"}, {})
+    used: list[np.ndarray] = []
+
+    def store(vectors: np.ndarray) -> NumpyVectors:
+        used.append(vectors)
+        return NumpyVectors(vectors)
+
+    embedder = RecordingEmbedder()
+    Router(catalog, embedder, store=store)
+    assert embedder.read == [catalog.dense_document(record)]
+    assert len(embedder.read[0]) < len(catalog.document(record))
+    assert len(embedder.read[0]) <= text.DENSE_DESCRIPTION_CHARS + 100
+    assert len(used) == 1

@@ -33,7 +33,13 @@ def cache_root() -> Path:
 
 
 def ensure_model_dir(target: Path | None = None) -> Path:
-    """A directory fastembed can load with ``specific_model_path``; built on first use."""
+    """A directory fastembed can load with ``specific_model_path``; built on first use.
+
+    ``TOOLMESH_MODEL_DIR`` names a directory built beforehand (the container image bakes one in,
+    read-only, apart from the writable cache of vectors).
+    """
+    if target is None and (baked := os.environ.get("TOOLMESH_MODEL_DIR")):
+        target = Path(baked)
     target = target or cache_root() / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}"
     if (target / ".complete").exists():
         return target
