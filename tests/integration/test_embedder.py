@@ -34,7 +34,9 @@ def test_embeddings_are_unit_vectors_that_put_related_texts_close(embedder: Fast
     related, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
     assert related > unrelated + 0.2
     query = embedder.embed_query("create a GitHub issue")
-    assert float(query @ vectors[0]) == pytest.approx(1.0, abs=1e-3)
+    # Dynamic int8 (the default, fast model) scales activations per batch: a text alone and the
+    # same text in a padded batch come out very close, not identical.
+    assert float(query @ vectors[0]) == pytest.approx(1.0, abs=0.02)
 
 
 def test_cached_texts_are_not_embedded_again(embedder: FastEmbedder) -> None:
@@ -44,3 +46,21 @@ def test_cached_texts_are_not_embedded_again(embedder: FastEmbedder) -> None:
     again = embedder.embed([*texts, "list invoices"])
     assert np.array_equal(again[:2], first)
     assert len(embedder.cache) == rows
+
+
+def test_the_fast_model_is_built_from_the_pinned_one_and_agrees_with_it(tmp_path: Path) -> None:
+    fast_dir = model.ensure_fast_model_dir(tmp_path / "fast")
+    assert len(model.model_digest(fast_dir)) == 64
+    assert model.model_digest(fast_dir) != model.MODEL_SHA256  # its vectors are cached apart
+    texts = ["create a GitHub issue", "refund a card payment", "list the open pull requests of a repository"]
+    exact = FastEmbedder(
+        variant="exact", cache=EmbeddingCache(tmp_path / "e.sqlite", model.MODEL_SHA256)
+    ).embed(texts)
+    fast = FastEmbedder(variant="fast", cache=EmbeddingCache(tmp_path / "f.sqlite", "fast")).embed(texts)
+    agreement = np.sum(exact * fast, axis=1)
+    assert agreement.min() > 0.97, agreement
+
+
+def test_an_unknown_variant_is_a_clear_error() -> None:
+    with pytest.raises(model.ModelUnavailable, match="TOOLMESH_EMBEDDING_VARIANT"):
+        FastEmbedder(variant="huge")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,12 +30,13 @@ class Router:
         records = list(self.catalog.tools.values())
         self._index = HybridIndex(
             [r.name for r in records],
-            [self.catalog.document(r) for r in records],
+            (self.catalog.document(r) for r in records),
             self.embedder,
             self.weights,
             dense_documents=[self.catalog.dense_document(r) for r in records],
             store=self.store,
         )
+        release_freed_memory()
 
     def search(
         self, query: str, *, limit: int, budget: int, categories: Sequence[str] = ()
@@ -55,6 +58,16 @@ class Router:
             if len(out) >= limit:
                 break
         return out
+
+
+def release_freed_memory() -> None:
+    """Return the heap pages an index build freed to the OS (glibc's malloc_trim; elsewhere nothing).
+
+    A build allocates and frees millions of small objects; without this the process keeps their
+    pages (at 50,000 tools: 470 MB resident instead of 390 MB).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def compact(record: ToolRecord) -> str:

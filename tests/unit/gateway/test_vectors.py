@@ -88,3 +88,31 @@ def test_the_router_embeds_the_short_dense_documents_into_the_configured_store()
     assert len(embedder.read[0]) < len(catalog.document(record))
     assert len(embedder.read[0]) <= text.DENSE_DESCRIPTION_CHARS + 100
     assert len(used) == 1
+
+
+def test_a_large_store_ranks_through_a_projection_and_finds_what_an_exact_scan_finds() -> None:
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((40, 384)).astype(np.float32)  # clustered, like real embeddings
+    rows = centres[rng.integers(0, 40, 6000)] + 0.3 * rng.standard_normal((6000, 384)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    reduced = NumpyVectors(rows, reduce_above=1000)
+    exact = NumpyVectors(rows, reduce_above=10**9)
+    assert reduced._reduced is not None
+    assert exact._reduced is None
+    overlap = []
+    for q in rows[rng.integers(0, 6000, 20)] + 0.1 * rng.standard_normal((20, 384)).astype(np.float32):
+        a, b = reduced.top(q, 50), exact.top(q, 50)
+        assert a[0] == b[0]
+        overlap.append(len(set(a.tolist()) & set(b.tolist())) / 50)
+    assert np.mean(overlap) > 0.97
+
+
+def test_fusing_the_candidates_only_gives_the_scores_of_fusing_the_whole_catalogue() -> None:
+    from toolmesh.gateway.index import fusion
+
+    rankings = [np.array([5, 2, 9], dtype=np.int64), np.array([2, 7], dtype=np.int64)]
+    whole = fusion.rrf(rankings, [1.0, 0.5], 12)
+    ids, scores = fusion.rrf_candidates(rankings, [1.0, 0.5])
+    assert ids.tolist() == [2, 5, 7, 9]
+    assert np.allclose(scores, whole[ids])
+    assert np.count_nonzero(whole) == len(ids)

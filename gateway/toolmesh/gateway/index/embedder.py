@@ -78,20 +78,34 @@ class FastEmbedder:
         threads: int | None = None,
         cache: EmbeddingCache | None = None,
         progress: Progress | None = None,
+        variant: str | None = None,
     ) -> None:
         self.progress = progress
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never try a hub: fail at once if the files are missing
         from fastembed import TextEmbedding
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread: a search's numpy work is one matrix-vector product, and BLAS worker
+        # threads spinning beside ONNX Runtime's on a small machine cost more than they save
+        # (measured on 2 cores: search p50 7.9 ms with both pools, 3.1 ms with one BLAS thread).
+        threadpool_limits(limits=1, user_api="blas")
 
         root = model.cache_root()
+        variant = variant or os.environ.get("TOOLMESH_EMBEDDING_VARIANT", "fast")
+        if variant not in ("fast", "exact"):
+            raise model.ModelUnavailable(f"TOOLMESH_EMBEDDING_VARIANT is {variant!r}; use fast or exact")
+        directory = model.ensure_fast_model_dir() if variant == "fast" else model.ensure_model_dir()
+        self.variant = variant
         self._model = TextEmbedding(
             model.MODEL_NAME,
-            specific_model_path=str(model.ensure_model_dir()),
+            specific_model_path=str(directory),
             cache_dir=str(root / "fastembed"),
             threads=threads,
         )
         self.cache = (
-            cache if cache is not None else EmbeddingCache(root / "embeddings.sqlite", model.MODEL_SHA256)
+            cache
+            if cache is not None
+            else EmbeddingCache(root / "embeddings.sqlite", model.model_digest(directory))
         )
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> Vectors:

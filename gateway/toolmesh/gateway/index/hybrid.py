@@ -7,7 +7,7 @@ dot product is the cosine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,7 +40,7 @@ class HybridIndex:
     def __init__(
         self,
         ids: Sequence[str],
-        documents: Sequence[str],
+        documents: Iterable[str],
         embedder: QueryEmbedder | None,
         weights: Weights = Weights(),
         dense_documents: Sequence[str] | None = None,
@@ -49,13 +49,15 @@ class HybridIndex:
         self.ids = list(ids)
         self.weights = weights
         self.embedder = embedder
-        self.lexical = BM25([text.terms(d) for d in documents])
-        dense = list(dense_documents if dense_documents is not None else documents)
+        if dense_documents is None:
+            documents = list(documents)
+            dense_documents = documents
+        self.lexical = BM25(text.terms(d) for d in documents)  # one document's terms at a time
+        dense = list(dense_documents)
         self.vectors: VectorStore | None = store(embedder.embed(dense)) if embedder is not None else None
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` best tools for ``query``: (id, fused score), best first."""
-        n = len(self.ids)
         rankings: list[npt.NDArray[np.int64]] = []
         weights: list[float] = []
         lexical = self.lexical.scores(text.terms(query))
@@ -68,6 +70,6 @@ class HybridIndex:
             weights.append(self.weights.dense)
         if not rankings:
             return []
-        fused = fusion.rrf(rankings, weights, n)
-        best = fusion.top(fused, k)
-        return [(self.ids[i], float(fused[i])) for i in best if fused[i] > 0]
+        candidates, fused = fusion.rrf_candidates(rankings, weights)
+        best = fusion.top(fused, k)  # ties fall to the lower document index, as over the whole catalogue
+        return [(self.ids[int(candidates[i])], float(fused[i])) for i in best if fused[i] > 0]

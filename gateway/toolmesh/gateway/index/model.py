@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -64,3 +65,56 @@ def ensure_model_dir(target: Path | None = None) -> Path:
     shutil.copyfile(onnx, target / "model.onnx")
     (target / ".complete").write_text(MODEL_SHA256)
     return target
+
+
+#: Version of the recipe below; part of the directory name, so a new recipe builds a new model.
+FAST_RECIPE = "int8-per-channel-1"
+
+
+def ensure_fast_model_dir(target: Path | None = None) -> Path:
+    """The same model with int8 activations and per-channel int8 weights: about twice as fast.
+
+    The pinned file stores int8 weights but computes in float32. Here onnxruntime folds those
+    weights back to float32 (constant folding), then ``quantize_dynamic`` quantizes the MatMuls
+    per channel (notes: cosine 0.993 to float32, top-1 kept in the top 5 for 99.6 % of queries).
+    Built once from the pinned file, on the machine (``onnx`` is needed only for this step); the
+    result's own sha256 salts the vector cache.
+    """
+    if target is None and (baked := os.environ.get("TOOLMESH_MODEL_DIR")):
+        target = Path(baked)
+    target = target or cache_root() / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}-{FAST_RECIPE}"
+    if (target / ".complete").exists():
+        return target
+    base = ensure_model_dir(cache_root() / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}")
+    try:
+        import onnxruntime as ort
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise ModelUnavailable("building the fast model needs onnx: pip install onnx") from None
+    work = target.with_name(target.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC  # constant folding only
+    options.optimized_model_filepath = str(work / "folded.onnx")
+    ort.InferenceSession(str(base / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    logging.disable(logging.WARNING)  # onnxruntime suggests its pre-processing step on the root logger
+    try:
+        quantize_dynamic(
+            work / "folded.onnx", work / "model.onnx", weight_type=QuantType.QInt8, per_channel=True
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+    (work / "folded.onnx").unlink()
+    for name in (*TOKENIZER_FILES, "tokenizer_config.json"):
+        shutil.copyfile(base / name, work / name)
+    digest = hashlib.sha256((work / "model.onnx").read_bytes()).hexdigest()
+    (work / ".complete").write_text(digest)
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)
+    return target
+
+
+def model_digest(directory: Path) -> str:
+    """What a directory's vectors are keyed by: the sha256 of its model.onnx, as recorded when built."""
+    return (directory / ".complete").read_text().strip()
