@@ -162,6 +162,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=Path("crds"), help="directory of the CRD files (default: crds)"
     )
     parser.add_argument(
+        "--chart", type=Path, default=Path("charts/toolmesh"),
+        help="Helm chart whose derived files (values.yaml, values.schema.json, CRD templates) to write",
+    )  # fmt: skip
+    parser.add_argument(
         "--check", action="store_true", help="fail if the files differ from the models; write nothing"
     )
 
@@ -175,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from toolmesh.chart import generate as chart
+
     stale = generate(args.out, check=args.check)
+    if args.chart.is_dir():
+        stale += chart.generate(args.chart, args.out, check=args.check)
     if args.check and stale:
         for path in stale:
             print(f"out of date: {path} (run `toolmesh crds` and commit the result)", file=sys.stderr)

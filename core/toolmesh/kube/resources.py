@@ -45,6 +45,13 @@ RESOURCES: dict[str, Resource] = {
         Resource("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
         Resource("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
         Resource("coordination.k8s.io/v1", "Lease", "leases"),
+        Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
+        Resource("rbac.authorization.k8s.io/v1", "Role", "roles"),
+        Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
+        Resource("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", namespaced=False),
+        Resource(
+            "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False
+        ),
         Resource(
             "apiextensions.k8s.io/v1",
             "CustomResourceDefinition",

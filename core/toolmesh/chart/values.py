@@ -1,0 +1,178 @@
+"""``charts/toolmesh/values.yaml`` as a model: every value documented, unknown values rejected.
+
+``values.schema.json`` is generated from this model (``toolmesh crds``; checked in CI), so a typo
+in a user's values file fails ``helm install`` with a message naming the value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Values(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class Image(Values):
+    registry: Annotated[str, Field(description="Registry of the toolmesh images.")] = "ghcr.io"
+    repository: Annotated[
+        str, Field(description="Repository prefix; the images are <prefix>-operator, -gateway and -category.")
+    ] = "toolmesh/toolmesh"
+    tag: Annotated[str, Field(description="Image tag. Empty: the chart's appVersion.")] = ""
+    pull_policy: Annotated[
+        Literal["Always", "IfNotPresent", "Never"],
+        Field(description="Pull policy of every toolmesh container."),
+    ] = "IfNotPresent"
+
+
+class Crds(Values):
+    install: Annotated[
+        bool, Field(description="Install the MCPCategory and MCPIntegration CRDs with the chart.")
+    ] = True
+    keep: Annotated[
+        bool,
+        Field(
+            description="Keep the CRDs (and so every MCPCategory and MCPIntegration) when the release is uninstalled."
+        ),
+    ] = True
+
+
+class Resources(Values):
+    requests: Annotated[
+        dict[str, str], Field(description="Resource requests, e.g. {cpu: 100m, memory: 256Mi}.")
+    ] = Field(default_factory=dict)
+    limits: Annotated[dict[str, str], Field(description="Resource limits, e.g. {memory: 512Mi}.")] = Field(
+        default_factory=dict
+    )
+
+
+class Operator(Values):
+    enabled: Annotated[bool, Field(description="Run the operator.")] = True
+    replicas: Annotated[
+        int, Field(description="Operator replicas (one is active; kopf peering is off).", ge=0, le=1)
+    ] = 1
+    namespaces: Annotated[
+        list[str], Field(description="Namespaces whose MCPCategory/MCPIntegration it reconciles. Empty: all.")
+    ] = Field(default_factory=list)
+    resync_seconds: Annotated[int, Field(description="Every category is reconciled this often.", ge=5)] = 60
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(description="Log level.")] = (
+        "INFO"
+    )
+    resources: Annotated[Resources, Field(description="Operator container resources.")] = Field(
+        default_factory=lambda: Resources(
+            requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "768Mi"}
+        )
+    )
+
+
+class Autoscaling(Values):
+    enabled: Annotated[bool, Field(description="Scale the gateway with an HPA on CPU.")] = False
+    min_replicas: Annotated[int, Field(description="Fewest gateway pods.", ge=1)] = 2
+    max_replicas: Annotated[int, Field(description="Most gateway pods.", ge=1)] = 10
+    target_cpu_utilization_percentage: Annotated[
+        int, Field(description="Average CPU the HPA aims for.", ge=1, le=100)
+    ] = 70
+
+
+class Service(Values):
+    type: Annotated[
+        Literal["ClusterIP", "NodePort", "LoadBalancer"], Field(description="Service type of the gateway.")
+    ] = "ClusterIP"
+    port: Annotated[int, Field(description="Service port of the gateway's MCP endpoint.", ge=1, le=65535)] = (
+        80
+    )
+
+
+class Gateway(Values):
+    enabled: Annotated[bool, Field(description="Run the gateway.")] = True
+    replicas: Annotated[int, Field(description="Gateway pods when autoscaling is off.", ge=0)] = 2
+    catalog_namespace: Annotated[
+        str,
+        Field(
+            description="Namespace of the MCPCategory/MCPIntegration objects it serves. Empty: the release's."
+        ),
+    ] = ""
+    direct_tools_limit: Annotated[
+        int, Field(description="Up to this many tools, tools/list shows them directly.", ge=0)
+    ] = 32
+    qdrant_url: Annotated[
+        str, Field(description="Qdrant server for the tool vectors. Empty: in-process.")
+    ] = ""
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(description="Log level.")] = (
+        "INFO"
+    )
+    service: Annotated[Service, Field(description="The gateway's Service.")] = Field(default_factory=Service)
+    autoscaling: Annotated[Autoscaling, Field(description="HPA of the gateway.")] = Field(
+        default_factory=Autoscaling
+    )
+    resources: Annotated[Resources, Field(description="Gateway container resources.")] = Field(
+        default_factory=lambda: Resources(
+            requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "1Gi"}
+        )
+    )
+
+
+class NetworkPolicy(Values):
+    enabled: Annotated[
+        bool, Field(description="Restrict the gateway's and operator's traffic with NetworkPolicies.")
+    ] = False
+
+
+class ServiceMonitor(Values):
+    enabled: Annotated[
+        bool, Field(description="Create Prometheus Operator ServiceMonitors for /metrics.")
+    ] = False
+    interval: Annotated[str, Field(description="Scrape interval.", pattern=r"^[0-9]+(s|m)$")] = "30s"
+
+
+class ChartValues(Values):
+    """Values of the toolmesh chart."""
+
+    image: Annotated[Image, Field(description="Where the images come from.")] = Field(default_factory=Image)
+    image_pull_secrets: Annotated[
+        list[dict[str, str]], Field(description="Pull secrets, e.g. [{name: regcred}].")
+    ] = Field(default_factory=list)
+    crds: Annotated[Crds, Field(description="The CustomResourceDefinitions.")] = Field(default_factory=Crds)
+    operator: Annotated[Operator, Field(description="The operator.")] = Field(default_factory=Operator)
+    gateway: Annotated[Gateway, Field(description="The gateway.")] = Field(default_factory=Gateway)
+    network_policy: Annotated[NetworkPolicy, Field(description="NetworkPolicies.")] = Field(
+        default_factory=NetworkPolicy
+    )
+    service_monitor: Annotated[ServiceMonitor, Field(description="Prometheus scraping.")] = Field(
+        default_factory=ServiceMonitor
+    )
+    node_selector: Annotated[dict[str, str], Field(description="Node selector of every pod.")] = Field(
+        default_factory=dict
+    )
+    tolerations: Annotated[list[dict[str, Any]], Field(description="Tolerations of every pod.")] = Field(
+        default_factory=list
+    )
+
+
+def schema() -> dict[str, Any]:
+    """JSON Schema (draft 7, as Helm reads it) with ``additionalProperties: false`` everywhere."""
+    raw = ChartValues.model_json_schema(by_alias=True)
+    defs = raw.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                target = inline(defs[node["$ref"].rsplit("/", 1)[-1]])
+                return {**target, **{k: v for k, v in node.items() if k == "description"}}
+            out = {k: inline(v) for k, v in node.items() if k not in ("title", "default")}
+            if out.get("type") == "object" and "properties" in out:
+                out["additionalProperties"] = False
+            return out
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    result: dict[str, Any] = {"$schema": "http://json-schema.org/draft-07/schema#", **inline(raw)}
+    return result
+
+
+def defaults() -> dict[str, Any]:
+    return ChartValues().model_dump(by_alias=True)
