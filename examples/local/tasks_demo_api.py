@@ -82,4 +82,6 @@ def create_app() -> web.Application:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="The demo Tasks API for toolmesh's local stack.")
     parser.add_argument("--port", type=int, default=8099)
-    web.run_app(create_app(), host="127.0.0.1", port=parser.parse_args().port, print=None)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    web.run_app(create_app(), host=args.host, port=args.port, print=None)

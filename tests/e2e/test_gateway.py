@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import DEMO_SPEC
+from tests.e2e.conftest import StartCategory
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import SECRET, Connect, tasks_integration, text
 from toolmesh.gateway.app import SERVICE, create_app
@@ -167,3 +168,20 @@ async def test_metrics_count_searches_and_forwarded_calls(
     assert 'toolmesh_gateway_tool_calls_total{category="",outcome="unknown_tool"} 1.0' in body
     assert "toolmesh_gateway_categories_running 1.0" in body
     assert "toolmesh_gateway_tools 8.0" in body
+
+
+async def test_a_category_run_elsewhere_is_used_and_never_started(
+    start_gateway: StartGateway, start_category: StartCategory, upstream: StubUpstream, connect: Connect
+) -> None:
+    """TOOLMESH_CATEGORY_ENDPOINTS (docker-compose's category services): the gateway forwards there."""
+    upstream.on("GET", "/v1/projects", Reply(body=[{"id": "from-elsewhere"}]))
+    elsewhere = await start_category({
+        "integrations.yaml": tasks_integration(upstream.url),
+        "secrets.yaml": SECRET,
+        "tasks-openapi/tasks.openapi.yaml": DEMO_SPEC.read_text(),
+    })  # fmt: skip
+    gateway = await start_gateway(category_endpoints={"pm": elsewhere.mcp_url})
+    async with connect(gateway.mcp_url) as client:
+        result = await client.call_tool("tasks__listProjects", {})
+    assert json.loads(text(result)) == [{"id": "from-elsewhere"}]
+    assert gateway.service.categories.running == {}  # no child process was started

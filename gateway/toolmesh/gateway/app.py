@@ -91,6 +91,7 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
             settings.category_start_seconds,
             settings.category_idle_seconds,
             settings.call_timeout_seconds,
+            endpoints=dict(settings.category_endpoints),
         )
     service = GatewayService(settings, gateway_catalog, router, categories)
     if settings.source == "folder":

@@ -32,7 +32,7 @@ class GatewaySettings(BaseSettings):
     )
     category_endpoints: dict[str, str] = Field(
         default_factory=dict,
-        description="Cluster mode: MCP URL per category, instead of the one the operator publishes (JSON object).",
+        description="MCP URL per category (JSON object): a server run elsewhere, e.g. a docker-compose service. Cluster mode: instead of the one the operator publishes; folder mode: instead of starting one.",
     )
     demand_renew_seconds: float = Field(
         default=30.0, gt=0, description="Cluster mode: how often a category in use renews its demand Lease."

@@ -77,10 +77,19 @@ class LocalCategories:
     #: Called with (category, /readyz status) each time a category server starts.
     on_start: Callable[[str, dict[str, Any]], None] | None = None
     running: dict[str, Running] = field(default_factory=dict)
+    #: Category servers someone else runs (e.g. docker-compose services): used, never started or stopped.
+    endpoints: dict[str, str] = field(default_factory=dict)
+    _external: dict[str, OwnedClient] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def client(self, category: str) -> OwnedClient:
         """The client of a running category server, started first if needed."""
+        if (url := self.endpoints.get(category)) is not None:
+            if category not in self._external:
+                self._external[category] = OwnedClient(
+                    f"category {category}", connector(url, self.call_timeout), self.call_timeout
+                )
+            return self._external[category]
         async with self._locks.setdefault(category, asyncio.Lock()):
             current = self.running.get(category)
             if current is not None and current.process.returncode is not None:
@@ -160,6 +169,7 @@ class LocalCategories:
 
     async def close(self) -> None:
         await asyncio.gather(*(self._stop(c) for c in list(self.running)), return_exceptions=True)
+        await asyncio.gather(*(c.stop() for c in self._external.values()), return_exceptions=True)
 
 
 def connector(url: str, timeout: float) -> Any:
