@@ -79,7 +79,7 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.one_size is None:
         corpus_tools(max(sizes))  # compile (once, cached) before anything is measured
-        print(f"search over real tools ({'BM25 only' if args.lexical_only else 'BM25 + MiniLM, RRF'}), "
+        print(f"search over real tools ({'BM25 only' if args.lexical_only else 'BM25 + MiniLM, standardised-score fusion'}), "
               f"{args.queries} queries each, one process per size:", flush=True)  # fmt: skip
         for size in sizes:  # a process per size: its RSS is that catalogue's, nothing else
             extra = ["--lexical-only"] if args.lexical_only else []

@@ -116,3 +116,16 @@ def test_fusing_the_candidates_only_gives_the_scores_of_fusing_the_whole_catalog
     assert ids.tolist() == [2, 5, 7, 9]
     assert np.allclose(scores, whole[ids])
     assert np.count_nonzero(whole) == len(ids)
+
+
+def test_standardised_fusion_keeps_a_large_lead_that_rank_fusion_throws_away() -> None:
+    from toolmesh.gateway.index import fusion
+
+    # Candidates 0..3: lexically, 0 is far ahead; densely, 1 is a hair ahead of 0.
+    lexical = np.array([9.0, 1.0, 0.8, 0.7], dtype=np.float32)
+    dense = np.array([0.60, 0.61, 0.20, 0.10], dtype=np.float32)
+    fused = fusion.zscore_candidates([lexical, dense], [1.0, 1.0])
+    assert int(np.argmax(fused)) == 0
+    _, by_rank = fusion.rrf_candidates([np.array([0, 1, 2, 3]), np.array([1, 0, 2, 3])], [1.0, 1.0])
+    assert by_rank[0] == by_rank[1]  # rank fusion sees a tie
+    assert fusion.zscore_candidates([np.ones(3, dtype=np.float32)], [1.0]).tolist() == [0.0, 0.0, 0.0]

@@ -1,4 +1,11 @@
-"""Reciprocal-rank fusion of several rankings (Cormack et al., 2009), weighted."""
+"""Fusing the lexical and the dense ranking: standardised scores (the default), or reciprocal ranks.
+
+``zscore``: each method's scores over the union of their top candidates are standardised (mean 0,
+standard deviation 1) and summed with weights. Rank fusion throws away how far apart scores are;
+on the shared dev sets the standardised sum was better on both (recall@10 0.824 vs 0.791 on
+MetaTool, 0.898 vs 0.836 on Seal-Tools, equal weights; docs/design/0005), and it needs no
+per-set tuning beyond the weights.
+"""
 
 from __future__ import annotations
 
@@ -45,3 +52,15 @@ def rrf_candidates(
             k + np.arange(1, len(ranking) + 1, dtype=np.float32)
         )
     return ids.astype(np.int64), fused
+
+
+def zscore_candidates(
+    scores: Sequence[npt.NDArray[np.float32]], weights: Sequence[float]
+) -> npt.NDArray[np.float32]:
+    """Weighted sum of each method's standardised scores, over the same candidates (one array each)."""
+    fused = np.zeros(len(scores[0]) if scores else 0, dtype=np.float32)
+    for values, weight in zip(scores, weights, strict=True):
+        spread = float(values.std())
+        if spread > 0:
+            fused += weight * (values - float(values.mean())) / spread
+    return fused

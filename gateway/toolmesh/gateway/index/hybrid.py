@@ -32,6 +32,7 @@ class Weights:
     lexical: float = 1.0
     dense: float = 1.0
     depth: int = 100  # candidates each ranking contributes to the fusion
+    method: str = "zscore"  # or "rrf" (fusion.py)
 
 
 class HybridIndex:
@@ -65,11 +66,21 @@ class HybridIndex:
         if hits:
             rankings.append(fusion.top(lexical, min(self.weights.depth, hits)))
             weights.append(self.weights.lexical)
+        query_vector = None
         if self.embedder is not None and self.vectors is not None and self.weights.dense > 0:
-            rankings.append(self.vectors.top(self.embedder.embed_query(query), self.weights.depth))
+            query_vector = self.embedder.embed_query(query)
+            rankings.append(self.vectors.top(query_vector, self.weights.depth))
             weights.append(self.weights.dense)
         if not rankings:
             return []
-        candidates, fused = fusion.rrf_candidates(rankings, weights)
-        best = fusion.top(fused, k)  # ties fall to the lower document index, as over the whole catalogue
-        return [(self.ids[int(candidates[i])], float(fused[i])) for i in best if fused[i] > 0]
+        if self.weights.method == "rrf":
+            candidates, fused = fusion.rrf_candidates(rankings, weights)
+            best = fusion.top(fused, k)  # ties fall to the lower document index, as over the catalogue
+            return [(self.ids[int(candidates[i])], float(fused[i])) for i in best if fused[i] > 0]
+        candidates = np.unique(np.concatenate(rankings))
+        scores = [lexical[candidates]] if hits else []
+        if query_vector is not None and self.vectors is not None:
+            scores.append(self.vectors.scores(query_vector, candidates))
+        fused = fusion.zscore_candidates(scores, weights)
+        best = fusion.top(fused, k)
+        return [(self.ids[int(candidates[i])], float(fused[i])) for i in best]
