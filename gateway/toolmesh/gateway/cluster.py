@@ -99,9 +99,16 @@ class ClusterSource:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _follow(self, kind: str, version: str) -> None:
+    async def _follow(self, kind: str, version: str | None) -> None:
+        """Watch from ``version``; when the watch breaks or falls behind, list again and go on.
+
+        Never ends on an API or network error (the API server restarting, a 410 after a long
+        disconnection): the catalog keeps serving what it has and catches up when it can.
+        """
         while True:
             try:
+                if version is None:
+                    version = await self._relist(kind)
                 async for event in self.kube.watch(kind, self.namespace, resource_version=version):
                     version = str(event.object.get("metadata", {}).get("resourceVersion", version))
                     if event.type != "BOOKMARK":
@@ -110,11 +117,11 @@ class ClusterSource:
                 if not exc.gone:
                     log.warning("catalog.watch_failed", kind=kind, error=str(exc))
                     await asyncio.sleep(1.0)
-                version = await self._relist(kind)
+                version = None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("catalog.watch_failed", kind=kind, error=str(exc) or type(exc).__name__)
                 await asyncio.sleep(1.0)
-                version = await self._relist(kind)
+                version = None
 
     async def _relist(self, kind: str) -> str:
         """The watch fell too far behind: list again and drop what disappeared meanwhile."""
