@@ -10,9 +10,14 @@ import pytest
 from aiohttp import web
 from mcp import Client
 
+from tests.conftest import DEMO_SPEC
 from tests.e2e.stub_upstream import StubUpstream
 from toolmesh.category.app import create_app
 from toolmesh.category.settings import CategorySettings
+from toolmesh.gateway.app import SERVICE
+from toolmesh.gateway.app import create_app as create_gateway_app
+from toolmesh.gateway.service import GatewayService
+from toolmesh.gateway.settings import GatewaySettings
 
 MODES = ["auto", "legacy"]  # auto negotiates MCP 2026-07-28; legacy speaks the 2025 handshake
 
@@ -80,3 +85,44 @@ def connect(mode: str) -> Callable[[str], Client]:
         return Client(url, mode=mode)  # type: ignore[arg-type]
 
     return open_client
+
+
+class Gateway:
+    def __init__(self, url: str, service: GatewayService) -> None:
+        self.mcp_url = f"{url}/mcp"
+        self.service = service
+
+
+StartGateway = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def start_gateway(tmp_path: Path, upstream: StubUpstream) -> AsyncIterator[StartGateway]:
+    runners: list[web.AppRunner] = []
+
+    from tests.e2e.test_category_server import SECRET, tasks_integration  # the demo integration's YAML
+
+    async def start(**settings: object) -> Gateway:
+        folder = tmp_path / "catalog"
+        folder.mkdir(exist_ok=True)
+        (folder / "categories.yaml").write_text(textwrap.dedent("""
+            apiVersion: toolmesh.dev/v1alpha1
+            kind: MCPCategory
+            metadata: {name: pm}
+            spec: {description: "Project management: projects and tasks"}
+        """))  # fmt: skip
+        (folder / "integrations.yaml").write_text(textwrap.dedent(tasks_integration(upstream.url)))
+        (folder / "secrets.yaml").write_text(textwrap.dedent(SECRET))
+        (folder / "tasks-openapi").mkdir(exist_ok=True)
+        (folder / "tasks-openapi" / "tasks.openapi.yaml").write_text(DEMO_SPEC.read_text())
+        app = create_gateway_app(GatewaySettings(catalog=folder, port=0, **{"auth": "none", **settings}))  # type: ignore[arg-type]
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        return Gateway(f"http://127.0.0.1:{runner.addresses[0][1]}", app[SERVICE])
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

@@ -3,62 +3,16 @@
 from __future__ import annotations
 
 import json
-import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.conftest import DEMO_SPEC
-from tests.e2e.conftest import StartCategory
+from tests.e2e.conftest import StartCategory, StartGateway
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import SECRET, Connect, tasks_integration, text
-from toolmesh.gateway.app import SERVICE, create_app
-from toolmesh.gateway.service import GatewayService
-from toolmesh.gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.e2e
-
-
-class Gateway:
-    def __init__(self, url: str, service: GatewayService) -> None:
-        self.mcp_url = f"{url}/mcp"
-        self.service = service
-
-
-StartGateway = Callable[..., Awaitable[Gateway]]
-
-
-@pytest.fixture
-async def start_gateway(tmp_path: Path, upstream: StubUpstream) -> AsyncIterator[StartGateway]:
-    runners: list[web.AppRunner] = []
-
-    async def start(**settings: object) -> Gateway:
-        folder = tmp_path / "catalog"
-        folder.mkdir(exist_ok=True)
-        (folder / "categories.yaml").write_text(textwrap.dedent("""
-            apiVersion: toolmesh.dev/v1alpha1
-            kind: MCPCategory
-            metadata: {name: pm}
-            spec: {description: "Project management: projects and tasks"}
-        """))  # fmt: skip
-        (folder / "integrations.yaml").write_text(textwrap.dedent(tasks_integration(upstream.url)))
-        (folder / "secrets.yaml").write_text(textwrap.dedent(SECRET))
-        (folder / "tasks-openapi").mkdir(exist_ok=True)
-        (folder / "tasks-openapi" / "tasks.openapi.yaml").write_text(DEMO_SPEC.read_text())
-        app = create_app(GatewaySettings(catalog=folder, port=0, **settings))  # type: ignore[arg-type]
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        return Gateway(f"http://127.0.0.1:{runner.addresses[0][1]}", app[SERVICE])
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
 
 
 async def test_few_tools_are_listed_directly_and_calls_reach_the_upstream(

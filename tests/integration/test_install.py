@@ -67,7 +67,7 @@ def healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> 
 def test_the_servers_answer_their_health_probe(venv: Path, command: list[str], tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "TOOLMESH_MODEL_DIR": str(venv.parent / "model"), "TOOLMESH_CACHE": str(tmp_path),
-           "HF_HUB_OFFLINE": "1", "TOOLMESH_PORT": str(port), "TOOLMESH_CATEGORY_PORT": str(port)}  # fmt: skip
+           "HF_HUB_OFFLINE": "1", "TOOLMESH_AUTH": "none", "TOOLMESH_PORT": str(port), "TOOLMESH_CATEGORY_PORT": str(port)}  # fmt: skip
     process = subprocess.Popen(
         [str(venv / "bin" / "toolmesh"), *command],
         cwd=ROOT,

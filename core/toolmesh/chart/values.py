@@ -86,6 +86,30 @@ class Service(Values):
     )
 
 
+class Auth(Values):
+    mode: Annotated[
+        Literal["jwt", "api-key", "none"],
+        Field(
+            description="How agents authenticate: jwt (OAuth 2.1 bearer tokens), api-key, or none (never in production)."
+        ),
+    ] = "jwt"
+    issuer: Annotated[
+        str, Field(description="jwt: the authorization server's issuer URL. Required with mode jwt.")
+    ] = ""
+    audience: Annotated[
+        str, Field(description="jwt: the aud claim tokens must carry. Empty: <publicUrl>/mcp.")
+    ] = ""
+    jwks_url: Annotated[
+        str, Field(description="jwt: the issuer's JWKS. Empty: <issuer>/.well-known/jwks.json.")
+    ] = ""
+    scopes: Annotated[
+        list[str], Field(description="jwt: scopes advertised in the protected resource metadata.")
+    ] = Field(default_factory=list)
+    api_key_digests: Annotated[
+        list[str], Field(description="api-key: SHA-256 hex digests of the accepted keys (never the keys).")
+    ] = Field(default_factory=list)
+
+
 class Gateway(Values):
     enabled: Annotated[bool, Field(description="Run the gateway.")] = True
     replicas: Annotated[int, Field(description="Gateway pods when autoscaling is off.", ge=0)] = 2
@@ -104,6 +128,10 @@ class Gateway(Values):
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(description="Log level.")] = (
         "INFO"
     )
+    public_url: Annotated[
+        str, Field(description="The gateway's external base URL (the OAuth resource identifier).")
+    ] = ""
+    auth: Annotated[Auth, Field(description="Caller authentication.")] = Field(default_factory=Auth)
     service: Annotated[Service, Field(description="The gateway's Service.")] = Field(default_factory=Service)
     autoscaling: Annotated[Autoscaling, Field(description="HPA of the gateway.")] = Field(
         default_factory=Autoscaling

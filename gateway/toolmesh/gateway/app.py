@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolmesh.catalog import folder
 from toolmesh.common.mcp_aiohttp import McpEndpoint
+from toolmesh.gateway import auth
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import server as server_mod
 from toolmesh.gateway.cluster import ClusterCategories, ClusterSource
@@ -47,6 +48,33 @@ def vector_store(settings: GatewaySettings) -> Callable[[Vectors], VectorStore]:
     return NumpyVectors
 
 
+def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
+    """The configured check of callers; a setting that is missing is an error naming it."""
+    if settings.auth == "none":
+        return auth.Authenticator("none")
+    if settings.auth == "api-key":
+        if not settings.auth_api_keys:
+            raise ValueError(
+                "TOOLMESH_AUTH=api-key needs TOOLMESH_AUTH_API_KEYS (SHA-256 hex digests of the keys)"
+            )
+        return auth.Authenticator(
+            "api-key", api_key_digests=frozenset(k.lower() for k in settings.auth_api_keys)
+        )
+    if not settings.auth_issuer:
+        raise ValueError(
+            "TOOLMESH_AUTH_ISSUER is required with TOOLMESH_AUTH=jwt (the default): the OAuth issuer whose "
+            "tokens the gateway accepts. Or TOOLMESH_AUTH=api-key, or TOOLMESH_AUTH=none for local development."
+        )
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    jwks_url = settings.auth_jwks_url or settings.auth_issuer.rstrip("/") + "/.well-known/jwks.json"
+    return auth.Authenticator(
+        "jwt",
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience or base + "/mcp",
+        jwks=auth.JwksCache(jwks_url),
+    )
+
+
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
     """The gateway for ``settings`` (a folder, or the cluster); pass ``embedder`` to reuse a loaded model."""
     if settings.source == "cluster":
@@ -58,7 +86,24 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
         embedder if embedder is not None else make_embedder(settings),
         store=vector_store(settings),
     )
-    app = web.Application()
+    authenticator = make_authenticator(settings)
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    app = web.Application(middlewares=[auth.middleware(authenticator, base + auth.METADATA_PATH, ("/mcp",))])
+    if authenticator.jwks is not None:
+        jwks = authenticator.jwks
+
+        async def key_fetcher(app: web.Application) -> AsyncIterator[None]:
+            async with aiohttp.ClientSession() as http:
+                jwks.http = http
+                yield
+
+        app.cleanup_ctx.append(key_fetcher)
+
+    async def resource_metadata(request: web.Request) -> web.Response:
+        return web.json_response(auth.metadata(base + "/mcp", settings.auth_issuer, settings.auth_scopes))
+
+    app.router.add_get(auth.METADATA_PATH, resource_metadata)
+    app.router.add_get(auth.METADATA_PATH + "/mcp", resource_metadata)
     categories: Categories
     if settings.source == "cluster":
         connection = load_connection(settings.kubeconfig)

@@ -48,7 +48,12 @@ def client_config(url: str) -> str:
 
 
 def _settings(args: argparse.Namespace) -> GatewaySettings:
-    overrides: dict[str, object] = {"catalog": args.catalog, "lexical_only": args.lexical_only}
+    # The local stack: no caller authentication (it listens on loopback unless told otherwise).
+    overrides: dict[str, object] = {
+        "catalog": args.catalog,
+        "lexical_only": args.lexical_only,
+        "auth": "none",
+    }
     for key in ("host", "port", "direct_tools_limit"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)

@@ -64,6 +64,30 @@ class GatewaySettings(BaseSettings):
     call_timeout_seconds: float = Field(
         default=120.0, gt=0, description="Longest a forwarded tool call may take."
     )
+    auth: Literal["jwt", "api-key", "none"] = Field(
+        default="jwt",
+        description="How callers authenticate: jwt (OAuth 2.1 bearer tokens of auth_issuer), api-key, or none (local development only).",
+    )
+    auth_issuer: str | None = Field(
+        default=None, description="jwt: the authorization server's issuer URL (the iss claim)."
+    )
+    auth_audience: str | None = Field(
+        default=None, description="jwt: the aud claim tokens must carry. Unset: the resource URL of /mcp."
+    )
+    auth_jwks_url: str | None = Field(
+        default=None,
+        description="jwt: where the issuer's signing keys are. Unset: <issuer>/.well-known/jwks.json.",
+    )
+    auth_scopes: list[str] = Field(
+        default_factory=list, description="jwt: scopes advertised in the resource metadata."
+    )
+    auth_api_keys: list[str] = Field(
+        default_factory=list, description="api-key: SHA-256 hex digests of the accepted keys (JSON list)."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The gateway's external base URL (resource identifier). Unset: http://host:port.",
+    )
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(
         default="console", description="console (development) or json (production)."

@@ -31,6 +31,9 @@ def helm() -> str:
     return built.stdout.strip().splitlines()[-1]
 
 
+ISSUER = ("--set", "gateway.auth.issuer=https://login.example.com")  # the one value without a default
+
+
 def render(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [helm, "template", "toolmesh", str(CHART), "--namespace", "toolmesh", "--kube-version", KUBE_VERSION, *args],
@@ -78,10 +81,13 @@ async def test_the_api_server_accepts_every_rendered_object(
 
 
 def test_a_bad_value_is_rejected_naming_it(helm: str) -> None:
-    typo = render(helm, "--set", "gateway.replicaz=3")
+    no_issuer = render(helm)
+    assert no_issuer.returncode != 0  # secure by default: OAuth tokens, and the issuer must be named
+    assert "gateway.auth.issuer is required when gateway.auth.mode is jwt" in no_issuer.stderr
+    typo = render(helm, *ISSUER, "--set", "gateway.replicaz=3")
     assert typo.returncode != 0
     assert "additional properties 'replicaz' not allowed" in typo.stderr
-    negative = render(helm, "--set", "gateway.replicas=-1")
+    negative = render(helm, *ISSUER, "--set", "gateway.replicas=-1")
     assert negative.returncode != 0
     assert "/gateway/replicas" in negative.stderr
 
@@ -91,7 +97,7 @@ def _rules(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def test_the_chart_grants_exactly_the_rbac_the_tests_prove_minimal(helm: str) -> None:
-    docs = objects(render(helm).stdout)
+    docs = objects(render(helm, *ISSUER).stdout)
     operator = list(yaml.safe_load_all((ROOT / "deploy" / "operator-rbac.yaml").read_text()))
     gateway = list(yaml.safe_load_all((ROOT / "deploy" / "gateway-rbac.yaml").read_text()))
     assert _rules(docs, "ClusterRole") == _rules(operator, "ClusterRole")
@@ -99,11 +105,11 @@ def test_the_chart_grants_exactly_the_rbac_the_tests_prove_minimal(helm: str) ->
 
 
 def test_without_crds_install_no_crd_is_rendered_and_keep_is_the_default(helm: str) -> None:
-    crds = [d for d in objects(render(helm).stdout) if d["kind"] == "CustomResourceDefinition"]
+    crds = [d for d in objects(render(helm, *ISSUER).stdout) if d["kind"] == "CustomResourceDefinition"]
     assert {d["metadata"]["name"] for d in crds} == {
         "mcpcategories.toolmesh.dev",
         "mcpintegrations.toolmesh.dev",
     }
     assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds)
-    none = objects(render(helm, "--set", "crds.install=false").stdout)
+    none = objects(render(helm, *ISSUER, "--set", "crds.install=false").stdout)
     assert not [d for d in none if d["kind"] == "CustomResourceDefinition"]

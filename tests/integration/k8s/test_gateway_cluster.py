@@ -129,6 +129,7 @@ async def test_examples_applied_with_kubectl_are_served_through_the_gateway_waki
     )))  # fmt: skip
 
     gateway_settings = GatewaySettings(
+        auth="none",
         source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
         category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30, log_format="console",
     )  # fmt: skip
@@ -187,6 +188,7 @@ async def test_a_category_that_does_not_wake_in_time_fails_only_that_call_with_a
     assert applied.returncode == 0, applied.stderr
     await ready(kube, "MCPIntegration", namespace, "status-page")
     settings = GatewaySettings(
+        auth="none",
         source="cluster",
         namespace=namespace,
         kubeconfig=str(cluster.kubeconfig),

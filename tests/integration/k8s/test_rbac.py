@@ -219,6 +219,7 @@ async def test_the_gateway_needs_every_permission_it_has_and_no_other(
     await ready(kube, "MCPIntegration", namespace, "status-page")
 
     settings = GatewaySettings(
+        auth="none",
         source="cluster",
         kubeconfig=str(kubeconfig),
         lexical_only=True,

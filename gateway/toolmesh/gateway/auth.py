@@ -1,0 +1,196 @@
+"""Who is calling: the gateway as an OAuth 2.1 resource server (MCP authorization), or API keys.
+
+* ``jwt`` (the default): a bearer JWT signed by the configured issuer, checked against its JWKS
+  (signature with an allow-listed algorithm, ``iss``, ``aud``, ``exp``/``nbf``), keys fetched and
+  cached, refetched (rate-limited) when a token names an unknown key, so key rotation just works.
+  A refused request gets 401 with a ``WWW-Authenticate`` challenge pointing at the protected
+  resource metadata (RFC 9728), which names the authorization server.
+* ``api-key``: ``Authorization: Bearer <key>`` against SHA-256 digests of the allowed keys
+  (constant-time comparison; the keys themselves are never kept).
+* ``none``: no check, for local development only, and only when asked for.
+
+Token verification is PyJWT's; this module fetches keys and turns failures into one-line reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import jwt
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+log = structlog.get_logger("toolmesh.gateway")
+METADATA_PATH = "/.well-known/oauth-protected-resource"
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
+# A token naming an unknown key triggers a refetch (the issuer rotated its keys), at most once per
+# key id per UNKNOWN_KID_RETRY seconds and once per REFETCH_FLOOR seconds overall: tokens with
+# made-up key ids cannot turn the gateway into a load generator against the issuer.
+UNKNOWN_KID_RETRY = 60.0
+REFETCH_FLOOR = 1.0
+
+
+class AuthError(Exception):
+    """The request's credentials were refused; the message is safe to show (no token content)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    scopes: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    method: str = "jwt"
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+@dataclass
+class JwksCache:
+    url: str
+    http: aiohttp.ClientSession | None = None  # set when the app starts
+    ttl: float = 600.0
+    _keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
+    _fetched: float = -1e9
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tried: dict[str, float] = field(default_factory=dict)
+
+    async def key(self, kid: str | None) -> jwt.PyJWK:
+        now = time.monotonic()
+        unknown = kid is not None and kid not in self._keys
+        if now - self._fetched > self.ttl:
+            await self._refresh()
+        elif (
+            unknown
+            and now - self._tried.get(kid or "", -1e9) > UNKNOWN_KID_RETRY
+            and now - self._fetched > REFETCH_FLOOR
+        ):
+            self._tried[kid or ""] = now
+            await self._refresh()
+        if kid is None and len(self._keys) == 1:
+            return next(iter(self._keys.values()))
+        found = self._keys.get(kid or "")
+        if found is None:
+            raise AuthError("the token is signed with a key the issuer does not publish")
+        return found
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if self.http is None:
+                raise AuthError("the gateway is not started")
+            try:
+                async with self.http.get(self.url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+                    response.raise_for_status()
+                    document = await response.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.warning("auth.jwks_unavailable", url=self.url, error=str(exc) or type(exc).__name__)
+                if not self._keys:
+                    raise AuthError("the issuer's keys cannot be fetched right now") from None
+                return
+            keys = {}
+            for entry in document.get("keys", []):
+                try:
+                    parsed = jwt.PyJWK(entry)
+                except jwt.PyJWTError:
+                    continue  # a key of a type or algorithm we do not accept
+                keys[str(entry.get("kid", ""))] = parsed
+            self._keys = keys
+            self._fetched = time.monotonic()
+
+
+@dataclass
+class Authenticator:
+    mode: str  # jwt | api-key | none
+    issuer: str | None = None
+    audience: str | None = None
+    jwks: JwksCache | None = None
+    api_key_digests: frozenset[str] = frozenset()
+    leeway: float = 30.0
+
+    async def authenticate(self, headers: Any) -> Principal:
+        if self.mode == "none":
+            return Principal("anonymous", method="none")
+        header = str(headers.get("Authorization", ""))
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise AuthError("missing bearer token")
+        credentials = credentials.strip()
+        if self.mode == "api-key":
+            digest = hashlib.sha256(credentials.encode()).hexdigest()
+            if any(hmac.compare_digest(digest, allowed) for allowed in self.api_key_digests):
+                return Principal(f"api-key:{digest[:12]}", method="api-key")
+            raise AuthError("unknown API key")
+        return await self._jwt(credentials)
+
+    async def _jwt(self, token: str) -> Principal:
+        if self.jwks is None or not self.issuer or not self.audience:
+            raise AuthError("the gateway's token check is not configured")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise AuthError("malformed token") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise AuthError(f"token algorithm {header.get('alg')!r} is not accepted")
+        key = await self.jwks.key(header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token, key=key, algorithms=list(ALGORITHMS), audience=self.audience, issuer=self.issuer,
+                leeway=self.leeway, options={"require": ["exp", "iss", "aud", "sub"]},
+            )  # fmt: skip
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError("token is not for this resource (aud)") from None
+        except jwt.InvalidIssuerError:
+            raise AuthError("token is from another issuer (iss)") from None
+        except jwt.InvalidSignatureError:
+            raise AuthError("token signature does not verify") from None
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {type(exc).__name__}") from None
+        scopes = claims.get("scope") or claims.get("scp") or ""
+        scope_set = frozenset(scopes.split() if isinstance(scopes, str) else map(str, scopes))
+        groups = frozenset(str(g) for g in claims.get("groups") or [])
+        return Principal(str(claims["sub"]), scope_set, groups)
+
+
+def metadata(resource: str, issuer: str | None, scopes: list[str]) -> dict[str, Any]:
+    """OAuth 2.0 Protected Resource Metadata (RFC 9728) for the MCP endpoint."""
+    document: dict[str, Any] = {"resource": resource, "bearer_methods_supported": ["header"]}
+    if issuer:
+        document["authorization_servers"] = [issuer]
+    if scopes:
+        document["scopes_supported"] = scopes
+    return document
+
+
+def middleware(authenticator: Authenticator, metadata_url: str, protected: tuple[str, ...]) -> Any:
+    """Checks every request to a ``protected`` path; a refusal is a 401 with a Bearer challenge."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path not in protected:
+            return await handler(request)
+        try:
+            request[PRINCIPAL] = await authenticator.authenticate(request.headers)
+        except AuthError as exc:
+            log.info("auth.refused", path=request.path, reason=str(exc))
+            challenge = (
+                f'Bearer error="invalid_token", error_description="{exc}", resource_metadata="{metadata_url}"'
+            )
+            if "missing" in str(exc):
+                challenge = f'Bearer resource_metadata="{metadata_url}"'
+            return web.json_response(
+                {"error": "invalid_token", "error_description": str(exc)},
+                status=401,
+                headers={"WWW-Authenticate": challenge},
+            )
+        return await handler(request)
+
+    return check

@@ -1,0 +1,169 @@
+"""The gateway as an OAuth 2.1 resource server, against a test issuer that signs real JWTs with
+rotating RSA keys and publishes them as a JWKS; and API keys. Refusals are 401s with a Bearer
+challenge that points at the protected resource metadata."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx2
+import jwt
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.e2e.conftest import StartGateway
+
+pytestmark = pytest.mark.e2e
+AUDIENCE = "https://gateway.example.test/mcp"
+
+
+class Issuer:
+    """Publishes its current keys at /jwks; ``rotate`` adds a new key and signs with it."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, Any] = {}
+        self.current = ""
+        self.url = ""
+        self.fetches = 0
+        self.rotate()
+
+    def rotate(self) -> None:
+        kid = f"k{len(self.keys) + 1}"
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.current = kid
+
+    def jwks(self) -> dict[str, Any]:
+        keys = []
+        for kid, key in self.keys.items():
+            jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": keys}
+
+    def token(self, *, key: Any = None, kid: str | None = None, alg: str = "RS256", **claims: Any) -> str:
+        now = int(time.time())
+        body = {
+            "iss": self.url,
+            "aud": AUDIENCE,
+            "sub": "alice",
+            "iat": now,
+            "exp": now + 300,
+            "scope": "tools:read",
+            **claims,
+        }
+        signing = key if key is not None else self.keys[self.current]
+        return jwt.encode(body, signing, algorithm=alg, headers={"kid": kid or self.current})
+
+
+@pytest.fixture
+async def issuer() -> AsyncIterator[Issuer]:
+    state = Issuer()
+
+    async def jwks(request: web.Request) -> web.Response:
+        state.fetches += 1
+        return web.json_response(state.jwks())
+
+    app = web.Application()
+    app.router.add_get("/jwks", jwks)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    yield state
+    await runner.cleanup()
+
+
+async def post_mcp(url: str, token: str | None) -> tuple[int, dict[str, str], dict[str, Any]]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    async with aiohttp.ClientSession() as http, http.post(url, json=body, headers=headers) as response:
+        payload = await response.json(content_type=None) if response.status == 401 else {}
+        return response.status, dict(response.headers), payload
+
+
+async def list_tools(url: str, token: str) -> list[str]:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        return [t.name for t in (await client.list_tools()).tools]
+
+
+async def test_a_valid_token_is_served_and_every_bad_one_refused_with_a_challenge(
+    start_gateway: StartGateway, issuer: Issuer
+) -> None:
+    gateway = await start_gateway(auth="jwt", auth_issuer=issuer.url, auth_jwks_url=f"{issuer.url}/jwks",
+                                  auth_audience=AUDIENCE, public_url="https://gateway.example.test")  # fmt: skip
+    assert "tasks__listProjects" in await list_tools(gateway.mcp_url, issuer.token())
+
+    status, headers, _ = await post_mcp(gateway.mcp_url, None)
+    assert status == 401
+    assert (
+        headers["WWW-Authenticate"]
+        == 'Bearer resource_metadata="https://gateway.example.test/.well-known/oauth-protected-resource"'
+    )
+
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cases = {
+        "token expired": issuer.token(exp=int(time.time()) - 3600),
+        "token is not for this resource (aud)": issuer.token(aud="https://elsewhere.test/mcp"),
+        "token is from another issuer (iss)": issuer.token(iss="https://evil.test"),
+        "token signature does not verify": issuer.token(key=other_key),
+        "token algorithm 'none' is not accepted": jwt.encode(
+            {"sub": "alice", "aud": AUDIENCE, "iss": issuer.url}, None, algorithm="none"
+        ),
+        "malformed token": "not-a-jwt",
+    }
+    for reason, token in cases.items():
+        status, headers, payload = await post_mcp(gateway.mcp_url, token)
+        assert (status, payload.get("error_description")) == (401, reason), reason
+        assert 'error="invalid_token"' in headers["WWW-Authenticate"]
+        assert token not in str(headers) + str(payload)  # a refusal never echoes the credential
+
+
+async def test_rotated_keys_are_fetched_when_a_token_names_one_and_metadata_names_the_issuer(
+    start_gateway: StartGateway, issuer: Issuer
+) -> None:
+    gateway = await start_gateway(
+        auth="jwt", auth_issuer=issuer.url, auth_jwks_url=f"{issuer.url}/jwks", auth_audience=AUDIENCE
+    )
+    await list_tools(gateway.mcp_url, issuer.token())
+    issuer.rotate()
+    await asyncio.sleep(
+        1.1
+    )  # the refetch floor (auth.REFETCH_FLOOR): made-up key ids cannot flood the issuer
+    assert await list_tools(gateway.mcp_url, issuer.token())  # signed with the new key: refetched
+    assert issuer.fetches == 2
+    base = gateway.mcp_url.removesuffix("/mcp")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{base}/.well-known/oauth-protected-resource") as response,
+    ):
+        document = await response.json()
+    assert document["authorization_servers"] == [issuer.url]
+    assert document["resource"].endswith("/mcp")
+
+
+async def test_api_keys_are_checked_by_digest(start_gateway: StartGateway) -> None:
+    key = "tm_live_correct-horse-battery-staple"
+    gateway = await start_gateway(auth="api-key", auth_api_keys=[hashlib.sha256(key.encode()).hexdigest()])
+    assert "tasks__listProjects" in await list_tools(gateway.mcp_url, key)
+    status, _, payload = await post_mcp(gateway.mcp_url, "tm_live_wrong")
+    assert (status, payload["error_description"]) == (401, "unknown API key")
+
+
+def test_the_default_is_secure_and_names_what_to_set() -> None:
+    from toolmesh.gateway.app import make_authenticator
+    from toolmesh.gateway.settings import GatewaySettings
+
+    with pytest.raises(ValueError, match="TOOLMESH_AUTH_ISSUER is required"):
+        make_authenticator(GatewaySettings())
