@@ -122,6 +122,11 @@ async def test_a_valid_token_is_served_and_every_bad_one_refused_with_a_challeng
             {"sub": "alice", "aud": AUDIENCE, "iss": issuer.url}, None, algorithm="none"
         ),
         "malformed token": "not-a-jwt",
+        "token algorithm 'HS256' is not accepted": jwt.encode(
+            {"sub": "alice", "aud": AUDIENCE, "iss": issuer.url, "exp": int(time.time()) + 60},
+            "a-shared-secret-32-bytes-long!!!",
+            algorithm="HS256",
+        ),
     }
     for reason, token in cases.items():
         status, headers, payload = await post_mcp(gateway.mcp_url, token)
