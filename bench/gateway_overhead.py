@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -19,11 +22,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx2
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from category_call import DEMO_SPEC, ROOT, serve_category, summary, throughput, timed, wait_ready
 from toolmesh.gateway.supervisor import free_port
+
+API_KEY = "tm_bench_key"
 
 
 async def main() -> None:
@@ -49,13 +56,27 @@ async def main() -> None:
             [sys.executable, "-m", "toolmesh.cli.main", "dev", str(folder), "--port", str(gateway_port), "--lexical-only"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        # The same gateway behind API-key authentication, to price the check on every call.
+        keyed_port = free_port()
+        keyed = subprocess.Popen(
+            [sys.executable, "-m", "toolmesh.cli.main", "gateway", "--catalog", str(folder), "--port", str(keyed_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "TOOLMESH_AUTH": "api-key", "TOOLMESH_LEXICAL_ONLY": "true",
+                 "TOOLMESH_AUTH_API_KEYS": json.dumps([hashlib.sha256(API_KEY.encode()).hexdigest()])},
+        )  # fmt: skip
         try:
             await wait_ready(f"http://127.0.0.1:{category_port}/readyz")
             await wait_ready(f"http://127.0.0.1:{gateway_port}/healthz")
+            await wait_ready(f"http://127.0.0.1:{keyed_port}/healthz")
             call_args = {"projectId": "apollo", "taskId": 7}
+            keyed_http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {API_KEY}"})
             async with (
+                keyed_http,
                 Client(f"http://127.0.0.1:{category_port}/mcp") as direct_client,
                 Client(f"http://127.0.0.1:{gateway_port}/mcp") as gateway_client,
+                Client(
+                    streamable_http_client(f"http://127.0.0.1:{keyed_port}/mcp", http_client=keyed_http)
+                ) as keyed_client,
             ):
 
                 async def direct() -> None:
@@ -64,7 +85,11 @@ async def main() -> None:
                 async def through() -> None:
                     assert not (await gateway_client.call_tool("tasks__getTask", call_args)).is_error
 
+                async def authenticated() -> None:
+                    assert not (await keyed_client.call_tool("tasks__getTask", call_args)).is_error
+
                 await through()  # wakes the gateway's category server
+                await authenticated()
                 print(
                     f"tools/call through the gateway vs directly ({args.calls} sequential; {args.concurrency} concurrent for calls/s):"
                 )
@@ -75,8 +100,15 @@ async def main() -> None:
                 print(summary("category server", d, d_rate))
                 print(summary("through the gateway", g, g_rate))
                 print(f"  added by the gateway: p50 {statistics.median(g) - statistics.median(d):.2f} ms")
+                a = await timed(authenticated, args.calls)
+                print(
+                    summary(
+                        "gateway + API key", a, await throughput(authenticated, args.calls, args.concurrency)
+                    )
+                )
+                print(f"  added by authentication: p50 {statistics.median(a) - statistics.median(g):.2f} ms")
         finally:
-            for proc in (gateway, category, stub):
+            for proc in (keyed, gateway, category, stub):
                 proc.terminate()
                 proc.wait()
 
