@@ -102,7 +102,7 @@ async def start_gateway(tmp_path: Path, upstream: StubUpstream) -> AsyncIterator
 
     from tests.e2e.test_category_server import SECRET, tasks_integration  # the demo integration's YAML
 
-    async def start(**settings: object) -> Gateway:
+    async def start(extra: dict[str, str] | None = None, **settings: object) -> Gateway:
         folder = tmp_path / "catalog"
         folder.mkdir(exist_ok=True)
         (folder / "categories.yaml").write_text(textwrap.dedent("""
@@ -115,6 +115,8 @@ async def start_gateway(tmp_path: Path, upstream: StubUpstream) -> AsyncIterator
         (folder / "secrets.yaml").write_text(textwrap.dedent(SECRET))
         (folder / "tasks-openapi").mkdir(exist_ok=True)
         (folder / "tasks-openapi" / "tasks.openapi.yaml").write_text(DEMO_SPEC.read_text())
+        for name, content in (extra or {}).items():
+            (folder / name).write_text(textwrap.dedent(content))
         app = create_gateway_app(GatewaySettings(catalog=folder, port=0, **{"auth": "none", **settings}))  # type: ignore[arg-type]
         runner = web.AppRunner(app)
         await runner.setup()

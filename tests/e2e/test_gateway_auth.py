@@ -172,3 +172,59 @@ def test_the_default_is_secure_and_names_what_to_set() -> None:
 
     with pytest.raises(ValueError, match="TOOLMESH_AUTH_ISSUER is required"):
         make_authenticator(GatewaySettings())
+
+
+PAYROLL = """
+    apiVersion: toolmesh.dev/v1alpha1
+    kind: MCPIntegration
+    metadata: {name: payroll}
+    spec:
+      category: pm
+      toolPrefix: payroll
+      openapi:
+        spec: {configMapKeyRef: {name: tasks-openapi, key: tasks.openapi.yaml}}
+        baseUrl: http://127.0.0.1:9/v1
+      access: {groups: [finance]}
+"""
+
+
+async def call_as(url: str, token: str, name: str, arguments: dict[str, Any]) -> Any:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        return await client.call_tool(name, arguments)
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "meta-tools"])
+async def test_a_caller_never_sees_or_calls_a_tool_it_may_not_use(
+    start_gateway: StartGateway, issuer: Issuer, direct: bool
+) -> None:
+    gateway = await start_gateway(
+        extra={"payroll.yaml": PAYROLL}, auth="jwt", auth_issuer=issuer.url, auth_jwks_url=f"{issuer.url}/jwks",
+        auth_audience=AUDIENCE, direct_tools_limit=100 if direct else 0,
+    )  # fmt: skip
+    alice = issuer.token(sub="alice", groups=["finance"])
+    bob = issuer.token(sub="bob", groups=["engineering"])
+    if direct:
+        assert "payroll__listProjects" in await list_tools(gateway.mcp_url, alice)
+        seen_by_bob = await list_tools(gateway.mcp_url, bob)
+        assert "tasks__listProjects" in seen_by_bob
+        assert not [t for t in seen_by_bob if t.startswith("payroll__")]
+        refused = await call_as(gateway.mcp_url, bob, "payroll__listProjects", {})
+    else:
+        found = await call_as(gateway.mcp_url, alice, "search_tools", {"query": "list projects", "limit": 20})
+        assert "payroll__listProjects" in found.content[0].text
+        found = await call_as(gateway.mcp_url, bob, "search_tools", {"query": "list projects", "limit": 20})
+        assert "tasks__listProjects" in found.content[0].text
+        assert "payroll__" not in found.content[0].text
+        described = await call_as(
+            gateway.mcp_url, bob, "describe_tools", {"names": ["payroll__listProjects"]}
+        )
+        assert described.is_error
+        assert "unknown tools: payroll__listProjects" in described.content[0].text
+        refused = await call_as(
+            gateway.mcp_url, bob, "call_tool", {"name": "payroll__listProjects", "arguments": {}}
+        )
+    assert refused.is_error
+    assert "unknown tool 'payroll__listProjects'" in refused.content[0].text  # not told apart from absent

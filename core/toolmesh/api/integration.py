@@ -307,6 +307,28 @@ class RateLimit(ApiModel):
     ] = 1
 
 
+class Access(ApiModel):
+    """Who may see and call the integration's tools through the gateway. Unset: every authenticated caller."""
+
+    groups: Annotated[
+        list[Annotated[str, Field(max_length=256)]],
+        Field(
+            description="Callers in at least one of these groups (the token's groups claim) may use it.",
+            max_length=64,
+        ),
+    ] = Field(default_factory=list)
+    scopes: Annotated[
+        list[Annotated[str, Field(max_length=256)]],
+        Field(
+            description="Callers must hold every one of these scopes (the token's scope claim).",
+            max_length=64,
+        ),
+    ] = Field(default_factory=list)
+
+    def allows(self, groups: frozenset[str], scopes: frozenset[str]) -> bool:
+        return (not self.groups or bool(groups & set(self.groups))) and set(self.scopes) <= scopes
+
+
 class MCPIntegrationSpec(ApiModel):
     """Desired state of an integration: its category, exactly one source of tools, and its auth."""
 
@@ -358,6 +380,12 @@ class MCPIntegrationSpec(ApiModel):
     ] = 30
     rate_limit: Annotated[
         RateLimit | None, Field(description="Client-side rate limit towards the upstream.")
+    ] = None
+    access: Annotated[
+        Access | None,
+        Field(
+            description="Who may see and call its tools; search never shows a tool the caller cannot call."
+        ),
     ] = None
 
 

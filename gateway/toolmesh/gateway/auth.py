@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,14 @@ class Principal:
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+#: The caller of the MCP request being handled (set by the middleware, read by the service).
+CALLER: ContextVar[Principal] = ContextVar("toolmesh_caller")
+ANONYMOUS = Principal("anonymous", method="none")
+
+
+def caller() -> Principal:
+    """Who is calling (anonymous outside a request, and with TOOLMESH_AUTH=none)."""
+    return CALLER.get(ANONYMOUS)
 
 
 @dataclass
@@ -179,6 +188,7 @@ def middleware(authenticator: Authenticator, metadata_url: str, protected: tuple
             return await handler(request)
         try:
             request[PRINCIPAL] = await authenticator.authenticate(request.headers)
+            CALLER.set(request[PRINCIPAL])
         except AuthError as exc:
             log.info("auth.refused", path=request.path, reason=str(exc))
             challenge = (

@@ -9,11 +9,11 @@ starts (it reports them); the operator will record them in the resources' status
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from toolmesh.api import MCPIntegration
-from toolmesh.api.integration import compile_options
+from toolmesh.api.integration import Access, compile_options
 from toolmesh.catalog.folder import Catalog
 from toolmesh.gateway.index import text
 from toolmesh.openapi import SpecError, compile_spec
@@ -72,6 +72,12 @@ class GatewayCatalog:
     tools: dict[str, ToolRecord]
     category_descriptions: dict[str, str]
     problems: dict[str, str]  # integration -> why its tools are missing
+    #: Integrations whose tools only some callers may use (spec.access); the others are open.
+    access: dict[str, Access] = field(default_factory=dict)
+
+    def allowed(self, record: ToolRecord, groups: frozenset[str], scopes: frozenset[str]) -> bool:
+        rule = self.access.get(record.integration)
+        return rule is None or rule.allows(groups, scopes)
 
     def document(self, record: ToolRecord) -> str:
         context = (
@@ -118,11 +124,14 @@ def records(obj: MCPIntegration, name: str, spec: bytes) -> list[ToolRecord]:
 def build(catalog: Catalog) -> GatewayCatalog:
     tools: dict[str, ToolRecord] = {}
     problems: dict[str, str] = {}
+    access: dict[str, Access] = {}
     for entry in catalog.entries:
         obj = entry.obj
         if obj is None or entry.error:
             problems[entry.name] = entry.error or "invalid object"
             continue
+        if obj.spec.access is not None:
+            access[entry.name] = obj.spec.access
         if obj.spec.openapi is None:
             continue  # discovered when the category server starts
         if entry.spec is None:
@@ -136,4 +145,4 @@ def build(catalog: Catalog) -> GatewayCatalog:
         for record in found:
             tools.setdefault(record.name, record)
     descriptions = {name: c.spec.description for name, c in catalog.categories.items()}
-    return GatewayCatalog(tools, descriptions, problems)
+    return GatewayCatalog(tools, descriptions, problems, access)

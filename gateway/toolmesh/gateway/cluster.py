@@ -154,6 +154,7 @@ class ClusterSource:
             await self._index(name, obj)
 
     def _remove(self, name: str) -> None:
+        self.catalog.access.pop(name, None)
         _, tools = self._indexed.pop(name, ("", []))
         for tool in tools:
             record = self.catalog.tools.get(tool)
@@ -181,6 +182,8 @@ class ClusterSource:
         if records is None:
             return
         self._remove(name)
+        if model.spec.access is not None:
+            self.catalog.access[name] = model.spec.access
         added = []
         for record in records:
             if record.name not in self.catalog.tools:

@@ -39,7 +39,13 @@ class Router:
         release_freed_memory()
 
     def search(
-        self, query: str, *, limit: int, budget: int, categories: Sequence[str] = ()
+        self,
+        query: str,
+        *,
+        limit: int,
+        budget: int,
+        categories: Sequence[str] = (),
+        allowed: Callable[[ToolRecord], bool] | None = None,
     ) -> list[ToolRecord]:
         """The best tools for ``query``, at most ``limit``, whose compact listing fits ``budget`` tokens."""
         out: list[ToolRecord] = []
@@ -50,6 +56,8 @@ class Router:
                 continue
             if categories and record.category not in categories:
                 continue
+            if allowed is not None and not allowed(record):
+                continue  # never show a tool the caller cannot call
             cost = len(compact(record)) // 4
             if out and spent + cost > budget:
                 break

@@ -12,6 +12,7 @@ from mcp import types
 from mcp.server.lowlevel.server import Server
 
 from toolmesh.common.mcp_results import text_result
+from toolmesh.gateway import auth
 from toolmesh.gateway.service import GatewayService
 
 SEARCH, DESCRIBE, CALL = "search_tools", "describe_tools", "call_tool"
@@ -82,18 +83,24 @@ def _direct_tools(service: GatewayService) -> list[types.Tool]:
     return [
         types.Tool(name=r.name, title=r.title, description=r.description, input_schema=r.input_schema)
         for r in service.catalog.tools.values()
+        if service.allowed(r)
     ]
 
 
 def build(service: GatewayService) -> Server[Any]:
     """The MCP server; ``service.direct`` (set once, at start-up) chooses between the two faces."""
-    listed: list[types.Tool] | None = None
+    listed: dict[tuple[frozenset[str], frozenset[str]], list[types.Tool]] = {}
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        nonlocal listed
-        if listed is None:  # first asked once the catalog is loaded; fixed from then on
-            listed = _direct_tools(service) if service.direct else META_TOOLS
-        return types.ListToolsResult(tools=listed)
+        if not service.direct:
+            return types.ListToolsResult(tools=META_TOOLS)
+        # Direct mode lists only what the caller may call (spec.access), fixed per kind of caller from
+        # the first listing on, so that a client's cached list stays valid.
+        caller = auth.caller()
+        key = (caller.groups, caller.scopes)
+        if key not in listed:
+            listed[key] = _direct_tools(service)
+        return types.ListToolsResult(tools=listed[key])
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         args = params.arguments or {}

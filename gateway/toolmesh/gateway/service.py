@@ -16,7 +16,8 @@ from mcp import types
 
 from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_results import text_result
-from toolmesh.gateway.catalog import GatewayCatalog
+from toolmesh.gateway import auth
+from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.metrics import GatewayMetrics
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
@@ -45,12 +46,23 @@ class GatewayService:
         self.metrics.running.set_function(lambda: len(self.categories.running))
         self.categories.on_start = self._learn
 
+    def allowed(self, record: ToolRecord) -> bool:
+        """May the caller of the request being handled see and call this tool (spec.access)?"""
+        caller = auth.caller()
+        return self.catalog.allowed(record, caller.groups, caller.scopes)
+
+    def visible(self, name: str) -> ToolRecord | None:
+        """The tool, if it exists and the caller may use it (else None: the two are not told apart)."""
+        record = self.catalog.tools.get(name)
+        return record if record is not None and self.allowed(record) else None
+
     def search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
         found = self.router.search(
             query,
             limit=limit or self.settings.search_limit,
             budget=self.settings.search_token_budget,
             categories=categories,
+            allowed=self.allowed,
         )
         self.metrics.searches.labels("yes" if found else "no").inc()
         if not found:
@@ -62,8 +74,9 @@ class GatewayService:
         return text_result("\n".join(lines))
 
     def describe(self, names: list[str]) -> types.CallToolResult:
-        known = [self.catalog.tools[n].definition() for n in names if n in self.catalog.tools]
-        unknown = [n for n in names if n not in self.catalog.tools]
+        records = {n: self.visible(n) for n in names}
+        known = [r.definition() for r in records.values() if r is not None]
+        unknown = [n for n, r in records.items() if r is None]
         if not known:
             return text_result(
                 f"unknown tools: {', '.join(unknown)}; use search_tools to find tools", error=True
@@ -74,7 +87,7 @@ class GatewayService:
         return text_result(json.dumps(payload, ensure_ascii=False))
 
     async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
-        record = self.catalog.tools.get(name)
+        record = self.visible(name)
         if record is None:
             self.metrics.calls.labels("", "unknown_tool").inc()
             return text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True)
