@@ -27,7 +27,10 @@ def intent_hash(manifest: dict[str, Any]) -> str:
 def is_subset(desired: Any, live: Any) -> bool:
     """Every field of ``desired`` has the same value in ``live`` (which may hold server defaults)."""
     if isinstance(desired, dict):
-        return isinstance(live, dict) and all(k in live and is_subset(v, live[k]) for k, v in desired.items())
+        # The API server drops empty maps and lists (omitempty): an empty value matches a missing key.
+        return isinstance(live, dict) and all(
+            is_subset(v, live[k]) if k in live else v in ({}, []) for k, v in desired.items()
+        )
     if isinstance(desired, list):
         return (
             isinstance(live, list)

@@ -81,6 +81,16 @@ async def test_a_category_gets_its_children_each_valid_and_owned(
     assert obj["status"]["source"].startswith("inline")
 
     server = names.server("notes")
+
+    async def serving() -> dict[str, Any] | None:  # the category's reconcile after the integration's
+        deployment = await kube.get("Deployment", namespace, server)
+        sources = (
+            (deployment or {}).get("spec", {}).get("template", {}).get("spec", {}).get("volumes", [{}])[0]
+        )
+        items = ((sources.get("projected") or {}).get("sources") or [{}])[0].get("configMap", {}).get("items")
+        return deployment if items else None
+
+    await eventually(serving, what="the Deployment mounts the integration")
     children: dict[str, dict[str, Any]] = {}
     for kind in ("ServiceAccount", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
         children[kind] = await eventually(lambda kind=kind: kube.get(kind, namespace, server), what=kind)
@@ -202,7 +212,7 @@ async def test_an_invalid_spec_sets_a_condition_and_leaves_the_rest_served(
 
     async def served() -> dict[str, Any] | None:
         cm = await kube.get("ConfigMap", namespace, names.catalog_configmap("notes", 0))
-        return cm if cm and set(cm["data"]) == {"notes-api.json"} else None
+        return cm if cm and set(cm.get("data") or {}) == {"notes-api.json"} else None
 
     await eventually(served, what="only the valid integration is in the category's catalog")
     # Fixing the reference heals the integration: no restart, no manual step.
@@ -427,4 +437,25 @@ async def test_a_restarted_operator_writes_nothing_when_nothing_changed(
 
 async def _counted(kube: KubeClient, namespace: str, count: int) -> bool:
     obj = await kube.get("MCPCategory", namespace, "notes")
+    return bool((obj or {}).get("status", {}).get("integrations") == count)
+
+
+async def test_an_empty_category_is_reconciled_without_rewriting_what_the_server_dropped(
+    kube: KubeClient, operator: OperatorThread, namespace: str
+) -> None:
+    """An empty catalog ConfigMap and an empty projected source lose their empty fields on the
+    server; that must not look like drift, or every resync would write."""
+    await create(kube, category("empty", namespace))
+    await eventually(lambda: kube.get("Deployment", namespace, names.server("empty")))
+    await eventually(lambda: _counted_in(kube, namespace, "empty", 0), what="status written")
+    await operator.idle()
+    before = operator.writes
+    for _ in range(3):
+        operator.request("MCPCategory", namespace, "empty")
+        await operator.idle()
+    assert operator.writes == before, operator.operator.client.writes
+
+
+async def _counted_in(kube: KubeClient, namespace: str, name: str, count: int) -> bool:
+    obj = await kube.get("MCPCategory", namespace, name)
     return bool((obj or {}).get("status", {}).get("integrations") == count)

@@ -45,3 +45,9 @@ def test_booleans_and_numbers_compare_by_value_not_by_truthiness() -> None:
     assert not apply.is_subset({"a": False}, {"a": 0})
     assert apply.is_subset({"a": 1}, {"a": 1.0})
     assert names.DESIRED_HASH in apply.with_hash(desired())["metadata"]["annotations"]  # type: ignore[index]
+
+
+def test_an_empty_map_or_list_the_server_drops_is_not_drift() -> None:
+    desired = {"metadata": {"name": "c"}, "data": {}, "spec": {"items": []}}
+    assert apply.is_subset(desired, {"metadata": {"name": "c"}, "spec": {}})
+    assert not apply.is_subset({"data": {"a": "1"}}, {})
