@@ -21,7 +21,7 @@ from toolmesh.api import API_VERSION, MCPCategory, MCPIntegration, conditions, d
 from toolmesh.api.integration import ToolSummary
 from toolmesh.catalog import cluster as cluster_catalog
 from toolmesh.kube import ApiError, KubeClient
-from toolmesh.operator import apply, builders, bundle, names, scaling, specs, status
+from toolmesh.operator import apply, builders, bundle, discovery, names, scaling, specs, status
 from toolmesh.operator.settings import OperatorSettings
 from toolmesh.operator.workqueue import WorkQueue
 
@@ -233,7 +233,20 @@ class Operator:
                 if compiled.problem is not None:
                     problems.append((conditions.SPEC_VALID, *compiled.problem))
         else:
-            discovered = obj.status.discovered_tools if obj.status else []
+            discovered = list(obj.status.discovered_tools) if obj.status else []
+            current = obj.status is not None and obj.status.observed_generation == generation
+            if spec.mcp is not None and not (discovered and current):
+                try:
+                    discovered = await discovery.list_tools(
+                        obj, self.client, namespace, self.settings.spec_fetch_timeout_seconds
+                    )
+                except discovery.Undiscoverable as exc:
+                    log.info(
+                        "integration_discovery_pending",
+                        namespace=namespace,
+                        name=obj.metadata.get("name"),
+                        reason=str(exc),
+                    )
             tools = len(discovered) or None
             discovery_pending = not discovered
         if await self.client.get("MCPCategory", namespace, spec.category) is None:
@@ -260,7 +273,9 @@ class Operator:
                         f"{where}: Secret {secret!r} was not found in namespace {namespace!r}; create it or fix the reference",
                     )
                 )
-        discovered_list: list[ToolSummary] = list(obj.status.discovered_tools) if obj.status else []
+        discovered_list: list[ToolSummary] = (
+            discovered if spec.openapi is None else (list(obj.status.discovered_tools) if obj.status else [])
+        )
         return status.IntegrationFindings(
             generation, problems, tools, digest, source, warnings, discovery_pending, discovered_list
         )

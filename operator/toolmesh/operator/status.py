@@ -63,6 +63,16 @@ def integration(
             now=now,
             observed_generation=gen,
         )
+    elif found.discovered:
+        conds = conditions.set_condition(
+            conds,
+            conditions.SPEC_VALID,
+            TRUE,
+            conditions.TOOLS_DISCOVERED,
+            f"{len(found.discovered)} tools discovered on the server.",
+            now=now,
+            observed_generation=gen,
+        )
     elif found.discovery_pending:
         conds = conditions.set_condition(
             conds,
