@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import gzip
 import json
 import os
 import subprocess
@@ -28,9 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from toolmesh.kube import KubeClient, load_connection
+from toolmesh.testing import catalogue
 from toolmesh.testing.cluster import LocalCluster, binaries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +36,7 @@ OPERATOR_USER = "system:serviceaccount:toolmesh-system:toolmesh-operator"
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 
 
-def catalogue(per_category: int) -> Path:
+def generated_folder(per_category: int) -> Path:
     out = (
         Path(os.environ.get("TOOLMESH_CACHE", Path.home() / ".cache" / "toolmesh"))
         / f"bench-catalog-{per_category}"
@@ -56,36 +53,6 @@ def catalogue(per_category: int) -> Path:
             check=True,
         )
     return out
-
-
-def objects(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    categories = [d for d in yaml.safe_load_all((folder / "categories.yaml").read_text()) if d]
-    integrations = [yaml.safe_load(p.read_text()) for p in sorted((folder / "integrations").glob("*.yaml"))]
-    configmaps = []
-    for spec in sorted(folder.glob("openapi-*/spec.json")):
-        data = spec.read_bytes()
-        meta = {"name": spec.parent.name, "namespace": NAMESPACE}
-        if len(data) < 900 * 1024:
-            configmaps.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": meta,
-                    "data": {"spec.json": data.decode()},
-                }
-            )
-        else:  # the integration's key stays spec.json: the reader recognises gzip by its magic bytes
-            configmaps.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": meta,
-                    "binaryData": {"spec.json": base64.b64encode(gzip.compress(data, mtime=0)).decode()},
-                }
-            )
-    for obj in [*categories, *integrations]:
-        obj["metadata"]["namespace"] = NAMESPACE
-    return categories, integrations, configmaps
 
 
 async def apply_all(kube: KubeClient, objs: list[dict[str, Any]], concurrency: int = 16) -> None:
@@ -150,8 +117,9 @@ async def main() -> None:
     parser.add_argument("--per-category", type=int, default=50)
     parser.add_argument("--resync-seconds", type=float, default=10.0)
     args = parser.parse_args()
-    folder = catalogue(args.per_category)
-    categories, integrations, configmaps = objects(folder)
+    folder = generated_folder(args.per_category)
+    loaded = catalogue.objects(folder, NAMESPACE)
+    categories, integrations, configmaps = loaded.categories, loaded.integrations, loaded.configmaps
     with (
         tempfile.TemporaryDirectory(prefix="toolmesh-bench-") as tmp,
         LocalCluster(Path(tmp), binaries(), crds=ROOT / "crds") as cluster,

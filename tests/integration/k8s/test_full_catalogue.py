@@ -5,50 +5,17 @@ to Ready. A small slice here; bench/operator_scale.py applies all of it and time
 from __future__ import annotations
 
 import asyncio
-import base64
-import gzip
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from tests.integration.k8s.conftest import ROOT, OperatorThread, condition, eventually
 from toolmesh.kube import KubeClient
+from toolmesh.testing import catalogue
 
 pytestmark = [pytest.mark.k8s, pytest.mark.corpus]
-
-
-def catalogue_objects(folder: Path, namespace: str) -> list[dict[str, Any]]:
-    objs: list[dict[str, Any]] = []
-    for spec in sorted(folder.glob("openapi-*/spec.json")):
-        data = spec.read_bytes()
-        meta = {"name": spec.parent.name, "namespace": namespace}
-        if len(data) < 900 * 1024:
-            objs.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": meta,
-                    "data": {"spec.json": data.decode()},
-                }
-            )
-        else:
-            objs.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": meta,
-                    "binaryData": {"spec.json": base64.b64encode(gzip.compress(data, mtime=0)).decode()},
-                }
-            )
-    objs += [d for d in yaml.safe_load_all((folder / "categories.yaml").read_text()) if d]
-    objs += [yaml.safe_load(p.read_text()) for p in sorted((folder / "integrations").glob("*.yaml"))]
-    for obj in objs:
-        obj["metadata"]["namespace"] = namespace
-    return objs
 
 
 async def test_the_generated_catalogue_reconciles_to_ready(
@@ -59,7 +26,8 @@ async def test_the_generated_catalogue_reconciles_to_ready(
         check=True,
         capture_output=True,
     )
-    objs = catalogue_objects(tmp_path, namespace)
+    loaded = catalogue.objects(tmp_path, namespace)
+    objs = [*loaded.configmaps, *loaded.categories, *loaded.integrations]
     await asyncio.gather(*(kube.apply(o, field_manager="kubectl-test") for o in objs))
     wanted = {
         (o["kind"], o["metadata"]["name"]) for o in objs if o["kind"] in ("MCPCategory", "MCPIntegration")
