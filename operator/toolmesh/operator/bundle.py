@@ -78,6 +78,32 @@ def referenced_secrets(spec: dict[str, Any]) -> set[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Placement:
+    """How one integration travels in its category's catalog."""
+
+    size: int  # bytes it takes in a catalog ConfigMap
+    packed: bytes | None = None  # its inline document, gzip-compressed, when moved to a key of its own
+    too_large: str | None = None  # why it cannot travel at all
+
+
+def placement(name: str, namespace: str, spec: dict[str, Any], max_bytes: int) -> Placement:
+    """Where an integration's object (wire ``spec``) goes: as it is, with its document moved, or nowhere."""
+    source = (spec.get("openapi") or {}).get("spec") or {}
+    size = len(_text(_object(namespace, name, spec)).encode())
+    if source.get("inline") is None or size <= max_bytes:
+        return Placement(size)
+    packed = gzip.compress(source["inline"].encode(), mtime=0)
+    size = len(base64.b64encode(packed)) + 1024
+    if size > max_bytes:
+        return Placement(size, packed, (
+            f"spec.openapi.spec.inline is {len(source['inline'].encode()) // 1024} KiB "
+            f"({len(packed) // 1024} KiB compressed), more than a ConfigMap holds; put the document "
+            "in a ConfigMap of its own (gzip-compressed, under binaryData) or serve it from a URL"
+        ))  # fmt: skip
+    return Placement(size, packed)
+
+
 def build(category: str, namespace: str, members: list[Member], max_bytes: int) -> Bundle:
     bundle = Bundle()
     # One unit per integration: its object, and its document when moved out of the object.
@@ -87,23 +113,15 @@ def build(category: str, namespace: str, members: list[Member], max_bytes: int) 
     digest = hashlib.sha256()
     for member in sorted(members, key=lambda m: m.name):
         spec = json.loads(_dumps(member.spec))  # a private copy
-        source = (spec.get("openapi") or {}).get("spec") or {}
-        size = len(_text(_object(namespace, member.name, spec)).encode())
-        packed = None
-        if source.get("inline") is not None and size > max_bytes:
-            packed = gzip.compress(source["inline"].encode(), mtime=0)
-            size = len(base64.b64encode(packed)) + 1024
-            if size > max_bytes:
-                bundle.too_large[member.name] = (
-                    f"spec.openapi.spec.inline is {len(source['inline'].encode()) // 1024} KiB "
-                    f"({len(packed) // 1024} KiB compressed), more than a ConfigMap holds; put the document "
-                    "in a ConfigMap of its own (gzip-compressed, under binaryData) or serve it from a URL"
-                )
-                continue
-        elif ref := source.get("configMapKeyRef"):
+        where = placement(member.name, namespace, spec, max_bytes)
+        if where.too_large is not None:
+            bundle.too_large[member.name] = where.too_large
+            continue
+        ref = ((spec.get("openapi") or {}).get("spec") or {}).get("configMapKeyRef")
+        if where.packed is None and ref:
             referenced.setdefault(str(ref["name"]), set()).add(str(ref["key"]))
         secrets |= referenced_secrets(spec)
-        units.append((member.name, spec, packed, size))
+        units.append((member.name, spec, where.packed, where.size))
         digest.update(f"{member.name}\0{_dumps(member.spec)}\0{member.spec_digest}\n".encode())
 
     shards: list[list[tuple[str, dict[str, Any], bytes | None, int]]] = [[]]

@@ -202,22 +202,17 @@ class Operator:
         discovery_pending = False
         if spec.openapi is not None:
             wire_spec = spec.model_dump(by_alias=True, mode="json", exclude_none=True)
-            moved = bundle.build(
-                "probe",
-                namespace,
-                [bundle.Member(str(obj.metadata["name"]), wire_spec)],
-                self.settings.max_configmap_bytes,
+            placed = bundle.placement(
+                str(obj.metadata["name"]), namespace, wire_spec, self.settings.max_configmap_bytes
             )
             document = await cluster_catalog.read(
                 self.client, self.http, obj, namespace,
                 timeout=self.settings.spec_fetch_timeout_seconds, max_bytes=self.settings.spec_max_bytes,
             )  # fmt: skip
             source = document.source
-            if moved.too_large:
-                problems.append(
-                    (conditions.SPEC_VALID, conditions.SPEC_TOO_LARGE, next(iter(moved.too_large.values())))
-                )
-            elif moved.configmaps and moved.configmaps[0][2]:
+            if placed.too_large is not None:
+                problems.append((conditions.SPEC_VALID, conditions.SPEC_TOO_LARGE, placed.too_large))
+            elif placed.packed is not None:
                 source = f"{source}; gzip-compressed into the category's catalog ConfigMap"
             if document.problem is not None:
                 reason, message = document.problem
