@@ -1,10 +1,16 @@
-"""Shared fixtures: the repository root and the demo spec."""
+"""Shared fixtures: the repository root, the demo spec, and category servers on loopback (e2e and k8s)."""
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+
+from toolmesh.category.app import create_app
+from toolmesh.category.settings import CategorySettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SPEC = ROOT / "examples" / "catalog" / "specs" / "tasks.openapi.yaml"
@@ -18,3 +24,41 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def demo_spec_text() -> str:
     return DEMO_SPEC.read_text(encoding="utf-8")
+
+
+class CategoryServer:
+    def __init__(self, runner: web.AppRunner, url: str) -> None:
+        self.runner = runner
+        self.url = url
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+
+StartCategory = Callable[..., Awaitable[CategoryServer]]
+
+
+@pytest.fixture
+async def start_category(tmp_path: Path) -> AsyncIterator[StartCategory]:
+    """Write the given YAML into a catalog folder and serve it on a free loopback port."""
+    runners: list[web.AppRunner] = []
+
+    async def start(files: dict[str, str], **settings: object) -> CategoryServer:
+        folder = tmp_path / f"catalog{len(runners)}"
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(textwrap.dedent(text))
+        app = create_app(CategorySettings(catalog=folder, log_format="console", **settings))  # type: ignore[arg-type]
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return CategoryServer(runner, f"http://127.0.0.1:{port}")
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

@@ -12,8 +12,6 @@ from mcp import Client
 
 from tests.conftest import DEMO_SPEC
 from tests.e2e.stub_upstream import StubUpstream
-from toolmesh.category.app import create_app
-from toolmesh.category.settings import CategorySettings
 from toolmesh.gateway.app import SERVICE
 from toolmesh.gateway.app import create_app as create_gateway_app
 from toolmesh.gateway.service import GatewayService
@@ -28,44 +26,6 @@ async def upstream() -> AsyncIterator[StubUpstream]:
     await stub.start()
     yield stub
     await stub.close()
-
-
-class CategoryServer:
-    def __init__(self, runner: web.AppRunner, url: str) -> None:
-        self.runner = runner
-        self.url = url
-
-    @property
-    def mcp_url(self) -> str:
-        return f"{self.url}/mcp"
-
-
-StartCategory = Callable[..., Awaitable[CategoryServer]]
-
-
-@pytest.fixture
-async def start_category(tmp_path: Path) -> AsyncIterator[StartCategory]:
-    """Write the given YAML into a catalog folder and serve it on a free loopback port."""
-    runners: list[web.AppRunner] = []
-
-    async def start(files: dict[str, str], **settings: object) -> CategoryServer:
-        folder = tmp_path / f"catalog{len(runners)}"
-        folder.mkdir()
-        for name, text in files.items():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_text(textwrap.dedent(text))
-        app = create_app(CategorySettings(catalog=folder, log_format="console", **settings))  # type: ignore[arg-type]
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        port = runner.addresses[0][1]
-        return CategoryServer(runner, f"http://127.0.0.1:{port}")
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
 
 
 @pytest.fixture(params=MODES)

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.conftest import StartCategory
+from tests.conftest import StartCategory
 from tests.e2e.test_category_server import Connect
 from tests.integration import corpus
 from toolmesh.openapi import CompileOptions, compile_spec

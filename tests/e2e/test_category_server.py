@@ -13,8 +13,7 @@ import aiohttp
 import pytest
 from mcp import Client
 
-from tests.conftest import DEMO_SPEC
-from tests.e2e.conftest import StartCategory
+from tests.conftest import DEMO_SPEC, StartCategory
 from tests.e2e.stub_upstream import Reply, Seen, StubUpstream
 
 pytestmark = pytest.mark.e2e

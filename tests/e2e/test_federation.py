@@ -15,7 +15,7 @@ import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
-from tests.e2e.conftest import StartCategory
+from tests.conftest import StartCategory
 from tests.e2e.test_category_server import Connect, text
 from toolmesh.category.app import SERVICE
 from toolmesh.gateway.supervisor import free_port

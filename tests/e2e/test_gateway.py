@@ -7,8 +7,8 @@ import json
 import aiohttp
 import pytest
 
-from tests.conftest import DEMO_SPEC
-from tests.e2e.conftest import StartCategory, StartGateway
+from tests.conftest import DEMO_SPEC, StartCategory
+from tests.e2e.conftest import StartGateway
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import SECRET, Connect, tasks_integration, text
 
