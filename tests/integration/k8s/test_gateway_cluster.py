@@ -79,6 +79,24 @@ async def kubelet_stand_in(kube: KubeClient, namespace: str) -> None:
         await asyncio.sleep(0.2)
 
 
+async def apply_examples(
+    cluster: LocalCluster, kube: KubeClient, namespace: str, *, api_key: str | None = None
+) -> None:
+    """``kubectl apply -k examples/catalog``, plus the Tasks API's Secret when ``api_key`` is given."""
+    applied = await cluster.akubectl(
+        "apply", "--server-side", "-n", namespace, "-k", str(ROOT / "examples" / "catalog")
+    )
+    assert applied.returncode == 0, applied.stderr
+    if api_key is not None:
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "tasks-credentials", "namespace": namespace},
+            "stringData": {"apiKey": api_key},
+        }
+        await kube.apply(secret, field_manager="kubectl-test")
+
+
 def text(result: Any) -> str:
     return "".join(getattr(block, "text", "") for block in result.content)
 
@@ -91,20 +109,8 @@ async def test_examples_applied_with_kubectl_are_served_through_the_gateway_waki
     tasks_api: str,
     tmp_path: Path,
 ) -> None:
-    applied = await cluster.akubectl(
-        "apply", "--server-side", "-n", namespace, "-k", str(ROOT / "examples" / "catalog")
-    )
-    assert applied.returncode == 0, applied.stderr
     # What an environment overlay would add: the credentials, and where the Tasks API runs here.
-    await kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "tasks-credentials", "namespace": namespace},
-            "stringData": {"apiKey": "demo-key"},
-        },
-        field_manager="kubectl-test",
-    )
+    await apply_examples(cluster, kube, namespace, api_key="demo-key")
     await kube.patch(
         "MCPIntegration", namespace, "tasks", {"spec": {"openapi": {"baseUrl": f"{tasks_api}/v1"}}}
     )
@@ -182,10 +188,7 @@ async def test_examples_applied_with_kubectl_are_served_through_the_gateway_waki
 async def test_a_category_that_does_not_wake_in_time_fails_only_that_call_with_a_clear_error(
     kube: KubeClient, operator: OperatorThread, namespace: str, cluster: LocalCluster
 ) -> None:
-    applied = await cluster.akubectl(
-        "apply", "--server-side", "-n", namespace, "-k", str(ROOT / "examples" / "catalog")
-    )
-    assert applied.returncode == 0, applied.stderr
+    await apply_examples(cluster, kube, namespace)
     await ready(kube, "MCPIntegration", namespace, "status-page")
     settings = GatewaySettings(
         auth="none",

@@ -19,7 +19,7 @@ import yaml
 from mcp import Client
 
 from tests.integration.k8s.conftest import ROOT, OperatorThread, condition, eventually
-from tests.integration.k8s.test_gateway_cluster import serve
+from tests.integration.k8s.test_gateway_cluster import apply_examples, serve
 from tests.integration.k8s.test_operator import SPEC, category, create, integration, ready
 from toolmesh.gateway.app import create_app as create_gateway_app
 from toolmesh.gateway.settings import GatewaySettings
@@ -202,19 +202,7 @@ async def test_the_gateway_needs_every_permission_it_has_and_no_other(
     ).stdout.strip()
     kubeconfig = cluster.kubeconfig_for("gateway", token=token, namespace=namespace)
 
-    applied = await cluster.akubectl(
-        "apply", "--server-side", "-n", namespace, "-k", str(ROOT / "examples" / "catalog")
-    )
-    assert applied.returncode == 0, applied.stderr
-    await kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "tasks-credentials", "namespace": namespace},
-            "stringData": {"apiKey": "k"},
-        },
-        field_manager="kubectl-test",
-    )
+    await apply_examples(cluster, kube, namespace, api_key="k")
     await ready(kube, "MCPIntegration", namespace, "tasks")  # its spec is in a ConfigMap the gateway reads
     await ready(kube, "MCPIntegration", namespace, "status-page")
 
