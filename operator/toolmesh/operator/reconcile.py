@@ -75,7 +75,7 @@ class Operator:
             await self.integration_queue.idle()
             await self.category_queue.idle()
             await asyncio.sleep(0)
-            if self.integration_queue._idle.is_set() and self.category_queue._idle.is_set():
+            if self.integration_queue.is_idle and self.category_queue.is_idle:
                 return
 
     async def prime(self) -> None:

@@ -62,6 +62,10 @@ class WorkQueue(Generic[K]):
     def request_later(self, key: K, delay: float) -> None:
         asyncio.get_running_loop().call_later(delay, self.request, key)
 
+    @property
+    def is_idle(self) -> bool:
+        return self._idle.is_set()
+
     async def idle(self) -> None:
         """Wait until nothing is queued or running (tests and benchmarks)."""
         await self._idle.wait()
