@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from aiohttp import web
 
 from toolmesh.category.app import create_app
 from toolmesh.category.settings import CategorySettings
+from toolmesh.testing.vault import DevVault
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SPEC = ROOT / "examples" / "catalog" / "specs" / "tasks.openapi.yaml"
@@ -62,3 +63,10 @@ async def start_category(tmp_path: Path) -> AsyncIterator[StartCategory]:
     yield start
     for runner in runners:
         await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def dev_vault() -> Iterator[DevVault]:
+    """A real OpenBao dev server (the Vault API) for the whole session; tests use their own paths."""
+    with DevVault() as vault:
+        yield vault
