@@ -1,9 +1,12 @@
 """Putting an integration's credentials into a built request, and nowhere else.
 
-Supported here: API keys (header, query, cookie), bearer tokens, basic auth, and OAuth 2.0 client
+Supported here: API keys (header, query, cookie), bearer tokens, basic auth, OAuth 2.0 client
 credentials (token fetched from ``tokenUrl`` with client_secret_basic, cached until shortly before it
-expires). Vault paths, per-user credentials and the authorization-code flow need the gateway's
-identity layer (issue #9); such calls fail with a message that says so.
+expires) and OAuth 2.0 authorization-code access tokens. The values come from one of three places
+(:func:`lookup`): the integration's Secret (``secretRef``), its Vault path (``vaultPath``, read
+through the category server's own Vault login), or, for ``perUser`` and authorization-code
+integrations, the calling user's credentials that the gateway sends with that one call and that
+are kept for nothing else.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -19,6 +22,10 @@ from toolmesh.api.integration import Auth, AuthType
 from toolmesh.category.credentials import MissingCredential, SecretStore
 from toolmesh.category.upstream import UpstreamPool
 from toolmesh.openapi.request import HttpRequest
+from toolmesh.vault import CachedReader, VaultError
+
+#: Looks one credential key up (``apiKey``, ``token``, ...); raises AuthUnavailable naming what is missing.
+Lookup = Callable[[str], str]
 
 #: Refresh a cached token this many seconds before it expires.
 EXPIRY_MARGIN = 30.0
@@ -99,33 +106,80 @@ class Credential:
     value: str
 
 
-def shared_secret(auth: Auth) -> str:
-    """The Secret that holds the integration's shared credentials, or why there is none here."""
-    if auth.per_user or auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE:
-        raise AuthUnavailable(
-            "per-user credentials are brokered by the gateway (identity issue #9); call this tool through the gateway"
-        )
+def uses_user_credentials(auth: Auth | None) -> bool:
+    """Does each caller bring their own credentials (sent by the gateway with the call)?"""
+    return auth is not None and (auth.per_user or auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE)
+
+
+def secret_lookup(auth: Auth, store: SecretStore) -> Lookup:
+    """Credentials from the integration's Secret (``spec.auth.secretRef``)."""
     if auth.secret_ref is None:
-        raise AuthUnavailable(
-            "spec.auth.vaultPath needs the gateway's Vault integration (identity issue #9); use spec.auth.secretRef for now"
-        )
-    return auth.secret_ref.name
+        raise AuthUnavailable("spec.auth.secretRef is required here (spec.auth.vaultPath is read per call only for OpenAPI integrations)")
+    secret = auth.secret_ref.name
+
+    def get(key: str) -> str:
+        try:
+            return store.get(secret, key)
+        except MissingCredential as exc:
+            raise AuthUnavailable(str(exc)) from None
+
+    return get
 
 
-def static_credential(auth: Auth, store: SecretStore) -> Credential | None:
-    """The credential of an API key, bearer or basic integration; None for the OAuth2 types."""
-    secret = shared_secret(auth)
-    try:
-        if auth.type == AuthType.API_KEY:
-            assert auth.api_key is not None  # guaranteed by the model's rules
-            return Credential(auth.api_key.location, auth.api_key.name, store.get(secret, "apiKey"))
-        if auth.type == AuthType.BEARER:
-            return Credential("header", "Authorization", f"Bearer {store.get(secret, 'token')}")
-        if auth.type == AuthType.BASIC:
-            pair = f"{store.get(secret, 'username')}:{store.get(secret, 'password')}"
-            return Credential("header", "Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
-    except MissingCredential as exc:
-        raise AuthUnavailable(str(exc)) from None
+def mapping_lookup(values: Mapping[str, str], where: str) -> Lookup:
+    def get(key: str) -> str:
+        value = values.get(key)
+        if not value:
+            raise AuthUnavailable(f"{where} has no {key!r}")
+        return value
+
+    return get
+
+
+async def lookup(
+    auth: Auth,
+    store: SecretStore,
+    vault: CachedReader | None,
+    user: Mapping[str, str] | None,
+    *,
+    kv_mount: str = "secret",
+) -> Lookup:
+    """Where this call's credentials come from: the caller's, Vault's, or the Secret's."""
+    if uses_user_credentials(auth):
+        if user is None:
+            raise AuthUnavailable(
+                "this integration uses each user's own credentials, which the gateway sends with the "
+                "call: call it through the gateway as a signed-in user"
+            )
+        return mapping_lookup(user, "the caller's credentials")
+    if auth.vault_path is not None:
+        if vault is None:
+            raise AuthUnavailable(
+                "spec.auth.vaultPath needs Vault: set TOOLMESH_VAULT_ADDR (and its login) for the category server"
+            )
+        try:
+            data = await vault.read(auth.vault_path)
+        except VaultError as exc:
+            raise AuthUnavailable(str(exc)) from None
+        if data is None:
+            raise AuthUnavailable(f"Vault has no secret at {kv_mount}/{auth.vault_path}")
+        store.handed_out.update(v for v in data.values() if len(v) >= 4)
+        return mapping_lookup(data, f"the Vault secret {kv_mount}/{auth.vault_path}")
+    return secret_lookup(auth, store)
+
+
+def static_credential(auth: Auth, get: Lookup) -> Credential | None:
+    """The credential of an API key, bearer, basic or authorization-code integration; None for client credentials."""
+    if auth.type == AuthType.API_KEY:
+        assert auth.api_key is not None  # guaranteed by the model's rules
+        return Credential(auth.api_key.location, auth.api_key.name, get("apiKey"))
+    if auth.type == AuthType.BEARER:
+        return Credential("header", "Authorization", f"Bearer {get('token')}")
+    if auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE:
+        return Credential("header", "Authorization", f"Bearer {get('accessToken')}")
+    if auth.type == AuthType.BASIC:
+        pair = f"{get('username')}:{get('password')}"
+        return Credential("header", "Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
     return None
 
 
@@ -137,22 +191,20 @@ async def authorize(
     tokens: TokenCache,
     pool: UpstreamPool,
     timeout: float,
+    vault: CachedReader | None = None,
+    user: Mapping[str, str] | None = None,
 ) -> HttpRequest:
     """The request with the integration's credentials applied."""
     if auth is None or auth.type == AuthType.NONE:
         return request
-    credential = static_credential(auth, store)
+    get = await lookup(auth, store, vault, user)
+    credential = static_credential(auth, get)
     if credential is not None:
         place = {"header": with_header, "query": with_query, "cookie": with_cookie}[credential.location]
         return place(request, credential.name, credential.value)
-    assert auth.oauth2 is not None  # the remaining (OAuth2) types require it (model rules)
-    secret = shared_secret(auth)
-    try:
-        client_id, client_secret = store.get(secret, "clientId"), store.get(secret, "clientSecret")
-    except MissingCredential as exc:
-        raise AuthUnavailable(str(exc)) from None
+    assert auth.oauth2 is not None  # client credentials require it (model rules)
     token = await tokens.token(
-        pool, auth.oauth2.token_url, client_id, client_secret, auth.oauth2.scopes, timeout
+        pool, auth.oauth2.token_url, get("clientId"), get("clientSecret"), auth.oauth2.scopes, timeout
     )
     store.handed_out.add(token)
     return with_header(request, "Authorization", f"Bearer {token}")

@@ -26,7 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import AuthType
-from toolmesh.category.auth import AuthUnavailable, static_credential
+from toolmesh.category.auth import AuthUnavailable, secret_lookup, static_credential, uses_user_credentials
 from toolmesh.category.credentials import MissingCredential, SecretStore
 from toolmesh.common.mcp_client import OwnedClient, ServerUnavailable
 from toolmesh.openapi import naming
@@ -46,8 +46,12 @@ def auth_headers(integration: MCPIntegration, store: SecretStore) -> dict[str, s
     headers = dict(spec.mcp.headers)
     if spec.auth is None or spec.auth.type == AuthType.NONE:
         return headers
+    if uses_user_credentials(spec.auth):
+        raise RemoteUnavailable(
+            "spec.auth.perUser is not supported for spec.mcp yet: the remote is one shared connection"
+        )
     try:
-        credential = static_credential(spec.auth, store)
+        credential = static_credential(spec.auth, secret_lookup(spec.auth, store))
     except AuthUnavailable as exc:
         raise RemoteUnavailable(f"spec.auth: {exc}") from None
     if credential is None or credential.location != "header":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
 from toolmesh.openapi import ArgumentError
 from toolmesh.openapi.request import HttpRequest, build_request
+from toolmesh.vault import CachedReader, Vault, VaultSettings
 
 log = structlog.get_logger("toolmesh.category")
 
@@ -60,6 +62,8 @@ class CategoryService:
     loaded: bool = False
     remotes: list[Remote] = field(default_factory=list)
     limiters: dict[str, TokenBucket] = field(default_factory=dict)
+    #: Shared credentials at spec.auth.vaultPath, read through this server's own Vault login.
+    vault: CachedReader | None = None
     spec_pool: UpstreamPool = field(
         default_factory=lambda: UpstreamPool(
             max_response_bytes=SPEC_MAX_BYTES, connect_timeout=10, per_host=4, max_redirects=5
@@ -74,7 +78,11 @@ class CategoryService:
             per_host=settings.max_connections_per_host,
             max_redirects=settings.max_redirects,
         )
-        return cls(settings, pool, SecretStore(settings.credentials_dir, catalog.secrets))
+        vault_settings = VaultSettings()
+        vault = (
+            CachedReader(Vault(vault_settings), vault_settings.cache_seconds) if vault_settings.enabled else None
+        )
+        return cls(settings, pool, SecretStore(settings.credentials_dir, catalog.secrets), vault=vault)
 
     async def load(self, catalog: Catalog) -> None:
         """Compile every integration of the catalog; failures are recorded, never raised."""
@@ -123,6 +131,8 @@ class CategoryService:
         await asyncio.gather(*(r.stop() for r in self.remotes), return_exceptions=True)
         await self.pool.close()
         await self.spec_pool.close()
+        if self.vault is not None:
+            await self.vault.vault.close()
 
     async def _fetch_spec(self, url: str) -> tuple[bytes | None, str | None]:
         """The document at ``url``, or why it could not be had."""
@@ -137,7 +147,10 @@ class CategoryService:
             return None, f"spec.openapi.spec.url: the document is larger than {SPEC_MAX_BYTES} bytes"
         return response.body, None
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None, user: Mapping[str, str] | None = None
+    ) -> types.CallToolResult:
+        """Call a tool; ``user``: the caller's own credentials, sent by the gateway with this call only."""
         binding = self.registry.bindings.get(name)
         if binding is None:
             self.metrics.calls.labels("", "", "unknown_tool").inc()
@@ -151,6 +164,7 @@ class CategoryService:
         assert openapi is not None
         started = time.perf_counter()
         outcome = "ok"
+        scrub = self._scrubber(user)
         try:
             request = build_request(
                 binding.tool, arguments, base_url=openapi.base_url, server_variables=openapi.server_variables
@@ -158,17 +172,17 @@ class CategoryService:
             await self._limiter(integration).acquire(integration.spec.timeout_seconds)
             request = await authorize(
                 request, integration.spec.auth, store=self.store, tokens=self.tokens, pool=self.pool,
-                timeout=integration.spec.timeout_seconds,
+                timeout=integration.spec.timeout_seconds, vault=self.vault, user=user,
             )  # fmt: skip
             response = await self.pool.send(request, timeout=integration.spec.timeout_seconds)
-            result = results.render(response, cap=self.settings.max_response_bytes, scrub=self.store.scrub)
+            result = results.render(response, cap=self.settings.max_response_bytes, scrub=scrub)
             if result.is_error:
                 outcome = "upstream_error"
         except ArgumentError as exc:
             outcome, result = "invalid_arguments", text_result(str(exc), error=True)
         except (AuthUnavailable, UpstreamError, RateLimited) as exc:
             outcome = "unavailable"
-            result = text_result(self.store.scrub(f"{binding.name}: {exc}"), error=True)
+            result = text_result(scrub(f"{binding.name}: {exc}"), error=True)
         except aiohttp.InvalidURL as exc:
             outcome, result = (
                 "unavailable",
@@ -176,6 +190,19 @@ class CategoryService:
             )
         self._observe(binding.name, name, outcome, started)
         return result
+
+    def _scrubber(self, user: Mapping[str, str] | None) -> Any:
+        """Scrubs every credential handed out, and this call's own user credentials."""
+        if not user:
+            return self.store.scrub
+        own = sorted((v for v in user.values() if len(v) >= 4), key=len, reverse=True)
+
+        def scrub(text: str) -> str:
+            for value in own:
+                text = text.replace(value, "[redacted]")
+            return self.store.scrub(text)
+
+        return scrub
 
     def _limiter(self, integration: MCPIntegration) -> _NoLimit | TokenBucket:
         limit = integration.spec.rate_limit

@@ -1,0 +1,134 @@
+"""A category server's upstream credentials from Vault (real OpenBao), and a caller's own
+credentials sent by the gateway with one call: SDK client → category server → stub upstream."""
+
+from __future__ import annotations
+
+import uuid
+
+import hvac
+import pytest
+from mcp import Client
+
+from tests.conftest import StartCategory
+from tests.e2e.stub_upstream import Reply, StubUpstream
+from tests.e2e.test_category_server import tasks_server, text
+from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
+from toolmesh.testing.cluster import free_port
+from toolmesh.testing.vault import DevVault
+
+pytestmark = [pytest.mark.e2e, pytest.mark.vault]
+
+
+def vault_auth(path: str, kind: str = "apiKey") -> str:
+    placement = "\n        apiKey: {in: header, name: X-API-Key}" if kind == "apiKey" else ""
+    return f"""
+      auth:
+        type: {kind}{placement}
+        vaultPath: {path}"""
+
+
+def category_approle(dev_vault: DevVault, monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    """The category server logs in with an AppRole that may read only ``secret/<prefix>/*``."""
+    admin: hvac.Client = dev_vault.admin()
+    if "approle/" not in admin.sys.list_auth_methods():
+        admin.sys.enable_auth_method("approle")
+    admin.sys.create_or_update_policy(f"cat-{prefix}", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}')
+    admin.auth.approle.create_or_update_approle(f"cat-{prefix}", token_policies=[f"cat-{prefix}"])
+    role_id = admin.auth.approle.read_role_id(f"cat-{prefix}")["data"]["role_id"]
+    secret_id = admin.auth.approle.generate_secret_id(f"cat-{prefix}")["data"]["secret_id"]
+    for name, value in {"ADDR": dev_vault.addr, "AUTH_METHOD": "approle", "ROLE_ID": role_id,
+                        "SECRET_ID": secret_id, "CACHE_SECONDS": "0"}.items():  # fmt: skip
+        monkeypatch.setenv(f"TOOLMESH_VAULT_{name}", value)
+
+
+async def test_shared_credentials_come_from_the_vault_path(
+    dev_vault: DevVault, monkeypatch: pytest.MonkeyPatch, start_category: StartCategory, upstream: StubUpstream
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    category_approle(dev_vault, monkeypatch, prefix)
+    admin = dev_vault.admin()
+    admin.secrets.kv.v2.create_or_update_secret(path=f"{prefix}/tasks", secret={"apiKey": "vault-key-1"})
+    upstream.on("GET", "/v1/projects", Reply(body={"echo": "vault-key-1 seen"}))
+    url = await tasks_server(start_category, upstream, vault_auth(f"{prefix}/tasks"))
+    async with Client(url) as client:
+        result = await client.call_tool("tasks__listProjects", {})
+        assert result.is_error is False
+        assert upstream.last().headers["X-API-Key"] == "vault-key-1"
+        assert "vault-key-1" not in text(result)  # an upstream echoing the key is scrubbed
+
+        # rotated in Vault: the next read (cache off here) uses the new key, no restart
+        admin.secrets.kv.v2.create_or_update_secret(path=f"{prefix}/tasks", secret={"apiKey": "vault-key-2"})
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+        assert upstream.last().headers["X-API-Key"] == "vault-key-2"
+
+
+async def test_vault_problems_fail_only_the_call_and_say_what_to_fix(
+    dev_vault: DevVault, monkeypatch: pytest.MonkeyPatch, start_category: StartCategory, upstream: StubUpstream
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    category_approle(dev_vault, monkeypatch, prefix)
+    dev_vault.admin().secrets.kv.v2.create_or_update_secret(path=f"other-{prefix}/x", secret={"apiKey": "nope"})
+    url = await tasks_server(start_category, upstream, vault_auth(f"{prefix}/missing"))
+    async with Client(url) as client:
+        missing = await client.call_tool("tasks__listProjects", {})
+        assert missing.is_error is True
+        assert f"Vault has no secret at secret/{prefix}/missing" in text(missing)
+
+    url = await tasks_server(start_category, upstream, vault_auth(f"other-{prefix}/x"))
+    async with Client(url) as client:
+        denied = await client.call_tool("tasks__listProjects", {})
+        assert denied.is_error is True
+        assert f"Vault denies secret/other-{prefix}/x" in text(denied)
+        assert "nope" not in text(denied)
+
+    down = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("TOOLMESH_VAULT_ADDR", down)
+    monkeypatch.setenv("TOOLMESH_VAULT_TIMEOUT_SECONDS", "1")
+    url = await tasks_server(start_category, upstream, vault_auth(f"{prefix}/tasks"))
+    async with Client(url) as client:
+        unavailable = await client.call_tool("tasks__listProjects", {})
+        assert unavailable.is_error is True
+        assert f"Vault at {down} is unavailable" in text(unavailable)
+    assert upstream.seen == []  # no call went out without its credential
+
+
+async def test_without_vault_configured_a_vault_path_says_which_setting_is_missing(
+    monkeypatch: pytest.MonkeyPatch, start_category: StartCategory, upstream: StubUpstream
+) -> None:
+    monkeypatch.delenv("TOOLMESH_VAULT_ADDR", raising=False)
+    url = await tasks_server(start_category, upstream, vault_auth("toolmesh/tasks"))
+    async with Client(url) as client:
+        result = await client.call_tool("tasks__listProjects", {})
+        assert result.is_error is True
+        assert "set TOOLMESH_VAULT_ADDR" in text(result)
+
+
+PER_USER = """
+      auth:
+        type: apiKey
+        apiKey: {in: header, name: X-API-Key}
+        perUser: true"""
+
+
+async def test_a_callers_own_credentials_are_used_for_that_call_only(
+    start_category: StartCategory, upstream: StubUpstream
+) -> None:
+    upstream.on("GET", "/v1/projects", lambda seen: Reply(body={"you": seen.headers.get("X-API-Key", "")}))
+    url = await tasks_server(start_category, upstream, PER_USER)
+    async with Client(url) as client:
+        mine = await client.call_tool("tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"apiKey": "alice-key-1"}})
+        assert mine.is_error is False
+        assert upstream.last().headers["X-API-Key"] == "alice-key-1"
+        assert "alice-key-1" not in text(mine)  # echoed back by the upstream: scrubbed
+
+        other = await client.call_tool("tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"apiKey": "bob-key-22"}})
+        assert upstream.last().headers["X-API-Key"] == "bob-key-22"
+        assert other.is_error is False
+
+        anonymous = await client.call_tool("tasks__listProjects", {})
+        assert anonymous.is_error is True
+        assert "each user's own credentials" in text(anonymous)
+        wrong = await client.call_tool("tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"token": "x"}})
+        assert wrong.is_error is True
+        assert "has no 'apiKey'" in text(wrong)
+    assert len(upstream.seen) == 2
