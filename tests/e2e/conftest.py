@@ -11,6 +11,7 @@ from aiohttp import web
 from mcp import Client
 
 from tests.conftest import DEMO_SPEC
+from tests.e2e.issuer import Issuer, serve_issuer
 from tests.e2e.stub_upstream import StubUpstream
 from toolmesh.gateway.app import SERVICE
 from toolmesh.gateway.app import create_app as create_gateway_app
@@ -26,6 +27,13 @@ async def upstream() -> AsyncIterator[StubUpstream]:
     await stub.start()
     yield stub
     await stub.close()
+
+
+@pytest.fixture
+async def issuer() -> AsyncIterator[Issuer]:
+    """A test authorization server signing real JWTs with rotating keys."""
+    async with serve_issuer() as state:
+        yield state
 
 
 @pytest.fixture(params=MODES)

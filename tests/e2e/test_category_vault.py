@@ -32,7 +32,9 @@ def category_approle(dev_vault: DevVault, monkeypatch: pytest.MonkeyPatch, prefi
     admin: hvac.Client = dev_vault.admin()
     if "approle/" not in admin.sys.list_auth_methods():
         admin.sys.enable_auth_method("approle")
-    admin.sys.create_or_update_policy(f"cat-{prefix}", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}')
+    admin.sys.create_or_update_policy(
+        f"cat-{prefix}", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}'
+    )
     admin.auth.approle.create_or_update_approle(f"cat-{prefix}", token_policies=[f"cat-{prefix}"])
     role_id = admin.auth.approle.read_role_id(f"cat-{prefix}")["data"]["role_id"]
     secret_id = admin.auth.approle.generate_secret_id(f"cat-{prefix}")["data"]["secret_id"]
@@ -42,7 +44,10 @@ def category_approle(dev_vault: DevVault, monkeypatch: pytest.MonkeyPatch, prefi
 
 
 async def test_shared_credentials_come_from_the_vault_path(
-    dev_vault: DevVault, monkeypatch: pytest.MonkeyPatch, start_category: StartCategory, upstream: StubUpstream
+    dev_vault: DevVault,
+    monkeypatch: pytest.MonkeyPatch,
+    start_category: StartCategory,
+    upstream: StubUpstream,
 ) -> None:
     prefix = uuid.uuid4().hex[:8]
     category_approle(dev_vault, monkeypatch, prefix)
@@ -63,11 +68,16 @@ async def test_shared_credentials_come_from_the_vault_path(
 
 
 async def test_vault_problems_fail_only_the_call_and_say_what_to_fix(
-    dev_vault: DevVault, monkeypatch: pytest.MonkeyPatch, start_category: StartCategory, upstream: StubUpstream
+    dev_vault: DevVault,
+    monkeypatch: pytest.MonkeyPatch,
+    start_category: StartCategory,
+    upstream: StubUpstream,
 ) -> None:
     prefix = uuid.uuid4().hex[:8]
     category_approle(dev_vault, monkeypatch, prefix)
-    dev_vault.admin().secrets.kv.v2.create_or_update_secret(path=f"other-{prefix}/x", secret={"apiKey": "nope"})
+    dev_vault.admin().secrets.kv.v2.create_or_update_secret(
+        path=f"other-{prefix}/x", secret={"apiKey": "nope"}
+    )
     url = await tasks_server(start_category, upstream, vault_auth(f"{prefix}/missing"))
     async with Client(url) as client:
         missing = await client.call_tool("tasks__listProjects", {})
@@ -116,19 +126,25 @@ async def test_a_callers_own_credentials_are_used_for_that_call_only(
     upstream.on("GET", "/v1/projects", lambda seen: Reply(body={"you": seen.headers.get("X-API-Key", "")}))
     url = await tasks_server(start_category, upstream, PER_USER)
     async with Client(url) as client:
-        mine = await client.call_tool("tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"apiKey": "alice-key-1"}})
+        mine = await client.call_tool(
+            "tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"apiKey": "alice-key-1"}}
+        )
         assert mine.is_error is False
         assert upstream.last().headers["X-API-Key"] == "alice-key-1"
         assert "alice-key-1" not in text(mine)  # echoed back by the upstream: scrubbed
 
-        other = await client.call_tool("tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"apiKey": "bob-key-22"}})
+        other = await client.call_tool(
+            "tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"apiKey": "bob-key-22"}}
+        )
         assert upstream.last().headers["X-API-Key"] == "bob-key-22"
         assert other.is_error is False
 
         anonymous = await client.call_tool("tasks__listProjects", {})
         assert anonymous.is_error is True
         assert "each user's own credentials" in text(anonymous)
-        wrong = await client.call_tool("tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"token": "x"}})
+        wrong = await client.call_tool(
+            "tasks__listProjects", {}, meta={USER_CREDENTIALS_META: {"token": "x"}}
+        )
         assert wrong.is_error is True
         assert "has no 'apiKey'" in text(wrong)
     assert len(upstream.seen) == 2

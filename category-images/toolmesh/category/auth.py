@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from toolmesh.api.integration import Auth, AuthType
-from toolmesh.category.credentials import MissingCredential, SecretStore
 from toolmesh.category.upstream import UpstreamPool
+from toolmesh.common.secrets import MissingCredential, SecretStore
 from toolmesh.openapi.request import HttpRequest
 from toolmesh.vault import CachedReader, VaultError
 
@@ -114,7 +114,9 @@ def uses_user_credentials(auth: Auth | None) -> bool:
 def secret_lookup(auth: Auth, store: SecretStore) -> Lookup:
     """Credentials from the integration's Secret (``spec.auth.secretRef``)."""
     if auth.secret_ref is None:
-        raise AuthUnavailable("spec.auth.secretRef is required here (spec.auth.vaultPath is read per call only for OpenAPI integrations)")
+        raise AuthUnavailable(
+            "spec.auth.secretRef is required here (spec.auth.vaultPath is read per call only for OpenAPI integrations)"
+        )
     secret = auth.secret_ref.name
 
     def get(key: str) -> str:

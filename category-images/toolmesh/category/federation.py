@@ -27,8 +27,8 @@ from mcp.client.streamable_http import streamable_http_client
 from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import AuthType
 from toolmesh.category.auth import AuthUnavailable, secret_lookup, static_credential, uses_user_credentials
-from toolmesh.category.credentials import MissingCredential, SecretStore
 from toolmesh.common.mcp_client import OwnedClient, ServerUnavailable
+from toolmesh.common.secrets import MissingCredential, SecretStore
 from toolmesh.openapi import naming
 
 #: Environment a stdio server inherits from the category server; everything else is explicit.

@@ -12,6 +12,7 @@ from toolmesh.common.credentials_meta import credentials_from_meta
 
 SERVER_NAME = "toolmesh-category"
 
+
 def build(service: CategoryService, *, name: str = SERVER_NAME, version: str = "0.1.0") -> Server[Any]:
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=service.registry.mcp_tools)

@@ -21,7 +21,6 @@ from toolmesh.api import MCPIntegration
 from toolmesh.catalog.folder import Catalog, Entry
 from toolmesh.category import results
 from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize
-from toolmesh.category.credentials import SecretStore
 from toolmesh.category.federation import Remote, RemoteUnavailable, connector
 from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
@@ -30,6 +29,7 @@ from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamError, UpstreamPool
 from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
+from toolmesh.common.secrets import SecretStore
 from toolmesh.openapi import ArgumentError
 from toolmesh.openapi.request import HttpRequest, build_request
 from toolmesh.vault import CachedReader, Vault, VaultSettings
@@ -80,7 +80,9 @@ class CategoryService:
         )
         vault_settings = VaultSettings()
         vault = (
-            CachedReader(Vault(vault_settings), vault_settings.cache_seconds) if vault_settings.enabled else None
+            CachedReader(Vault(vault_settings), vault_settings.cache_seconds)
+            if vault_settings.enabled
+            else None
         )
         return cls(settings, pool, SecretStore(settings.credentials_dir, catalog.secrets), vault=vault)
 

@@ -257,6 +257,11 @@ class Auth(ApiModel):
             ),
         ),
         Rule(
+            cel="self.type != 'oauth2AuthorizationCode' || !has(self.perUser) || !self.perUser",
+            message="spec.auth.perUser does not apply to oauth2AuthorizationCode (its tokens are always per user): put the OAuth client's clientId and clientSecret in spec.auth.secretRef or spec.auth.vaultPath",
+            check=lambda a: a.type != AuthType.OAUTH2_AUTHORIZATION_CODE or not a.per_user,
+        ),
+        Rule(
             cel="self.type == 'none' || [has(self.secretRef), has(self.vaultPath), has(self.perUser) && self.perUser].filter(x, x).size() == 1",
             message="exactly one of spec.auth.secretRef, spec.auth.vaultPath or spec.auth.perUser: true must be set when spec.auth.type is not none",
             check=lambda a: (
@@ -279,7 +284,7 @@ class Auth(ApiModel):
     secret_ref: Annotated[
         LocalObjectReference | None,
         Field(
-            description="Secret with shared credentials under the keys apiKey, token, username and password, or clientId and clientSecret."
+            description="Secret with shared credentials under the keys apiKey, token, username and password, or clientId and clientSecret (for oauth2AuthorizationCode: the OAuth client the gateway signs users in with)."
         ),
     ] = None
     vault_path: Annotated[
@@ -292,7 +297,9 @@ class Auth(ApiModel):
     ] = None
     per_user: Annotated[
         bool,
-        Field(description="Each user brings their own credentials, kept in Vault by the gateway."),
+        Field(
+            description="Each user brings their own credentials (apiKey, token, or username and password), kept in Vault by the gateway at <TOOLMESH_VAULT_USER_PREFIX>/<user>/<integration>."
+        ),
     ] = False
 
 

@@ -42,5 +42,18 @@ def configure(level: str = "INFO", fmt: LogFormat = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiohttp.access", "httpx2", "httpx"):  # one line per request: metrics cover that
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
+
+
+#: Loggers kept at WARNING: one line per request (metrics cover that), URLs with their query strings.
+NOISY = ("aiohttp.access", "httpx2", "httpx")
+#: Loggers never below INFO, whatever the level: the MCP SDK logs whole JSON-RPC messages at DEBUG,
+#: and a forwarded call's message carries the caller's credentials for that call (docs/design/security.md).
+CARRY_SECRETS = ("mcp",)
+
+
+def quiet_libraries() -> None:
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in CARRY_SECRETS:
+        logging.getLogger(name).setLevel(logging.INFO)

@@ -229,13 +229,14 @@ def _secret(value: Any, file: Any, variable: str) -> str:
 class CachedReader:
     """Reads through a cache of ``ttl`` seconds, one Vault request per path at a time.
 
-    Concurrent reads of a path that is not cached share one request. A failed read is not cached.
+    Concurrent reads of a path that is not cached share one request. A failed read, and a path with
+    nothing there, are not cached (a credential stored a moment ago is found at once).
     """
 
     vault: Vault
     ttl: float
     clock: Callable[[], float] = time.monotonic
-    _cache: dict[str, tuple[float, dict[str, str] | None]] = field(default_factory=dict)
+    _cache: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
     _pending: dict[str, asyncio.Future[dict[str, str] | None]] = field(default_factory=dict)
 
     async def read(self, path: str) -> dict[str, str] | None:
@@ -255,7 +256,7 @@ class CachedReader:
             raise
         finally:
             self._pending.pop(path, None)
-        if self.ttl > 0:
+        if self.ttl > 0 and data is not None:
             self._cache[path] = (self.clock() + self.ttl, data)
         future.set_result(data)
         return data

@@ -14,10 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolmesh.catalog import folder
 from toolmesh.common.mcp_aiohttp import McpEndpoint
+from toolmesh.common.secrets import SecretStore
 from toolmesh.gateway import auth
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import server as server_mod
 from toolmesh.gateway.cluster import ClusterCategories, ClusterSource
+from toolmesh.gateway.identity import routes as identity_routes
+from toolmesh.gateway.identity.credentials import UpstreamIdentity, client_credentials_from
+from toolmesh.gateway.identity.oauth import DISCONNECT_PATH, OAuthBroker
+from toolmesh.gateway.identity.states import MemoryStates, RedisStates, StateStore
 from toolmesh.gateway.index.hybrid import QueryEmbedder
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
 from toolmesh.gateway.router import Router
@@ -25,6 +30,7 @@ from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import Categories, LocalCategories
 from toolmesh.kube import KubeClient, load_connection
+from toolmesh.vault import CachedReader, Vault, VaultSettings
 
 SERVICE = web.AppKey("service", GatewayService)
 REAP_EVERY = 5.0
@@ -75,12 +81,36 @@ def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
     )
 
 
+def make_identity(
+    settings: GatewaySettings, catalog: catalog_mod.GatewayCatalog, secrets: SecretStore, base: str
+) -> UpstreamIdentity:
+    """Each caller's upstream credentials: Vault (TOOLMESH_VAULT_*) and the OAuth broker, when configured."""
+    vault_settings = VaultSettings()
+    if not vault_settings.enabled:
+        return UpstreamIdentity(vault_settings, None, None, None)
+    vault = Vault(vault_settings)
+    states: StateStore = RedisStates(settings.redis_url) if settings.redis_url else MemoryStates()
+    broker = OAuthBroker(
+        vault,
+        states,
+        base,
+        vault_settings.user_prefix,
+        client_credentials_from(vault, secrets),
+        catalog.auth,
+        pending_seconds=settings.oauth_pending_seconds,
+    )
+    return UpstreamIdentity(vault_settings, vault, CachedReader(vault, vault_settings.cache_seconds), broker)
+
+
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
     """The gateway for ``settings`` (a folder, or the cluster); pass ``embedder`` to reuse a loaded model."""
+    secrets = SecretStore(settings.credentials_dir)
     if settings.source == "cluster":
         gateway_catalog = catalog_mod.GatewayCatalog({}, {}, {})
     else:
-        gateway_catalog = catalog_mod.build(folder.load(settings.catalog))
+        loaded = folder.load(settings.catalog)
+        gateway_catalog = catalog_mod.build(loaded)
+        secrets.objects = loaded.secrets
     router = Router(
         gateway_catalog,
         embedder if embedder is not None else make_embedder(settings),
@@ -88,7 +118,8 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     )
     authenticator = make_authenticator(settings)
     base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    app = web.Application(middlewares=[auth.middleware(authenticator, base + auth.METADATA_PATH, ("/mcp",))])
+    protected = ("/mcp", DISCONNECT_PATH)
+    app = web.Application(middlewares=[auth.middleware(authenticator, base + auth.METADATA_PATH, protected)])
     if authenticator.jwks is not None:
         jwks = authenticator.jwks
 
@@ -138,7 +169,20 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
             settings.call_timeout_seconds,
             endpoints=dict(settings.category_endpoints),
         )
-    service = GatewayService(settings, gateway_catalog, router, categories)
+    identity = make_identity(settings, gateway_catalog, secrets, base)
+    service = GatewayService(settings, gateway_catalog, router, categories, identity=identity)
+    identity_routes.add_routes(app, lambda: identity.broker)
+
+    async def identity_lifespan(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as http:
+            if identity.broker is not None:
+                identity.broker.http = http
+            yield
+            if identity.broker is not None:
+                await identity.broker.states.close()
+            await identity.close()
+
+    app.cleanup_ctx.append(identity_lifespan)
     if settings.source == "folder":
         service.decide_mode()
     endpoint = McpEndpoint(server_mod.build(service))

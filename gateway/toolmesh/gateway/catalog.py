@@ -13,10 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolmesh.api import MCPIntegration
-from toolmesh.api.integration import Access, compile_options
+from toolmesh.api.integration import Access, Auth, AuthType, compile_options
 from toolmesh.catalog.folder import Catalog
 from toolmesh.gateway.index import text
 from toolmesh.openapi import SpecError, compile_spec
+
+
+def needs_caller_credentials(auth: Auth) -> bool:
+    """Do calls of this integration carry each caller's own credentials (perUser, authorization code)?"""
+    return auth.per_user or auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE
 
 
 class ToolRecord:
@@ -74,6 +79,14 @@ class GatewayCatalog:
     problems: dict[str, str]  # integration -> why its tools are missing
     #: Integrations whose tools only some callers may use (spec.access); the others are open.
     access: dict[str, Access] = field(default_factory=dict)
+    #: Integrations whose calls carry each caller's own credentials (perUser, authorization code).
+    auth: dict[str, Auth] = field(default_factory=dict)
+
+    def note_auth(self, integration: str, auth: Auth | None) -> None:
+        if auth is not None and needs_caller_credentials(auth):
+            self.auth[integration] = auth
+        else:
+            self.auth.pop(integration, None)
 
     def allowed(self, record: ToolRecord, groups: frozenset[str], scopes: frozenset[str]) -> bool:
         rule = self.access.get(record.integration)
@@ -125,6 +138,7 @@ def build(catalog: Catalog) -> GatewayCatalog:
     tools: dict[str, ToolRecord] = {}
     problems: dict[str, str] = {}
     access: dict[str, Access] = {}
+    auth: dict[str, Auth] = {}
     for entry in catalog.entries:
         obj = entry.obj
         if obj is None or entry.error:
@@ -132,6 +146,8 @@ def build(catalog: Catalog) -> GatewayCatalog:
             continue
         if obj.spec.access is not None:
             access[entry.name] = obj.spec.access
+        if obj.spec.auth is not None and needs_caller_credentials(obj.spec.auth):
+            auth[entry.name] = obj.spec.auth
         if obj.spec.openapi is None:
             continue  # discovered when the category server starts
         if entry.spec is None:
@@ -145,4 +161,4 @@ def build(catalog: Catalog) -> GatewayCatalog:
         for record in found:
             tools.setdefault(record.name, record)
     descriptions = {name: c.spec.description for name, c in catalog.categories.items()}
-    return GatewayCatalog(tools, descriptions, problems, access)
+    return GatewayCatalog(tools, descriptions, problems, access, auth)

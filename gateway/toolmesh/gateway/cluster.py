@@ -155,6 +155,7 @@ class ClusterSource:
 
     def _remove(self, name: str) -> None:
         self.catalog.access.pop(name, None)
+        self.catalog.auth.pop(name, None)
         _, tools = self._indexed.pop(name, ("", []))
         for tool in tools:
             record = self.catalog.tools.get(tool)
@@ -184,6 +185,7 @@ class ClusterSource:
         self._remove(name)
         if model.spec.access is not None:
             self.catalog.access[name] = model.spec.access
+        self.catalog.note_auth(name, model.spec.auth)
         added = []
         for record in records:
             if record.name not in self.catalog.tools:

@@ -14,14 +14,17 @@ from typing import Any
 import structlog
 from mcp import types
 
+from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
 from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_results import text_result
 from toolmesh.gateway import auth
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.identity.credentials import CredentialsNeeded, UpstreamIdentity
 from toolmesh.gateway.metrics import GatewayMetrics
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
+from toolmesh.vault import VaultError
 
 log = structlog.get_logger("toolmesh.gateway")
 EV_CALL = "tool.forwarded"
@@ -34,6 +37,8 @@ class GatewayService:
     router: Router
     categories: Categories
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    #: Each caller's own upstream credentials (Vault, OAuth broker); None: no integration needs them.
+    identity: UpstreamIdentity | None = None
     #: List the tools themselves (few tools) rather than the meta-tools; decided once the catalog is loaded.
     direct: bool = False
 
@@ -92,9 +97,29 @@ class GatewayService:
             self.metrics.calls.labels("", "unknown_tool").inc()
             return text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True)
         started = time.perf_counter()
+        meta: dict[str, Any] | None = None
+        own = self.catalog.auth.get(record.integration)
+        if own is not None:  # the caller's own credentials travel with this call, and only with it
+            try:
+                if self.identity is None:
+                    raise CredentialsNeeded(
+                        f"{record.integration} uses each user's own credentials; this gateway has no Vault"
+                    )
+                values = await self.identity.credentials(auth.caller().subject, record.integration, own)
+            except (CredentialsNeeded, VaultError) as exc:
+                outcome = "needs_credentials" if isinstance(exc, CredentialsNeeded) else "unavailable"
+                self._observe(record.category, outcome, started)
+                log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
+                text = (
+                    str(exc)
+                    if isinstance(exc, CredentialsNeeded)
+                    else f"the credential store is unavailable: {exc}"
+                )
+                return text_result(text, error=True)
+            meta = {USER_CREDENTIALS_META: values}
         try:
             client = await self.categories.client(record.category)
-            result = await client.call(name, arguments)
+            result = await client.call(name, arguments, meta)
         except (CategoryUnavailable, ServerUnavailable) as exc:
             self._observe(record.category, "unavailable", started)
             log.warning(EV_CALL, tool=name, category=record.category, outcome="unavailable", reason=str(exc))

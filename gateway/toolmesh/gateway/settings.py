@@ -84,6 +84,20 @@ class GatewaySettings(BaseSettings):
     auth_api_keys: list[str] = Field(
         default_factory=list, description="api-key: SHA-256 hex digests of the accepted keys (JSON list)."
     )
+    credentials_dir: Path | None = Field(
+        default=None,
+        description="Folder of mounted Secrets (one sub-folder per Secret): the OAuth clients of authorization-code integrations that use secretRef.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for OAuth sign-ins in progress, shared by every gateway replica. Unset: in process (one replica).",
+    )
+    oauth_pending_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=3600,
+        description="How long a connect link for an upstream sign-in stays valid.",
+    )
     public_url: str | None = Field(
         default=None,
         description="The gateway's external base URL (resource identifier). Unset: http://host:port.",

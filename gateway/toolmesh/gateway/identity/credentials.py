@@ -1,0 +1,103 @@
+"""The caller's own upstream credentials for one call: from Vault, or through the OAuth broker.
+
+An integration with ``spec.auth.perUser`` keeps each user's credentials (``apiKey``, ``token``, or
+``username`` and ``password``) in Vault at ``<kv mount>/<user prefix>/<user>/<integration>``; one of
+type ``oauth2AuthorizationCode`` keeps each user's tokens there, put by the broker. A caller who has
+none yet is told how to get them, in a sentence that holds no secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from toolmesh.api.integration import Auth, AuthType
+from toolmesh.common.secrets import MissingCredential, SecretStore
+from toolmesh.gateway.identity.oauth import ClientCredentials, OAuthBroker, OAuthError, user_key
+from toolmesh.vault import CachedReader, Vault, VaultError, VaultSettings
+
+#: The keys a per-user credential of each type holds.
+KEYS = {
+    AuthType.API_KEY: ("apiKey",),
+    AuthType.BEARER: ("token",),
+    AuthType.BASIC: ("username", "password"),
+}
+
+
+class CredentialsNeeded(Exception):
+    """The caller has no usable credentials for the integration; the text says how to get them."""
+
+
+@dataclass
+class UpstreamIdentity:
+    settings: VaultSettings
+    vault: Vault | None
+    reader: CachedReader | None
+    broker: OAuthBroker | None
+
+    def path(self, subject: str, integration: str) -> str:
+        return f"{self.settings.user_prefix}/{user_key(subject)}/{integration}"
+
+    async def credentials(self, subject: str, integration: str, auth: Auth) -> dict[str, str]:
+        """The caller's credentials for this call (CredentialsNeeded: none; VaultError: Vault failed)."""
+        if self.vault is None or self.reader is None or self.broker is None:
+            raise CredentialsNeeded(
+                f"{integration} uses each user's own credentials, which the gateway keeps in Vault: "
+                "set TOOLMESH_VAULT_ADDR (and its login) for the gateway"
+            )
+        if auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE:
+            try:
+                token = await self.broker.access_token(subject, integration, auth)
+            except OAuthError as exc:
+                raise CredentialsNeeded(f"{integration}: {exc}") from None
+            if token is None:
+                link = await self.broker.connect_link(subject, integration, auth)
+                minutes = max(1, round(self.broker.pending_seconds / 60))
+                raise CredentialsNeeded(
+                    f"{integration} needs the user to connect their account first: ask them to open {link} "
+                    f"in a browser and sign in (the link works once, for {minutes} minutes), then call the tool again."
+                )
+            return {"accessToken": token}
+        path = self.path(subject, integration)
+        data = await self.reader.read(path)
+        keys = KEYS.get(auth.type, ())
+        if data is None or any(not data.get(k) for k in keys):
+            raise CredentialsNeeded(
+                f"{integration} needs the user's own credentials ({', '.join(keys)}), kept in Vault at "
+                f"{self.settings.kv_mount}/{path}: the user or an administrator stores them there, then call the tool again."
+            )
+        return {k: data[k] for k in keys}
+
+    async def close(self) -> None:
+        if self.vault is not None:
+            await self.vault.close()
+
+
+def client_credentials_from(vault: Vault | None, store: SecretStore) -> ClientCredentials:
+    """The broker's source of each integration's OAuth client (clientId, optional clientSecret)."""
+
+    async def lookup(integration: str, auth: Auth) -> tuple[str, str | None]:
+        if auth.vault_path is not None:
+            if vault is None:
+                raise OAuthError("spec.auth.vaultPath needs Vault: set TOOLMESH_VAULT_ADDR for the gateway")
+            try:
+                data = await vault.read(auth.vault_path)
+            except VaultError as exc:
+                raise OAuthError(str(exc)) from None
+            if not data or not data.get("clientId"):
+                raise OAuthError(f"Vault has no clientId at {vault.settings.kv_mount}/{auth.vault_path}")
+            return data["clientId"], data.get("clientSecret") or None
+        if auth.secret_ref is None:
+            raise OAuthError(
+                f"{integration}: spec.auth.secretRef or spec.auth.vaultPath must hold the OAuth client"
+            )
+        try:
+            client_id = store.get(auth.secret_ref.name, "clientId")
+        except MissingCredential as exc:
+            raise OAuthError(str(exc)) from None
+        try:
+            secret: str | None = store.get(auth.secret_ref.name, "clientSecret")
+        except MissingCredential:
+            secret = None  # a public client: PKCE alone
+        return client_id, secret
+
+    return lookup

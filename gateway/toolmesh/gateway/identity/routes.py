@@ -1,0 +1,80 @@
+"""The browser's side of the brokered sign-in, and disconnecting: ``/oauth/connect`` (the link a
+tool result gives; sends the browser to the upstream), ``/oauth/callback`` (the upstream sends it
+back with a code) and ``POST /oauth/disconnect`` (the caller, authenticated, forgets an account).
+
+Pages are plain text and say what happened; they never show a code, a token or a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from toolmesh.gateway import auth
+from toolmesh.gateway.identity.oauth import (
+    CALLBACK_PATH,
+    CONNECT_PATH,
+    DISCONNECT_PATH,
+    OAuthBroker,
+    OAuthError,
+)
+from toolmesh.vault import VaultError
+
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _page(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text + "\n", status=status, content_type="text/plain", headers=NO_STORE)
+
+
+def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -> None:
+    async def connect(request: web.Request) -> web.StreamResponse:
+        current = broker()
+        if current is None:
+            return _page("This gateway brokers no upstream sign-ins.", 404)
+        try:
+            location = await current.authorization_redirect(request.query.get("state", ""))
+        except (OAuthError, VaultError) as exc:
+            return _page(str(exc), 400)
+        raise web.HTTPFound(location, headers=NO_STORE)
+
+    async def callback(request: web.Request) -> web.Response:
+        current = broker()
+        if current is None:
+            return _page("This gateway brokers no upstream sign-ins.", 404)
+        state, code = request.query.get("state", ""), request.query.get("code", "")
+        if request.query.get("error"):
+            await current.states.take(state)  # the user declined: the link is spent
+            reason = "".join(c for c in request.query["error"] if c.isalnum() or c == "_")[:40]
+            return _page(
+                f"The sign-in was not completed ({reason}). Call the tool again for a new link.", 400
+            )
+        if not state or not code:
+            return _page("This page is where the upstream sends you back after signing in.", 400)
+        try:
+            _, integration = await current.complete(state, code)
+        except (OAuthError, VaultError) as exc:
+            return _page(str(exc), 400)
+        return _page(f"Connected {integration}. You can close this page and return to your agent.")
+
+    async def disconnect(request: web.Request) -> web.Response:
+        current = broker()
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        integration = body.get("integration") if isinstance(body, dict) else None
+        if current is None or not isinstance(integration, str) or integration not in current.auths:
+            return web.json_response({"error": "unknown integration"}, status=404)
+        try:
+            done = await current.disconnect(
+                request[auth.PRINCIPAL].subject, integration, current.auths[integration]
+            )
+        except VaultError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
+        return web.json_response({"integration": integration, "disconnected": done}, headers=NO_STORE)
+
+    app.router.add_get(CONNECT_PATH, connect)
+    app.router.add_get(CALLBACK_PATH, callback)
+    app.router.add_post(DISCONNECT_PATH, disconnect)
