@@ -12,6 +12,7 @@ from mcp import Client
 
 from tests.conftest import DEMO_SPEC
 from tests.e2e.issuer import Issuer, serve_issuer
+from tests.e2e.remote_mcp import HeaderRecorder, serve_remote
 from tests.e2e.stub_upstream import StubUpstream
 from toolmesh.gateway.app import SERVICE
 from toolmesh.gateway.app import create_app as create_gateway_app
@@ -34,6 +35,13 @@ async def issuer() -> AsyncIterator[Issuer]:
     """A test authorization server signing real JWTs with rotating keys."""
     async with serve_issuer() as state:
         yield state
+
+
+@pytest.fixture
+async def remote() -> AsyncIterator[tuple[str, HeaderRecorder]]:
+    """A remote MCP server toolmesh did not write; its URL and the headers it received."""
+    async with serve_remote() as served:
+        yield served
 
 
 @pytest.fixture(params=MODES)

@@ -10,8 +10,10 @@ import pytest
 from mcp import Client
 
 from tests.conftest import StartCategory
+from tests.e2e.remote_mcp import HeaderRecorder
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import tasks_server, text
+from tests.e2e.test_federation import remote_integration
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
 from toolmesh.testing.cluster import free_port
 from toolmesh.testing.vault import DevVault
@@ -148,3 +150,25 @@ async def test_a_callers_own_credentials_are_used_for_that_call_only(
         assert wrong.is_error is True
         assert "has no 'apiKey'" in text(wrong)
     assert len(upstream.seen) == 2
+
+
+async def test_a_federated_remote_gets_its_bearer_token_from_vault(
+    dev_vault: DevVault, monkeypatch: pytest.MonkeyPatch, start_category: StartCategory,
+    remote: tuple[str, HeaderRecorder],
+) -> None:  # fmt: skip
+    prefix = uuid.uuid4().hex[:8]
+    category_approle(dev_vault, monkeypatch, prefix)
+    dev_vault.admin().secrets.kv.v2.create_or_update_secret(
+        path=f"{prefix}/calc", secret={"token": "vault-remote-7"}
+    )
+    url, recorder = remote
+    integration = remote_integration(url).replace(
+        "auth: {type: bearer, secretRef: {name: calc-token}}",
+        f"auth: {{type: bearer, vaultPath: {prefix}/calc}}",
+    )
+    server = await start_category({"calc.yaml": integration})
+    async with Client(server.mcp_url) as client:
+        result = await client.call_tool("calc__add", {"a": 1, "b": 2})
+    assert result.is_error is False
+    assert recorder.headers
+    assert all(h.get("authorization") == "Bearer vault-remote-7" for h in recorder.headers)

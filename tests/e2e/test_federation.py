@@ -5,17 +5,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
-import uvicorn
-from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
 
 from tests.conftest import StartCategory
+from tests.e2e.remote_mcp import HeaderRecorder
 from tests.e2e.test_category_server import Connect, text
 from toolmesh.category.app import SERVICE
 from toolmesh.gateway.supervisor import free_port
@@ -23,50 +19,6 @@ from toolmesh.gateway.supervisor import free_port
 pytestmark = pytest.mark.e2e
 STDIO_SERVER = Path(__file__).with_name("stdio_server.py")
 REPO = Path(__file__).resolve().parents[2]
-
-
-class HeaderRecorder:
-    """ASGI middleware that keeps the headers of every request the remote receives."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.headers: list[dict[str, str]] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.headers.append({k.decode().lower(): v.decode() for k, v in scope["headers"]})
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture
-async def remote() -> AsyncIterator[tuple[str, HeaderRecorder]]:
-    """The SDK's own MCPServer on uvicorn: a server toolmesh did not write."""
-    mcp = MCPServer("calculator")
-
-    @mcp.tool()
-    def add(a: int, b: int) -> int:
-        """Adds two integers."""
-        return a + b
-
-    @mcp.tool()
-    def divide(a: float, b: float) -> float:
-        """Divides a by b."""
-        return a / b
-
-    app = HeaderRecorder(mcp.streamable_http_app(
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    ))  # fmt: skip
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(5):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}/mcp", app
-    server.should_exit = True
-    await task
 
 
 def remote_integration(url: str) -> str:

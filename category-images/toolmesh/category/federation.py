@@ -26,7 +26,13 @@ from mcp.client.streamable_http import streamable_http_client
 
 from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import AuthType
-from toolmesh.category.auth import AuthUnavailable, secret_lookup, static_credential, uses_user_credentials
+from toolmesh.category.auth import (
+    AuthUnavailable,
+    Lookup,
+    secret_lookup,
+    static_credential,
+    uses_user_credentials,
+)
 from toolmesh.common.mcp_client import OwnedClient, ServerUnavailable
 from toolmesh.common.secrets import MissingCredential, SecretStore
 from toolmesh.openapi import naming
@@ -39,8 +45,14 @@ class RemoteUnavailable(Exception):
     """The remote MCP server could not be reached, or its auth cannot be applied."""
 
 
-def auth_headers(integration: MCPIntegration, store: SecretStore) -> dict[str, str]:
-    """Static headers for the remote: its non-secret headers plus the integration's credential."""
+def auth_headers(
+    integration: MCPIntegration, store: SecretStore, get: Lookup | None = None
+) -> dict[str, str]:
+    """Static headers for the remote: its non-secret headers plus the integration's credential.
+
+    ``get``: the credential lookup already resolved (a Vault path is read once, when the connection
+    opens); by default, the integration's Secret.
+    """
     spec = integration.spec
     assert spec.mcp is not None
     headers = dict(spec.mcp.headers)
@@ -51,7 +63,7 @@ def auth_headers(integration: MCPIntegration, store: SecretStore) -> dict[str, s
             "spec.auth.perUser is not supported for spec.mcp yet: the remote is one shared connection"
         )
     try:
-        credential = static_credential(spec.auth, secret_lookup(spec.auth, store))
+        credential = static_credential(spec.auth, get or secret_lookup(spec.auth, store))
     except AuthUnavailable as exc:
         raise RemoteUnavailable(f"spec.auth: {exc}") from None
     if credential is None or credential.location != "header":
@@ -83,14 +95,14 @@ def stdio_parameters(integration: MCPIntegration, store: SecretStore) -> StdioSe
 
 
 def connector(
-    integration: MCPIntegration, store: SecretStore, timeout: float
+    integration: MCPIntegration, store: SecretStore, timeout: float, get: Lookup | None = None
 ) -> Callable[[], AbstractAsyncContextManager[Client]]:
     """A function that opens a fresh SDK client to the integration's server."""
     if integration.spec.stdio is not None:
         params = stdio_parameters(integration, store)
         return lambda: Client(params, read_timeout_seconds=timeout)
     assert integration.spec.mcp is not None
-    url, headers = integration.spec.mcp.url, auth_headers(integration, store)
+    url, headers = integration.spec.mcp.url, auth_headers(integration, store, get)
 
     @contextlib.asynccontextmanager
     async def open_http() -> AsyncIterator[Client]:

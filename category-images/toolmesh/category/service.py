@@ -20,7 +20,7 @@ from mcp import types
 from toolmesh.api import MCPIntegration
 from toolmesh.catalog.folder import Catalog, Entry
 from toolmesh.category import results
-from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize
+from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize, lookup, uses_user_credentials
 from toolmesh.category.federation import Remote, RemoteUnavailable, connector
 from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
@@ -115,9 +115,21 @@ class CategoryService:
     async def _federate(self, entry: Entry, obj: MCPIntegration) -> None:
         kind = "spec.mcp" if obj.spec.mcp else "spec.stdio"
         try:
+            get = None
+            auth = obj.spec.auth
+            if (
+                obj.spec.mcp is not None
+                and auth is not None
+                and auth.vault_path
+                and not uses_user_credentials(auth)
+            ):
+                try:
+                    get = await lookup(auth, self.store, self.vault, None)  # read once per connection
+                except AuthUnavailable as exc:
+                    raise RemoteUnavailable(f"spec.auth: {exc}") from None
             client = OwnedClient(
                 entry.name,
-                connector(obj, self.store, obj.spec.timeout_seconds),
+                connector(obj, self.store, obj.spec.timeout_seconds, get),
                 obj.spec.timeout_seconds,
                 idle_after=self.settings.stdio_idle_seconds if obj.spec.stdio is not None else None,
             )

@@ -143,6 +143,35 @@ class Gateway(Values):
     )
 
 
+class Vault(Values):
+    address: Annotated[
+        str,
+        Field(
+            description="Vault (or OpenBao) address, e.g. https://vault.vault:8200. Empty: no Vault (vaultPath and perUser integrations report so)."
+        ),
+    ] = ""
+    auth_mount: Annotated[str, Field(description="Mount path of Vault's kubernetes auth method.")] = "kubernetes"
+    audience: Annotated[
+        str, Field(description="Audience of the ServiceAccount tokens projected for the Vault login.")
+    ] = "vault"
+    kv_mount: Annotated[str, Field(description="Mount path of the KV version 2 engine.")] = "secret"
+    gateway_role: Annotated[
+        str, Field(description="Vault role of the gateway (each category server logs in as toolmesh-category-<name>).")
+    ] = "toolmesh-gateway"
+    user_prefix: Annotated[
+        str, Field(description="KV path under which the gateway keeps each user's upstream credentials.")
+    ] = "toolmesh/users"
+
+
+class Redis(Values):
+    url: Annotated[
+        str,
+        Field(
+            description="Redis URL for OAuth sign-ins in progress, shared by gateway replicas (needed for brokered OAuth with more than one replica). Empty: in process."
+        ),
+    ] = ""
+
+
 class NetworkPolicy(Values):
     enabled: Annotated[
         bool, Field(description="Restrict the gateway's and operator's traffic with NetworkPolicies.")
@@ -166,6 +195,12 @@ class ChartValues(Values):
     crds: Annotated[Crds, Field(description="The CustomResourceDefinitions.")] = Field(default_factory=Crds)
     operator: Annotated[Operator, Field(description="The operator.")] = Field(default_factory=Operator)
     gateway: Annotated[Gateway, Field(description="The gateway.")] = Field(default_factory=Gateway)
+    vault: Annotated[Vault, Field(description="Upstream credentials in Vault (kubernetes auth).")] = Field(
+        default_factory=Vault
+    )
+    redis: Annotated[Redis, Field(description="Shared state of the gateway replicas.")] = Field(
+        default_factory=Redis
+    )
     network_policy: Annotated[NetworkPolicy, Field(description="NetworkPolicies.")] = Field(
         default_factory=NetworkPolicy
     )

@@ -7,6 +7,7 @@ changed is put back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from toolmesh.api import API_VERSION, MCPCategory
@@ -75,6 +76,31 @@ def _secret_volume(secret: str) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
+@dataclass(frozen=True)
+class VaultWiring:
+    """How category pods reach Vault: kubernetes auth with a projected ServiceAccount token.
+
+    Each category logs in as the Vault role named like its ServiceAccount (toolmesh-category-<name>),
+    so an admin grants each category only its integrations' paths (docs/design/security.md).
+    """
+
+    addr: str
+    auth_mount: str = "kubernetes"
+    audience: str = "vault"
+    kv_mount: str = "secret"
+
+
+def _vault_env(wiring: VaultWiring, category: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "TOOLMESH_VAULT_ADDR", "value": wiring.addr},
+        {"name": "TOOLMESH_VAULT_AUTH_METHOD", "value": "kubernetes"},
+        {"name": "TOOLMESH_VAULT_AUTH_MOUNT", "value": wiring.auth_mount},
+        {"name": "TOOLMESH_VAULT_ROLE", "value": names.server(category)},
+        {"name": "TOOLMESH_VAULT_SERVICE_ACCOUNT_TOKEN_FILE", "value": f"{names.VAULT_TOKEN_MOUNT}/token"},
+        {"name": "TOOLMESH_VAULT_KV_MOUNT", "value": wiring.kv_mount},
+    ]
+
+
 def deployment(
     obj: MCPCategory,
     namespace: str,
@@ -82,6 +108,7 @@ def deployment(
     bundle: Bundle,
     scale: Scale,
     default_image: str,
+    vault: VaultWiring | None = None,
 ) -> dict[str, Any]:
     category = str(obj.metadata["name"])
     spec = obj.spec
@@ -131,6 +158,18 @@ def deployment(
             *(mount for _, mount in secret_volumes),
         ],
     }
+    extra_volumes: list[dict[str, Any]] = []
+    if vault is not None:  # a short-lived token for Vault alone; the API server's is never mounted
+        container["env"].extend(_vault_env(vault, category))
+        container["volumeMounts"].append(
+            {"name": "vault-token", "mountPath": names.VAULT_TOKEN_MOUNT, "readOnly": True}
+        )
+        extra_volumes.append({
+            "name": "vault-token",
+            "projected": {"sources": [{"serviceAccountToken": {
+                "audience": vault.audience, "expirationSeconds": 3600, "path": "token",
+            }}], "defaultMode": 0o444},
+        })  # fmt: skip
     if spec.image_pull_policy:
         container["imagePullPolicy"] = spec.image_pull_policy
     template_spec: dict[str, Any] = {
@@ -149,6 +188,7 @@ def deployment(
             {"name": "catalog", "projected": {"sources": bundle.sources, "defaultMode": 0o444}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
             *(volume for volume, _ in secret_volumes),
+            *extra_volumes,
         ],
     }
     if pod.node_selector:
@@ -245,6 +285,7 @@ def children(
     bundle: Bundle,
     scale: Scale,
     default_image: str,
+    vault: VaultWiring | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Desired children, and the (kind, name) of optional children that must not exist."""
     category = str(obj.metadata["name"])
@@ -253,7 +294,7 @@ def children(
     desired = [
         service_account(category, namespace, owner),
         *catalog_configmaps(category, namespace, owner, bundle),
-        deployment(obj, namespace, owner, bundle, scale, default_image),
+        deployment(obj, namespace, owner, bundle, scale, default_image, vault),
         service(category, namespace, owner),
         disruption_budget(category, namespace, owner),
     ]

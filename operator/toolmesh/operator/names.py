@@ -16,6 +16,8 @@ DESIRED_HASH = f"{DOMAIN}/desired-hash"
 
 CATALOG_MOUNT = "/etc/toolmesh/catalog"
 SECRETS_MOUNT = "/etc/toolmesh/secrets"
+#: A projected ServiceAccount token for the Vault login (audience: the operator's vault_audience).
+VAULT_TOKEN_MOUNT = "/var/run/secrets/toolmesh/vault"
 PORT = 8080
 SERVICE_PORT = 80
 

@@ -319,7 +319,9 @@ class Operator:
         lease = await self.client.get("Lease", namespace, names.demand_lease(name))
         live_replicas = (deployment or {}).get("spec", {}).get("replicas")
         scale = scaling.decide(obj, live_replicas, demand.last_demand(lease), self.clock())
-        desired, absent = builders.children(obj, raw, packed, scale, self.settings.category_image)
+        desired, absent = builders.children(
+            obj, raw, packed, scale, self.settings.category_image, self._vault_wiring()
+        )
         for manifest in desired:
             live = deployment if manifest["kind"] == "Deployment" else None
             result = await apply.ensure(self.client, manifest, live)
@@ -361,6 +363,14 @@ class Operator:
             name=meta["name"],
             ready=ready.get("status"),
             reason=ready.get("reason"),
+        )
+
+    def _vault_wiring(self) -> builders.VaultWiring | None:
+        settings = self.settings
+        if not settings.vault_addr:
+            return None
+        return builders.VaultWiring(
+            settings.vault_addr, settings.vault_auth_mount, settings.vault_audience, settings.vault_kv_mount
         )
 
     def _schedule(self, key: Key, when: dt.datetime | None) -> None:

@@ -36,6 +36,17 @@ class OperatorSettings(BaseSettings):
         le=1024 * 1024,
         description="Catalog ConfigMaps are split to stay under this size (the API server's limit is 1 MiB).",
     )
+    vault_addr: str | None = Field(
+        default=None,
+        description="Vault address given to category servers, which log in with their ServiceAccount (kubernetes auth). Unset: no Vault.",
+    )
+    vault_auth_mount: str = Field(
+        default="kubernetes", description="Mount path of Vault's kubernetes auth method."
+    )
+    vault_audience: str = Field(
+        default="vault", description="Audience of the ServiceAccount token projected for the Vault login."
+    )
+    vault_kv_mount: str = Field(default="secret", description="Mount path of Vault's KV version 2 engine.")
     workers: int = Field(default=8, ge=1, le=64, description="Reconciles running at once.")
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(default="json", description="json (production) or console (development).")

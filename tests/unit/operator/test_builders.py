@@ -1,0 +1,53 @@
+"""The category Deployment's Vault wiring (toolmesh.operator.builders): a projected, audience-bound
+ServiceAccount token and the kubernetes-auth settings, only when the operator is given a Vault."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+
+from toolmesh.api import MCPCategory
+from toolmesh.operator import builders, names
+from toolmesh.operator.bundle import Bundle
+from toolmesh.operator.scaling import Scale
+
+PM = MCPCategory.model_validate(
+    {"apiVersion": "toolmesh.dev/v1alpha1", "kind": "MCPCategory", "metadata": {"name": "pm"}, "spec": {}}
+)
+OWNER = {
+    "apiVersion": "toolmesh.dev/v1alpha1",
+    "kind": "MCPCategory",
+    "name": "pm",
+    "uid": "u1",
+    "controller": True,
+}
+
+
+def build(vault: builders.VaultWiring | None) -> dict[str, object]:
+    return builders.deployment(
+        PM, "default", OWNER, Bundle(digest="sha256:x"), Scale(1, False), "img:1", vault
+    )
+
+
+def test_without_vault_the_pod_has_no_token_at_all() -> None:
+    pod = build(None)["spec"]["template"]["spec"]  # type: ignore[index]
+    assert pod["automountServiceAccountToken"] is False
+    assert "vault-token" not in {v["name"] for v in pod["volumes"]}
+    assert not any(e["name"].startswith("TOOLMESH_VAULT_") for e in pod["containers"][0]["env"])
+
+
+def test_with_vault_the_pod_logs_in_as_its_own_role_with_a_vault_only_token() -> None:
+    manifest = build(builders.VaultWiring("https://vault.vault:8200", audience="vault"))
+    kubernetes_validate.validate(manifest, "1.33", strict=True)
+    pod = manifest["spec"]["template"]["spec"]  # type: ignore[index]
+    assert pod["automountServiceAccountToken"] is False  # the API server's token stays out of the pod
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "vault-token"]
+    assert volume["projected"]["sources"] == [
+        {"serviceAccountToken": {"audience": "vault", "expirationSeconds": 3600, "path": "token"}}
+    ]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["TOOLMESH_VAULT_ADDR"] == "https://vault.vault:8200"
+    assert env["TOOLMESH_VAULT_AUTH_METHOD"] == "kubernetes"
+    assert env["TOOLMESH_VAULT_ROLE"] == names.server("pm") == pod["serviceAccountName"]
+    assert env["TOOLMESH_VAULT_SERVICE_ACCOUNT_TOKEN_FILE"] == f"{names.VAULT_TOKEN_MOUNT}/token"
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["vault-token"]["readOnly"] is True
