@@ -19,13 +19,16 @@ import yaml
 from toolmesh.category.settings import CategorySettings
 from toolmesh.cli.main import build_parser
 from toolmesh.gateway.settings import GatewaySettings
+from toolmesh.vault import VaultSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
 TARGETS = set(re.findall(r"^FROM \S+ AS (\S+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
-SETTINGS = {f"TOOLMESH_{name.upper()}" for name in GatewaySettings.model_fields} | {
-    f"TOOLMESH_CATEGORY_{name.upper()}" for name in CategorySettings.model_fields
-}
+SETTINGS = (
+    {f"TOOLMESH_{name.upper()}" for name in GatewaySettings.model_fields}
+    | {f"TOOLMESH_CATEGORY_{name.upper()}" for name in CategorySettings.model_fields}
+    | {f"TOOLMESH_VAULT_{name.upper()}" for name in VaultSettings.model_fields}
+)
 
 
 @pytest.mark.corpus
