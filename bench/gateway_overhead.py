@@ -2,10 +2,12 @@
 
     python bench/gateway_overhead.py [--calls N] [--concurrency C]
 
-One run, three processes on loopback: a stub upstream, a category server for the demo Tasks API,
-and the gateway (whose own category server, started on the first call, serves the same catalog).
-The same SDK client calls ``tasks__getTask`` through the gateway and directly on the category
-server: p50/p99 of sequential calls and calls/s with C concurrent callers.
+One run, processes on loopback: a stub upstream, a category server for the demo Tasks API, the
+gateway (whose own category server, started on the first call, serves the same catalog), and the
+same gateway behind API keys with an OpenBao dev server for a per-user integration. The same SDK
+client calls ``tasks__getTask`` through the gateway and directly on the category server: p50/p99 of
+sequential calls and calls/s with C concurrent callers; then with an API key, and with the caller's
+own key read from Vault (``mine__getTask``, ``perUser: true``; cached TOOLMESH_VAULT_CACHE_SECONDS).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from category_call import DEMO_SPEC, ROOT, serve_category, summary, throughput, timed, wait_ready
+from toolmesh.gateway.identity.oauth import user_key
 from toolmesh.gateway.supervisor import free_port
+from toolmesh.testing.vault import ROOT_TOKEN, DevVault
 
 API_KEY = "tm_bench_key"
 
@@ -51,6 +55,18 @@ async def main() -> None:
             "  openapi:\n    spec: {configMapKeyRef: {name: tasks-openapi, key: tasks.openapi.yaml}}\n"
             f"    baseUrl: http://127.0.0.1:{upstream_port}/v1\n"
         )
+        (folder / "mine.yaml").write_text(
+            "apiVersion: toolmesh.dev/v1alpha1\nkind: MCPIntegration\nmetadata: {name: mine}\nspec:\n  category: pm\n"
+            "  openapi:\n    spec: {configMapKeyRef: {name: tasks-openapi, key: tasks.openapi.yaml}}\n"
+            f"    baseUrl: http://127.0.0.1:{upstream_port}/v1\n"
+            "  auth: {type: apiKey, apiKey: {in: header, name: X-API-Key}, perUser: true}\n"
+        )
+        vault = DevVault().start()
+        digest = hashlib.sha256(API_KEY.encode()).hexdigest()
+        vault.admin().secrets.kv.v2.create_or_update_secret(
+            path=f"toolmesh/users/{user_key(f'api-key:{digest[:12]}')}/mine",
+            secret={"apiKey": "bench-own-key"},
+        )
         category = serve_category(folder, category_port)
         gateway = subprocess.Popen(
             [sys.executable, "-m", "toolmesh.cli.main", "dev", str(folder), "--port", str(gateway_port), "--lexical-only"],
@@ -62,7 +78,8 @@ async def main() -> None:
             [sys.executable, "-m", "toolmesh.cli.main", "gateway", "--catalog", str(folder), "--port", str(keyed_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env={**os.environ, "TOOLMESH_AUTH": "api-key", "TOOLMESH_LEXICAL_ONLY": "true",
-                 "TOOLMESH_AUTH_API_KEYS": json.dumps([hashlib.sha256(API_KEY.encode()).hexdigest()])},
+                 "TOOLMESH_AUTH_API_KEYS": json.dumps([digest]), "TOOLMESH_VAULT_ADDR": vault.addr,
+                 "TOOLMESH_VAULT_AUTH_METHOD": "token", "TOOLMESH_VAULT_TOKEN": ROOT_TOKEN},
         )  # fmt: skip
         try:
             await wait_ready(f"http://127.0.0.1:{category_port}/readyz")
@@ -88,8 +105,12 @@ async def main() -> None:
                 async def authenticated() -> None:
                     assert not (await keyed_client.call_tool("tasks__getTask", call_args)).is_error
 
+                async def own_key() -> None:
+                    assert not (await keyed_client.call_tool("mine__getTask", call_args)).is_error
+
                 await through()  # wakes the gateway's category server
                 await authenticated()
+                await own_key()
                 print(
                     f"tools/call through the gateway vs directly ({args.calls} sequential; {args.concurrency} concurrent for calls/s):"
                 )
@@ -107,10 +128,22 @@ async def main() -> None:
                     )
                 )
                 print(f"  added by authentication: p50 {statistics.median(a) - statistics.median(g):.2f} ms")
+                o = await timed(own_key, args.calls)
+                print(
+                    summary(
+                        "gateway + API key + own key from Vault",
+                        o,
+                        await throughput(own_key, args.calls, args.concurrency),
+                    )
+                )
+                print(
+                    f"  added by the per-user credential: p50 {statistics.median(o) - statistics.median(a):.2f} ms"
+                )
         finally:
             for proc in (keyed, gateway, category, stub):
                 proc.terminate()
                 proc.wait()
+            vault.stop()
 
 
 if __name__ == "__main__":

@@ -385,6 +385,8 @@ async def test_no_secret_reaches_a_log_line_a_metric_or_a_result(
     assert stack.oauth.grants == ["authorization_code", "refresh_token"]
     secrets = {*stack.oauth.issued, "alice-own-key-31"}
     assert len(secrets) >= 6
+    assert 'toolmesh_gateway_oauth_total{event="refreshed",integration="tasks"} 1.0' in metrics
+    assert 'outcome="needs_credentials"' in metrics
     printed = capsys.readouterr()
     logs = caplog.text + printed.out + printed.err  # the libraries' records and toolmesh's structlog lines
     haystacks = {"logs": logs, "metrics": metrics, "results": "\n".join(stack.results)}

@@ -171,6 +171,10 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
         )
     identity = make_identity(settings, gateway_catalog, secrets, base)
     service = GatewayService(settings, gateway_catalog, router, categories, identity=identity)
+    if identity.broker is not None:
+        identity.broker.on_event = lambda integration, event: service.metrics.oauth.labels(
+            integration, event
+        ).inc()
     identity_routes.add_routes(app, lambda: identity.broker)
 
     async def identity_lifespan(app: web.Application) -> AsyncIterator[None]:

@@ -18,7 +18,7 @@ class GatewayMetrics:
         )  # fmt: skip
         self.calls = Counter(
             "toolmesh_gateway_tool_calls_total",
-            "Forwarded tool calls by category and outcome (ok, error, unavailable, unknown_tool).",
+            "Forwarded tool calls by category and outcome (ok, error, unavailable, unknown_tool, needs_credentials).",
             ["category", "outcome"],
             registry=self.registry,
         )
@@ -32,6 +32,12 @@ class GatewayMetrics:
         self.running = Gauge(
             "toolmesh_gateway_categories_running",
             "Category servers running (local mode).",
+            registry=self.registry,
+        )
+        self.oauth = Counter(
+            "toolmesh_gateway_oauth_total",
+            "Brokered upstream sign-ins by integration and event (connected, refreshed, refresh_refused, disconnected).",
+            ["integration", "event"],
             registry=self.registry,
         )
         self.tools = Gauge("toolmesh_gateway_tools", "Tools in the index.", registry=self.registry)

@@ -117,7 +117,8 @@ class OAuthBroker:
     pending_seconds: float = 600.0
     http: aiohttp.ClientSession | None = None  # set when the app starts
     clock: Callable[[], float] = time.time
-    refreshed: int = 0
+    #: Told (integration, event) of each connected, refreshed, refresh_refused, disconnected: metrics.
+    on_event: Callable[[str, str], None] = lambda integration, event: None
 
     @property
     def redirect_uri(self) -> str:
@@ -175,6 +176,7 @@ class OAuthBroker:
         tokens = stored_tokens(payload, self.clock())
         await self.vault.write(self.path(pending["sub"], integration), tokens)
         log.info("oauth.connected", integration=integration, user=user_key(pending["sub"]))
+        self.on_event(integration, "connected")
         return pending["sub"], integration
 
     async def access_token(self, subject: str, integration: str, auth: Auth) -> str | None:
@@ -195,6 +197,7 @@ class OAuthBroker:
                 )
             except OAuthError:
                 log.info("oauth.refresh_refused", integration=integration, user=user_key(subject))
+                self.on_event(integration, "refresh_refused")
                 await self.vault.delete(path)
                 return None
             fresh = stored_tokens(payload, self.clock(), tokens)
@@ -203,8 +206,8 @@ class OAuthBroker:
             except VaultConflict:  # another replica refreshed first: use what it stored
                 again = await self.vault.read(path)
                 return None if again is None else again.get("accessToken")
-            self.refreshed += 1
             log.info("oauth.refreshed", integration=integration, user=user_key(subject))
+            self.on_event(integration, "refreshed")
             tokens = fresh
         return tokens.get("accessToken")
 
@@ -222,6 +225,7 @@ class OAuthBroker:
                     await self._revoke(integration, auth, tokens[kind], hint)
         await self.vault.delete(path)
         log.info("oauth.disconnected", integration=integration, user=user_key(subject))
+        self.on_event(integration, "disconnected")
         return True
 
     def _auth_of(self, integration: str) -> Auth:
