@@ -273,7 +273,7 @@ async def test_a_declined_consent_or_a_forged_callback_stores_nothing(stack: Sta
     assert stack.oauth.grants == []
 
 
-async def test_per_user_api_keys_come_from_each_users_vault_path(stack: Stack) -> None:
+async def test_per_user_api_keys_come_from_each_users_vault_path_or_their_own_form(stack: Stack) -> None:
     stack.upstream.on("GET", "/v1/me", lambda seen: Reply(body={"key": seen.headers.get("X-API-Key", "")}))
     is_error, text = await stack.call("bob", "keyed__whoAmI")
     assert is_error is True
@@ -285,6 +285,31 @@ async def test_per_user_api_keys_come_from_each_users_vault_path(stack: Stack) -
     assert is_error is False
     assert stack.upstream.last().headers["X-API-Key"] == "bob-own-key-77"
     assert "bob-own-key-77" not in text  # the upstream echoed it: scrubbed
+
+    _, text = await stack.call("carol", "keyed__whoAmI")  # carol enters hers in the gateway's form
+    link = link_in(text)
+    async with aiohttp.ClientSession() as browser:
+        async with browser.get(link) as page:
+            assert page.status == 200
+            assert "form-action 'self'" in page.headers["Content-Security-Policy"]
+            form = await page.text()
+        assert 'type="password" name="apiKey"' in form
+        state = link.rpartition("state=")[2]
+        async with browser.post(link.partition("?")[0], data={"state": state, "apiKey": ""}) as empty:
+            assert empty.status == 400  # nothing stored, the link still works
+        async with browser.post(
+            link.partition("?")[0], data={"state": state, "apiKey": "carol-key-5"}
+        ) as saved:
+            assert (saved.status, (await saved.text()).split(".")[0]) == (
+                200,
+                "Saved your credentials for keyed",
+            )
+        async with browser.post(link.partition("?")[0], data={"state": state, "apiKey": "mallory"}) as again:
+            assert again.status == 400  # single use
+    assert stack.stored("carol", "keyed") == {"apiKey": "carol-key-5"}
+    is_error, _ = await stack.call("carol", "keyed__whoAmI")
+    assert is_error is False
+    assert stack.upstream.last().headers["X-API-Key"] == "carol-key-5"
 
 
 async def test_two_users_concurrent_calls_always_carry_their_own_tokens(stack: Stack) -> None:

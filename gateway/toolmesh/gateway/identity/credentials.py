@@ -61,9 +61,12 @@ class UpstreamIdentity:
         data = await self.reader.read(path)
         keys = KEYS.get(auth.type, ())
         if data is None or any(not data.get(k) for k in keys):
+            link = await self.broker.key_link(subject, integration, keys)
+            minutes = max(1, round(self.broker.pending_seconds / 60))
             raise CredentialsNeeded(
-                f"{integration} needs the user's own credentials ({', '.join(keys)}), kept in Vault at "
-                f"{self.settings.kv_mount}/{path}: the user or an administrator stores them there, then call the tool again."
+                f"{integration} needs the user's own credentials ({', '.join(keys)}): ask them to open {link} "
+                f"in a browser and enter them (the link works once, for {minutes} minutes), or to store them in "
+                f"Vault at {self.settings.kv_mount}/{path}; then call the tool again."
             )
         return {k: data[k] for k in keys}
 

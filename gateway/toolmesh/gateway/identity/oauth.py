@@ -135,14 +135,44 @@ class OAuthBroker:
         await self.states.put(state, json.dumps(pending), self.pending_seconds)
         return f"{self.base_url}{CONNECT_PATH}?state={state}"
 
-    async def authorization_redirect(self, state: str) -> str:
-        """Where ``/oauth/connect`` sends the browser: the upstream's authorization endpoint."""
-        raw = await self.states.get(state)
+    async def key_link(self, subject: str, integration: str, keys: tuple[str, ...]) -> str:
+        """A single-use link to a form where the caller enters their own keys for the integration."""
+        state = secrets.token_urlsafe(32)
+        pending = {"kind": "keys", "sub": subject, "integration": integration, "keys": list(keys)}
+        await self.states.put(state, json.dumps(pending), self.pending_seconds)
+        return f"{self.base_url}{CONNECT_PATH}?state={state}"
+
+    async def pending(self, state: str) -> dict[str, Any]:
+        """The flow a link started (OAuthError: expired, used, or never made)."""
+        raw = await self.states.get(state) if state else None
         if raw is None:
             raise OAuthError(
                 "this connect link has expired or was already used; call the tool again for a new one"
             )
-        pending = json.loads(raw)
+        found: dict[str, Any] = json.loads(raw)
+        return found
+
+    async def store_keys(self, state: str, values: Mapping[str, str]) -> str:
+        """Keep the keys the caller entered in the form of a key link; returns the integration."""
+        pending = await self.pending(state)
+        if pending.get("kind") != "keys":
+            raise OAuthError("this link is for a sign-in at the upstream, not for entering keys")
+        keys = pending["keys"]
+        if any(not values.get(k, "").strip() for k in keys):
+            raise OAuthError(f"every field is required ({', '.join(keys)}); go back and fill them in")
+        if await self.states.take(state) is None:
+            raise OAuthError("this connect link was already used; call the tool again for a new one")
+        integration = str(pending["integration"])
+        await self.vault.write(self.path(pending["sub"], integration), {k: values[k].strip() for k in keys})
+        log.info("credentials.stored", integration=integration, user=user_key(pending["sub"]))
+        self.on_event(integration, "connected")
+        return integration
+
+    async def authorization_redirect(self, state: str) -> str:
+        """Where ``/oauth/connect`` sends the browser: the upstream's authorization endpoint."""
+        pending = await self.pending(state)
+        if pending.get("kind") == "keys":
+            raise OAuthError("this link is for entering keys, not for a sign-in at the upstream")
         auth = self._auth_of(pending["integration"])
         assert auth.oauth2 is not None
         assert auth.oauth2.authorization_url is not None
@@ -164,6 +194,8 @@ class OAuthBroker:
                 "this sign-in has expired or was already completed; call the tool again for a new link"
             )
         pending = json.loads(raw)
+        if pending.get("kind") == "keys":
+            raise OAuthError("this link is for entering keys, not for a sign-in at the upstream")
         integration = pending["integration"]
         auth = self._auth_of(integration)
         form = {
@@ -212,13 +244,13 @@ class OAuthBroker:
         return tokens.get("accessToken")
 
     async def disconnect(self, subject: str, integration: str, auth: Auth) -> bool:
-        """Revoke the caller's tokens at the upstream (when it can) and forget them; False: none kept."""
+        """Revoke the caller's tokens at the upstream (when it can) and forget them (or their own keys);
+        False: nothing was kept."""
         path = self.path(subject, integration)
         tokens = await self.vault.read(path)
         if tokens is None:
             return False
-        assert auth.oauth2 is not None
-        if auth.oauth2.revocation_url:
+        if auth.oauth2 is not None and auth.oauth2.revocation_url:
             for kind in ("refreshToken", "accessToken"):
                 if tokens.get(kind):
                     hint = "refresh_token" if kind == "refreshToken" else "access_token"

@@ -1,12 +1,16 @@
-"""The browser's side of the brokered sign-in, and disconnecting: ``/oauth/connect`` (the link a
-tool result gives; sends the browser to the upstream), ``/oauth/callback`` (the upstream sends it
-back with a code) and ``POST /oauth/disconnect`` (the caller, authenticated, forgets an account).
+"""The browser's side of connecting an account, and disconnecting: ``/oauth/connect`` (the link a
+tool result gives: sends the browser to the upstream's sign-in, or for a ``perUser`` integration
+shows a form where the user enters their own keys, posted back to the same path),
+``/oauth/callback`` (the upstream sends the browser back with a code) and ``POST
+/oauth/disconnect`` (the caller, authenticated, forgets an account).
 
-Pages are plain text and say what happened; they never show a code, a token or a secret.
+Pages say what happened; they never show a code, a token or a secret, and the key form is
+served with a policy that allows no script, no frame and no other form target.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 from aiohttp import web
@@ -22,6 +26,26 @@ from toolmesh.gateway.identity.oauth import (
 from toolmesh.vault import VaultError
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+FORM_POLICY = {
+    **NO_STORE,
+    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def key_form(state: str, integration: str, keys: list[str]) -> str:
+    fields = "\n".join(
+        f'<p><label>{html.escape(k)} <input type="password" name="{html.escape(k)}" autocomplete="off" required></label></p>'
+        for k in keys
+    )
+    return (
+        "<!doctype html><html><head><meta charset=utf-8><title>Connect "
+        f"{html.escape(integration)}</title></head><body><h1>Connect {html.escape(integration)}</h1>"
+        "<p>Your own credentials for this integration. They are kept in Vault for you alone and are "
+        "never shown to the agent.</p>"
+        f'<form method="post"><input type="hidden" name="state" value="{html.escape(state)}">{fields}'
+        '<p><button type="submit">Save</button></p></form></body></html>'
+    )
 
 
 def _page(text: str, status: int = 200) -> web.Response:
@@ -33,11 +57,30 @@ def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -
         current = broker()
         if current is None:
             return _page("This gateway brokers no upstream sign-ins.", 404)
+        state = request.query.get("state", "")
         try:
-            location = await current.authorization_redirect(request.query.get("state", ""))
+            pending = await current.pending(state)
+            if pending.get("kind") == "keys":
+                form = key_form(state, str(pending["integration"]), list(pending["keys"]))
+                return web.Response(text=form, content_type="text/html", headers=FORM_POLICY)
+            location = await current.authorization_redirect(state)
         except (OAuthError, VaultError) as exc:
             return _page(str(exc), 400)
         raise web.HTTPFound(location, headers=NO_STORE)
+
+    async def enter_keys(request: web.Request) -> web.Response:
+        current = broker()
+        if current is None:
+            return _page("This gateway keeps no users' credentials.", 404)
+        form = await request.post()
+        values = {str(k): str(v) for k, v in form.items() if isinstance(v, str)}
+        try:
+            integration = await current.store_keys(values.pop("state", ""), values)
+        except (OAuthError, VaultError) as exc:
+            return _page(str(exc), 400)
+        return _page(
+            f"Saved your credentials for {integration}. You can close this page and return to your agent."
+        )
 
     async def callback(request: web.Request) -> web.Response:
         current = broker()
@@ -76,5 +119,6 @@ def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -
         return web.json_response({"integration": integration, "disconnected": done}, headers=NO_STORE)
 
     app.router.add_get(CONNECT_PATH, connect)
+    app.router.add_post(CONNECT_PATH, enter_keys)
     app.router.add_get(CALLBACK_PATH, callback)
     app.router.add_post(DISCONNECT_PATH, disconnect)
