@@ -256,6 +256,23 @@ async def test_the_brokered_flow_connects_refreshes_and_disconnects(stack: Stack
     assert "connect their account" in text
 
 
+async def test_concurrent_calls_at_expiry_share_one_refresh(stack: Stack) -> None:
+    echo_authorization(stack.upstream)
+    stack.oauth.first_lifetime = 30  # every call now finds the token about to expire
+    _, text = await stack.call("dave", "tasks__whoAmI")
+    assert (await stack.sign_in(link_in(text), "dave"))[0] == 200
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {stack.token('dave')}"}) as http,
+        Client(streamable_http_client(stack.mcp_url, http_client=http)) as client,
+    ):
+        results = await asyncio.gather(*(client.call_tool("tasks__whoAmI", {}) for _ in range(20)))
+    assert [r.is_error for r in results] == [
+        False
+    ] * 20  # the refresh token is used once: nobody is logged out
+    assert stack.oauth.grants == ["authorization_code", "refresh_token"]
+    assert {s.headers["Authorization"] for s in stack.upstream.seen} == {"Bearer dave-access-2-x7q"}
+
+
 async def test_a_declined_consent_or_a_forged_callback_stores_nothing(stack: Stack) -> None:
     _, text = await stack.call("alice", "tasks__whoAmI")
     state = link_in(text).rpartition("state=")[2]

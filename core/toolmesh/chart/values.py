@@ -150,13 +150,18 @@ class Vault(Values):
             description="Vault (or OpenBao) address, e.g. https://vault.vault:8200. Empty: no Vault (vaultPath and perUser integrations report so)."
         ),
     ] = ""
-    auth_mount: Annotated[str, Field(description="Mount path of Vault's kubernetes auth method.")] = "kubernetes"
+    auth_mount: Annotated[str, Field(description="Mount path of Vault's kubernetes auth method.")] = (
+        "kubernetes"
+    )
     audience: Annotated[
         str, Field(description="Audience of the ServiceAccount tokens projected for the Vault login.")
     ] = "vault"
     kv_mount: Annotated[str, Field(description="Mount path of the KV version 2 engine.")] = "secret"
     gateway_role: Annotated[
-        str, Field(description="Vault role of the gateway (each category server logs in as toolmesh-category-<name>).")
+        str,
+        Field(
+            description="Vault role of the gateway (each category server logs in as toolmesh-category-<name>)."
+        ),
     ] = "toolmesh-gateway"
     user_prefix: Annotated[
         str, Field(description="KV path under which the gateway keeps each user's upstream credentials.")

@@ -7,6 +7,7 @@ from toolmesh.vault.client import (
     VaultDenied,
     VaultError,
     VaultUnavailable,
+    Versioned,
 )
 from toolmesh.vault.settings import VaultSettings
 
@@ -18,4 +19,5 @@ __all__ = [
     "VaultError",
     "VaultSettings",
     "VaultUnavailable",
+    "Versioned",
 ]

@@ -98,6 +98,7 @@ def make_identity(
         client_credentials_from(vault, secrets),
         catalog.auth,
         pending_seconds=settings.oauth_pending_seconds,
+        token_cache_seconds=min(30.0, vault_settings.cache_seconds),
     )
     return UpstreamIdentity(vault_settings, vault, CachedReader(vault, vault_settings.cache_seconds), broker)
 

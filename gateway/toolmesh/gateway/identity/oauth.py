@@ -13,6 +13,7 @@ The functions at the top are pure; :class:`OAuthBroker` does the I/O.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -20,7 +21,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -29,7 +30,7 @@ import structlog
 
 from toolmesh.api.integration import Auth
 from toolmesh.gateway.identity.states import StateStore
-from toolmesh.vault import Vault, VaultConflict
+from toolmesh.vault import Vault, VaultConflict, Versioned
 
 log = structlog.get_logger("toolmesh.gateway")
 #: Refresh an access token this many seconds before it expires.
@@ -119,6 +120,10 @@ class OAuthBroker:
     clock: Callable[[], float] = time.time
     #: Told (integration, event) of each connected, refreshed, refresh_refused, disconnected: metrics.
     on_event: Callable[[str, str], None] = lambda integration, event: None
+    #: How long an access token read from Vault is reused in this replica (never past its refresh time).
+    token_cache_seconds: float = 30.0
+    _tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
+    _refreshing: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @property
     def redirect_uri(self) -> str:
@@ -206,47 +211,70 @@ class OAuthBroker:
         }
         payload = await self._token_request(integration, auth, form)
         tokens = stored_tokens(payload, self.clock())
-        await self.vault.write(self.path(pending["sub"], integration), tokens)
+        path = self.path(pending["sub"], integration)
+        self._tokens.pop(path, None)
+        await self.vault.write(path, tokens)
         log.info("oauth.connected", integration=integration, user=user_key(pending["sub"]))
         self.on_event(integration, "connected")
         return pending["sub"], integration
 
     async def access_token(self, subject: str, integration: str, auth: Auth) -> str | None:
-        """The caller's current access token (refreshed when about to expire), or None: not connected."""
+        """The caller's current access token (refreshed when about to expire), or None: not connected.
+
+        Read from Vault (reused for ``token_cache_seconds``); one refresh at a time per user and
+        integration in this replica, and a refresh another replica won is used, not undone.
+        """
         path = self.path(subject, integration)
+        cached = self._tokens.get(path)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         found = await self.vault.read_versioned(path)
         if found is None:
             return None
+        if needs_refresh(found.data, self.clock()):
+            async with self._refreshing.setdefault(path, asyncio.Lock()):
+                found = await self._refresh(subject, integration, auth, path)
+                if found is None:
+                    return None
+        access = found.data.get("accessToken")
+        if access and self.token_cache_seconds > 0:
+            left = float(found.data.get("expiresAt", "inf")) - REFRESH_MARGIN - self.clock()
+            self._tokens[path] = (time.monotonic() + min(self.token_cache_seconds, left), access)
+        return access
+
+    async def _refresh(self, subject: str, integration: str, auth: Auth, path: str) -> Versioned | None:
+        found = await self.vault.read_versioned(path)  # refreshed while this call waited?
+        if found is None or not needs_refresh(found.data, self.clock()):
+            return found
         tokens = found.data
-        if needs_refresh(tokens, self.clock()):
-            if not tokens.get("refreshToken"):
-                return None  # expired and cannot be renewed: connect again
-            try:
-                payload = await self._token_request(
-                    integration,
-                    auth,
-                    {"grant_type": "refresh_token", "refresh_token": tokens["refreshToken"]},
-                )
-            except OAuthError:
-                log.info("oauth.refresh_refused", integration=integration, user=user_key(subject))
-                self.on_event(integration, "refresh_refused")
-                await self.vault.delete(path)
-                return None
-            fresh = stored_tokens(payload, self.clock(), tokens)
-            try:
-                await self.vault.write(path, fresh, cas=found.version)
-            except VaultConflict:  # another replica refreshed first: use what it stored
-                again = await self.vault.read(path)
-                return None if again is None else again.get("accessToken")
-            log.info("oauth.refreshed", integration=integration, user=user_key(subject))
-            self.on_event(integration, "refreshed")
-            tokens = fresh
-        return tokens.get("accessToken")
+        if not tokens.get("refreshToken"):
+            return None  # expired and cannot be renewed: connect again
+        try:
+            payload = await self._token_request(
+                integration, auth, {"grant_type": "refresh_token", "refresh_token": tokens["refreshToken"]}
+            )
+        except OAuthError:
+            again = await self.vault.read_versioned(path)
+            if again is not None and again.version != found.version:
+                return again  # another replica refreshed with the same refresh token first
+            log.info("oauth.refresh_refused", integration=integration, user=user_key(subject))
+            self.on_event(integration, "refresh_refused")
+            await self.vault.delete(path)
+            return None
+        fresh = stored_tokens(payload, self.clock(), tokens)
+        try:
+            version = await self.vault.write(path, fresh, cas=found.version)
+        except VaultConflict:  # another replica refreshed first: use what it stored
+            return await self.vault.read_versioned(path)
+        log.info("oauth.refreshed", integration=integration, user=user_key(subject))
+        self.on_event(integration, "refreshed")
+        return Versioned(fresh, version)
 
     async def disconnect(self, subject: str, integration: str, auth: Auth) -> bool:
         """Revoke the caller's tokens at the upstream (when it can) and forget them (or their own keys);
         False: nothing was kept."""
         path = self.path(subject, integration)
+        self._tokens.pop(path, None)
         tokens = await self.vault.read(path)
         if tokens is None:
             return False
