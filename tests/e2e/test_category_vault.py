@@ -3,8 +3,10 @@ credentials sent by the gateway with one call: SDK client â†’ category server â†
 
 from __future__ import annotations
 
+import logging
 import uuid
 
+import aiohttp
 import hvac
 import pytest
 from mcp import Client
@@ -15,6 +17,7 @@ from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import tasks_server, text
 from tests.e2e.test_federation import remote_integration
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
+from toolmesh.common.logging import quiet_libraries
 from toolmesh.testing.cluster import free_port
 from toolmesh.testing.vault import DevVault
 
@@ -50,7 +53,11 @@ async def test_shared_credentials_come_from_the_vault_path(
     monkeypatch: pytest.MonkeyPatch,
     start_category: StartCategory,
     upstream: StubUpstream,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    quiet_libraries()  # as toolmesh's logging configures them
     prefix = uuid.uuid4().hex[:8]
     category_approle(dev_vault, monkeypatch, prefix)
     admin = dev_vault.admin()
@@ -67,6 +74,13 @@ async def test_shared_credentials_come_from_the_vault_path(
         admin.secrets.kv.v2.create_or_update_secret(path=f"{prefix}/tasks", secret={"apiKey": "vault-key-2"})
         assert (await client.call_tool("tasks__listProjects", {})).is_error is False
         assert upstream.last().headers["X-API-Key"] == "vault-key-2"
+    async with aiohttp.ClientSession() as http, http.get(url.removesuffix("/mcp") + "/metrics") as response:
+        metrics = await response.text()
+    printed = capsys.readouterr()
+    assert "tool.called" in printed.out + printed.err
+    for where, haystack in {"logs": caplog.text + printed.out + printed.err, "metrics": metrics}.items():
+        for secret in ("vault-key-1", "vault-key-2"):
+            assert secret not in haystack, f"{secret} in {where}"
 
 
 async def test_vault_problems_fail_only_the_call_and_say_what_to_fix(

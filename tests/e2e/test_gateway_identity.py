@@ -126,6 +126,19 @@ def gateway_approle(dev_vault: DevVault, prefix: str, client_path: str) -> dict[
     }
 
 
+async def serve_gateway(folder: Path, issuer: Issuer, category_url: str) -> tuple[web.AppRunner, str]:
+    """The gateway over a folder catalog, callers' JWTs from ``issuer``, its pm category at ``category_url``."""
+    port = free_port()
+    app = create_app(GatewaySettings(
+        catalog=folder, port=port, auth="jwt", auth_issuer=issuer.url, auth_jwks_url=f"{issuer.url}/jwks",
+        auth_audience=AUDIENCE, category_endpoints={"pm": category_url}, lexical_only=True,
+    ))  # fmt: skip
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
 async def stack(
     dev_vault: DevVault, issuer: Issuer, upstream: StubUpstream, start_category: StartCategory,
@@ -178,15 +191,8 @@ async def stack(
     vault_env = gateway_approle(dev_vault, f"t{uid}/users", client_path)
     for key, value in {**vault_env, "CACHE_SECONDS": "0"}.items():
         monkeypatch.setenv(f"TOOLMESH_VAULT_{key}", value)
-    port = free_port()
-    app = create_app(GatewaySettings(
-        catalog=folder, port=port, auth="jwt", auth_issuer=issuer.url, auth_jwks_url=f"{issuer.url}/jwks",
-        auth_audience=AUDIENCE, category_endpoints={"pm": category.mcp_url}, lexical_only=True,
-    ))  # fmt: skip
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield Stack(f"http://127.0.0.1:{port}", dev_vault, f"t{uid}/users", oauth, upstream, issuer)
+    runner, url = await serve_gateway(folder, issuer, category.mcp_url)
+    yield Stack(url, dev_vault, f"t{uid}/users", oauth, upstream, issuer)
     await runner.cleanup()
     await oauth.close()
 
@@ -376,23 +382,16 @@ async def test_vault_down_is_a_clear_error_for_that_call_only(
     monkeypatch.setenv("TOOLMESH_VAULT_ADDR", down)
     monkeypatch.setenv("TOOLMESH_VAULT_TIMEOUT_SECONDS", "1")
     folder = tmp_path / "gateway-catalog"
-    port = free_port()
     category = await start_category(
         {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*.yaml")}
     )
-    app = create_app(GatewaySettings(
-        catalog=folder, port=port, auth="jwt", auth_issuer=issuer.url, auth_jwks_url=f"{issuer.url}/jwks",
-        auth_audience=AUDIENCE, category_endpoints={"pm": category.mcp_url}, lexical_only=True,
-    ))  # fmt: skip
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, url = await serve_gateway(folder, issuer, category.mcp_url)
     try:
         async with (
             httpx2.AsyncClient(
                 headers={"Authorization": f"Bearer {issuer.token(sub='alice', aud=AUDIENCE)}"}
             ) as http,
-            Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
         ):
             result = await client.call_tool("tasks__whoAmI", {})
             text = "".join(c.text for c in result.content)  # type: ignore[union-attr]

@@ -87,7 +87,7 @@ def make_identity(
     """Each caller's upstream credentials: Vault (TOOLMESH_VAULT_*) and the OAuth broker, when configured."""
     vault_settings = VaultSettings()
     if not vault_settings.enabled:
-        return UpstreamIdentity(vault_settings, None, None, None)
+        return UpstreamIdentity.without_vault()
     vault = Vault(vault_settings)
     states: StateStore = RedisStates(settings.redis_url) if settings.redis_url else MemoryStates()
     broker = OAuthBroker(

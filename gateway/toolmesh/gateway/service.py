@@ -37,8 +37,8 @@ class GatewayService:
     router: Router
     categories: Categories
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
-    #: Each caller's own upstream credentials (Vault, OAuth broker); None: no integration needs them.
-    identity: UpstreamIdentity | None = None
+    #: Each caller's own upstream credentials (Vault, OAuth broker); without Vault, calls needing them say so.
+    identity: UpstreamIdentity = field(default_factory=UpstreamIdentity.without_vault)
     #: List the tools themselves (few tools) rather than the meta-tools; decided once the catalog is loaded.
     direct: bool = False
 
@@ -101,21 +101,13 @@ class GatewayService:
         own = self.catalog.auth.get(record.integration)
         if own is not None:  # the caller's own credentials travel with this call, and only with it
             try:
-                if self.identity is None:
-                    raise CredentialsNeeded(
-                        f"{record.integration} uses each user's own credentials; this gateway has no Vault"
-                    )
                 values = await self.identity.credentials(auth.caller().subject, record.integration, own)
-            except (CredentialsNeeded, VaultError) as exc:
-                outcome = "needs_credentials" if isinstance(exc, CredentialsNeeded) else "unavailable"
-                self._observe(record.category, outcome, started)
-                log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
-                text = (
-                    str(exc)
-                    if isinstance(exc, CredentialsNeeded)
-                    else f"the credential store is unavailable: {exc}"
+            except CredentialsNeeded as exc:
+                return self._refuse(record, "needs_credentials", str(exc), started)
+            except VaultError as exc:
+                return self._refuse(
+                    record, "unavailable", f"the credential store is unavailable: {exc}", started
                 )
-                return text_result(text, error=True)
             meta = {USER_CREDENTIALS_META: values}
         try:
             client = await self.categories.client(record.category)
@@ -128,6 +120,12 @@ class GatewayService:
         self._observe(record.category, outcome, started)
         log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
         return result
+
+    def _refuse(self, record: ToolRecord, outcome: str, text: str, started: float) -> types.CallToolResult:
+        """A call that was not forwarded: counted, logged, and answered with ``text``."""
+        self._observe(record.category, outcome, started)
+        log.info(EV_CALL, tool=record.name, category=record.category, outcome=outcome)
+        return text_result(text, error=True)
 
     def _observe(self, category: str, outcome: str, started: float) -> None:
         self.metrics.calls.labels(category, outcome).inc()

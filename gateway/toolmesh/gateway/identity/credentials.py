@@ -34,6 +34,10 @@ class UpstreamIdentity:
     reader: CachedReader | None
     broker: OAuthBroker | None
 
+    @classmethod
+    def without_vault(cls) -> UpstreamIdentity:
+        return cls(VaultSettings(addr=None), None, None, None)
+
     def path(self, subject: str, integration: str) -> str:
         return f"{self.settings.user_prefix}/{user_key(subject)}/{integration}"
 
