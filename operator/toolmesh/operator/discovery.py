@@ -34,7 +34,9 @@ async def _headers(obj: MCPIntegration, client: KubeClient, namespace: str) -> d
     if auth is None or auth.type == AuthType.NONE:
         return headers
     if auth.secret_ref is None or auth.type not in (AuthType.BEARER, AuthType.API_KEY):
-        raise Undiscoverable("its tools are listed by its category server (credentials per user, from Vault, or from OAuth)")
+        raise Undiscoverable(
+            "its tools are listed by its category server (credentials per user, from Vault, or from OAuth)"
+        )
     secret = await client.get("Secret", namespace, auth.secret_ref.name)
     data: dict[str, Any] = (secret or {}).get("data") or {}
     key = "token" if auth.type == AuthType.BEARER else "apiKey"
