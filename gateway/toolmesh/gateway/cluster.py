@@ -29,10 +29,10 @@ from pydantic import ValidationError
 
 from toolmesh.api import MCPIntegration, demand
 from toolmesh.catalog import cluster as cluster_catalog
-from toolmesh.common.mcp_client import OwnedClient
+from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
-from toolmesh.gateway.supervisor import CategoryUnavailable, connector
+from toolmesh.gateway.supervisor import CategoryUnavailable
 from toolmesh.kube import ApiError, KubeClient
 from toolmesh.openapi import SpecError
 
@@ -260,11 +260,11 @@ class ClusterCategories:
     holder: str
     endpoints: dict[str, str] = field(default_factory=dict)  # category -> MCP URL (tests, out-of-cluster)
     on_start: Callable[[str, dict[str, Any]], None] | None = None
-    running: dict[str, OwnedClient] = field(default_factory=dict)
+    running: dict[str, CategoryClient] = field(default_factory=dict)
     _urls: dict[str, str] = field(default_factory=dict)
     _renewed: dict[str, float] = field(default_factory=dict)
 
-    async def client(self, category: str) -> OwnedClient:
+    async def client(self, category: str) -> CategoryClient:
         obj = self.source.categories.get(category)
         if obj is None:
             raise CategoryUnavailable(
@@ -288,9 +288,7 @@ class ClusterCategories:
         if current is None or self._urls.get(category) != url:
             if current is not None:
                 await current.stop()
-            current = OwnedClient(
-                f"category {category}", connector(url, self.call_timeout), self.call_timeout
-            )
+            current = CategoryClient(f"category {category}", url, self.call_timeout)
             self.running[category] = current
             self._urls[category] = url
         return current

@@ -13,18 +13,15 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
-import httpx2
 import structlog
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
-from toolmesh.common.mcp_client import OwnedClient
+from toolmesh.common.mcp_forward import CategoryClient
 
 log = structlog.get_logger("toolmesh.gateway")
 
@@ -47,7 +44,7 @@ def free_port() -> int:
 class Running:
     process: asyncio.subprocess.Process
     url: str
-    client: OwnedClient
+    client: CategoryClient
     status: dict[str, Any]
     last_used: float = field(default_factory=time.monotonic)
 
@@ -60,7 +57,7 @@ class Categories(Protocol):
     @property
     def running(self) -> Mapping[str, Any]: ...
 
-    async def client(self, category: str) -> OwnedClient: ...
+    async def client(self, category: str) -> CategoryClient: ...
 
     async def reap_idle(self) -> None: ...
 
@@ -79,16 +76,14 @@ class LocalCategories:
     running: dict[str, Running] = field(default_factory=dict)
     #: Category servers someone else runs (e.g. docker-compose services): used, never started or stopped.
     endpoints: dict[str, str] = field(default_factory=dict)
-    _external: dict[str, OwnedClient] = field(default_factory=dict)
+    _external: dict[str, CategoryClient] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
-    async def client(self, category: str) -> OwnedClient:
+    async def client(self, category: str) -> CategoryClient:
         """The client of a running category server, started first if needed."""
         if (url := self.endpoints.get(category)) is not None:
             if category not in self._external:
-                self._external[category] = OwnedClient(
-                    f"category {category}", connector(url, self.call_timeout), self.call_timeout
-                )
+                self._external[category] = CategoryClient(f"category {category}", url, self.call_timeout)
             return self._external[category]
         async with self._locks.setdefault(category, asyncio.Lock()):
             current = self.running.get(category)
@@ -119,9 +114,7 @@ class LocalCategories:
                 process.kill()
             await process.wait()
             raise
-        client = OwnedClient(
-            f"category {category}", connector(f"{url}/mcp", self.call_timeout), self.call_timeout
-        )
+        client = CategoryClient(f"category {category}", f"{url}/mcp", self.call_timeout)
         log.info(EV_STARTED, category=category, url=url, pid=process.pid)
         return Running(process, url, client, status)
 
@@ -170,13 +163,3 @@ class LocalCategories:
     async def close(self) -> None:
         await asyncio.gather(*(self._stop(c) for c in list(self.running)), return_exceptions=True)
         await asyncio.gather(*(c.stop() for c in self._external.values()), return_exceptions=True)
-
-
-def connector(url: str, timeout: float) -> Any:
-    @contextlib.asynccontextmanager
-    async def connect() -> AsyncIterator[Client]:
-        http = httpx2.AsyncClient(timeout=httpx2.Timeout(timeout), follow_redirects=False)
-        async with http, Client(streamable_http_client(url, http_client=http), mode="2026-07-28") as client:
-            yield client
-
-    return connect
