@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from mcp import Client
 
 from tests.conftest import StartCategory
 from tests.e2e.remote_mcp import HeaderRecorder
 from tests.e2e.test_category_server import Connect, text
 from toolmesh.category.app import SERVICE
+from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.gateway.supervisor import free_port
 
 pytestmark = pytest.mark.e2e
@@ -188,3 +192,23 @@ async def test_a_packaged_stdio_server_from_pypi_works_against_a_real_repository
         )
         assert committed.is_error is False
     assert git(repo, "log", "-1", "--format=%s").strip() == "add notes via toolmesh"
+
+
+async def test_concurrent_first_calls_share_one_connection(remote: tuple[str, HeaderRecorder]) -> None:
+    url, _ = remote
+    opened = 0
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[Client]:
+        nonlocal opened
+        opened += 1
+        async with Client(url) as client:
+            yield client
+
+    owned = OwnedClient("calculator", connect, timeout=10)
+    try:
+        results = await asyncio.gather(*(owned.call("add", {"a": i, "b": 1}) for i in range(5)))
+        assert [text(r) for r in results] == [str(i + 1) for i in range(5)]
+        assert opened == 1  # the callers that came while it started waited for that start, not a new one
+    finally:
+        await owned.stop()

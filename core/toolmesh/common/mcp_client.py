@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import httpx2
 from mcp import Client, types
@@ -99,12 +99,7 @@ class OwnedClient:
     async def _run(self, client: Client, call: _Call) -> None:
         self._in_flight += 1
         try:
-            result = await client.call_tool(
-                call.name,
-                call.arguments,
-                read_timeout_seconds=self.timeout,
-                meta=cast("types.RequestParamsMeta", call.meta) if call.meta else None,
-            )
+            result = await client.call_tool(call.name, call.arguments, read_timeout_seconds=self.timeout)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:  # end the owner first: the next call starts the server again
                 self._alive = False
@@ -123,24 +118,17 @@ class OwnedClient:
                     ServerUnavailable(f"{self.name}: the server went away during the call")
                 )
 
-    async def call(
-        self, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
-    ) -> types.CallToolResult:
-        """Call the server's tool ``name`` (its own name); starts the connection when needed.
-
-        ``meta`` goes into the request's ``_meta`` (e.g. a caller's credentials for this call only).
-        """
+    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        """Call the server's tool ``name`` (its own name); starts the connection when needed."""
         try:
-            return await self._call_once(name, arguments, meta)
+            return await self._call_once(name, arguments)
         except _NotRun:  # queued while the server went away, never sent: safe to send again
             try:
-                return await self._call_once(name, arguments, meta)
+                return await self._call_once(name, arguments)
             except _NotRun:
                 raise ServerUnavailable(f"{self.name}: the server went away") from None
 
-    async def _call_once(
-        self, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None
-    ) -> types.CallToolResult:
+    async def _call_once(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
         if self._stopped:
             raise ServerUnavailable(f"{self.name}: the server is stopped")
         if not self._alive:
@@ -150,7 +138,7 @@ class OwnedClient:
                         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                             await asyncio.wait_for(asyncio.shield(self._task), START_TIMEOUT)
                     await self.start()
-        call = _Call(name, dict(arguments or {}), asyncio.get_running_loop().create_future(), meta)
+        call = _Call(name, dict(arguments or {}), asyncio.get_running_loop().create_future())
         self._queue.put_nowait(call)
         try:
             return await asyncio.wait_for(asyncio.shield(call.future), self.timeout + CALL_GRACE)
@@ -174,7 +162,6 @@ class _Call:
     name: str
     arguments: dict[str, Any]
     future: asyncio.Future[types.CallToolResult]
-    meta: dict[str, Any] | None = None
 
 
 def describe(exc: BaseException) -> str:
