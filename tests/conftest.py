@@ -9,11 +9,26 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests import leaks
 from toolmesh.category.app import create_app
 from toolmesh.category.settings import CategorySettings
 from toolmesh.testing.vault import DevVault
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Every captured log and output of the session is searched for the registered secrets."""
+    leaks.scan(report.nodeid, report.sections)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if leaks.FOUND:
+        for nodeid, title, value in leaks.FOUND:
+            print(f"\nLEAK: a registered secret ({value[:3]}...) appears in {title} of {nodeid}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 DEMO_SPEC = ROOT / "examples" / "catalog" / "specs" / "tasks.openapi.yaml"
 
 

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from aiohttp import web
 
+from tests import leaks
+
 
 @dataclass
 class Grant:
@@ -47,6 +49,7 @@ class StubAuthorizationServer:
         access, refresh = f"{user}-access-{n}-x7q", f"{user}-refresh-{n}-k2w"
         self.refresh_tokens[refresh] = user
         self.issued.update({access, refresh})
+        leaks.secret(access, refresh)
         return {
             "access_token": access,
             "refresh_token": refresh,
@@ -68,6 +71,7 @@ class StubAuthorizationServer:
             return web.Response(status=400, text="PKCE S256 required")
         code = f"code-{secrets.token_hex(8)}-{self.login_as}"
         self.issued.add(code)
+        leaks.secret(code)
         self.codes[code] = Grant(
             self.login_as, q["client_id"], q["redirect_uri"], q["code_challenge"], q.get("scope", "")
         )
@@ -119,6 +123,7 @@ class StubAuthorizationServer:
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         self.issued.add(self.client_secret)
+        leaks.secret(self.client_secret)
 
     async def close(self) -> None:
         if self._runner is not None:

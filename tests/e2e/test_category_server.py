@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from mcp import Client
 
+from tests import leaks
 from tests.conftest import DEMO_SPEC, StartCategory
 from tests.e2e.stub_upstream import Reply, Seen, StubUpstream
 
@@ -49,6 +50,7 @@ kind: Secret
 metadata: {name: tasks-credentials}
 stringData: {apiKey: key-123456, token: tok-abcdef, username: ada, password: s3cr3t-pw, clientId: app, clientSecret: app-secret}
 """
+leaks.secret("key-123456", "tok-abcdef", "s3cr3t-pw", "app-secret")
 
 
 async def tasks_server(

@@ -11,6 +11,7 @@ import hvac
 import pytest
 from mcp import Client
 
+from tests import leaks
 from tests.conftest import StartCategory
 from tests.e2e.remote_mcp import HeaderRecorder
 from tests.e2e.stub_upstream import Reply, StubUpstream
@@ -22,6 +23,7 @@ from toolmesh.testing.cluster import free_port
 from toolmesh.testing.vault import DevVault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.vault]
+leaks.secret("vault-key-1", "vault-key-2", "alice-key-1", "bob-key-22", "vault-remote-7")
 
 
 def vault_auth(path: str, kind: str = "apiKey") -> str:

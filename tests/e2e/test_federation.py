@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from mcp import Client
 
+from tests import leaks
 from tests.conftest import StartCategory
 from tests.e2e.remote_mcp import HeaderRecorder
 from tests.e2e.test_category_server import Connect, text
@@ -21,6 +22,7 @@ from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.gateway.supervisor import free_port
 
 pytestmark = pytest.mark.e2e
+leaks.secret("remote-token-42")
 STDIO_SERVER = Path(__file__).with_name("stdio_server.py")
 REPO = Path(__file__).resolve().parents[2]
 

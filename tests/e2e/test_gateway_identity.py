@@ -25,6 +25,7 @@ from aiohttp import web
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests import leaks
 from tests.conftest import DEMO_SPEC, StartCategory
 from tests.e2e.issuer import AUDIENCE, Issuer
 from tests.e2e.stub_oauth import StubAuthorizationServer
@@ -36,6 +37,7 @@ from toolmesh.testing.cluster import free_port
 from toolmesh.testing.vault import DevVault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.vault]
+leaks.secret("bob-own-key-77", "carol-key-5", "alice-own-key-31")
 
 
 def integration(name: str, base_url: str, auth: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from tests import leaks
 from tests.conftest import StartCategory
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import tasks_server
@@ -19,6 +20,7 @@ from toolmesh.testing.vault import DevVault
 from toolmesh.vault import Vault, VaultSettings, VaultUnavailable
 
 pytestmark = [pytest.mark.k8s, pytest.mark.vault]
+leaks.secret("from-k8s-auth")
 
 
 def service_account_token(cluster: LocalCluster, namespace: str, name: str, path: Path) -> Path:

@@ -8,10 +8,12 @@ import uuid
 
 import pytest
 
+from tests import leaks
 from toolmesh.testing.vault import DevVault
 from toolmesh.vault import CachedReader, Vault, VaultConflict, VaultDenied, VaultSettings, VaultUnavailable
 
 pytestmark = pytest.mark.vault
+leaks.secret("visible-value", "hidden-value", "wrong-secret")
 
 
 def root(dev_vault: DevVault) -> Vault:
