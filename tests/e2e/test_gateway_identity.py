@@ -191,7 +191,7 @@ async def stack(
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(textwrap.dedent(text))
     vault_env = gateway_approle(dev_vault, f"t{uid}/users", client_path)
-    for key, value in {**vault_env, "CACHE_SECONDS": "0"}.items():
+    for key, value in vault_env.items():  # the default caches on: what is forgotten must be forgotten
         monkeypatch.setenv(f"TOOLMESH_VAULT_{key}", value)
     runner, url = await serve_gateway(folder, issuer, category.mcp_url)
     yield Stack(url, dev_vault, f"t{uid}/users", oauth, upstream, issuer)
@@ -335,6 +335,19 @@ async def test_per_user_api_keys_come_from_each_users_vault_path_or_their_own_fo
     is_error, _ = await stack.call("carol", "keyed__whoAmI")
     assert is_error is False
     assert stack.upstream.last().headers["X-API-Key"] == "carol-key-5"
+
+    headers = {"Authorization": f"Bearer {stack.token('carol')}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{stack.gateway_url}/oauth/disconnect", json={"integration": "keyed"}, headers=headers
+        ) as r,
+    ):
+        assert (r.status, await r.json()) == (200, {"integration": "keyed", "disconnected": True})
+    assert stack.stored("carol", "keyed") is None
+    is_error, text = await stack.call("carol", "keyed__whoAmI")  # forgotten at once, cache or not
+    assert is_error is True
+    assert "needs the user's own credentials" in text
 
 
 async def test_two_users_concurrent_calls_always_carry_their_own_tokens(stack: Stack) -> None:

@@ -30,7 +30,7 @@ from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import Categories, LocalCategories
 from toolmesh.kube import KubeClient, load_connection
-from toolmesh.vault import CachedReader, Vault, VaultSettings
+from toolmesh.vault import Vault, VaultSettings
 
 SERVICE = web.AppKey("service", GatewayService)
 REAP_EVERY = 5.0
@@ -99,8 +99,9 @@ def make_identity(
         catalog.auth,
         pending_seconds=settings.oauth_pending_seconds,
         token_cache_seconds=min(30.0, vault_settings.cache_seconds),
+        keys_cache_seconds=vault_settings.cache_seconds,
     )
-    return UpstreamIdentity(vault_settings, vault, CachedReader(vault, vault_settings.cache_seconds), broker)
+    return UpstreamIdentity(vault_settings, broker)
 
 
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
@@ -183,8 +184,6 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
             if identity.broker is not None:
                 identity.broker.http = http
             yield
-            if identity.broker is not None:
-                await identity.broker.states.close()
             await identity.close()
 
     app.cleanup_ctx.append(identity_lifespan)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from toolmesh.api.integration import Auth, AuthType
 from toolmesh.common.secrets import MissingCredential, SecretStore
-from toolmesh.gateway.identity.oauth import ClientCredentials, OAuthBroker, OAuthError, user_key
-from toolmesh.vault import CachedReader, Vault, VaultError, VaultSettings
+from toolmesh.gateway.identity.oauth import ClientCredentials, OAuthBroker, OAuthError
+from toolmesh.vault import Vault, VaultError, VaultSettings
 
 #: The keys a per-user credential of each type holds.
 KEYS = {
@@ -30,53 +30,49 @@ class CredentialsNeeded(Exception):
 @dataclass
 class UpstreamIdentity:
     settings: VaultSettings
-    vault: Vault | None
-    reader: CachedReader | None
+    #: Keeps and finds the users' credentials in Vault; None: the gateway has no Vault.
     broker: OAuthBroker | None
 
     @classmethod
     def without_vault(cls) -> UpstreamIdentity:
-        return cls(VaultSettings(addr=None), None, None, None)
-
-    def path(self, subject: str, integration: str) -> str:
-        return f"{self.settings.user_prefix}/{user_key(subject)}/{integration}"
+        return cls(VaultSettings(addr=None), None)
 
     async def credentials(self, subject: str, integration: str, auth: Auth) -> dict[str, str]:
         """The caller's credentials for this call (CredentialsNeeded: none; VaultError: Vault failed)."""
-        if self.vault is None or self.reader is None or self.broker is None:
+        broker = self.broker
+        if broker is None:
             raise CredentialsNeeded(
                 f"{integration} uses each user's own credentials, which the gateway keeps in Vault: "
                 "set TOOLMESH_VAULT_ADDR (and its login) for the gateway"
             )
+        minutes = max(1, round(broker.pending_seconds / 60))
         if auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE:
             try:
-                token = await self.broker.access_token(subject, integration, auth)
+                token = await broker.access_token(subject, integration, auth)
             except OAuthError as exc:
                 raise CredentialsNeeded(f"{integration}: {exc}") from None
             if token is None:
-                link = await self.broker.connect_link(subject, integration, auth)
-                minutes = max(1, round(self.broker.pending_seconds / 60))
+                link = await broker.connect_link(subject, integration, auth)
                 raise CredentialsNeeded(
                     f"{integration} needs the user to connect their account first: ask them to open {link} "
                     f"in a browser and sign in (the link works once, for {minutes} minutes), then call the tool again."
                 )
             return {"accessToken": token}
-        path = self.path(subject, integration)
-        data = await self.reader.read(path)
         keys = KEYS.get(auth.type, ())
+        data = await broker.user_keys(subject, integration)
         if data is None or any(not data.get(k) for k in keys):
-            link = await self.broker.key_link(subject, integration, keys)
-            minutes = max(1, round(self.broker.pending_seconds / 60))
+            link = await broker.key_link(subject, integration, keys)
             raise CredentialsNeeded(
                 f"{integration} needs the user's own credentials ({', '.join(keys)}): ask them to open {link} "
                 f"in a browser and enter them (the link works once, for {minutes} minutes), or to store them in "
-                f"Vault at {self.settings.kv_mount}/{path}; then call the tool again."
+                f"Vault at {self.settings.kv_mount}/{broker.path(subject, integration)}; then call the tool again."
             )
         return {k: data[k] for k in keys}
 
     async def close(self) -> None:
-        if self.vault is not None:
-            await self.vault.close()
+        if self.broker is not None:
+            await self.broker.states.close()
+            await self.broker.vault.close()
 
 
 def client_credentials_from(vault: Vault | None, store: SecretStore) -> ClientCredentials:

@@ -30,7 +30,7 @@ import structlog
 
 from toolmesh.api.integration import Auth
 from toolmesh.gateway.identity.states import StateStore
-from toolmesh.vault import Vault, VaultConflict, Versioned
+from toolmesh.vault import CachedReader, Vault, VaultConflict, Versioned
 
 log = structlog.get_logger("toolmesh.gateway")
 #: Refresh an access token this many seconds before it expires.
@@ -122,8 +122,11 @@ class OAuthBroker:
     on_event: Callable[[str, str], None] = lambda integration, event: None
     #: How long an access token read from Vault is reused in this replica (never past its refresh time).
     token_cache_seconds: float = 30.0
+    #: How long a user's own keys read from Vault are reused in this replica.
+    keys_cache_seconds: float = 60.0
     _tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
     _refreshing: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _keys: CachedReader | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -131,6 +134,17 @@ class OAuthBroker:
 
     def path(self, subject: str, integration: str) -> str:
         return f"{self.user_prefix}/{user_key(subject)}/{integration}"
+
+    async def user_keys(self, subject: str, integration: str) -> dict[str, str] | None:
+        """The caller's own keys for a perUser integration (cached; None: none stored)."""
+        if self._keys is None:
+            self._keys = CachedReader(self.vault, self.keys_cache_seconds)
+        return await self._keys.read(self.path(subject, integration))
+
+    def _forget(self, path: str) -> None:
+        self._tokens.pop(path, None)
+        if self._keys is not None:
+            self._keys.forget(path)
 
     async def connect_link(self, subject: str, integration: str, auth: Auth) -> str:
         """A single-use link that starts the flow for this caller and integration."""
@@ -168,7 +182,9 @@ class OAuthBroker:
         if await self.states.take(state) is None:
             raise OAuthError("this connect link was already used; call the tool again for a new one")
         integration = str(pending["integration"])
-        await self.vault.write(self.path(pending["sub"], integration), {k: values[k].strip() for k in keys})
+        path = self.path(pending["sub"], integration)
+        self._forget(path)
+        await self.vault.write(path, {k: values[k].strip() for k in keys})
         log.info("credentials.stored", integration=integration, user=user_key(pending["sub"]))
         self.on_event(integration, "connected")
         return integration
@@ -212,7 +228,7 @@ class OAuthBroker:
         payload = await self._token_request(integration, auth, form)
         tokens = stored_tokens(payload, self.clock())
         path = self.path(pending["sub"], integration)
-        self._tokens.pop(path, None)
+        self._forget(path)
         await self.vault.write(path, tokens)
         log.info("oauth.connected", integration=integration, user=user_key(pending["sub"]))
         self.on_event(integration, "connected")
@@ -274,7 +290,7 @@ class OAuthBroker:
         """Revoke the caller's tokens at the upstream (when it can) and forget them (or their own keys);
         False: nothing was kept."""
         path = self.path(subject, integration)
-        self._tokens.pop(path, None)
+        self._forget(path)
         tokens = await self.vault.read(path)
         if tokens is None:
             return False
