@@ -114,9 +114,7 @@ def uses_user_credentials(auth: Auth | None) -> bool:
 def secret_lookup(auth: Auth, store: SecretStore) -> Lookup:
     """Credentials from the integration's Secret (``spec.auth.secretRef``)."""
     if auth.secret_ref is None:
-        raise AuthUnavailable(
-            "spec.auth.secretRef is required here (spec.auth.vaultPath is read per call only for OpenAPI integrations)"
-        )
+        raise AuthUnavailable("spec.auth.secretRef is not set")
     secret = auth.secret_ref.name
 
     def get(key: str) -> str:
