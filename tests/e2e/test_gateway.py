@@ -55,6 +55,8 @@ async def test_many_tools_are_reached_through_search_describe_and_call(
             text(await client.call_tool("describe_tools", {"names": ["tasks__createTask", "nope"]}))
         )
         assert described["tools"][0]["inputSchema"]["required"] == ["projectId", "body"]
+        assert described["tools"][0]["related"][0] == "tasks__listTasks"  # next tools on the same resource
+        assert "tasks__listProjects" not in described["tools"][0]["related"]
         assert described["unknown"] == ["nope"]
         called = await client.call_tool(
             "call_tool", {"name": "tasks__getTask", "arguments": {"projectId": "p", "taskId": 3}}

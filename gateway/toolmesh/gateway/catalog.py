@@ -15,7 +15,7 @@ from typing import Any
 from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import Access, Auth, AuthType, compile_options
 from toolmesh.catalog.folder import Catalog
-from toolmesh.gateway.index import text
+from toolmesh.gateway.index import graph, text
 from toolmesh.openapi import SpecError, compile_spec
 
 
@@ -32,7 +32,9 @@ class ToolRecord:
     and index builds.
     """
 
-    __slots__ = ("_schema", "annotations", "category", "description", "integration", "name", "title")
+    __slots__ = (
+        "_schema", "annotations", "category", "description", "integration", "keys", "name", "title", "words",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -51,6 +53,8 @@ class ToolRecord:
         self.integration = integration
         self.title = title
         self.annotations = annotations or {}
+        #: What the tool graph compares (index/graph.py): identifier arguments, resource words.
+        self.keys, self.words = graph.features(name, input_schema)
 
     @property
     def input_schema(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.index import graph
 from toolmesh.gateway.index.hybrid import HybridIndex, QueryEmbedder, Weights
 from toolmesh.gateway.index.vectors import NumpyVectors, Vectors, VectorStore
 
@@ -28,6 +29,9 @@ class Router:
     def rebuild(self) -> None:
         """Index the catalog's tools as they are now (cheap: embeddings come from the cache)."""
         records = list(self.catalog.tools.values())
+        self._by_integration: dict[str, list[ToolRecord]] = {}
+        for record in records:
+            self._by_integration.setdefault(record.integration, []).append(record)
         self._index = HybridIndex(
             [r.name for r in records],
             (self.catalog.document(r) for r in records),
@@ -66,6 +70,18 @@ class Router:
             if len(out) >= limit:
                 break
         return out
+
+    def related(
+        self, record: ToolRecord, allowed: Callable[[ToolRecord], bool] | None = None, limit: int = 5
+    ) -> list[str]:
+        """Tools likely to come next after ``record``: same integration, same resource (index/graph.py)."""
+        names = graph.related(record, self._by_integration.get(record.integration, ()), limit=limit * 2)
+        out = []
+        for name in names:
+            other = self.catalog.tools.get(name)
+            if other is not None and (allowed is None or allowed(other)):
+                out.append(name)
+        return out[:limit]
 
 
 def release_freed_memory() -> None:

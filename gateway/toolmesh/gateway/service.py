@@ -80,7 +80,13 @@ class GatewayService:
 
     def describe(self, names: list[str]) -> types.CallToolResult:
         records = {n: self.visible(n) for n in names}
-        known = [r.definition() for r in records.values() if r is not None]
+        known = []
+        for record in records.values():
+            if record is not None:
+                definition = record.definition()
+                if related := self.router.related(record, self.allowed):
+                    definition["related"] = related  # next tools on the same resource (the tool graph)
+                known.append(definition)
         unknown = [n for n, r in records.items() if r is None]
         if not known:
             return text_result(

@@ -1,0 +1,122 @@
+"""A tool-relationship graph within each integration, for next-tool suggestions (pure).
+
+Two tools of one integration are related when they act on the same resource: they share
+identifier arguments (``projectId``, ``owner`` + ``repo``: what a list or create operation returns
+and a get, update or delete operation needs) or the resource words of their names
+(``listTasks``, ``getTask``, ``deleteTask``). Edges are computed on demand from two small sets kept
+per tool (:func:`features`), so the graph costs no build time and follows the catalog as it changes.
+
+It is used by ``describe_tools`` to suggest the next tools. It does not re-rank searches: in both
+retrieval dev sets nearly every server has one or two tools (MetaTool 199 servers of one tool,
+Seal-Tools 4,076 tools on 2,276 servers), so there is no structure within a server to learn from
+there, and a ranking change could not be measured (docs/design/0005).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+#: Argument names that identify a resource, whatever the API: ``*id``, ``*key``, ``*slug`` ...
+_IDENTIFIER = re.compile(r"(id|ids|uuid|guid|key|slug|number|num|code|handle|name)$")
+_NAMED_RESOURCES = frozenset({"owner", "repo", "org", "user", "username", "account", "project", "team"})
+#: Words of operation names that say what is done, not to what.
+_VERBS = frozenset(
+    [
+        "get",
+        "list",
+        "create",
+        "update",
+        "delete",
+        "patch",
+        "put",
+        "post",
+        "add",
+        "remove",
+        "set",
+        "search",
+        "find",
+        "fetch",
+        "retrieve",
+        "read",
+        "write",
+        "upsert",
+        "replace",
+        "insert",
+        "query",
+        "by",
+        "for",
+        "all",
+        "of",
+        "the",
+        "a",
+        "an",
+        "to",
+        "from",
+        "with",
+        "new",
+        "my",
+        "me",
+    ]
+)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+class Related(Protocol):
+    name: str
+    integration: str
+    keys: frozenset[str]
+    words: frozenset[str]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def identifier_arguments(schema: Mapping[str, Any]) -> frozenset[str]:
+    """The required arguments that identify a resource, normalised (``project_id`` = ``projectId``)."""
+    required = schema.get("required") or []
+    props = schema.get("properties") or {}
+    out = set()
+    for name in required:
+        if not isinstance(name, str) or name == "body":
+            continue
+        kind = (props.get(name) or {}).get("type") if isinstance(props.get(name), dict) else None
+        normal = _normal(name)
+        if kind in (None, "string", "integer") and (_IDENTIFIER.search(normal) or normal in _NAMED_RESOURCES):
+            out.add(normal)
+    return frozenset(out)
+
+
+def resource_words(tool_name: str) -> frozenset[str]:
+    """The resource words of a tool's operation name (``tasks__getTaskAttachments`` → task, attachment)."""
+    operation = tool_name.rpartition("__")[2] or tool_name
+    words = set()
+    for word in _WORD.findall(operation.replace("-", "_")):
+        lower = word.lower()
+        if lower in _VERBS or len(lower) < 3:
+            continue
+        words.add(lower[:-1] if lower.endswith("s") and len(lower) > 3 else lower)
+    return frozenset(words)
+
+
+def features(tool_name: str, schema: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """What :func:`related` compares: (identifier arguments, resource words)."""
+    return identifier_arguments(schema), resource_words(tool_name)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def related(tool: Related, candidates: Iterable[Related], limit: int = 5) -> list[str]:
+    """Tools of the same integration that act on the same resource, closest first."""
+    scored = []
+    for other in candidates:
+        if other.name == tool.name or other.integration != tool.integration:
+            continue
+        score = 2 * _jaccard(tool.keys, other.keys) + _jaccard(tool.words, other.words)
+        if score > 0:
+            scored.append((-score, other.name))
+    return [name for _, name in sorted(scored)[:limit]]
