@@ -77,7 +77,7 @@ async def test_a_link_made_by_one_replica_is_finished_by_another(
 async def finish_elsewhere(
     first: OAuthBroker, second: OAuthBroker, http: aiohttp.ClientSession, auth: Auth
 ) -> None:
-    link = await first.connect_link("carol", "crm", auth)
+    link = await first.connect_link("carol", "crm")
     state = query_of(link)["state"]
     authorize = await second.authorization_redirect(state)  # the browser lands on the other replica
     assert query_of(authorize)["redirect_uri"] == "https://gw.example.test/oauth/callback"

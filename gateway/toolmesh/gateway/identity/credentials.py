@@ -52,7 +52,7 @@ class UpstreamIdentity:
             except OAuthError as exc:
                 raise CredentialsNeeded(f"{integration}: {exc}") from None
             if token is None:
-                link = await broker.connect_link(subject, integration, auth)
+                link = await broker.connect_link(subject, integration)
                 raise CredentialsNeeded(
                     f"{integration} needs the user to connect their account first: ask them to open {link} "
                     f"in a browser and sign in (the link works once, for {minutes} minutes), then call the tool again."

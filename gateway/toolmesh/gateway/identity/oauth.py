@@ -126,7 +126,10 @@ class OAuthBroker:
     keys_cache_seconds: float = 60.0
     _tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
     _refreshing: dict[str, asyncio.Lock] = field(default_factory=dict)
-    _keys: CachedReader | None = None
+    _keys: CachedReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._keys = CachedReader(self.vault, self.keys_cache_seconds)
 
     @property
     def redirect_uri(self) -> str:
@@ -137,27 +140,25 @@ class OAuthBroker:
 
     async def user_keys(self, subject: str, integration: str) -> dict[str, str] | None:
         """The caller's own keys for a perUser integration (cached; None: none stored)."""
-        if self._keys is None:
-            self._keys = CachedReader(self.vault, self.keys_cache_seconds)
         return await self._keys.read(self.path(subject, integration))
 
     def _forget(self, path: str) -> None:
         self._tokens.pop(path, None)
-        if self._keys is not None:
-            self._keys.forget(path)
+        self._keys.forget(path)
 
-    async def connect_link(self, subject: str, integration: str, auth: Auth) -> str:
-        """A single-use link that starts the flow for this caller and integration."""
-        state = secrets.token_urlsafe(32)
+    async def connect_link(self, subject: str, integration: str) -> str:
+        """A single-use link that starts the upstream sign-in for this caller and integration."""
         verifier, _ = pkce_pair()
-        pending = {"sub": subject, "integration": integration, "verifier": verifier}
-        await self.states.put(state, json.dumps(pending), self.pending_seconds)
-        return f"{self.base_url}{CONNECT_PATH}?state={state}"
+        return await self._link({"sub": subject, "integration": integration, "verifier": verifier})
 
     async def key_link(self, subject: str, integration: str, keys: tuple[str, ...]) -> str:
         """A single-use link to a form where the caller enters their own keys for the integration."""
+        return await self._link(
+            {"kind": "keys", "sub": subject, "integration": integration, "keys": list(keys)}
+        )
+
+    async def _link(self, pending: dict[str, Any]) -> str:
         state = secrets.token_urlsafe(32)
-        pending = {"kind": "keys", "sub": subject, "integration": integration, "keys": list(keys)}
         await self.states.put(state, json.dumps(pending), self.pending_seconds)
         return f"{self.base_url}{CONNECT_PATH}?state={state}"
 

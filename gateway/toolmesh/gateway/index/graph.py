@@ -15,6 +15,7 @@ there, and a ranking change could not be measured (docs/design/0005).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -70,6 +71,16 @@ class Related(Protocol):
     words: frozenset[str]
 
 
+#: One object per distinct set: most tools of an API share theirs ({owner, repo}), and a catalogue of
+#: 50,000 tools keeps two sets per tool.
+_SHARED: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(values: Iterable[str]) -> frozenset[str]:
+    found = frozenset(sys.intern(v) for v in values)
+    return _SHARED.setdefault(found, found) if found else frozenset()
+
+
 def _normal(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
@@ -86,7 +97,7 @@ def identifier_arguments(schema: Mapping[str, Any]) -> frozenset[str]:
         normal = _normal(name)
         if kind in (None, "string", "integer") and (_IDENTIFIER.search(normal) or normal in _NAMED_RESOURCES):
             out.add(normal)
-    return frozenset(out)
+    return _shared(out)
 
 
 def resource_words(tool_name: str) -> frozenset[str]:
@@ -98,7 +109,7 @@ def resource_words(tool_name: str) -> frozenset[str]:
         if lower in _VERBS or len(lower) < 3:
             continue
         words.add(lower[:-1] if lower.endswith("s") and len(lower) > 3 else lower)
-    return frozenset(words)
+    return _shared(words)
 
 
 def features(tool_name: str, schema: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
