@@ -5,7 +5,8 @@ hvac does the protocol; it is synchronous, so every request runs on one worker t
 client's own (one thread: hvac's session is not shared across threads, and with the reads cached
 (:class:`CachedReader`) Vault sees few requests). The token is renewed when two thirds of its TTL
 have passed and the client logs in again when renewal is refused or a request is denied with a
-token that may have expired. Errors are :class:`VaultError` with fixed sentences that name the
+token that Vault no longer knows (a denial by policy does not log in again: that would only mint
+tokens). Errors are :class:`VaultError` with fixed sentences that name the
 path or the setting, never a secret value or Vault's raw response.
 """
 
@@ -133,9 +134,9 @@ class Vault:
             try:
                 return operation(client)
             except hvac.exceptions.Forbidden:
-                if self.settings.auth_method == "token":
-                    raise
-                client = self._login()  # the token may have expired early (revoked, max TTL): once more
+                if self.settings.auth_method == "token" or self._token_valid(client):
+                    raise  # the policy says no: logging in again would only mint another token
+                client = self._login()  # the token expired early (revoked, max TTL): once more
                 return operation(client)
         except hvac.exceptions.Forbidden:
             raise VaultDenied(
@@ -146,6 +147,14 @@ class Vault:
             raise VaultUnavailable(f"Vault at {self.address} is unavailable ({type(exc).__name__})") from None
         except hvac.exceptions.VaultError as exc:
             raise VaultError(f"Vault could not serve {path} ({type(exc).__name__})") from None
+
+    @staticmethod
+    def _token_valid(client: hvac.Client) -> bool:
+        try:
+            client.auth.token.lookup_self()
+        except hvac.exceptions.Forbidden:
+            return False
+        return True
 
     def _ensure_token(self) -> hvac.Client:
         if self._client is None:

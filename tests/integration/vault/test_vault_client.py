@@ -67,6 +67,9 @@ async def test_an_approle_sees_only_what_its_policy_grants(dev_vault: DevVault) 
         await vault.read(f"{prefix}/other/x")
     assert f"secret/{prefix}/other/x" in str(denied.value)
     assert "hidden-value" not in str(denied.value)
+    with pytest.raises(VaultDenied):
+        await vault.read(f"{prefix}/other/x")
+    assert vault.logins == 1  # a denial is not an expired token: no new login, no new token
     await vault.close()
 
 
