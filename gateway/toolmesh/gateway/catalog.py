@@ -33,7 +33,7 @@ class ToolRecord:
     """
 
     __slots__ = (
-        "_schema", "annotations", "category", "description", "integration", "keys", "name", "title", "words",
+        "_features", "_schema", "annotations", "category", "description", "integration", "name", "title",
     )  # fmt: skip
 
     def __init__(
@@ -53,8 +53,22 @@ class ToolRecord:
         self.integration = integration
         self.title = title
         self.annotations = annotations or {}
-        #: What the tool graph compares (index/graph.py): identifier arguments, resource words.
-        self.keys, self.words = graph.features(name, input_schema)
+        self._features: tuple[frozenset[str], frozenset[str]] | None = None
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Identifier arguments, for the tool graph (index/graph.py); worked out when first asked for."""
+        return self._graph_features()[0]
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Resource words of the name, for the tool graph."""
+        return self._graph_features()[1]
+
+    def _graph_features(self) -> tuple[frozenset[str], frozenset[str]]:
+        if self._features is None:
+            self._features = graph.features(self.name, self.input_schema)
+        return self._features
 
     @property
     def input_schema(self) -> dict[str, Any]:

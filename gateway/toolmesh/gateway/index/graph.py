@@ -3,8 +3,10 @@
 Two tools of one integration are related when they act on the same resource: they share
 identifier arguments (``projectId``, ``owner`` + ``repo``: what a list or create operation returns
 and a get, update or delete operation needs) or the resource words of their names
-(``listTasks``, ``getTask``, ``deleteTask``). Edges are computed on demand from two small sets kept
-per tool (:func:`features`), so the graph costs no build time and follows the catalog as it changes.
+(``listTasks``, ``getTask``, ``deleteTask``). Edges are computed on demand from two small sets per
+tool (:func:`features`), themselves worked out the first time a tool of that integration is
+described, so the graph costs no build time or memory for integrations nobody describes and
+follows the catalog as it changes.
 
 It is used by ``describe_tools`` to suggest the next tools. It does not re-rank searches: in both
 retrieval dev sets nearly every server has one or two tools (MetaTool 199 servers of one tool,
@@ -67,8 +69,12 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 class Related(Protocol):
     name: str
     integration: str
-    keys: frozenset[str]
-    words: frozenset[str]
+
+    @property
+    def keys(self) -> frozenset[str]: ...
+
+    @property
+    def words(self) -> frozenset[str]: ...
 
 
 #: One object per distinct set: most tools of an API share theirs ({owner, repo}), and a catalogue of
