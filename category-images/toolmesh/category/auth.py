@@ -106,11 +106,6 @@ class Credential:
     value: str
 
 
-def uses_user_credentials(auth: Auth | None) -> bool:
-    """Does each caller bring their own credentials (sent by the gateway with the call)?"""
-    return auth is not None and (auth.per_user or auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE)
-
-
 def secret_lookup(auth: Auth, store: SecretStore) -> Lookup:
     """Credentials from the integration's Secret (``spec.auth.secretRef``)."""
     if auth.secret_ref is None:
@@ -141,11 +136,9 @@ async def lookup(
     store: SecretStore,
     vault: CachedReader | None,
     user: Mapping[str, str] | None,
-    *,
-    kv_mount: str = "secret",
 ) -> Lookup:
     """Where this call's credentials come from: the caller's, Vault's, or the Secret's."""
-    if uses_user_credentials(auth):
+    if auth.per_caller:
         if user is None:
             raise AuthUnavailable(
                 "this integration uses each user's own credentials, which the gateway sends with the "
@@ -161,10 +154,11 @@ async def lookup(
             data = await vault.read(auth.vault_path)
         except VaultError as exc:
             raise AuthUnavailable(str(exc)) from None
+        where = f"{vault.vault.settings.kv_mount}/{auth.vault_path}"
         if data is None:
-            raise AuthUnavailable(f"Vault has no secret at {kv_mount}/{auth.vault_path}")
+            raise AuthUnavailable(f"Vault has no secret at {where}")
         store.handed_out.update(v for v in data.values() if len(v) >= 4)
-        return mapping_lookup(data, f"the Vault secret {kv_mount}/{auth.vault_path}")
+        return mapping_lookup(data, f"the Vault secret {where}")
     return secret_lookup(auth, store)
 
 

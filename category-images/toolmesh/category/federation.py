@@ -31,7 +31,6 @@ from toolmesh.category.auth import (
     Lookup,
     secret_lookup,
     static_credential,
-    uses_user_credentials,
 )
 from toolmesh.common.mcp_client import OwnedClient, ServerUnavailable
 from toolmesh.common.secrets import MissingCredential, SecretStore
@@ -58,7 +57,7 @@ def auth_headers(
     headers = dict(spec.mcp.headers)
     if spec.auth is None or spec.auth.type == AuthType.NONE:
         return headers
-    if uses_user_credentials(spec.auth):
+    if spec.auth.per_caller:
         raise RemoteUnavailable(
             "spec.auth.perUser is not supported for spec.mcp yet: the remote is one shared connection"
         )

@@ -20,7 +20,7 @@ from mcp import types
 from toolmesh.api import MCPIntegration
 from toolmesh.catalog.folder import Catalog, Entry
 from toolmesh.category import results
-from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize, lookup, uses_user_credentials
+from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize, lookup
 from toolmesh.category.federation import Remote, RemoteUnavailable, connector
 from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
@@ -117,12 +117,7 @@ class CategoryService:
         try:
             get = None
             auth = obj.spec.auth
-            if (
-                obj.spec.mcp is not None
-                and auth is not None
-                and auth.vault_path
-                and not uses_user_credentials(auth)
-            ):
+            if obj.spec.mcp is not None and auth is not None and auth.vault_path and not auth.per_caller:
                 try:
                     get = await lookup(auth, self.store, self.vault, None)  # read once per connection
                 except AuthUnavailable as exc:

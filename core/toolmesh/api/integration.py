@@ -302,6 +302,11 @@ class Auth(ApiModel):
         ),
     ] = False
 
+    @property
+    def per_caller(self) -> bool:
+        """Does each caller bring their own credentials (perUser, or the authorization-code flow's tokens)?"""
+        return self.per_user or self.type == AuthType.OAUTH2_AUTHORIZATION_CODE
+
 
 class RateLimit(ApiModel):
     """Client-side rate limit towards the upstream, per category server pod."""

@@ -13,15 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolmesh.api import MCPIntegration
-from toolmesh.api.integration import Access, Auth, AuthType, compile_options
+from toolmesh.api.integration import Access, Auth, compile_options
 from toolmesh.catalog.folder import Catalog
 from toolmesh.gateway.index import graph, text
 from toolmesh.openapi import SpecError, compile_spec
-
-
-def needs_caller_credentials(auth: Auth) -> bool:
-    """Do calls of this integration carry each caller's own credentials (perUser, authorization code)?"""
-    return auth.per_user or auth.type == AuthType.OAUTH2_AUTHORIZATION_CODE
 
 
 class ToolRecord:
@@ -101,7 +96,7 @@ class GatewayCatalog:
     auth: dict[str, Auth] = field(default_factory=dict)
 
     def note_auth(self, integration: str, auth: Auth | None) -> None:
-        if auth is not None and needs_caller_credentials(auth):
+        if auth is not None and auth.per_caller:
             self.auth[integration] = auth
         else:
             self.auth.pop(integration, None)
@@ -164,7 +159,7 @@ def build(catalog: Catalog) -> GatewayCatalog:
             continue
         if obj.spec.access is not None:
             access[entry.name] = obj.spec.access
-        if obj.spec.auth is not None and needs_caller_credentials(obj.spec.auth):
+        if obj.spec.auth is not None and obj.spec.auth.per_caller:
             auth[entry.name] = obj.spec.auth
         if obj.spec.openapi is None:
             continue  # discovered when the category server starts
