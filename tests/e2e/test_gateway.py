@@ -141,3 +141,40 @@ async def test_a_category_run_elsewhere_is_used_and_never_started(
         result = await client.call_tool("tasks__listProjects", {})
     assert json.loads(text(result)) == [{"id": "from-elsewhere"}]
     assert gateway.service.categories.running == {}  # no child process was started
+
+
+async def test_with_learning_on_a_tool_callers_pick_after_a_search_rises_in_the_next(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    gateway = await start_gateway(direct_tools_limit=0, learning="shared")
+    query = {"query": "what is going on in our team's work", "limit": 5}
+
+    def ranked(result: object) -> list[str]:
+        return [line.split(" ", 1)[0] for line in text(result).splitlines() if "__" in line]  # type: ignore[arg-type]
+
+    async with connect(gateway.mcp_url) as client:
+        before = ranked(await client.call_tool("search_tools", query))
+        assert "tasks__listProjects" in before[1:], before  # shown, not first
+        for _ in range(3):
+            await client.call_tool("search_tools", query)
+            called = await client.call_tool("call_tool", {"name": "tasks__listProjects", "arguments": {}})
+            assert called.is_error is False
+        # The same search answered again by the same tool: not a new outcome.
+        await client.call_tool("call_tool", {"name": "tasks__listProjects", "arguments": {}})
+        after = ranked(await client.call_tool("search_tools", query))
+    assert after[0] == "tasks__listProjects", after
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(gateway.mcp_url.replace("/mcp", "/metrics")) as response,
+    ):
+        body = await response.text()
+    assert 'toolmesh_gateway_search_followups_total{outcome="ok"} 3.0' in body
+
+
+async def test_learning_without_the_embedding_model_is_refused_naming_both_settings(
+    start_gateway: StartGateway,
+) -> None:
+    with pytest.raises(
+        ValueError, match=r"TOOLMESH_LEARNING needs the embedding model.*TOOLMESH_LEXICAL_ONLY"
+    ):
+        await start_gateway(learning="caller", lexical_only=True)

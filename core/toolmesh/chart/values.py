@@ -125,6 +125,12 @@ class Gateway(Values):
     qdrant_url: Annotated[
         str, Field(description="Qdrant server for the tool vectors. Empty: in-process.")
     ] = ""
+    learning: Annotated[
+        Literal["off", "caller", "shared"],
+        Field(
+            description="Learn from which tool callers call after a search: caller (each caller's own), shared (everyone's), or off. Per replica, in memory."
+        ),
+    ] = "off"
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(description="Log level.")] = (
         "INFO"
     )

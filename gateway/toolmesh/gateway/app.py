@@ -24,6 +24,7 @@ from toolmesh.gateway.identity.credentials import UpstreamIdentity, client_crede
 from toolmesh.gateway.identity.oauth import DISCONNECT_PATH, OAuthBroker
 from toolmesh.gateway.identity.states import MemoryStates, RedisStates, StateStore
 from toolmesh.gateway.index.hybrid import QueryEmbedder
+from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
@@ -52,6 +53,21 @@ def vector_store(settings: GatewaySettings) -> Callable[[Vectors], VectorStore]:
     if settings.qdrant_url:
         return functools.partial(QdrantVectors, url=settings.qdrant_url, collection=QDRANT_COLLECTION)
     return NumpyVectors
+
+
+def make_outcomes(settings: GatewaySettings, embedder: QueryEmbedder | None) -> Outcomes | None:
+    """The memory of search outcomes (TOOLMESH_LEARNING), or None when off."""
+    if settings.learning == "off":
+        return None
+    if embedder is None:
+        raise ValueError(
+            "TOOLMESH_LEARNING needs the embedding model (outcomes are kept by query vector): "
+            "unset TOOLMESH_LEARNING or TOOLMESH_LEXICAL_ONLY"
+        )
+    learning = LearningSettings(
+        scope=settings.learning, half_life_seconds=settings.learning_half_life_days * 86_400.0
+    )
+    return Outcomes(dims=len(embedder.embed_query("dimensions")), settings=learning)
 
 
 def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
@@ -113,10 +129,9 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
         loaded = folder.load(settings.catalog)
         gateway_catalog = catalog_mod.build(loaded)
         secrets.objects = loaded.secrets
+    embedder = embedder if embedder is not None else make_embedder(settings)
     router = Router(
-        gateway_catalog,
-        embedder if embedder is not None else make_embedder(settings),
-        store=vector_store(settings),
+        gateway_catalog, embedder, store=vector_store(settings), outcomes=make_outcomes(settings, embedder)
     )
     authenticator = make_authenticator(settings)
     base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")

@@ -16,6 +16,12 @@ class GatewayMetrics:
             "toolmesh_gateway_searches_total", "search_tools calls, by whether anything was found.", ["found"],
             registry=self.registry,
         )  # fmt: skip
+        self.followups = Counter(
+            "toolmesh_gateway_search_followups_total",
+            "With TOOLMESH_LEARNING on: tool calls that answered a search that showed them, by outcome (ok, error); how often searches lead to a call.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.calls = Counter(
             "toolmesh_gateway_tool_calls_total",
             "Forwarded tool calls by category and outcome (ok, error, unavailable, unknown_tool, needs_credentials).",

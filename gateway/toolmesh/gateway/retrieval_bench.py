@@ -13,6 +13,7 @@ the top 10 shown; catalogue, every tool. Latency is one search, query embedding 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import statistics
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # numpy and the model load only when a benchmark runs, not with every CLI command
-    from toolmesh.gateway.index.hybrid import QueryEmbedder, Weights
+    from toolmesh.gateway.index.hybrid import HybridIndex, Prior, QueryEmbedder, Weights
+    from toolmesh.gateway.index.outcomes import LearningSettings
 
 SHOWN = 10
 
@@ -69,12 +71,62 @@ def query_metrics(ranked: Sequence[str], groups: Sequence[Sequence[str]]) -> dic
 def run(
     tools_path: Path, queries_path: Path, embedder: QueryEmbedder | None, weights: Weights
 ) -> dict[str, float]:
+    tools, queries, index, build_s = _build(tools_path, queries_path, embedder, weights)
+    figures = _evaluate(tools, queries, index)
+    figures["index_build_s"] = round(build_s, 2)
+    return figures
+
+
+def run_learning(
+    tools_path: Path,
+    queries_path: Path,
+    embedder: QueryEmbedder,
+    weights: Weights,
+    agent: str = "gold",
+    settings: LearningSettings | None = None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Figures on half of the queries before and after learning from the other half's outcomes.
+
+    The halves are fixed by a hash of each query's id. In the history half each query is searched
+    as a caller would, then the caller calls tools it was shown: ``agent="gold"`` calls those of the
+    query's gold tools that the search showed (a capable agent), ``"top1"`` always calls the first
+    result (a naive one: it also learns the router's own mistakes). Every call succeeds. Learning is
+    shared (one caller), as one team's agents would share it.
+    """
+    from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
+
+    tools, queries, index, _ = _build(tools_path, queries_path, embedder, weights)
+    history = [q for q in queries if _half(q["qid"]) == 0]
+    held_out = [q for q in queries if _half(q["qid"]) == 1]
+    before = _evaluate(tools, held_out, index)
+    memory = Outcomes(
+        dims=len(embedder.embed_query("x")), settings=settings or LearningSettings(scope="shared")
+    )
+    for q in history:
+        ranked = index.ranked(q["query"], SHOWN, memory.prior)
+        shown = [tid for tid, _ in ranked.results]
+        memory.searched("agent", ranked.vectors, shown, index.closest)
+        gold = {tid for group in q["gold_groups"] for tid in group}
+        for tid in shown[:1] if agent == "top1" else [t for t in shown if t in gold]:
+            memory.called("agent", tid, ok=True)
+    memory.settle("agent")
+    after = _evaluate(tools, held_out, index, memory.prior)
+    after["outcomes"] = len(memory)
+    return before, after
+
+
+def _half(qid: str) -> int:
+    return hashlib.sha256(qid.encode()).digest()[0] & 1
+
+
+def _build(
+    tools_path: Path, queries_path: Path, embedder: QueryEmbedder | None, weights: Weights
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], HybridIndex, float]:
     from toolmesh.gateway.index import text
     from toolmesh.gateway.index.hybrid import HybridIndex
 
     tools = load_jsonl(tools_path)
     queries = [q for q in load_jsonl(queries_path) if q.get("gold_groups")]
-    by_id = {t["id"]: t for t in tools}
     docs = [
         text.document(t["name"], t.get("description", ""), t.get("input_schema"), str(t.get("server", "")))
         for t in tools
@@ -83,13 +135,26 @@ def run(
         text.dense_document(t["name"], t.get("description", ""), str(t.get("server", ""))) for t in tools
     ]
     started = time.perf_counter()
-    index = HybridIndex([t["id"] for t in tools], docs, embedder, weights, dense_documents=dense_docs)
-    build_s = time.perf_counter() - started
+    index = HybridIndex(
+        [t["id"] for t in tools],
+        docs,
+        embedder,
+        weights,
+        dense_documents=dense_docs,
+        groups=[str(t.get("server", "")) for t in tools],
+    )
+    return tools, queries, index, time.perf_counter() - started
+
+
+def _evaluate(
+    tools: list[dict[str, Any]], queries: list[dict[str, Any]], index: HybridIndex, prior: Prior | None = None
+) -> dict[str, float]:
+    by_id = {t["id"]: t for t in tools}
     totals: dict[str, float] = defaultdict(float)
     latencies, shown_tokens = [], []
     for q in queries:
         t0 = time.perf_counter()
-        ranked = [tid for tid, _ in index.search(q["query"], SHOWN)]
+        ranked = [tid for tid, _ in index.search(q["query"], SHOWN, prior)]
         latencies.append((time.perf_counter() - t0) * 1000)
         for key, value in query_metrics(ranked, q["gold_groups"]).items():
             totals[key] += value
@@ -104,7 +169,6 @@ def run(
     )
     figures["queries"] = n
     figures["tools"] = len(tools)
-    figures["index_build_s"] = round(build_s, 2)
     return figures
 
 

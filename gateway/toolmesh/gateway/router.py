@@ -1,15 +1,18 @@
-"""Search over the catalog's tools: hybrid ranking, category filter, and a token budget."""
+"""Search over the catalog's tools: hybrid ranking, category filter, a token budget, and (when
+turned on) what callers' past searches led to (index/outcomes.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.index import graph
-from toolmesh.gateway.index.hybrid import HybridIndex, QueryEmbedder, Weights
+from toolmesh.gateway.index.hybrid import HybridIndex, Prior, QueryEmbedder, Weights
+from toolmesh.gateway.index.outcomes import Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, Vectors, VectorStore
 
 #: Candidates ranked before the category filter and the budget cut.
@@ -22,6 +25,8 @@ class Router:
     embedder: QueryEmbedder | None
     weights: Weights = field(default_factory=Weights)
     store: Callable[[Vectors], VectorStore] = NumpyVectors
+    #: Learning from outcomes (off: None). Needs the embedder: outcomes are kept by query vector.
+    outcomes: Outcomes | None = None
 
     def __post_init__(self) -> None:
         self.rebuild()
@@ -39,7 +44,10 @@ class Router:
             self.weights,
             dense_documents=[self.catalog.dense_document(r) for r in records],
             store=self.store,
+            groups=[r.integration for r in records],
         )
+        if self.outcomes is not None:
+            self.outcomes.forget_tools(lambda name: name in self.catalog.tools)
         release_freed_memory()
 
     def search(
@@ -50,11 +58,20 @@ class Router:
         budget: int,
         categories: Sequence[str] = (),
         allowed: Callable[[ToolRecord], bool] | None = None,
+        caller: str | None = None,
     ) -> list[ToolRecord]:
-        """The best tools for ``query``, at most ``limit``, whose compact listing fits ``budget`` tokens."""
+        """The best tools for ``query``, at most ``limit``, whose compact listing fits ``budget`` tokens.
+
+        With learning on, ``caller`` (who searches) is remembered with what the search showed, so
+        that the call they make next can teach the ranking (:meth:`called`).
+        """
         out: list[ToolRecord] = []
         spent = 0
-        for name, _ in self._index.search(query, max(CANDIDATES, limit)):
+        prior: Prior | None = None
+        if self.outcomes is not None:
+            prior = functools.partial(self.outcomes.prior, who=caller)
+        ranked = self._index.ranked(query, max(CANDIDATES, limit), prior)
+        for name, _ in ranked.results:
             record = self.catalog.tools.get(name)
             if record is None:  # removed since this index was built (cluster mode)
                 continue
@@ -69,17 +86,25 @@ class Router:
             spent += cost
             if len(out) >= limit:
                 break
+        if self.outcomes is not None and caller is not None:
+            self.outcomes.searched(caller, ranked.vectors, [r.name for r in out], self._index.closest)
         return out
+
+    def called(self, caller: str, name: str, ok: bool) -> bool:
+        """``caller`` called ``name`` (``ok``: it succeeded); True when it answered their last search."""
+        return self.outcomes.called(caller, name, ok) if self.outcomes is not None else False
 
     def related(
         self, record: ToolRecord, allowed: Callable[[ToolRecord], bool] | None = None, limit: int = 5
     ) -> list[str]:
-        """Tools likely to come next after ``record``: same integration, same resource (index/graph.py)."""
+        """Tools likely to come next after ``record``: those callers called next (with learning on),
+        then those of its integration on the same resource (index/graph.py)."""
+        observed = self.outcomes.co_used(record.name, limit) if self.outcomes is not None else []
         names = graph.related(record, self._by_integration.get(record.integration, ()), limit=limit * 2)
-        out = []
-        for name in names:
+        out: list[str] = []
+        for name in (*observed, *names):
             other = self.catalog.tools.get(name)
-            if other is not None and (allowed is None or allowed(other)):
+            if other is not None and name not in out and (allowed is None or allowed(other)):
                 out.append(name)
         return out[:limit]
 

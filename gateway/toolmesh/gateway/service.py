@@ -68,6 +68,7 @@ class GatewayService:
             budget=self.settings.search_token_budget,
             categories=categories,
             allowed=self.allowed,
+            caller=auth.caller().subject,
         )
         self.metrics.searches.labels("yes" if found else "no").inc()
         if not found:
@@ -124,6 +125,8 @@ class GatewayService:
             return text_result(f"category {record.category} is unavailable: {exc}", error=True)
         outcome = "error" if result.is_error else "ok"
         self._observe(record.category, outcome, started)
+        if self.router.called(auth.caller().subject, name, ok=not result.is_error):
+            self.metrics.followups.labels(outcome).inc()
         log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
         return result
 

@@ -55,6 +55,15 @@ class GatewaySettings(BaseSettings):
         description="Keep tool vectors in this Qdrant server (collection toolmesh-tools). Unset: in-process.",
     )
     lexical_only: bool = Field(default=False, description="Route with BM25 alone (no embedding model).")
+    learning: Literal["off", "caller", "shared"] = Field(
+        default="off",
+        description="Learn from outcomes: which tool a caller calls after a search raises it for close searches. caller: each caller's own outcomes move only their rankings; shared: everyone's move everyone's. Kept in process (query vectors, never query text). Needs the embedding model.",
+    )
+    learning_half_life_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="How fast learned outcomes fade: their weight halves in this many days.",
+    )
     category_idle_seconds: float = Field(
         default=300.0, gt=0, description="A local category server idle this long is stopped."
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from toolmesh.gateway.index import fusion, text
-from toolmesh.gateway.index.hybrid import HybridIndex
+from toolmesh.gateway.index.hybrid import HybridIndex, Weights
 from toolmesh.gateway.index.lexical import BM25
 from toolmesh.gateway.retrieval_bench import query_metrics
 
@@ -50,6 +50,29 @@ def test_top_breaks_ties_by_position_and_rrf_rewards_agreement() -> None:
     assert list(fusion.top(np.array([1.0, 3.0, 3.0, 0.5], dtype=np.float32), 3)) == [1, 2, 0]
     fused = fusion.rrf([np.array([0, 1]), np.array([1, 2])], [1.0, 1.0], 3)
     assert list(fusion.top(fused, 3)) == [1, 0, 2]
+
+
+def test_diversify_charges_each_further_tool_of_an_integration_but_keeps_a_clear_winner() -> None:
+    scores = np.array([3.0, 2.9, 2.8, 2.0, 1.0], dtype=np.float32)
+    groups = [0, 0, 0, 1, 2]  # three tools of one API, then two others
+    assert list(fusion.diversify(scores, groups, 0.0, 5)) == [0, 1, 2, 3, 4]
+    assert list(fusion.diversify(scores, groups, 0.5, 5)) == [0, 1, 3, 2, 4]  # 2.8 - 1.0 < 2.0
+    assert list(fusion.diversify(scores, groups, 2.0, 3)) == [0, 3, 4]  # 2.9 - 2.0 < 1.0
+    assert list(fusion.diversify(scores, groups, 0.5, 2)) == [0, 1]
+
+
+def test_an_integration_penalty_keeps_one_large_api_from_filling_a_search() -> None:
+    docs = ["create issue", "create issue comment", "create issue label", "create issue ticket on a board"]
+    plain = HybridIndex(["gh1", "gh2", "gh3", "jira"], docs, None)
+    assert [t for t, _ in plain.search("create issue", 3)] == ["gh1", "gh2", "gh3"]
+    diverse = HybridIndex(
+        ["gh1", "gh2", "gh3", "jira"],
+        docs,
+        None,
+        Weights(integration_penalty=1.0),
+        groups=["github", "github", "github", "jira"],
+    )
+    assert "jira" in [t for t, _ in diverse.search("create issue", 3)]
 
 
 def test_lexical_only_hybrid_search_finds_by_name_words() -> None:

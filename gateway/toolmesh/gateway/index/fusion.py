@@ -64,3 +64,26 @@ def zscore_candidates(
         if spread > 0:
             fused += weight * (values - float(values.mean())) / spread
     return fused
+
+
+def diversify(
+    scores: npt.NDArray[np.float32], groups: Sequence[int], penalty: float, k: int
+) -> npt.NDArray[np.int64]:
+    """The k best by score (indices into ``scores``; ``groups[i]`` is candidate i's group), where
+    each tool of a group already ranked above costs ``penalty``.
+
+    Groups are integrations: the second tool of one integration is ranked as if ``penalty`` lower,
+    the third as if twice that, and so on, so that one large API (GitHub's 1,200 operations) cannot
+    fill a result by itself while a close second tool of it still beats a weak one elsewhere.
+    """
+    order = top(scores, len(scores))
+    if penalty <= 0 or not len(order):
+        return order[:k]
+    seen: dict[int, int] = {}
+    adjusted = np.empty(len(order), dtype=np.float32)
+    for position, i in enumerate(order.tolist()):
+        group = groups[i]
+        count = seen.get(group, 0)
+        seen[group] = count + 1
+        adjusted[position] = scores[i] - penalty * count
+    return order[top(adjusted, k)]

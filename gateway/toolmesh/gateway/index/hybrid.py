@@ -1,24 +1,27 @@
-"""Hybrid retrieval: BM25 and dense cosine rankings fused with reciprocal ranks.
+"""Hybrid retrieval: BM25 and dense cosine rankings, fused by standardised scores (or reciprocal ranks).
 
-The index holds one routing text per tool (see :mod:`text`). A query is embedded once; both
-rankings take their top ``depth`` candidates and RRF fuses them. Vectors are unit length, so the
-dot product is the cosine.
+The index holds one routing text per tool (see :mod:`text`). A query is embedded once per intent;
+both rankings take their top ``depth`` candidates and the fusion ranks their union. Vectors are unit
+length, so the dot product is the cosine. A ``prior`` (learned from outcomes, outcomes.py) adds to
+the standardised scores of the tools it names, which join the candidates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from toolmesh.gateway.index import fusion, intents, text
+from toolmesh.gateway.index import fusion, intents, outcomes, text
 from toolmesh.gateway.index.lexical import BM25
 from toolmesh.gateway.index.vectors import NumpyVectors, VectorStore
 
 Vectors = npt.NDArray[np.float32]
+#: Per query vector, a score to add per tool name (in standardised units before ``Weights.prior``).
+Prior = Callable[[Vectors], Mapping[str, float]]
 
 
 class QueryEmbedder(Protocol):
@@ -34,6 +37,18 @@ class Weights:
     depth: int = 100  # candidates each ranking contributes to the fusion
     method: str = "zscore"  # or "rrf" (fusion.py)
     split_intents: bool = True  # search each intent of a multi-intent request too (intents.py)
+    #: Two-stage routing's diversity: each further tool of one integration costs this many standard
+    #: deviations (fusion.diversify); 0 ranks by score alone.
+    integration_penalty: float = 0.25
+    prior: float = 4.0  # weight of a learned prior (outcomes.py), in standard deviations of the fusion
+
+
+@dataclass
+class Ranked:
+    """A search's results, best first, and the query vectors it searched (the whole request's first)."""
+
+    results: list[tuple[str, float]]
+    vectors: list[Vectors] = field(default_factory=list)
 
 
 class HybridIndex:
@@ -47,8 +62,15 @@ class HybridIndex:
         weights: Weights = Weights(),
         dense_documents: Sequence[str] | None = None,
         store: Callable[[Vectors], VectorStore] = NumpyVectors,
+        groups: Sequence[str] | None = None,
     ) -> None:
         self.ids = list(ids)
+        names: dict[str, int] = {}
+        #: Each tool's integration, as a small integer (for fusion.diversify); None: no grouping.
+        self.groups = (
+            np.array([names.setdefault(g, len(names)) for g in groups], dtype=np.int32) if groups else None
+        )
+        self._position = {tid: i for i, tid in enumerate(self.ids)}
         self.weights = weights
         self.embedder = embedder
         if dense_documents is None:
@@ -58,8 +80,12 @@ class HybridIndex:
         dense = list(dense_documents)
         self.vectors: VectorStore | None = store(embedder.embed(dense)) if embedder is not None else None
 
-    def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` best tools for ``query``: (id, score), best first.
+    def search(self, query: str, k: int = 10, prior: Prior | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best tools for ``query``: (id, score), best first."""
+        return self.ranked(query, k, prior).results
+
+    def ranked(self, query: str, k: int = 10, prior: Prior | None = None) -> Ranked:
+        """:meth:`search`, with the query vectors it used (to remember what a search led to).
 
         A request with several intents (intents.py) is also searched intent by intent; the results
         are interleaved, the whole request's first, so each intent gets its tools near the top.
@@ -70,17 +96,31 @@ class HybridIndex:
             vectors = list(_embed_queries(self.embedder, [query, *parts]))
         else:
             vectors = [None] * (1 + len(parts))
-        whole = self._search_one(query, vectors[0], k)
+        used = [v for v in vectors if v is not None]
+        whole = self._search_one(query, vectors[0], k, prior)
         if not parts:
-            return [(self.ids[i], score) for i, score in whole]
+            return Ranked([(self.ids[i], score) for i, score in whole], used)
         rankings = [
             [i for i, _ in whole],
-            *([i for i, _ in self._search_one(p, v, k)] for p, v in zip(parts, vectors[1:], strict=True)),
+            *(
+                [i for i, _ in self._search_one(p, v, k, prior)]
+                for p, v in zip(parts, vectors[1:], strict=True)
+            ),
         ]
         merged = intents.interleave(rankings, k)
-        return [(self.ids[i], 1.0 / (rank + 1)) for rank, i in enumerate(merged)]
+        return Ranked([(self.ids[i], 1.0 / (rank + 1)) for rank, i in enumerate(merged)], used)
 
-    def _search_one(self, query: str, query_vector: Vectors | None, k: int) -> list[tuple[int, float]]:
+    def closest(self, tool: str, vectors: Sequence[Vectors]) -> int:
+        """Which of ``vectors`` (a search's) is closest to ``tool``'s own: the intent it answered."""
+        position = self._position.get(tool)
+        if position is None or self.vectors is None or len(vectors) < 2:
+            return 0
+        ids = np.array([position], dtype=np.int64)
+        return int(np.argmax([float(self.vectors.scores(v, ids)[0]) for v in vectors]))
+
+    def _search_one(
+        self, query: str, query_vector: Vectors | None, k: int, prior: Prior | None = None
+    ) -> list[tuple[int, float]]:
         rankings: list[npt.NDArray[np.int64]] = []
         weights: list[float] = []
         lexical = self.lexical.scores(text.terms(query))
@@ -93,16 +133,26 @@ class HybridIndex:
             weights.append(self.weights.dense)
         if not rankings:
             return []
-        if self.weights.method == "rrf":
+        if self.weights.method == "rrf":  # ranks only: a learned prior (a score) does not apply
             candidates, fused = fusion.rrf_candidates(rankings, weights)
             best = fusion.top(fused, k)  # ties fall to the lower document index, as over the catalogue
             return [(int(candidates[i]), float(fused[i])) for i in best if fused[i] > 0]
-        candidates = np.unique(np.concatenate(rankings))
+        learned = prior(query_vector) if prior is not None and query_vector is not None else {}
+        known = [self._position[t] for t in learned if t in self._position]  # candidates too
+        candidates = np.unique(np.concatenate([*rankings, np.array(known, dtype=np.int64)]))
         scores = [lexical[candidates]] if hits else []
         if query_vector is not None and self.vectors is not None:
             scores.append(self.vectors.scores(query_vector, candidates))
         fused = fusion.zscore_candidates(scores, weights)
-        return [(int(candidates[i]), float(fused[i])) for i in fusion.top(fused, k)]
+        if learned:
+            outcomes.apply_prior(fused, [self.ids[i] for i in candidates], learned, self.weights.prior)
+        if self.groups is not None and self.weights.integration_penalty > 0:
+            best = fusion.diversify(
+                fused, self.groups[candidates].tolist(), self.weights.integration_penalty, k
+            )
+        else:
+            best = fusion.top(fused, k)
+        return [(int(candidates[i]), float(fused[i])) for i in best]
 
 
 def _embed_queries(embedder: QueryEmbedder, queries: Sequence[str]) -> list[Vectors]:
