@@ -33,6 +33,7 @@ from toolmesh.openapi.model import (
     Server,
     Tool,
 )  # fmt: skip
+from toolmesh.openapi.responses import returned_fields
 from toolmesh.openapi.schema import SchemaConverter, UnresolvableRef, deref, truncate
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -283,6 +284,7 @@ class _Compiler:
             },
             route=route,
             tags=tuple(tags),
+            returns=returned_fields(self.doc, op),
         )
         return naming.operation_part(operation_id, method, path), tool
 
@@ -406,7 +408,14 @@ class _Compiler:
 
 def _renamed(tool: Tool, name: str) -> Tool:
     return Tool(
-        name, tool.title, tool.description, tool.input_schema, tool.annotations, tool.route, tool.tags
+        name,
+        tool.title,
+        tool.description,
+        tool.input_schema,
+        tool.annotations,
+        tool.route,
+        tool.tags,
+        tool.returns,
     )
 
 

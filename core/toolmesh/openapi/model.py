@@ -132,6 +132,9 @@ class Tool:
     annotations: dict[str, bool]
     route: Route
     tags: tuple[str, ...] = ()
+    #: Field names of the success response (openapi/responses.py), for the gateway's tool graph.
+    #: Not served and not in the digest: a category server's tools do not change with them.
+    returns: tuple[str, ...] = ()
     #: Compiled argument validator, built on first use (see toolmesh.openapi.request).
     _validator: list[Any] = field(default_factory=list, compare=False, repr=False)
 

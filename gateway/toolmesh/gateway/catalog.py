@@ -9,6 +9,7 @@ starts (it reports them); the operator will record them in the resources' status
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,8 @@ class ToolRecord:
     """
 
     __slots__ = (
-        "_features", "_schema", "annotations", "category", "description", "integration", "name", "title",
+        "_features", "_returned", "_schema", "annotations", "category", "description", "integration",
+        "name", "title",
     )  # fmt: skip
 
     def __init__(
@@ -40,6 +42,7 @@ class ToolRecord:
         integration: str,
         title: str | None = None,
         annotations: dict[str, Any] | None = None,
+        returns: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.description = description
@@ -48,7 +51,9 @@ class ToolRecord:
         self.integration = integration
         self.title = title
         self.annotations = annotations or {}
-        self._features: tuple[frozenset[str], frozenset[str]] | None = None
+        #: Identifier fields of the tool's response (shared sets: most tools of an API return ``id``).
+        self._returned = graph.identifier_fields(returns) if returns else frozenset()
+        self._features: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
 
     @property
     def keys(self) -> frozenset[str]:
@@ -60,9 +65,14 @@ class ToolRecord:
         """Resource words of the name, for the tool graph."""
         return self._graph_features()[1]
 
-    def _graph_features(self) -> tuple[frozenset[str], frozenset[str]]:
+    @property
+    def produces(self) -> frozenset[str]:
+        """Identifier arguments the tool's response can fill, for the tool graph."""
+        return self._graph_features()[2]
+
+    def _graph_features(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
         if self._features is None:
-            self._features = graph.features(self.name, self.input_schema)
+            self._features = graph.features(self.name, self.input_schema, self._returned)
         return self._features
 
     @property
@@ -142,6 +152,7 @@ def records(obj: MCPIntegration, name: str, spec: bytes) -> list[ToolRecord]:
             name,
             tool.title,
             dict(tool.annotations),
+            tool.returns,
         )
         for tool in compiled.tools
     ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from toolmesh.api import MCPIntegration
 from toolmesh.gateway.catalog import ToolRecord, records
-from toolmesh.gateway.index.graph import identifier_arguments, related, resource_words
+from toolmesh.gateway.index.graph import identifier_arguments, produced_keys, related, resource_words
 
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "catalog" / "specs" / "tasks.openapi.yaml"
 
@@ -51,3 +51,21 @@ def test_other_integrations_are_never_related() -> None:
     mine, theirs = demo_records("tasks"), demo_records("other")
     get = next(t for t in mine if t.name == "tasks__getTask")
     assert all(name.startswith("tasks__") for name in related(get, mine + theirs))
+
+
+def test_a_tool_whose_response_fills_anothers_identifiers_leads_to_it() -> None:
+    assert produced_keys(frozenset({"id", "projectid"}), frozenset({"task"})) == {"taskid", "projectid"}
+    schema = {"type": "object", "properties": {"projectId": {"type": "string"}}, "required": ["projectId"]}
+    tools = [
+        ToolRecord(
+            "p__listProjects", "List projects.", {"type": "object"}, "pm", "p", returns=("id", "name")
+        ),
+        ToolRecord("p__getProject", "Get a project.", schema, "pm", "p"),
+        ToolRecord("p__listProjectHooks", "List hooks.", schema, "pm", "p"),
+        ToolRecord("p__listProjectAlerts", "List alerts.", {"type": "object"}, "pm", "p"),
+    ]
+    near = related(tools[0], tools)
+    assert set(near[:2]) == {"p__getProject", "p__listProjectHooks"}  # they take the id it returns
+    assert related(tools[0], tools[:1] + tools[3:]) == ["p__listProjectAlerts"]  # words only, weaker
+    unlinked = ToolRecord("p__listProjects", "List projects.", {"type": "object"}, "pm", "p")
+    assert related(unlinked, tools)[:2] == ["p__getProject", "p__listProjectAlerts"]  # by name words alone

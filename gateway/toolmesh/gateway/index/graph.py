@@ -1,6 +1,8 @@
 """A tool-relationship graph within each integration, for next-tool suggestions (pure).
 
-Two tools of one integration are related when they act on the same resource: they share
+Two tools of one integration are related when one returns what the other needs (the identifier
+fields of a response, openapi/responses.py, filling another's identifier arguments: ``createTask``
+returns an ``id``, ``getTask`` takes ``taskId``), or when they act on the same resource: they share
 identifier arguments (``projectId``, ``owner`` + ``repo``: what a list or create operation returns
 and a get, update or delete operation needs) or the resource words of their names
 (``listTasks``, ``getTask``, ``deleteTask``). Edges are computed on demand from two small sets per
@@ -76,6 +78,9 @@ class Related(Protocol):
     @property
     def words(self) -> frozenset[str]: ...
 
+    @property
+    def produces(self) -> frozenset[str]: ...
+
 
 #: One object per distinct set: most tools of an API share theirs ({owner, repo}), and a catalogue of
 #: 50,000 tools keeps two sets per tool.
@@ -118,22 +123,57 @@ def resource_words(tool_name: str) -> frozenset[str]:
     return _shared(words)
 
 
-def features(tool_name: str, schema: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
-    """What :func:`related` compares: (identifier arguments, resource words)."""
-    return identifier_arguments(schema), resource_words(tool_name)
+#: Returned fields that name the operation's own resource: ``id`` of ``createTask`` is a task id.
+_BARE = frozenset({"id", "uuid", "guid", "key", "slug", "number", "num", "code", "handle"})
+
+
+def identifier_fields(fields: Iterable[str]) -> frozenset[str]:
+    """The returned fields (openapi/responses.py) that identify something, normalised."""
+    normal = (_normal(f) for f in fields)
+    return _shared(f for f in normal if f and (_IDENTIFIER.search(f) or f in _NAMED_RESOURCES))
+
+
+def produced_keys(fields: frozenset[str], words: frozenset[str]) -> frozenset[str]:
+    """The identifier arguments a tool's response can fill: a bare ``id`` of ``createTask`` is a
+    ``taskid``, a ``projectId`` field a ``projectid``."""
+    out: set[str] = set()
+    for field in fields:
+        if field in _BARE:
+            out.update(word + field for word in words)
+        else:
+            out.add(field)
+    return _shared(out)
+
+
+def features(
+    tool_name: str, schema: Mapping[str, Any], returned: frozenset[str] = frozenset()
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """What :func:`related` compares: (identifier arguments, resource words, identifiers produced)."""
+    words = resource_words(tool_name)
+    return identifier_arguments(schema), words, produced_keys(returned, words)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+def _feeds(produces: frozenset[str], keys: frozenset[str]) -> float:
+    """Share of another tool's identifier arguments this tool's response provides."""
+    return len(produces & keys) / len(keys) if produces and keys else 0.0
+
+
 def related(tool: Related, candidates: Iterable[Related], limit: int = 5) -> list[str]:
-    """Tools of the same integration that act on the same resource, closest first."""
+    """Tools of the same integration that act on the same resource, closest first; a tool whose
+    identifier arguments this one's response provides (list/create, then get/update) comes first."""
     scored = []
     for other in candidates:
         if other.name == tool.name or other.integration != tool.integration:
             continue
-        score = 2 * _jaccard(tool.keys, other.keys) + _jaccard(tool.words, other.words)
+        score = (
+            2 * _feeds(tool.produces, other.keys)
+            + 2 * _jaccard(tool.keys, other.keys)
+            + _jaccard(tool.words, other.words)
+        )
         if score > 0:
             scored.append((-score, other.name))
     return [name for _, name in sorted(scored)[:limit]]
