@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.unit.gateway.embedders import FixedEmbedder
 from toolmesh.gateway.index.hybrid import HybridIndex, Weights
 from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
 
@@ -134,20 +135,9 @@ def test_consecutive_calls_are_co_use_and_forgotten_tools_leave_it() -> None:
     assert m.co_used("crm_find_customer") == []
 
 
-class TableEmbedder:
-    def __init__(self, table: dict[str, np.ndarray]) -> None:
-        self.table = table
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.table[t] for t in texts])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.table[text]
-
-
 def test_a_learned_prior_lifts_a_tool_the_rankings_put_below_the_cut() -> None:
     docs = ["latest research papers", "news articles today", "weather forecast"]
-    embedder = TableEmbedder(
+    embedder = FixedEmbedder(
         {docs[0]: unit(1, 0.1, 0), docs[1]: unit(0.8, 0.6, 0), docs[2]: WEATHER, "latest news": NEWS}
     )
     index = HybridIndex(["ResearchFinder", "NewsTool", "WeatherTool"], docs, embedder, Weights())

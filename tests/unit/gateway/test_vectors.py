@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.unit.gateway.embedders import FixedEmbedder
 from toolmesh.gateway.index.hybrid import HybridIndex
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors
 
@@ -22,19 +23,6 @@ def test_qdrant_and_numpy_return_the_same_nearest_vectors() -> None:
             assert list(qdrant.top(q, 10)) == list(numpy.top(q, 10))
     finally:
         qdrant.close()
-
-
-class FixedEmbedder:
-    """Vectors by hand, so the dense side of the hybrid index is known exactly."""
-
-    def __init__(self, table: dict[str, np.ndarray]) -> None:
-        self.table = table
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.table[t] for t in texts])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.table[text]
 
 
 def test_the_hybrid_index_fuses_a_dense_match_with_no_shared_words() -> None:
