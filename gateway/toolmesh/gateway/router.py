@@ -87,8 +87,13 @@ class Router:
             if len(out) >= limit:
                 break
         if self.outcomes is not None and caller is not None:
-            self.outcomes.searched(caller, ranked.vectors, [r.name for r in out], self._index.closest)
+            self.outcomes.searched(caller, ranked.vectors, [r.name for r in out], self._closest)
         return out
+
+    def _closest(self, tool: str, vectors: Sequence[Vectors]) -> int:
+        # Through the router, not a bound method of this index: a remembered search must not keep
+        # an index that a rebuild replaced alive (at 50,000 tools, hundreds of MB).
+        return self._index.closest(tool, vectors)
 
     def called(self, caller: str, name: str, ok: bool) -> bool:
         """``caller`` called ``name`` (``ok``: it succeeded); True when it answered their last search."""

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from toolmesh.gateway.index import fusion, intents, outcomes, text
+from toolmesh.gateway.index import fusion, intents, text
 from toolmesh.gateway.index.lexical import BM25
 from toolmesh.gateway.index.vectors import NumpyVectors, VectorStore
 
@@ -138,14 +138,16 @@ class HybridIndex:
             best = fusion.top(fused, k)  # ties fall to the lower document index, as over the catalogue
             return [(int(candidates[i]), float(fused[i])) for i in best if fused[i] > 0]
         learned = prior(query_vector) if prior is not None and query_vector is not None else {}
-        known = [self._position[t] for t in learned if t in self._position]  # candidates too
-        candidates = np.unique(np.concatenate([*rankings, np.array(known, dtype=np.int64)]))
+        known = {self._position[t]: v for t, v in learned.items() if t in self._position}
+        boosted = np.fromiter(known, dtype=np.int64, count=len(known))  # candidates too
+        candidates = np.unique(np.concatenate([*rankings, boosted]))
         scores = [lexical[candidates]] if hits else []
         if query_vector is not None and self.vectors is not None:
             scores.append(self.vectors.scores(query_vector, candidates))
         fused = fusion.zscore_candidates(scores, weights)
-        if learned:
-            outcomes.apply_prior(fused, [self.ids[i] for i in candidates], learned, self.weights.prior)
+        if known:  # added after the standardisation, in its units
+            values = np.fromiter(known.values(), dtype=np.float32, count=len(known))
+            fused[np.searchsorted(candidates, boosted)] += self.weights.prior * values
         if self.groups is not None and self.weights.integration_penalty > 0:
             best = fusion.diversify(
                 fused, self.groups[candidates].tolist(), self.weights.integration_penalty, k

@@ -25,7 +25,7 @@ learns from each caller's own outcomes only (no caller's behaviour moves another
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -130,6 +130,10 @@ class Outcomes:
         if who is None:
             now = self.clock()
             done = [w for w, p in self._pending.items() if now - p.at > self.settings.window_seconds]
+            for caller in [
+                w for w, (_, at) in self._last_call.items() if now - at > self.settings.window_seconds
+            ]:
+                del self._last_call[caller]  # no sequence can continue from it
         else:
             done = [who] if who in self._pending else []
         for caller in done:
@@ -220,15 +224,3 @@ class Outcomes:
                 del self._edges[source]
                 continue
             self._edges[source] = {t: e for t, e in self._edges[source].items() if keep(t)}
-
-
-def apply_prior(
-    fused: npt.NDArray[np.float32], names: Sequence[str], prior: Mapping[str, float], weight: float
-) -> None:
-    """Add ``weight * prior`` to the fused scores of the candidates ``names`` (in place)."""
-    if not prior:
-        return
-    for i, name in enumerate(names):
-        value = prior.get(name)
-        if value is not None:
-            fused[i] += weight * value
