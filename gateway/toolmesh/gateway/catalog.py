@@ -52,7 +52,7 @@ class ToolRecord:
         self.title = title
         self.annotations = annotations or {}
         #: Identifier fields of the tool's response (shared sets: most tools of an API return ``id``).
-        self._returned = graph.identifier_fields(returns) if returns else frozenset()
+        self._returned = graph.identifier_fields(returns) if returns else graph.EMPTY  # one shared set
         self._features: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
 
     @property

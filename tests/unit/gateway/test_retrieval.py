@@ -61,6 +61,21 @@ def test_diversify_charges_each_further_tool_of_an_integration_but_keeps_a_clear
     assert list(fusion.diversify(scores, groups, 0.5, 2)) == [0, 1]
 
 
+def test_diversify_charges_exactly_the_tools_of_the_same_group_ranked_above() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n = int(rng.integers(1, 40))
+        scores = rng.standard_normal(n).astype(np.float32)
+        groups = rng.integers(0, 5, n).tolist()
+        order = fusion.top(scores, n)
+        seen: dict[int, int] = {}
+        adjusted = np.empty(n, dtype=np.float32)
+        for position, i in enumerate(order.tolist()):
+            adjusted[position] = scores[i] - 0.5 * seen.get(groups[i], 0)
+            seen[groups[i]] = seen.get(groups[i], 0) + 1
+        assert list(fusion.diversify(scores, groups, 0.5, 10)) == list(order[fusion.top(adjusted, 10)])
+
+
 def test_an_integration_penalty_keeps_one_large_api_from_filling_a_search() -> None:
     docs = ["create issue", "create issue comment", "create issue label", "create issue ticket on a board"]
     plain = HybridIndex(["gh1", "gh2", "gh3", "jira"], docs, None)

@@ -79,11 +79,13 @@ def diversify(
     order = top(scores, len(scores))
     if penalty <= 0 or not len(order):
         return order[:k]
-    seen: dict[int, int] = {}
-    adjusted = np.empty(len(order), dtype=np.float32)
-    for position, i in enumerate(order.tolist()):
-        group = groups[i]
-        count = seen.get(group, 0)
-        seen[group] = count + 1
-        adjusted[position] = scores[i] - penalty * count
+    group = np.asarray(groups, dtype=np.int64)[order]
+    # How many tools of its group rank above each one: its position within its group, in order.
+    by_group = np.argsort(group, kind="stable")
+    sorted_groups = group[by_group]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    sizes = np.diff(np.r_[starts, len(group)])
+    above = np.empty(len(group), dtype=np.int64)
+    above[by_group] = np.arange(len(group)) - np.repeat(starts, sizes)
+    adjusted = (scores[order] - penalty * above).astype(np.float32)
     return order[top(adjusted, k)]

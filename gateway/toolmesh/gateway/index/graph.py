@@ -87,9 +87,13 @@ class Related(Protocol):
 _SHARED: dict[frozenset[str], frozenset[str]] = {}
 
 
+#: The one empty set (each ``frozenset()`` call makes a new 216-byte object).
+EMPTY: frozenset[str] = frozenset()
+
+
 def _shared(values: Iterable[str]) -> frozenset[str]:
     found = frozenset(sys.intern(v) for v in values)
-    return _SHARED.setdefault(found, found) if found else frozenset()
+    return _SHARED.setdefault(found, found) if found else EMPTY
 
 
 def _normal(name: str) -> str:
@@ -146,7 +150,7 @@ def produced_keys(fields: frozenset[str], words: frozenset[str]) -> frozenset[st
 
 
 def features(
-    tool_name: str, schema: Mapping[str, Any], returned: frozenset[str] = frozenset()
+    tool_name: str, schema: Mapping[str, Any], returned: frozenset[str] = EMPTY
 ) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """What :func:`related` compares: (identifier arguments, resource words, identifiers produced)."""
     words = resource_words(tool_name)

@@ -8,6 +8,7 @@ the standardised scores of the tools it names, which join the candidates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -70,7 +71,6 @@ class HybridIndex:
         self.groups = (
             np.array([names.setdefault(g, len(names)) for g in groups], dtype=np.int32) if groups else None
         )
-        self._position = {tid: i for i, tid in enumerate(self.ids)}
         self.weights = weights
         self.embedder = embedder
         if dense_documents is None:
@@ -79,6 +79,11 @@ class HybridIndex:
         self.lexical = BM25(text.terms(d) for d in documents)  # one document's terms at a time
         dense = list(dense_documents)
         self.vectors: VectorStore | None = store(embedder.embed(dense)) if embedder is not None else None
+
+    @functools.cached_property
+    def _position(self) -> dict[str, int]:
+        """Each tool's position; built only when learning asks (50,000 entries are megabytes)."""
+        return {tid: i for i, tid in enumerate(self.ids)}
 
     def search(self, query: str, k: int = 10, prior: Prior | None = None) -> list[tuple[str, float]]:
         """The ``k`` best tools for ``query``: (id, score), best first."""
@@ -138,7 +143,8 @@ class HybridIndex:
             best = fusion.top(fused, k)  # ties fall to the lower document index, as over the catalogue
             return [(int(candidates[i]), float(fused[i])) for i in best if fused[i] > 0]
         learned = prior(query_vector) if prior is not None and query_vector is not None else {}
-        known = {self._position[t]: v for t, v in learned.items() if t in self._position}
+        position = self._position if learned else {}
+        known = {position[t]: v for t, v in learned.items() if t in position}
         boosted = np.fromiter(known, dtype=np.int64, count=len(known))  # candidates too
         candidates = np.unique(np.concatenate([*rankings, boosted]))
         scores = [lexical[candidates]] if hits else []
