@@ -151,3 +151,16 @@ def test_a_learned_prior_lifts_a_tool_the_rankings_put_below_the_cut() -> None:
     m.settle("ann")
     assert index.search("latest news", 1, m.prior)[0][0] == "NewsTool"
     assert index.search("latest news", 1)[0][0] == "ResearchFinder"  # no prior, no change
+
+
+def test_callers_gone_past_the_window_are_forgotten() -> None:
+    clock = Clock()
+    m = memory(clock, window_seconds=60)
+    for caller in ("ann", "bob"):
+        m.searched(caller, [NEWS], ["NewsTool"])
+        m.called(caller, "NewsTool", ok=True)
+    clock.now += 61
+    m.settle()
+    assert len(m) == 2  # their outcomes stay
+    assert m._pending == {}
+    assert m._last_call == {}  # no call can follow on from theirs any more
