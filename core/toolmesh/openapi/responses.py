@@ -35,13 +35,13 @@ def returned_fields(doc: dict[str, Any], operation: dict[str, Any]) -> tuple[str
 
 
 def _json_schema(doc: dict[str, Any], response: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON body's schema (Swagger 2.0 documents arrive converted: swagger2.py)."""
     content = response.get("content")
     if isinstance(content, dict):
         for media, body in content.items():
             if isinstance(media, str) and "json" in media.lower() and isinstance(body, dict):
                 return _resolve(doc, body.get("schema"))
-        return None
-    return _resolve(doc, response.get("schema"))  # Swagger 2.0 shape, if not converted
+    return None
 
 
 def _fields(doc: dict[str, Any], schema: dict[str, Any], depth: int) -> set[str]:

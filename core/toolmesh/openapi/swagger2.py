@@ -1,9 +1,10 @@
 """Swagger 2.0 → OpenAPI 3.0, so that the compiler has one input shape.
 
 Only what tools need is converted: servers (host, basePath, schemes), schemas (definitions),
-parameters (body and formData become request bodies; collectionFormat becomes style/explode) and
-security schemes. ``$ref`` s to ``#/definitions`` are rewritten; ``#/parameters`` references are
-resolved in place because 2.0 body parameters have no 3.0 counterpart.
+parameters (body and formData become request bodies; collectionFormat becomes style/explode),
+response bodies (a ``schema`` becomes JSON ``content``, for the tool graph: openapi/responses.py) and
+security schemes. ``$ref`` s to ``#/definitions`` are rewritten; ``#/parameters`` and
+``#/responses`` references are resolved in place (3.0 keeps them elsewhere).
 """
 
 from __future__ import annotations
@@ -124,6 +125,10 @@ class _Converter:
             if k not in ("parameters", "consumes", "produces", "responses", "schemes")
         }
         converted["parameters"] = params
+        if isinstance(op.get("responses"), dict):
+            converted["responses"] = {
+                code: self.response(raw) for code, raw in op["responses"].items() if isinstance(code, str)
+            }
         if form["properties"]:
             if form_required:
                 form["required"] = form_required
@@ -136,6 +141,21 @@ class _Converter:
         elif body is not None:
             converted["requestBody"] = body
         return converted
+
+    def response(self, raw: Any) -> Any:
+        """A 2.0 response in 3.0 shape: its ``schema`` as the JSON body (a ``#/responses`` ref resolved)."""
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("$ref"), str)
+            and raw["$ref"].startswith("#/responses/")
+        ):
+            raw = (self.doc.get("responses") or {}).get(raw["$ref"][len("#/responses/") :])
+        if not isinstance(raw, dict):
+            return raw
+        out: dict[str, Any] = {"description": raw.get("description", "")}
+        if "schema" in raw:
+            out["content"] = {"application/json": {"schema": _rewrite_refs(raw["schema"])}}
+        return out
 
     def security_schemes(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -63,3 +63,16 @@ def test_returned_fields_are_not_part_of_the_served_digest() -> None:
     assert plain.tools[0].returns == ()
     assert "returns" not in rich.tools[0].to_dict()
     assert rich.digest == plain.digest  # the category server serves the same tools: no rollout
+
+
+def test_a_swagger_2_response_schema_is_read_like_a_json_body() -> None:
+    doc = {
+        "swagger": "2.0", "info": {"title": "t", "version": "1"}, "host": "api.example.com",
+        "paths": {"/projects": {"get": {"operationId": "listProjects", "responses": {
+            "200": {"description": "ok", "schema": {"type": "array", "items": {"$ref": "#/definitions/Project"}}},
+            "404": {"$ref": "#/responses/Missing"}}}}},
+        "definitions": {"Project": PROJECT},
+        "responses": {"Missing": {"description": "missing", "schema": {"properties": {"error": {}}}}},
+    }  # fmt: skip
+    (tool,) = compile_spec(json.dumps(doc).encode(), CompileOptions()).tools
+    assert tool.returns == ("id", "name")

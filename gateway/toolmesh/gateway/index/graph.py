@@ -5,7 +5,7 @@ fields of a response, openapi/responses.py, filling another's identifier argumen
 returns an ``id``, ``getTask`` takes ``taskId``), or when they act on the same resource: they share
 identifier arguments (``projectId``, ``owner`` + ``repo``: what a list or create operation returns
 and a get, update or delete operation needs) or the resource words of their names
-(``listTasks``, ``getTask``, ``deleteTask``). Edges are computed on demand from two small sets per
+(``listTasks``, ``getTask``, ``deleteTask``). Edges are computed on demand from three small sets per
 tool (:func:`features`), themselves worked out the first time a tool of that integration is
 described, so the graph costs no build time or memory for integrations nobody describes and
 follows the catalog as it changes.
@@ -100,6 +100,11 @@ def _normal(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def _identifies(normal: str) -> bool:
+    """Does a normalised argument or field name identify a resource (``taskid``, ``owner``)?"""
+    return bool(_IDENTIFIER.search(normal)) or normal in _NAMED_RESOURCES
+
+
 def identifier_arguments(schema: Mapping[str, Any]) -> frozenset[str]:
     """The required arguments that identify a resource, normalised (``project_id`` = ``projectId``)."""
     required = schema.get("required") or []
@@ -110,7 +115,7 @@ def identifier_arguments(schema: Mapping[str, Any]) -> frozenset[str]:
             continue
         kind = (props.get(name) or {}).get("type") if isinstance(props.get(name), dict) else None
         normal = _normal(name)
-        if kind in (None, "string", "integer") and (_IDENTIFIER.search(normal) or normal in _NAMED_RESOURCES):
+        if kind in (None, "string", "integer") and _identifies(normal):
             out.add(normal)
     return _shared(out)
 
@@ -134,7 +139,7 @@ _BARE = frozenset({"id", "uuid", "guid", "key", "slug", "number", "num", "code",
 def identifier_fields(fields: Iterable[str]) -> frozenset[str]:
     """The returned fields (openapi/responses.py) that identify something, normalised."""
     normal = (_normal(f) for f in fields)
-    return _shared(f for f in normal if f and (_IDENTIFIER.search(f) or f in _NAMED_RESOURCES))
+    return _shared(f for f in normal if f and _identifies(f))
 
 
 def produced_keys(fields: frozenset[str], words: frozenset[str]) -> frozenset[str]:
