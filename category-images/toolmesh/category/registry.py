@@ -13,7 +13,7 @@ from typing import Any
 from mcp import types
 
 from toolmesh.api import MCPIntegration
-from toolmesh.api.integration import compile_options
+from toolmesh.api.compile import compile_options
 from toolmesh.catalog.folder import Entry
 from toolmesh.category.federation import Remote
 from toolmesh.openapi import Level, SpecError, Tool, compile_spec

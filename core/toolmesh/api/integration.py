@@ -17,7 +17,6 @@ from toolmesh.api.base import (
     Rule,
     TypedObject,
 )
-from toolmesh.openapi.model import CompileOptions, Selector
 
 HttpMethod = Literal["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 URL_PATTERN = r"^https?://[^\s]+$"
@@ -473,30 +472,3 @@ class MCPIntegration(TypedObject):
     status: Annotated[
         MCPIntegrationStatus | None, Field(description="Observed state, written by the operator.")
     ] = None
-
-
-def _selector(selector: OperationSelector | None) -> Selector | None:
-    if selector is None:
-        return None
-    return Selector(
-        operations=tuple(selector.operations),
-        tags=tuple(selector.tags),
-        methods=tuple(selector.methods),
-        paths=tuple(selector.paths),
-    )
-
-
-def compile_options(integration: MCPIntegration) -> CompileOptions:
-    """How the compiler turns this integration's OpenAPI document into tools.
-
-    The tool prefix is ``spec.toolPrefix``, else the object's name; the operator, the category
-    server and the gateway all call this, so they agree on every tool name.
-    """
-    spec = integration.spec
-    source = spec.openapi
-    return CompileOptions(
-        prefix=spec.tool_prefix or str(integration.metadata.get("name") or "") or None,
-        include=_selector(source.include) if source else None,
-        exclude=_selector(source.exclude) if source else None,
-        read_only=source.read_only if source else False,
-    )

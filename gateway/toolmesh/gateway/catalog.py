@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolmesh.api import MCPIntegration
-from toolmesh.api.integration import Access, Auth, compile_options
+from toolmesh.api.compile import compile_options
+from toolmesh.api.integration import Access, Auth
 from toolmesh.catalog.folder import Catalog
 from toolmesh.gateway.index import graph, text
 from toolmesh.openapi import SpecError, compile_spec

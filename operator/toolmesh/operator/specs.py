@@ -12,7 +12,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 from toolmesh.api import MCPIntegration, conditions
-from toolmesh.api.integration import compile_options
+from toolmesh.api.compile import compile_options
 from toolmesh.openapi import SpecError, compile_spec
 from toolmesh.openapi.model import Level
 

@@ -122,7 +122,7 @@ def test_set_condition_keeps_the_transition_time_while_the_status_holds() -> Non
 
 
 def test_compile_options_follow_the_integration(demo_spec_text: str) -> None:
-    from toolmesh.api.integration import compile_options
+    from toolmesh.api.compile import compile_options
     from toolmesh.openapi import compile_spec
 
     obj = MCPIntegration.model_validate(
