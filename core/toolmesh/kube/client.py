@@ -64,7 +64,7 @@ class KubeClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = aiohttp.ClientSession(
             base_url=connection.server,
-            headers={**connection.headers, "User-Agent": user_agent, "Accept": JSON},
+            headers={"User-Agent": user_agent, "Accept": JSON},
             connector=aiohttp.TCPConnector(ssl=connection.ssl_context, limit=64),
         )
 
@@ -92,7 +92,9 @@ class KubeClient:
         # Raw UTF-8, not \u escapes: an apply body is parsed as YAML, which rejects escaped surrogate
         # pairs (an emoji in an OpenAPI description would make the request fail).
         data = None if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {"Content-Type": content_type} if data is not None else None
+        headers = self.connection.auth_headers()  # per request: an in-pod token rotates
+        if data is not None:
+            headers["Content-Type"] = content_type
         if method != "GET" and not (params or {}).get("dryRun"):
             self.writes[(method, kind)] += 1
         for attempt in range(RETRIES + 1):
@@ -164,7 +166,9 @@ class KubeClient:
         if label_selector:
             params["labelSelector"] = label_selector
         timeout = aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + 30)
-        async with self._session.get(resource.path(namespace), params=params, timeout=timeout) as response:
+        async with self._session.get(
+            resource.path(namespace), params=params, headers=self.connection.auth_headers(), timeout=timeout
+        ) as response:
             if response.status >= 400:
                 raise _error(response.status, await response.read())
             async for line in response.content:
