@@ -1,7 +1,10 @@
-"""Shared fixtures: the repository root, the demo spec, and category servers on loopback (e2e and k8s)."""
+"""Shared fixtures: the repository root, the demo spec, and category servers on loopback (e2e and k8s);
+session-wide checks: no secret in a log (tests/leaks.py), no task exception left unretrieved
+(tests/unretrieved.py)."""
 
 from __future__ import annotations
 
+import socket
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -9,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests import leaks
+from tests import leaks, unretrieved
 from toolmesh.category.app import create_app
 from toolmesh.category.settings import CategorySettings
 from toolmesh.testing.vault import DevVault
@@ -22,11 +25,36 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     leaks.scan(report.nodeid, report.sections)
 
 
+@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leaks.FOUND:
         for nodeid, title, value in leaks.FOUND:
             print(f"\nLEAK: a registered secret ({value[:3]}...) appears in {title} of {nodeid}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if found := [*unretrieved.OUTSIDE, *unretrieved.take(everything=True)]:
+        print(f"\nOutside any test, {unretrieved.explain(found)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    unretrieved.install()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    unretrieved.freeze()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    unretrieved.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def no_unretrieved_task_exceptions() -> Iterator[None]:
+    """Fail the test if one of its asyncio tasks ended with an exception nobody retrieved."""
+    unretrieved.OUTSIDE.extend(unretrieved.take(collect=False))  # from before: not this test's
+    yield
+    if found := unretrieved.take():
+        pytest.fail(unretrieved.explain(found), pytrace=False)
 
 
 DEMO_SPEC = ROOT / "examples" / "catalog" / "specs" / "tasks.openapi.yaml"
@@ -57,10 +85,14 @@ StartCategory = Callable[..., Awaitable[CategoryServer]]
 
 @pytest.fixture
 async def start_category(tmp_path: Path) -> AsyncIterator[StartCategory]:
-    """Write the given YAML into a catalog folder and serve it on a free loopback port."""
+    """Write the given YAML into a catalog folder and serve it on a free loopback port (or on
+    ``listen``, a socket bound beforehand, so that its port is known before it listens; the caller
+    keeps it and closes it)."""
     runners: list[web.AppRunner] = []
 
-    async def start(files: dict[str, str], **settings: object) -> CategoryServer:
+    async def start(
+        files: dict[str, str], *, listen: socket.socket | None = None, **settings: object
+    ) -> CategoryServer:
         folder = tmp_path / f"catalog{len(runners)}"
         folder.mkdir()
         for name, text in files.items():
@@ -69,7 +101,7 @@ async def start_category(tmp_path: Path) -> AsyncIterator[StartCategory]:
         app = create_app(CategorySettings(catalog=folder, log_format="console", **settings))  # type: ignore[arg-type]
         runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0) if listen is None else web.SockSite(runner, listen.dup())
         await site.start()
         runners.append(runner)
         port = runner.addresses[0][1]

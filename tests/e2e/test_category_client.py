@@ -1,10 +1,17 @@
 """The gateway's hop to its own category servers (toolmesh.common.mcp_forward): the same results as
-the SDK's client from a real category server, and every failure a ServerUnavailable for that call."""
+the SDK's client from a real category server, every failure a ServerUnavailable for that call, and
+a connection that cannot be established tried again within a bound (but never a request that was
+sent)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import re
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 from mcp import Client
@@ -84,7 +91,98 @@ async def test_every_failure_is_a_clear_server_unavailable(broken_server: str) -
         assert "io.modelcontextprotocol/protocolVersion" in echoed.content[0].text  # type: ignore[union-attr]
     finally:
         await client.stop()
-    down = CategoryClient("category y", f"http://127.0.0.1:{free_port()}/mcp", timeout=5)
-    with pytest.raises(ServerUnavailable, match="category y: ClientConnectorError"):
+    port = free_port()
+    down = CategoryClient("category y", f"http://127.0.0.1:{port}/mcp", timeout=5)
+    with pytest.raises(
+        ServerUnavailable, match=f"^category y: cannot connect to 127.0.0.1:{port}: Connection refused$"
+    ):
         await down.call("anything", {})
     await down.stop()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[socket.socket]:
+    """A loopback socket bound but not listening: connections to its port are refused until it listens."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield sock
+    sock.close()
+
+
+async def test_a_connection_refused_until_the_server_listens_is_tried_again_and_the_call_succeeds(
+    start_category: StartCategory, upstream: StubUpstream, closed_port: socket.socket
+) -> None:
+    upstream.on("GET", "/v1/projects/apollo/tasks/7", Reply(body={"id": 7, "title": "Ship"}))
+    refused: list[aiohttp.ClientConnectorError] = []
+    refused_enough = asyncio.Event()
+
+    def retried(attempt: int, error: aiohttp.ClientConnectorError) -> None:
+        refused.append(error)
+        if attempt == 4:  # 0.05 + 0.1 + 0.2 s of pauses: the Service still catching up
+            refused_enough.set()
+
+    port = closed_port.getsockname()[1]
+    client = CategoryClient(
+        "category pm", f"http://127.0.0.1:{port}/mcp", timeout=5, connect_retry=10, on_connect_retry=retried
+    )
+    call = asyncio.create_task(client.call("tasks__getTask", {"projectId": "apollo", "taskId": 7}))
+    try:
+        await asyncio.wait_for(refused_enough.wait(), 5)
+        await tasks_server(start_category, upstream, listen=closed_port)
+        result = await asyncio.wait_for(call, 5)
+    finally:
+        call.cancel()
+        await client.stop()
+    assert not result.is_error, result
+    assert len(refused) >= 4
+    assert {type(e.os_error) for e in refused} == {ConnectionRefusedError}
+    assert len(upstream.seen) == 1  # sent once, when it could be
+
+
+async def test_a_connection_refused_past_the_deadline_fails_the_call_with_a_clear_error(
+    closed_port: socket.socket,
+) -> None:
+    port = closed_port.getsockname()[1]
+    client = CategoryClient("category pm", f"http://127.0.0.1:{port}/mcp", timeout=5, connect_retry=0.5)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable) as raised:
+        await client.call("anything", {})
+    took = time.monotonic() - started
+    await client.stop()
+    assert 0.5 <= took < 1.5
+    assert re.fullmatch(
+        rf"category pm: cannot connect to 127\.0\.0\.1:{port}: Connection refused \(\d+ attempts in \d+\.\d s\)",
+        str(raised.value),
+    ), raised.value
+    # A wake's deadline replaces the usual bound while it lasts.
+    client = CategoryClient("category pm", f"http://127.0.0.1:{port}/mcp", timeout=5, connect_retry=0)
+    client.connect_until = time.monotonic() + 0.3
+    with pytest.raises(ServerUnavailable, match=r"attempts in \d+\.\d s\)$"):
+        await client.call("anything", {})
+    await client.stop()
+
+
+async def test_a_request_that_was_sent_is_never_sent_again() -> None:
+    received: list[bytes] = []
+
+    async def hang_up(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        assert request.transport is not None
+        request.transport.close()  # the request arrived; the answer never leaves
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/mcp", hang_up)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    client = CategoryClient(
+        "category pm", f"http://127.0.0.1:{runner.addresses[0][1]}/mcp", timeout=5, connect_retry=10
+    )
+    try:
+        with pytest.raises(ServerUnavailable, match="category pm: ServerDisconnectedError"):
+            await client.call("tasks__createTask", {"projectId": "apollo", "body": {"title": "Once"}})
+    finally:
+        await client.stop()
+        await runner.cleanup()
+    assert len(received) == 1

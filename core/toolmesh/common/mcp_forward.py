@@ -8,12 +8,20 @@ was more than half of the gateway's CPU per forwarded call (py-spy, docs/design/
 builds the request and reads the answer with the SDK's own types, version registry, envelope keys
 and header names, so the wire format stays the SDK's; it speaks only to servers that toolmesh
 runs. Remote MCP servers (federation) keep the SDK's client.
+
+A connection that cannot be established (refused: a pod is ready but its Service does not route
+to it yet, or a rollout's old pod is gone) is tried again, with backoff, for a bounded time: the
+request was never sent, so this is safe for any tool. A request that was sent is never sent again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +41,10 @@ from toolmesh.common.mcp_client import ServerUnavailable
 CLIENT_INFO = {"name": "toolmesh-gateway", "version": "0.1.0"}
 #: Connections kept open to one category server.
 POOL_SIZE = 64
+#: Pause before the first retry of a connection that could not be established; it doubles each
+#: time, up to the longest.
+CONNECT_PAUSE_FIRST = 0.05
+CONNECT_PAUSE_LONGEST = 1.0
 
 
 @dataclass
@@ -42,6 +54,13 @@ class CategoryClient:
     name: str  # for messages
     url: str
     timeout: float
+    #: Seconds a call keeps trying to establish its connection before it fails (0: one attempt).
+    connect_retry: float = 0.0
+    #: A ``time.monotonic()``: calls made before then keep trying until then instead (the deadline
+    #: of a category waking from zero, whose Service may lag behind its pods' readiness).
+    connect_until: float = 0.0
+    #: Told of each retry: its number (1, 2, ...) and why the connection failed.
+    on_connect_retry: Callable[[int, aiohttp.ClientConnectorError], None] | None = None
     _http: aiohttp.ClientSession | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -72,20 +91,52 @@ class CategoryClient:
             MCP_METHOD_HEADER: "tools/call",
             MCP_NAME_HEADER: encode_header_value(name),
         }
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        started = time.monotonic()
+        deadline = self.connect_until if started < self.connect_until else started + self.connect_retry
+        pause, attempt = CONNECT_PAUSE_FIRST, 0
+        while True:
+            try:
+                return await self._post(data, headers)
+            except aiohttp.ClientSSLError as exc:  # a certificate does not get better by retrying
+                raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
+            except aiohttp.ClientConnectorError as exc:  # never connected, so nothing was sent
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ServerUnavailable(
+                        self._unreachable(exc, attempt + 1, time.monotonic() - started)
+                    ) from None
+                attempt += 1
+                if self.on_connect_retry is not None:
+                    self.on_connect_retry(attempt, exc)
+                await asyncio.sleep(min(pause, left))
+                pause = min(2 * pause, CONNECT_PAUSE_LONGEST)
+
+    async def _post(self, data: bytes, headers: dict[str, str]) -> types.CallToolResult:
+        """One attempt; a ClientConnectorError (nothing sent) is left to the caller, to retry."""
         try:
             async with self._session().post(
                 self.url,
-                data=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+                data=data,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
+                allow_redirects=False,  # a connection failure is then always before anything was sent
             ) as response:
                 raw = await response.read()
                 status = response.status
+        except aiohttp.ClientConnectorError:
+            raise
         except TimeoutError:
             raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
         except aiohttp.ClientError as exc:
             raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
         return self._result(status, raw)
+
+    def _unreachable(self, exc: aiohttp.ClientConnectorError, attempts: int, seconds: float) -> str:
+        error = exc.os_error
+        reason = os.strerror(error.errno) if error.errno and error.errno > 0 else str(error.strerror or error)
+        tried = f" ({attempts} attempts in {seconds:.1f} s)" if attempts > 1 else ""
+        return f"{self.name}: cannot connect to {exc.host}:{exc.port}: {reason}{tried}"
 
     def _result(self, status: int, raw: bytes) -> types.CallToolResult:
         try:

@@ -188,6 +188,8 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
         )
     identity = make_identity(settings, gateway_catalog, secrets, base)
     service = GatewayService(settings, gateway_catalog, router, categories, identity=identity)
+    if isinstance(categories, ClusterCategories):
+        categories.on_connect_retry = lambda category: service.metrics.connect_retries.labels(category).inc()
     if identity.broker is not None:
         identity.broker.on_event = lambda integration, event: service.metrics.oauth.labels(
             integration, event

@@ -4,22 +4,26 @@
 and keeps the GatewayCatalog in step: an integration that the operator reports Ready is compiled
 with the shared compiler (only when its spec or digest changed) and its tools indexed; one that is
 deleted or no longer Ready loses its tools. The index is rebuilt once per burst of changes, in a
-thread, and swapped in whole, so searches never wait for it.
+thread, and swapped in whole, so searches never wait for it; a rebuild that fails is logged and the
+previous index serves on until the next change.
 
 ``ClusterCategories`` forwards calls to a category's endpoint (its Service, or an override). A
 category with no ready pod is woken: the gateway renews the category's demand Lease (the only
-object it writes), then waits, bounded, for the operator to report a ready pod.
+object it writes), then waits, bounded, for the operator to report a ready pod. The Service routes
+to a pod about a second after it is ready (kube-proxy), so a connection refused meanwhile is tried
+again until the wake's deadline (and, for a category already serving, for ``connect_retry``
+seconds: a rollout).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +44,10 @@ log = structlog.get_logger("toolmesh.gateway")
 EV_INDEXED = "catalog.integration_indexed"
 EV_REMOVED = "catalog.integration_removed"
 EV_PROBLEM = "catalog.integration_problem"
+EV_REBUILD_FAILED = "catalog.index_rebuild_failed"
+EV_TASK_FAILED = "catalog.task_failed"
 EV_WAKE = "category.wake"
+EV_CONNECT_RETRY = "category.connect_retry"
 
 
 def _ready(obj: dict[str, Any]) -> bool:
@@ -91,13 +98,14 @@ class ClusterSource:
                 await self._apply(kind, "ADDED", item)
         await self._rebuild()
         for kind in ("MCPCategory", "MCPIntegration"):
-            self._tasks.append(asyncio.create_task(self._follow(kind, versions[kind]), name=f"watch-{kind}"))
+            self._tasks.append(_background(self._follow(kind, versions[kind]), f"watch-{kind}"))
 
     async def close(self) -> None:
-        for task in [*self._tasks, *([self._rebuilding] if self._rebuilding else [])]:
+        tasks = [*self._tasks, *([self._rebuilding] if self._rebuilding else [])]
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Their exceptions, if any, were logged when they ended (_background).
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _follow(self, kind: str, version: str | None) -> None:
         """Watch from ``version``; when the watch breaks or falls behind, list again and go on.
@@ -218,16 +226,22 @@ class ClusterSource:
     def _schedule_rebuild(self) -> None:
         self._dirty = True
         if self._rebuilding is None or self._rebuilding.done():
-            self._rebuilding = asyncio.create_task(self._rebuild_soon(), name="rebuild-index")
+            self._rebuilding = _background(self._rebuild_soon(), "rebuild-index")
 
     async def _rebuild_soon(self) -> None:
         await asyncio.sleep(0.1)  # one rebuild for a burst of changes
         await self._rebuild()
 
     async def _rebuild(self) -> None:
+        """Rebuild the index until no change came meanwhile; never raises (but CancelledError)."""
         while True:
             self._dirty = False
-            await asyncio.to_thread(self._rebuild_index)
+            try:
+                await asyncio.to_thread(self._rebuild_index)
+            except Exception:
+                # Whatever broke (the model, its cache, a document), searches go on with the
+                # previous index, swapped out only by a build that completes (Router.rebuild).
+                log.exception(EV_REBUILD_FAILED, tools=len(self.catalog.tools))
             if not self._dirty:
                 return
 
@@ -248,6 +262,18 @@ class ClusterSource:
         return self.categories.get(name)
 
 
+def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """A task whose exception, should it end with one, is logged at once (and so never unretrieved)."""
+    task = asyncio.create_task(coroutine, name=name)
+    task.add_done_callback(_log_failure)
+    return task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error(EV_TASK_FAILED, task=task.get_name(), exc_info=exc)
+
+
 @dataclass
 class ClusterCategories:
     """Forwarding in a cluster: one pooled client per category endpoint, and wake from zero."""
@@ -259,12 +285,17 @@ class ClusterCategories:
     renew_seconds: float
     holder: str
     endpoints: dict[str, str] = field(default_factory=dict)  # category -> MCP URL (tests, out-of-cluster)
+    #: Seconds a call to a category already serving keeps trying to connect (a rollout's gap).
+    connect_retry: float = 5.0
     on_start: Callable[[str, dict[str, Any]], None] | None = None
+    #: Told of each connection retried, with its category (the gateway counts them).
+    on_connect_retry: Callable[[str], None] | None = None
     running: dict[str, CategoryClient] = field(default_factory=dict)
     _urls: dict[str, str] = field(default_factory=dict)
     _renewed: dict[str, float] = field(default_factory=dict)
 
     async def client(self, category: str) -> CategoryClient:
+        started = time.monotonic()
         obj = self.source.categories.get(category)
         if obj is None:
             raise CategoryUnavailable(
@@ -288,10 +319,23 @@ class ClusterCategories:
         if current is None or self._urls.get(category) != url:
             if current is not None:
                 await current.stop()
-            current = CategoryClient(f"category {category}", url, self.call_timeout)
+            current = CategoryClient(
+                f"category {category}",
+                url,
+                self.call_timeout,
+                connect_retry=self.connect_retry,
+                on_connect_retry=functools.partial(self._connect_retried, category),
+            )
             self.running[category] = current
             self._urls[category] = url
+        if asleep:  # its pods are ready; its Service may not route to them yet
+            current.connect_until = max(current.connect_until, started + self.wake_timeout)
         return current
+
+    def _connect_retried(self, category: str, attempt: int, error: aiohttp.ClientConnectorError) -> None:
+        log.info(EV_CONNECT_RETRY, category=category, attempt=attempt, error=str(error.os_error))
+        if self.on_connect_retry is not None:
+            self.on_connect_retry(category)
 
     async def _renew(self, category: str, obj: dict[str, Any], *, force: bool) -> None:
         """Tell the operator the category is in use (at most every renew_seconds, unless waking)."""

@@ -35,6 +35,12 @@ class GatewayMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.connect_retries = Counter(
+            "toolmesh_gateway_category_connect_retries_total",
+            "Connections to a category server tried again because they could not be established (refused: its Service not yet routing to a pod just woken, or a rollout), by category.",
+            ["category"],
+            registry=self.registry,
+        )
         self.running = Gauge(
             "toolmesh_gateway_categories_running",
             "Category servers running (local mode).",

@@ -32,12 +32,16 @@ class Router:
         self.rebuild()
 
     def rebuild(self) -> None:
-        """Index the catalog's tools as they are now (cheap: embeddings come from the cache)."""
+        """Index the catalog's tools as they are now (cheap: embeddings come from the cache).
+
+        Built aside and swapped in at the end: searches go on with the previous index meanwhile (the
+        cluster source rebuilds in a thread), and keep it if the build fails.
+        """
         records = list(self.catalog.tools.values())
-        self._by_integration: dict[str, list[ToolRecord]] = {}
+        by_integration: dict[str, list[ToolRecord]] = {}
         for record in records:
-            self._by_integration.setdefault(record.integration, []).append(record)
-        self._index = HybridIndex(
+            by_integration.setdefault(record.integration, []).append(record)
+        index = HybridIndex(
             [r.name for r in records],
             (self.catalog.document(r) for r in records),
             self.embedder,
@@ -46,6 +50,7 @@ class Router:
             store=self.store,
             groups=[r.integration for r in records],
         )
+        self._index, self._by_integration = index, by_integration
         if self.outcomes is not None:
             self.outcomes.forget_tools(lambda name: name in self.catalog.tools)
         release_freed_memory()

@@ -4,7 +4,8 @@ zero (the gateway's demand Lease) → the category server (run here on the volum
 mounts) → the demo Tasks API.
 
 Nothing runs pods here, so a small stand-in plays kubelet and Deployment controller: once the
-operator scales a category's Deployment up, it reports the pods ready, as they would be.
+operator scales a category's Deployment up, it reports the pods ready, as they would be. A socket
+bound but not yet listening plays a Service that routes to a ready pod only a while later.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import re
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +25,17 @@ import aiohttp
 import pytest
 from aiohttp import web
 from mcp import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.k8s.conftest import ROOT, OperatorThread, condition, eventually
 from tests.integration.k8s.test_category_mount import lay_out_volume
-from tests.integration.k8s.test_operator import integration, ready
+from tests.integration.k8s.test_operator import category, create, integration, ready
 from toolmesh.api import demand
 from toolmesh.category.app import create_app as create_category_app
 from toolmesh.category.settings import CategorySettings
+from toolmesh.gateway.app import SERVICE
 from toolmesh.gateway.app import create_app as create_gateway_app
+from toolmesh.gateway.index.embedder import EmbeddingCache, FastEmbedder
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient
 from toolmesh.operator import names
@@ -101,6 +107,40 @@ def text(result: Any) -> str:
     return "".join(getattr(block, "text", "") for block in result.content)
 
 
+async def pm_with_tasks(
+    kube: KubeClient, namespace: str, cluster: LocalCluster, tasks_api: str, tmp_path: Path
+) -> tuple[CategorySettings, dict[str, dict[str, Any]]]:
+    """The examples applied and Ready, tasks calling ``tasks_api``; the pm category server's settings
+    on what the operator mounts (catalog volume and credentials), and the Ready integrations."""
+    # What an environment overlay would add: the credentials, and where the Tasks API runs here.
+    await apply_examples(cluster, kube, namespace, api_key="demo-key")
+    await kube.patch(
+        "MCPIntegration", namespace, "tasks", {"spec": {"openapi": {"baseUrl": f"{tasks_api}/v1"}}}
+    )
+    integrations = {
+        name: await ready(kube, "MCPIntegration", namespace, name) for name in ("tasks", "status-page")
+    }
+
+    async def pm_serves_both() -> dict[str, Any] | None:
+        obj = await ready(kube, "MCPCategory", namespace, "pm")
+        return obj if obj["status"].get("integrations") == 2 else None
+
+    pm = await eventually(pm_serves_both, what="pm counts tasks and status-page")
+    assert condition(pm)["reason"] == "ScaledToZero"
+    deployment = await kube.get("Deployment", namespace, names.server("pm"))
+    assert deployment is not None
+    await lay_out_volume(kube, namespace, deployment, tmp_path / "catalog")
+    (tmp_path / "secrets" / "tasks-credentials").mkdir(parents=True)
+    (tmp_path / "secrets" / "tasks-credentials" / "apiKey").write_text("demo-key")
+    settings = CategorySettings(
+        catalog=tmp_path / "catalog",
+        category="pm",
+        credentials_dir=tmp_path / "secrets",
+        log_format="console",
+    )
+    return settings, integrations
+
+
 async def test_examples_applied_with_kubectl_are_served_through_the_gateway_waking_pm_from_zero(
     kube: KubeClient,
     operator: OperatorThread,
@@ -109,30 +149,9 @@ async def test_examples_applied_with_kubectl_are_served_through_the_gateway_waki
     tasks_api: str,
     tmp_path: Path,
 ) -> None:
-    # What an environment overlay would add: the credentials, and where the Tasks API runs here.
-    await apply_examples(cluster, kube, namespace, api_key="demo-key")
-    await kube.patch(
-        "MCPIntegration", namespace, "tasks", {"spec": {"openapi": {"baseUrl": f"{tasks_api}/v1"}}}
-    )
-    tasks = await ready(kube, "MCPIntegration", namespace, "tasks")
-    status_page = await ready(kube, "MCPIntegration", namespace, "status-page")
-
-    async def pm_serves_both() -> dict[str, Any] | None:
-        obj = await ready(kube, "MCPCategory", namespace, "pm")
-        return obj if obj["status"].get("integrations") == 2 else None
-
-    pm = await eventually(pm_serves_both, what="pm counts tasks and status-page")
-    assert condition(pm)["reason"] == "ScaledToZero"
-
-    # The category server, on what the operator mounts (catalog volume and credentials).
-    deployment = await kube.get("Deployment", namespace, names.server("pm"))
-    assert deployment is not None
-    await lay_out_volume(kube, namespace, deployment, tmp_path / "catalog")
-    (tmp_path / "secrets" / "tasks-credentials").mkdir(parents=True)
-    (tmp_path / "secrets" / "tasks-credentials" / "apiKey").write_text("demo-key")
-    category_runner, category_url = await serve(create_category_app(CategorySettings(
-        catalog=tmp_path / "catalog", category="pm", credentials_dir=tmp_path / "secrets", log_format="console",
-    )))  # fmt: skip
+    category_settings, integrations = await pm_with_tasks(kube, namespace, cluster, tasks_api, tmp_path)
+    tasks, status_page = integrations["tasks"], integrations["status-page"]
+    category_runner, category_url = await serve(create_category_app(category_settings))
 
     gateway_settings = GatewaySettings(
         auth="none",
@@ -220,3 +239,173 @@ async def test_a_category_that_does_not_wake_in_time_fails_only_that_call_with_a
 async def _replicas(kube: KubeClient, namespace: str) -> int | None:
     deployment = await kube.get("Deployment", namespace, names.server("pm"))
     return int((deployment or {}).get("spec", {}).get("replicas") or 0) or None
+
+
+@pytest.fixture
+def closed_port() -> Iterator[socket.socket]:
+    """A loopback socket bound but not listening: connections to its port are refused until it listens."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield sock
+    sock.close()
+
+
+async def connect_retries(http: aiohttp.ClientSession, gateway_url: str, category: str) -> float:
+    async with http.get(f"{gateway_url}/metrics") as response:
+        for family in text_string_to_metric_families(await response.text()):
+            for sample in family.samples:
+                if sample.name == "toolmesh_gateway_category_connect_retries_total":
+                    if sample.labels.get("category") == category:
+                        return sample.value
+    return 0.0
+
+
+async def test_a_woken_category_answers_the_first_call_though_its_port_opens_a_while_after_it_is_ready(
+    kube: KubeClient,
+    operator: OperatorThread,
+    namespace: str,
+    cluster: LocalCluster,
+    tasks_api: str,
+    tmp_path: Path,
+    closed_port: socket.socket,
+) -> None:
+    """Real pods are Ready about a second before their Service routes to them (kube-proxy): here the
+    category server's port opens only once pm has been reported ready for a second and the gateway
+    has had its connections refused several times."""
+    category_settings, _ = await pm_with_tasks(kube, namespace, cluster, tasks_api, tmp_path)
+    port = closed_port.getsockname()[1]
+    gateway_settings = GatewaySettings(
+        auth="none",
+        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
+        category_endpoints={"pm": f"http://127.0.0.1:{port}/mcp"}, category_start_seconds=30, log_format="console",
+    )  # fmt: skip
+    gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
+    stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace))
+    runners: list[web.AppRunner] = []
+
+    async def listen_late(http: aiohttp.ClientSession) -> float:
+        async def pm_ready() -> float | None:
+            obj = await kube.get("MCPCategory", namespace, "pm")
+            return (
+                time.monotonic() if int(((obj or {}).get("status") or {}).get("readyReplicas") or 0) else None
+            )
+
+        ready_at = await eventually(pm_ready, what="pm reported ready")
+
+        async def refused_for_a_while() -> bool:
+            refused = await connect_retries(http, gateway_url, "pm")
+            return refused >= 5 and time.monotonic() - ready_at >= 1.0
+
+        await eventually(refused_for_a_while, what="the gateway refused for a second")
+        runner = web.AppRunner(create_category_app(category_settings))
+        await runner.setup()
+        await web.SockSite(runner, closed_port.dup()).start()
+        runners.append(runner)
+        return time.monotonic() - ready_at
+
+    late: asyncio.Task[float] | None = None
+    try:
+        async with aiohttp.ClientSession() as http, Client(f"{gateway_url}/mcp") as client:
+            late = asyncio.create_task(listen_late(http))
+            result = await client.call_tool("tasks__listProjects", {})
+            lag = await late
+            assert not result.is_error, text(result)
+            assert [p["id"] for p in json.loads(text(result))] == ["apollo"]
+            assert lag >= 1.0
+            assert await connect_retries(http, gateway_url, "pm") >= 5
+    finally:
+        for task in (stand_in, late):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await gateway_runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def test_a_woken_category_whose_port_never_opens_fails_the_call_clearly_at_the_wake_deadline(
+    kube: KubeClient,
+    operator: OperatorThread,
+    namespace: str,
+    cluster: LocalCluster,
+    closed_port: socket.socket,
+) -> None:
+    await apply_examples(cluster, kube, namespace)
+    await ready(kube, "MCPIntegration", namespace, "status-page")
+    port = closed_port.getsockname()[1]
+    settings = GatewaySettings(
+        auth="none",
+        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
+        category_endpoints={"pm": f"http://127.0.0.1:{port}/mcp"}, category_start_seconds=8, log_format="console",
+    )  # fmt: skip
+    runner, url = await serve(create_gateway_app(settings))
+    stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace))
+    try:
+        async with Client(f"{url}/mcp") as client:
+            started = time.monotonic()
+            result = await client.call_tool("status__listComponents", {})
+            took = time.monotonic() - started
+        assert result.is_error
+        assert re.fullmatch(
+            rf"category pm is unavailable: category pm: cannot connect to 127\.0\.0\.1:{port}: "
+            r"Connection refused \(\d+ attempts in \d+\.\d s\)",
+            text(result),
+        ), text(result)
+        assert 2 < took < 8 + 2  # refused for a while after pm was ready, and no longer than the wake
+    finally:
+        stand_in.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stand_in
+        await runner.cleanup()
+
+
+async def test_with_embeddings_the_index_is_rebuilt_in_a_thread_and_a_failed_rebuild_keeps_the_last_one(
+    kube: KubeClient,
+    operator: OperatorThread,
+    namespace: str,
+    cluster: LocalCluster,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The embedding cache, opened in the test's thread, serves the rebuilds that run in executor
+    threads as integrations come (once failing on every run: SQLite objects created in a thread
+    can only be used in that same thread); and a rebuild that fails is logged, searches keep the
+    index they had, and no task is left with an exception nobody retrieved."""
+    embedder = FastEmbedder(threads=1, cache=EmbeddingCache(tmp_path / "vectors.sqlite", "test"))
+    await create(kube, category("notes", namespace))
+    settings = GatewaySettings(
+        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), log_format="console"
+    )  # fmt: skip
+    runner, _ = await serve(create_gateway_app(settings, embedder=embedder))
+    service = runner.app[SERVICE]
+
+    def found(query: str) -> list[str]:
+        return [r.name for r in service.router.search(query, limit=3, budget=1500)]
+
+    try:
+        await create(kube, integration("notes-api", namespace, "notes"))
+
+        async def indexed() -> bool:
+            return "notes-api__deleteNote" in found("remove a note")
+
+        await eventually(indexed, what="notes-api's tools in the index")
+        assert len(embedder.cache) > 0
+
+        embedder.cache.close()  # the next rebuild fails
+        await create(kube, integration("journal", namespace, "notes"))
+        printed: list[str] = []
+
+        async def rebuild_failed() -> bool:
+            printed.append(capsys.readouterr().out)
+            return "catalog.index_rebuild_failed" in caplog.text + "".join(printed)
+
+        await eventually(rebuild_failed, what="the failed rebuild logged")
+        assert "journal__deleteNote" in service.catalog.tools
+        assert "Cannot operate on a closed database" in caplog.text + "".join(printed)
+        results = found("remove a note")
+        assert "notes-api__deleteNote" in results
+        assert not [name for name in results if name.startswith("journal")]
+    finally:
+        await runner.cleanup()

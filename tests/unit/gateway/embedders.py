@@ -12,6 +12,8 @@ class FixedEmbedder:
         self.table = table
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, len(next(iter(self.table.values())))), dtype=np.float32)
         return np.stack([self.table[t] for t in texts])
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -37,6 +37,13 @@ def test_the_hybrid_index_fuses_a_dense_match_with_no_shared_words() -> None:
         assert index.search("bill the client", 1)[0][0] == "b"
 
 
+def test_an_empty_index_with_embeddings_finds_nothing_without_a_warning() -> None:
+    """A gateway in cluster mode is searched before any integration is Ready."""
+    embedder = FixedEmbedder({"send email": np.eye(384, dtype=np.float32)[0]})
+    for store in (NumpyVectors, QdrantVectors):
+        assert HybridIndex([], [], embedder, store=store).search("send email", 5) == []
+
+
 class RecordingEmbedder:
     """Embeds every text to the same unit vector and remembers what it was asked to read."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -31,12 +32,25 @@ class Embedder(Protocol):
 
 
 class EmbeddingCache:
-    """float32 vectors in SQLite, keyed by sha256(model digest + text)."""
+    """float32 vectors in SQLite, keyed by sha256(model digest + text); usable from any thread.
+
+    The gateway builds an index in whichever thread it happens to be in: the event loop's at start,
+    any of the default executor's threads when the cluster's catalog changes (``asyncio.to_thread``).
+    So the cache has one connection that any thread may use (``check_same_thread=False``) and a lock
+    around each use, rather than a connection per thread (one per executor thread, which ``close``
+    could not close, as each may only be closed by its own thread) or a thread of its own (every
+    caller would hop threads, and the slow part, the model, does not need one). Each use is short (a
+    lookup of at most 500 keys, or one write of a chunk), and the model runs outside the lock.
+    """
 
     def __init__(self, path: Path, model_digest: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
+            )
         self._salt = model_digest.encode()
 
     def key(self, text: str) -> bytes:
@@ -47,24 +61,26 @@ class EmbeddingCache:
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for key, blob in self._db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
-            ):
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
+                ).fetchall()
+            for key, blob in rows:
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, items: Sequence[tuple[bytes, Vectors]]) -> None:
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                [(k, v.astype(np.float32).tobytes()) for k, v in items],
-            )
+        rows = [(k, v.astype(np.float32).tobytes()) for k, v in items]
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 class FastEmbedder:

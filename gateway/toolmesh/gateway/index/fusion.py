@@ -60,7 +60,7 @@ def zscore_candidates(
     """Weighted sum of each method's standardised scores, over the same candidates (one array each)."""
     fused = np.zeros(len(scores[0]) if scores else 0, dtype=np.float32)
     for values, weight in zip(scores, weights, strict=True):
-        spread = float(values.std())
+        spread = float(values.std()) if len(values) else 0.0  # no candidates: an empty index
         if spread > 0:
             fused += weight * (values - float(values.mean())) / spread
     return fused
