@@ -47,8 +47,14 @@ corpora: ## Fetch the OpenAPI corpora and the packaged stdio MCP servers into th
 kube: ## Build kube-apiserver, kube-controller-manager, kubectl and etcd into the cache (once, ~10 min)
 	hack/kube-binaries.sh
 
-cluster: install kube ## Run a real Kubernetes control plane on loopback (prints KUBECONFIG; Ctrl-C stops it)
+cluster: install kube ## Run a real Kubernetes control plane on loopback (NODE=1: with a real node; prints KUBECONFIG; Ctrl-C stops it)
+ifdef NODE
+	hack/node-deps.sh
+	hack/node-binaries.sh >/dev/null
+	$(BIN)/python -m toolmesh.testing.node $(IMAGES)
+else
 	$(BIN)/python -m toolmesh.testing.cluster
+endif
 
 operator: install ## Run the operator against $$KUBECONFIG (e.g. the one `make cluster` prints)
 	TOOLMESH_OPERATOR_LOG_FORMAT=console $(BIN)/python -m toolmesh.operator

@@ -31,36 +31,13 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$BIN"
-minor="0.${KUBE_VERSION#1.}"
+# shellcheck source=lib/kube-module.sh
+source "$(dirname "$0")/lib/kube-module.sh"
 
-# --- Kubernetes: a wrapper module that requires k8s.io/kubernetes and replaces each staging
-# module (k8s.io/api, k8s.io/client-go, ...) with its published v0.Y.Z release.
-mkdir -p "$work/k8s" && cd "$work/k8s"
-go mod init toolmesh.dev/kube-binaries >/dev/null 2>&1
-go mod download -json "k8s.io/kubernetes@v${KUBE_VERSION}" >"$work/k8s.json"
-modfile="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["GoMod"])' "$work/k8s.json")"
-go mod edit -require="k8s.io/kubernetes@v${KUBE_VERSION}"
-for staging in $(sed -n 's#^\s*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$modfile"); do
-  go mod edit -replace="${staging}=${staging}@v${minor}"
-done
-cat >tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
-echo "kube-binaries: resolving k8s.io/kubernetes v${KUBE_VERSION} modules" >&2
-go mod tidy -e >&2 2>"$work/tidy.log" || true
+# --- Kubernetes: a wrapper module that requires k8s.io/kubernetes (hack/lib/kube-module.sh).
+kube_module "$work/k8s" "$KUBE_VERSION" kube-apiserver kube-controller-manager kubectl
 for cmd in kube-apiserver kube-controller-manager kubectl; do
-  echo "kube-binaries: building $cmd" >&2
-  go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v${KUBE_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBE_VERSION#1.}" \
-    -o "$BIN/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
-  mv "$BIN/$cmd.tmp" "$BIN/$cmd"
+  kube_build "$work/k8s" "$KUBE_VERSION" "$cmd" "$BIN/$cmd"
 done
 
 # --- etcd: the server's own entry point (etcdmain.Main) from a two-line main package.

@@ -5,13 +5,16 @@ clone). The API server runs as in a real cluster: TLS, RBAC (``Node,RBAC``), the
 plugins, service-account token signing. The controller manager runs garbage collection, the HPA
 controller and namespace deletion.
 
-What is missing is the data plane: no kubelet, no scheduler, and neither the Deployment nor the
-ReplicaSet controller, so no pod ever runs. A test that needs a "rolled-out" Deployment writes the
-status a kubelet and the Deployment controller would have written (:func:`mark_available`).
+Alone it has no data plane: no kubelet, no scheduler, and neither the Deployment nor the ReplicaSet
+controller, so no pod ever runs; the integration tier tests the operator's writes, not rollouts.
+With a :class:`toolmesh.testing.node.LocalNode` (``make cluster NODE=1``, the ``node`` test tier)
+it is a whole cluster: the API server listens on the node network's host address, every
+controller runs, and pods run under a real kubelet.
 
 By hand::
 
     make cluster            # prints KUBECONFIG=...; Ctrl-C stops it
+    make cluster NODE=1     # the same with a real node (root; hack/node-deps.sh, hack/node-binaries.sh)
 """
 
 from __future__ import annotations
@@ -65,11 +68,14 @@ class LocalCluster:
     #: new kinds only every 30 s, so kinds it should collect must exist when it starts.
     crds: Path | None = None
     api_port: int = field(default_factory=free_port)
+    #: The address the API server listens on and advertises. Loopback alone; a node's host-side
+    #: address when pods must reach it (then the ``kubernetes`` Service gets endpoints).
+    address: str = "127.0.0.1"
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.api_port}"
+        return f"https://{self.address}:{self.api_port}"
 
     @property
     def kubeconfig(self) -> Path:
@@ -129,6 +135,7 @@ class LocalCluster:
                 check=True,
                 capture_output=True,
             )
+        self._kubelet_client_certificate(certs)
         audit_policy = self.workdir / "audit-policy.yaml"
         audit_policy.write_text(AUDIT_POLICY)
         tokens = self.workdir / "tokens.csv"
@@ -150,9 +157,14 @@ class LocalCluster:
         self._spawn(
             "kube-apiserver",
             f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            "--endpoint-reconciler-type=none",  # no kubernetes Endpoints for a loopback address
+            f"--bind-address={self.address}",
+            f"--advertise-address={self.address}",
+            # No kubernetes Endpoints for a loopback address; a node's pods need them.
+            f"--endpoint-reconciler-type={'none' if self.address == '127.0.0.1' else 'lease'}",
+            "--kubelet-preferred-address-types=InternalIP",  # never the node's name in outside DNS
+            # How it proves itself to a kubelet (logs, exec): a client certificate of system:masters.
+            f"--kubelet-client-certificate={certs / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={certs / 'kubelet-client.key'}",
             f"--secure-port={self.api_port}",
             f"--cert-dir={certs}",
             f"--token-auth-file={tokens}",
@@ -188,10 +200,31 @@ class LocalCluster:
             "--bind-address=127.0.0.1",
             "--secure-port=0",
             f"--service-account-private-key-file={sa_key}",
+            f"--root-ca-file={self.ca_file}",  # else kube-root-ca.crt is empty and in-pod TLS fails
             "--horizontal-pod-autoscaler-sync-period=5s",
             log=logs / "kube-controller-manager.log",
         )
         return self
+
+    @property
+    def kubelet_client_ca(self) -> Path:
+        """The CA a kubelet trusts for client certificates (the API server's for logs and exec)."""
+        return self.workdir / "certs" / "kubelet-client-ca.crt"
+
+    def _kubelet_client_certificate(self, certs: Path) -> None:
+        if (certs / "kubelet-client.crt").exists():
+            return
+        ca_key, ca, key, csr = (certs / n for n in ("kubelet-client-ca.key", "kubelet-client-ca.crt",
+                                                     "kubelet-client.key", "kubelet-client.csr"))  # fmt: skip
+        for command in (
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
+             "-days", "30", "-subj", "/CN=toolmesh-kubelet-client-ca"],
+            ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+             "-subj", "/O=system:masters/CN=kube-apiserver-kubelet-client"],
+            ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+             "-out", str(certs / "kubelet-client.crt"), "-days", "30"],
+        ):  # fmt: skip
+            subprocess.run(command, check=True, capture_output=True)
 
     def _spawn(self, name: str, *args: str, log: Path) -> None:
         handle = log.open("ab")

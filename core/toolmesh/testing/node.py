@@ -1,0 +1,728 @@
+"""A real node for the test cluster: containerd, CNI, kubelet, kube-proxy, scheduler and CoreDNS.
+
+:func:`node_cluster` starts a :class:`~toolmesh.testing.cluster.LocalCluster` whose API server
+listens on the host end of a network this module makes, and a :class:`LocalNode` beside it, so
+the project's images run as real pods started by a real kubelet (the recipe, and why each setting
+is what it is: ../shared/notes/real-node.md and docs/operations/test-cluster.md).
+
+Isolation, so nothing outside the machine is reachable and teardown leaves nothing behind:
+
+- The node lives in a network namespace of its own (``tm-node``), joined to the host by one veth
+  pair (host 10.250.0.1, node 10.250.0.2). Its pods are on a bridge inside that namespace
+  (10.244.0.0/24, ``ipMasq: false``), kube-proxy's iptables rules are that namespace's, and the
+  namespace has no default route: a pod reaches the API server and other pods, nothing else.
+  The host routes the pod and Service ranges to the node, so tests call Services directly.
+- containerd, the kubelet and kube-proxy run in that network namespace (``nsenter --net``) but in
+  the host's mount namespace, with every path (containerd's root and state, the kubelet's root,
+  pod logs, CNI state) under the node's work folder, and pod cgroups under one root of its own.
+- :meth:`LocalNode.stop` kills every container through containerd, stops the daemons, kills
+  anything left in the node's cgroups, unmounts everything under the work folder and every pod
+  network namespace made since start, removes the cgroups and deletes the network namespace.
+  :meth:`LocalNode.leftovers` lists whatever would remain (the tests assert it is empty).
+
+Needs root, Debian's containerd, runc, CNI plugins, iptables and docker.io
+(``hack/node-deps.sh``), and the binaries of ``hack/node-binaries.sh``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolmesh.testing.cluster import REPO, LocalCluster, binaries
+
+NODE_BUILD_SCRIPT = REPO / "hack" / "node-binaries.sh"
+DOCKER = os.environ.get("TOOLMESH_DOCKER", "/usr/bin/docker")
+CTR = shutil.which("ctr") or "/usr/bin/ctr"
+PAUSE_IMAGE = "local/pause:toolmesh-1"
+COREDNS_IMAGE = "local/coredns:1.14.7"
+NODE_NAME = "toolmesh-node"
+
+
+def node_binaries() -> Path:
+    """The folder holding kubelet, kube-proxy, kube-scheduler, coredns and pause (built once, cached)."""
+    if override := os.environ.get("TOOLMESH_NODE_BIN"):
+        return Path(override)
+    result = subprocess.run(["bash", str(NODE_BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True, check=True)
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def missing_prerequisites() -> list[str]:
+    """What this machine lacks to run a node (empty when it can); each entry says how to get it."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("root (network namespaces, mounts, cgroups)")
+    for tool in ("containerd", "runc", "nsenter", "iptables", "ip"):
+        if shutil.which(tool) is None:
+            problems.append(f"{tool} (hack/node-deps.sh)")
+    if not Path("/usr/lib/cni/bridge").exists():
+        problems.append("CNI plugins in /usr/lib/cni (hack/node-deps.sh)")
+    if subprocess.run([DOCKER, "version"], capture_output=True).returncode != 0:
+        problems.append(f"a running Docker engine for {DOCKER} (hack/node-deps.sh starts dockerd)")
+    return problems
+
+
+def _run(*args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(list(args), capture_output=True, check=check, input=input)
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """The node's network namespace, its veth to the host, and the ranges routed to it."""
+
+    netns: str = "tm-node"
+    host_ip: str = "10.250.0.1"
+    node_ip: str = "10.250.0.2"
+    pod_cidr: str = "10.244.0.0/24"
+    service_cidr: str = "10.96.0.0/16"
+    bridge: str = "tmcni0"
+
+    @property
+    def host_link(self) -> str:
+        return f"{self.netns}-h"[:15]
+
+    @property
+    def dns_ip(self) -> str:
+        return self.service_cidr.rsplit(".", 2)[0] + ".0.10"
+
+    def exists(self) -> bool:
+        return Path("/run/netns", self.netns).exists()
+
+    def up(self) -> None:
+        if self.exists():  # a run that was killed before its teardown
+            self.down()
+        ns = ("ip", "netns", "exec", self.netns)
+        _run("ip", "netns", "add", self.netns)
+        try:
+            _run(
+                "ip",
+                "link",
+                "add",
+                self.host_link,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                self.netns,
+            )
+            _run("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_link)
+            _run("ip", "link", "set", self.host_link, "up")
+            _run(*ns, "ip", "link", "set", "lo", "up")
+            _run(*ns, "ip", "addr", "add", f"{self.node_ip}/30", "dev", "eth0")
+            _run(*ns, "ip", "link", "set", "eth0", "up")
+            # No default route in the node: pods reach the host's end and each other, nothing else.
+            for cidr in (self.pod_cidr, self.service_cidr):
+                _run("ip", "route", "add", cidr, "via", self.node_ip, "dev", self.host_link)
+            _run(*ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            # Pod -> Service -> pod on the same bridge needs bridged traffic to pass iptables.
+            _run(*ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1", check=False)
+        except BaseException:
+            self.down()
+            raise
+
+    def down(self) -> None:
+        # Deleting the namespace deletes the veth pair (and with it the host's routes), the pod
+        # bridge and every iptables rule kube-proxy and the CNI plugins wrote.
+        _run("ip", "netns", "del", self.netns, check=False)
+        _run("ip", "link", "del", self.host_link, check=False)
+
+
+@dataclass
+class LocalNode:
+    cluster: LocalCluster
+    workdir: Path
+    bin_dir: Path
+    network: NodeNetwork = field(default_factory=NodeNetwork)
+    name: str = NODE_NAME
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _netns_before: set[str] = field(default_factory=set)
+
+    @property
+    def socket(self) -> Path:
+        return self.workdir / "containerd.sock"
+
+    @property
+    def cgroup_root(self) -> str:
+        return f"/{self.network.netns}"
+
+    # -- start --------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 120.0) -> LocalNode:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        self._netns_before = set(os.listdir("/run/netns")) if Path("/run/netns").is_dir() else set()
+        try:
+            self._start_containerd(timeout)
+            self.load_images([PAUSE_IMAGE, COREDNS_IMAGE], build=self._build_system_images)
+            self._make_cgroups()
+            self._start_kubelet()
+            self._start_kube_proxy()
+            self._start_scheduler()
+            self.wait_node_ready(timeout)
+            self._start_coredns(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, name: str, *args: str, netns: bool = True) -> None:
+        handle = (self.workdir / "logs" / f"{name}.log").open("ab")
+        prefix = ["nsenter", f"--net=/run/netns/{self.network.netns}", "--"] if netns else []
+        self.processes[name] = subprocess.Popen(
+            [*prefix, *args], stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        handle.close()
+
+    def _wait(self, what: str, check: object, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with {process.returncode} while waiting for {what}; "
+                        f"logs in {self.workdir / 'logs'}"
+                    )
+            if callable(check) and check():
+                return
+            time.sleep(0.25)
+        raise RuntimeError(f"{what} not ready after {timeout:.0f} s; logs in {self.workdir / 'logs'}")
+
+    def _start_containerd(self, timeout: float) -> None:
+        cni_conf = self.workdir / "cni" / "net.d"
+        cni_conf.mkdir(parents=True, exist_ok=True)
+        (cni_conf / "10-toolmesh.conflist").write_text(json.dumps(self._cni_config(), indent=2))
+        config = self.workdir / "containerd.toml"
+        config.write_text(CONTAINERD_CONFIG.format(
+            root=self.workdir / "containerd" / "root",
+            state=self.workdir / "containerd" / "state",
+            socket=self.socket,
+            pause=PAUSE_IMAGE,
+            cni_conf=cni_conf,
+        ))  # fmt: skip
+        self._spawn("containerd", "containerd", "--config", str(config))
+        self._wait("containerd", lambda: self._ctr("version", check=False).returncode == 0, timeout)
+
+    def _cni_config(self) -> dict[str, object]:
+        return {
+            "cniVersion": "0.4.0",
+            "name": "toolmesh",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": self.network.bridge,
+                    "isGateway": True,
+                    "ipMasq": False,  # pods reach nothing outside the machine
+                    "hairpinMode": True,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": self.network.pod_cidr}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                        "dataDir": str(self.workdir / "cni" / "ipam"),
+                    },
+                },
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+            ],
+        }
+
+    def _ctr(
+        self, *args: str, check: bool = True, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        return _run(
+            CTR, "--address", str(self.socket), "--namespace", "k8s.io", *args, check=check, input=input
+        )
+
+    def _build_system_images(self, missing: Sequence[str]) -> None:
+        """The pause and CoreDNS images: one static binary each, imported into Docker (no registry)."""
+        for image, binary, entrypoint in (
+            (PAUSE_IMAGE, "pause", ["/pause"]),
+            (COREDNS_IMAGE, "coredns", ["/coredns"]),
+        ):
+            if image not in missing:
+                continue
+            with tempfile.TemporaryDirectory() as root:
+                shutil.copy2(self.bin_dir / binary, Path(root) / binary)
+                tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
+                _run(
+                    DOCKER,
+                    "import",
+                    "--change",
+                    f"ENTRYPOINT {json.dumps(entrypoint)}",
+                    "-",
+                    image,
+                    input=tar,
+                )
+
+    def load_images(self, images: Sequence[str], build: object = None) -> None:
+        """Copy images from Docker into the node's containerd (pods use ``imagePullPolicy: Never``)."""
+        missing = [i for i in images if _run(DOCKER, "image", "inspect", i, check=False).returncode != 0]
+        if missing and callable(build):
+            build(missing)
+        save = subprocess.Popen([DOCKER, "save", *images], stdout=subprocess.PIPE)
+        assert save.stdout is not None
+        try:
+            imported = subprocess.run(
+                [
+                    CTR,
+                    "--address",
+                    str(self.socket),
+                    "--namespace",
+                    "k8s.io",
+                    "images",
+                    "import",
+                    "-",
+                ],
+                stdin=save.stdout,
+                capture_output=True,
+            )
+        finally:
+            save.stdout.close()
+            save.wait()
+        if save.returncode != 0 or imported.returncode != 0:
+            raise RuntimeError(f"importing {images} into the node failed: {imported.stderr.decode()[-500:]}")
+
+    def _make_cgroups(self) -> None:
+        """The pods' cgroup root, in every hierarchy (the kubelet requires it to exist)."""
+        base = Path("/sys/fs/cgroup")
+        if (base / "cgroup.controllers").exists():  # cgroup v2: one hierarchy
+            (base / self.cgroup_root.lstrip("/")).mkdir(exist_ok=True)
+            return
+        for hierarchy in base.iterdir():
+            if hierarchy.is_symlink() or not hierarchy.is_dir():
+                continue
+            root = hierarchy / self.cgroup_root.lstrip("/")
+            root.mkdir(exist_ok=True)
+            for name in ("cpuset.cpus", "cpuset.mems"):  # a v1 cpuset starts empty: no task may join
+                if (root / name).exists() and not (root / name).read_text().strip():
+                    (root / name).write_text((hierarchy / name).read_text())
+
+    def _start_kubelet(self) -> None:
+        root = self.workdir / "kubelet"
+        root.mkdir(exist_ok=True)
+        resolv = self.workdir / "resolv.conf"
+        resolv.write_text("")  # pods with dnsPolicy Default resolve nothing outside the cluster
+        config = self.workdir / "kubelet.yaml"
+        config.write_text(KUBELET_CONFIG.format(
+            address=self.network.node_ip,
+            socket=self.socket,
+            cgroup_root=self.cgroup_root,
+            dns=self.network.dns_ip,
+            resolv=resolv,
+            logs=self.workdir / "pod-logs",
+            plugins=self.workdir / "volume-plugins",
+            client_ca=self.cluster.kubelet_client_ca,
+        ))  # fmt: skip
+        self._spawn(
+            "kubelet",
+            str(self.bin_dir / "kubelet"),
+            f"--config={config}",
+            f"--kubeconfig={self.cluster.kubeconfig}",
+            f"--root-dir={root}",
+            f"--cert-dir={root / 'pki'}",
+            f"--node-ip={self.network.node_ip}",
+            f"--hostname-override={self.name}",
+        )
+
+    def _start_kube_proxy(self) -> None:
+        config = self.workdir / "kube-proxy.yaml"
+        config.write_text(KUBE_PROXY_CONFIG.format(
+            kubeconfig=self.cluster.kubeconfig,
+            pod_cidr=self.network.pod_cidr,
+            node_ip=self.network.node_ip,
+            name=self.name,
+        ))  # fmt: skip
+        self._spawn("kube-proxy", str(self.bin_dir / "kube-proxy"), f"--config={config}")
+
+    def _start_scheduler(self) -> None:
+        self._spawn(
+            "kube-scheduler",
+            str(self.bin_dir / "kube-scheduler"),
+            f"--kubeconfig={self.cluster.kubeconfig}",
+            "--leader-elect=false",
+            "--secure-port=0",
+            netns=False,
+        )
+
+    def wait_node_ready(self, timeout: float) -> None:
+        def ready() -> bool:
+            out = self.cluster.kubectl(
+                "get", "node", self.name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+                check=False,
+            )  # fmt: skip
+            return out.stdout.strip() == "True"
+
+        self._wait(f"node {self.name}", ready, timeout)
+
+    def _kube_proxy_routes_the_api_server(self) -> bool:
+        rules = _run("ip", "netns", "exec", self.network.netns, "iptables-save", "-t", "nat", check=False)
+        text = rules.stdout.decode()
+        return "default/kubernetes:https" in text and "-j KUBE-SEP-" in text
+
+    def _start_coredns(self, timeout: float) -> None:
+        # A pod that calls the API server before kube-proxy routes its Service once stayed unsynced
+        # for minutes (CoreDNS); start it only once the route exists.
+        self._wait("kube-proxy's route to the API server", self._kube_proxy_routes_the_api_server, timeout)
+        manifest = COREDNS_MANIFEST.format(image=COREDNS_IMAGE, dns_ip=self.network.dns_ip)
+        self.cluster.kubectl(
+            "apply", "--server-side", "--field-manager=toolmesh-node", "-f", "-", input=manifest
+        )
+        rollout = self.cluster.kubectl(
+            "-n", "kube-system", "rollout", "status", "deployment/coredns", f"--timeout={int(timeout)}s",
+            check=False,
+        )  # fmt: skip
+        if rollout.returncode != 0:
+            pods = self.cluster.kubectl("-n", "kube-system", "describe", "pods", check=False).stdout
+            rules = _run("ip", "netns", "exec", self.network.netns, "iptables-save", "-t", "nat", check=False)
+            slices = self.cluster.kubectl("get", "endpointslices", "-A", check=False).stdout
+            raise RuntimeError(
+                f"CoreDNS did not start: {rollout.stderr.strip()}\n{pods[-3000:]}\n{slices}\n"
+                f"{rules.stdout.decode()[-4000:]}"
+            )
+
+    # -- stop ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop everything and remove every trace (see :meth:`leftovers`)."""
+        for name in ("kube-scheduler", "kubelet", "kube-proxy"):
+            self._terminate(name)
+        if "containerd" in self.processes and self.processes["containerd"].poll() is None:
+            self._remove_containers()
+        self._terminate("containerd")
+        self._kill_cgroup_processes()
+        self._kill_shims()
+        self._unmount()
+        self._remove_cgroups()
+        self.network.down()
+        self.processes.clear()
+
+    def _terminate(self, name: str) -> None:
+        process = self.processes.get(name)
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def _remove_containers(self) -> None:
+        tasks = self._ctr("tasks", "ls", "-q", check=False).stdout.decode().split()
+        for task in tasks:
+            self._ctr("tasks", "kill", "--all", "--signal", "SIGKILL", task, check=False)
+        deadline = time.monotonic() + 15
+        while tasks and time.monotonic() < deadline:
+            for task in tasks:
+                self._ctr("tasks", "delete", "--force", task, check=False)
+            tasks = self._ctr("tasks", "ls", "-q", check=False).stdout.decode().split()
+            if tasks:
+                time.sleep(0.2)
+        for container in self._ctr("containers", "ls", "-q", check=False).stdout.decode().split():
+            self._ctr("containers", "delete", container, check=False)
+
+    def _cgroup_dirs(self) -> Iterator[Path]:
+        base = Path("/sys/fs/cgroup")
+        if (base / "cgroup.controllers").exists():  # cgroup v2: one hierarchy
+            yield base / self.cgroup_root.lstrip("/")
+            return
+        for hierarchy in base.iterdir():
+            candidate = hierarchy / self.cgroup_root.lstrip("/")
+            if not hierarchy.is_symlink() and candidate.is_dir():
+                yield candidate
+
+    def _kill_cgroup_processes(self) -> None:
+        for _ in range(20):
+            pids = {
+                int(pid)
+                for root in self._cgroup_dirs()
+                for procs in root.rglob("cgroup.procs")
+                for pid in procs.read_text().split()
+            }
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
+
+    def _shims(self) -> list[int]:
+        needle = str(self.socket).encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if needle in (entry / "cmdline").read_bytes():
+                        found.append(int(entry.name))
+        return found
+
+    def _kill_shims(self) -> None:
+        for pid in self._shims():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _our_mounts(self) -> list[str]:
+        prefixes = (str(self.workdir) + "/", *(f"/run/netns/{n}" for n in self._new_netns()))
+        mounts = []
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            target = line.split()[1].replace("\\040", " ")
+            if target.startswith(prefixes) or target in prefixes:
+                mounts.append(target)
+        return mounts
+
+    def _new_netns(self) -> list[str]:
+        if not Path("/run/netns").is_dir():
+            return []
+        return [n for n in os.listdir("/run/netns") if n.startswith("cni-") and n not in self._netns_before]
+
+    def _unmount(self) -> None:
+        for _ in range(5):
+            mounts = self._our_mounts()
+            if not mounts:
+                break
+            for target in sorted(mounts, key=len, reverse=True):  # deepest first
+                _run("umount", "--lazy", target, check=False)
+        for name in self._new_netns():
+            with contextlib.suppress(OSError):
+                Path("/run/netns", name).unlink()
+
+    def _remove_cgroups(self) -> None:
+        for root in self._cgroup_dirs():
+            for directory in sorted(
+                (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+            ):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            with contextlib.suppress(OSError):
+                root.rmdir()
+
+    def leftovers(self) -> list[str]:
+        """What of this node remains on the machine: processes, mounts, netns, links, cgroups."""
+        found = [f"process {name}" for name, p in self.processes.items() if p.poll() is None]
+        found += [f"containerd shim pid {pid}" for pid in self._shims()]
+        found += [f"mount {m}" for m in self._our_mounts()]
+        found += [f"network namespace {n}" for n in self._new_netns()]
+        if self.network.exists():
+            found.append(f"network namespace {self.network.netns}")
+        if _run("ip", "link", "show", self.network.host_link, check=False).returncode == 0:
+            found.append(f"link {self.network.host_link}")
+        found += [f"cgroup {d}" for d in self._cgroup_dirs() if d.exists()]
+        return found
+
+
+@contextlib.contextmanager
+def node_cluster(
+    workdir: Path, *, crds: Path | None = None, timeout: float = 180.0
+) -> Iterator[tuple[LocalCluster, LocalNode]]:
+    """A control plane with every controller and one real node; everything removed on exit."""
+    problems = missing_prerequisites()
+    if problems:
+        raise RuntimeError("a real node needs: " + "; ".join(problems))
+    network = NodeNetwork()
+    node_bin = node_binaries()
+    network.up()
+    cluster = LocalCluster(
+        workdir=workdir / "control-plane",
+        bin_dir=binaries(),
+        controllers="*",
+        crds=crds,
+        address=network.host_ip,
+    )
+    node = LocalNode(cluster=cluster, workdir=workdir / "node", bin_dir=node_bin, network=network)
+    try:
+        cluster.start()
+        node.start(timeout)
+        yield cluster, node
+    finally:
+        node.stop()
+        cluster.stop()
+        network.down()
+
+
+CONTAINERD_CONFIG = """version = 2
+root = "{root}"
+state = "{state}"
+disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]
+
+[grpc]
+  address = "{socket}"
+[ttrpc]
+  address = "{socket}.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{pause}"
+  # This VM lacks CAP_SYS_RESOURCE even for root: without it every sandbox fails to start.
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{cni_conf}"
+"""
+
+KUBELET_CONFIG = """apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupRoot: {cgroup_root}
+containerRuntimeEndpoint: unix://{socket}
+address: {address}
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+failSwapOn: false
+clusterDNS: [{dns}]
+clusterDomain: cluster.local
+resolvConf: {resolv}
+podLogsDir: {logs}
+volumePluginDir: {plugins}
+# Imported images can never be pulled back: never collect them, never evict on a full-ish disk.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {{memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}}
+authentication:
+  anonymous: {{enabled: false}}
+  webhook: {{enabled: true}}
+  x509: {{clientCAFile: {client_ca}}}
+authorization: {{mode: Webhook}}
+serializeImagePulls: false
+syncFrequency: 5s
+fileCheckFrequency: 5s
+"""
+
+KUBE_PROXY_CONFIG = """apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {{kubeconfig: {kubeconfig}}}
+hostnameOverride: {name}
+mode: iptables
+clusterCIDR: {pod_cidr}
+bindAddress: {node_ip}
+nodePortAddresses: ["{node_ip}/32"]
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+conntrack: {{maxPerCore: 0}}
+iptables: {{localhostNodePorts: false, syncPeriod: 1s, minSyncPeriod: 0s}}
+"""
+
+COREDNS_MANIFEST = """apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: coredns, namespace: kube-system}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: "system:coredns"}}
+rules:
+- apiGroups: [""]
+  resources: [endpoints, services, pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: "system:coredns"}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}}
+subjects: [{{kind: ServiceAccount, name: coredns, namespace: kube-system}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: coredns, namespace: kube-system}}
+data:
+  Corefile: |
+    .:53 {{
+        errors
+        health :8080
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {{
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+        }}
+        cache 30
+        loop
+    }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: coredns, namespace: kube-system, labels: {{k8s-app: kube-dns}}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{k8s-app: kube-dns}}}}
+  template:
+    metadata: {{labels: {{k8s-app: kube-dns}}}}
+    spec:
+      serviceAccountName: coredns
+      dnsPolicy: Default
+      containers:
+      - name: coredns
+        image: {image}
+        imagePullPolicy: Never
+        args: ["-conf", "/etc/coredns/Corefile"]
+        ports:
+        - {{containerPort: 53, name: dns, protocol: UDP}}
+        - {{containerPort: 53, name: dns-tcp, protocol: TCP}}
+        readinessProbe: {{httpGet: {{path: /ready, port: 8181}}, periodSeconds: 2}}
+        livenessProbe: {{httpGet: {{path: /health, port: 8080}}, periodSeconds: 10}}
+        volumeMounts: [{{name: config, mountPath: /etc/coredns, readOnly: true}}]
+      volumes: [{{name: config, configMap: {{name: coredns}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: kube-dns, namespace: kube-system, labels: {{k8s-app: kube-dns}}}}
+spec:
+  clusterIP: {dns_ip}
+  selector: {{k8s-app: kube-dns}}
+  ports:
+  - {{name: dns, port: 53, protocol: UDP}}
+  - {{name: dns-tcp, port: 53, protocol: TCP}}
+"""
+
+
+def main() -> int:
+    """``make cluster NODE=1``: a cluster with a real node in a temporary folder until interrupted."""
+    import sys
+
+    workdir = Path(tempfile.mkdtemp(prefix="toolmesh-node-cluster-"))
+    images = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+    try:
+        with node_cluster(workdir) as (cluster, node):
+            if images:
+                node.load_images(images)
+            print(f"Kubernetes API server at {cluster.server}, node {node.name} Ready", flush=True)
+            print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
+            print(
+                f"kubectl: {cluster.bin_dir / 'kubectl'}   (Ctrl-C stops the cluster and removes the node)",
+                flush=True,
+            )
+            print(f"Services ({node.network.service_cidr}) and pods ({node.network.pod_cidr}) are routed from this host; "
+                  f"load images with: docker save IMAGE | ctr --address {node.socket} -n k8s.io images import -", flush=True)  # fmt: skip
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
