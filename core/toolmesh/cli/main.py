@@ -11,6 +11,21 @@ from toolmesh.cli import compile as compile_cmd
 from toolmesh.gateway import cli as gateway_cli
 from toolmesh.gateway import retrieval_bench
 
+#: The extra of pyproject.toml that installs each optional top-level module. An image carries one
+#: component's extra: a command of another component ends with one line naming what to install.
+EXTRAS = {
+    "kopf": "operator",
+    "kubernetes": "kube",
+    "numpy": "gateway",
+    "fastembed": "gateway",
+    "onnxruntime": "gateway",
+    "onnx": "gateway",
+    "qdrant_client": "gateway",
+    "threadpoolctl": "gateway",
+    "redis": "gateway",
+    "jwt": "gateway",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolmesh", description="Kubernetes-native MCP gateway: tools.")
@@ -45,6 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except ModuleNotFoundError as error:
+        extra = EXTRAS.get((error.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"toolmesh {args.command}: needs the {extra!r} extra, which is not installed here "
+            f"(no module named {error.name!r}): pip install 'toolmesh[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the parsed command; a component's modules are imported only by its own command."""
     if args.command == "crds":
         return crdgen.run(args)
     if args.command == "compile":
