@@ -38,7 +38,7 @@ test: install ## Run every test (real specs, packaged MCP servers and Kubernetes
 	$(BIN)/pytest
 
 test-fast: install ## Run the tests that need nothing outside the repository
-	$(BIN)/pytest -m "not corpus and not packaged and not k8s and not install and not redis"
+	$(BIN)/pytest -m "not corpus and not packaged and not k8s and not node and not install and not redis"
 
 corpora: ## Fetch the OpenAPI corpora and the packaged stdio MCP servers into the cache
 	hack/fetch-corpora.sh

@@ -18,6 +18,7 @@ from toolmesh.operator.scaling import Scale
 DEFAULT_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
 DEFAULT_LIMITS = {"memory": "512Mi"}
 RUN_AS = 10001  # the category image's non-root user (Dockerfile)
+PRE_STOP_SECONDS = 5  # how long a stopping pod serves on while the Service drops it
 
 
 def owner_reference(category: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +146,9 @@ def deployment(
             "periodSeconds": 2,
             "failureThreshold": 60,
         },
+        # Serve on while the Service drops this pod (kube-proxy syncs within about a second); then
+        # SIGTERM, and the calls in flight finish before the process exits.
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "resources": resources,
         "securityContext": {
             "allowPrivilegeEscalation": False,

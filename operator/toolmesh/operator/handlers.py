@@ -157,4 +157,5 @@ async def run(
         standalone=True,
         stop_flag=stop_flag,
         ready_flag=ready_flag,
+        liveness_endpoint=settings.liveness_endpoint,
     )

@@ -47,6 +47,10 @@ class OperatorSettings(BaseSettings):
         default="vault", description="Audience of the ServiceAccount token projected for the Vault login."
     )
     vault_kv_mount: str = Field(default="secret", description="Mount path of Vault's KV version 2 engine.")
+    liveness_endpoint: str | None = Field(
+        default=None,
+        description="Where kopf serves its liveness probe, e.g. http://0.0.0.0:8080/healthz (the chart's probes). Unset: none.",
+    )
     workers: int = Field(default=8, ge=1, le=64, description="Reconciles running at once.")
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(default="json", description="json (production) or console (development).")

@@ -1,0 +1,44 @@
+"""The node tier: the project's images on real pods under a real kubelet, installed with the chart.
+
+One cluster with a real node for the whole session (``toolmesh.testing.node``), the images built
+here (``hack/images.sh``) and copied into the node's containerd, then ``helm install`` as an admin
+would run it (``toolmesh.testing.release``). The session fails if the node leaves any process,
+mount, network namespace, link or cgroup on the machine.
+
+Every call goes to a real Service or pod address (the host routes the node's ranges to it), through
+the official MCP SDK client. Load is bounded in count and time and stays on the node's network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from toolmesh.testing import release as releases
+from toolmesh.testing.cluster import LocalCluster
+from toolmesh.testing.node import LocalNode, missing_prerequisites, node_cluster
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, str]:
+    return releases.build_images()
+
+
+@pytest.fixture(scope="session")
+def kube_node(
+    tmp_path_factory: pytest.TempPathFactory, images: dict[str, str]
+) -> Iterator[tuple[LocalCluster, LocalNode]]:
+    problems = missing_prerequisites()
+    if problems:
+        pytest.fail("the node tier needs " + "; ".join(problems))
+    with node_cluster(tmp_path_factory.mktemp("node-cluster")) as (cluster, node):
+        node.load_images(list(images.values()))
+        yield cluster, node
+    leftovers = node.leftovers()
+    assert not leftovers, f"the node left these behind: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def release(kube_node: tuple[LocalCluster, LocalNode], images: dict[str, str]) -> releases.Release:
+    return releases.install(kube_node[0], releases.helm_binary(), images)
