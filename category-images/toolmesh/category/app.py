@@ -16,7 +16,7 @@ from toolmesh.catalog import folder as catalog_mod
 from toolmesh.category import server as server_mod
 from toolmesh.category.service import CategoryService
 from toolmesh.category.settings import CategorySettings
-from toolmesh.common.mcp_aiohttp import McpEndpoint
+from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy
 
 SERVICE = web.AppKey("service", CategoryService)
 
@@ -24,7 +24,9 @@ SERVICE = web.AppKey("service", CategoryService)
 def create_app(settings: CategorySettings) -> web.Application:
     catalog = catalog_mod.load(settings.catalog, category=settings.category)
     service = CategoryService.create(settings, catalog)
-    endpoint = McpEndpoint(server_mod.build(service))
+    endpoint = McpEndpoint(
+        server_mod.build(service), OriginPolicy.for_server(settings.host, settings.allowed_origins)
+    )
     app = web.Application()
     app[SERVICE] = service
 

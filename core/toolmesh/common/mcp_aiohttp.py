@@ -9,16 +9,24 @@ and it needs no ASGI adapter. It uses ``serve_one`` and ``Connection``, which th
 modules' ``__all__`` but does not document, so ``mcp`` is pinned to a minor version and a test
 drives this bridge with the SDK's own client in both protocol generations.
 
+Before the SDK sees a message, the transport refuses what a browser or a hostile client could send
+(the MCP transport spec's DNS-rebinding rule, docs/design/security.md): an ``Origin`` that is neither
+the server's own nor allow-listed (403; clients outside browsers send none and pass), a body that is
+not ``application/json`` (415), JSON nested deeper than :data:`MAX_DEPTH` and a message without an
+``id`` that is not a notification (JSON-RPC errors, never a 500 or a silent 202).
+
 What it does not do: SSE streams (progress notifications are dropped), server-to-client requests,
 ``subscriptions/listen``. Authentication belongs to middleware in front of the route.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from aiohttp import web
@@ -38,6 +46,93 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
 LEGACY_DEFAULT_VERSION = "2025-03-26"  # what a 2025 client that sends no version header speaks
+#: Deepest JSON nesting accepted in a message (arrays and objects); tool arguments need far less.
+MAX_DEPTH = 64
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True)
+class OriginPolicy:
+    """Which browser origins may POST to the MCP route (DNS-rebinding defence).
+
+    A page whose name an attacker rebinds to this server's address is same-origin with itself, not
+    with this server, so the ``Origin`` is checked against names configured here, never against
+    the request's own ``Host``. A request without ``Origin`` (every client outside a browser) passes.
+    """
+
+    #: Host names that are the server's own, on the port the request arrived at (any scheme).
+    own_hosts: frozenset[str] = frozenset()
+    #: Origins allowed besides: ``scheme://host[:port]``, ``scheme://host:*`` for any port, or ``*``.
+    allowed: frozenset[str] = frozenset()
+    #: Origins that are the server's own wherever it listens (its public URL's).
+    own_origins: frozenset[str] = frozenset()
+
+    @classmethod
+    def for_server(
+        cls, host: str, allowed: Iterable[str] = (), public_url: str | None = None
+    ) -> OriginPolicy:
+        """The policy of a server bound to ``host``: its own names, loopback's when it listens there."""
+        own = {host.strip("[]").lower()} if host else set()
+        if not host or _unspecified_or_loopback(host):
+            own |= LOOPBACK_NAMES
+        own.discard("")
+        own_origins = frozenset({_origin_of(public_url)} if public_url else ())
+        return cls(frozenset(own), frozenset(a.rstrip("/").lower() for a in allowed), own_origins)
+
+    def permits(self, origin: str, local_port: int | None) -> bool:
+        origin = origin.lower()
+        if "*" in self.allowed or origin in self.allowed or origin in self.own_origins:
+            return True
+        parts = urlsplit(origin)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return False
+        if parts.hostname in self.own_hosts and port == local_port:
+            return True
+        base = f"{parts.scheme}://{parts.netloc.rsplit(':', 1)[0] if parts.port else parts.netloc}"
+        return base + ":*" in self.allowed
+
+
+def _unspecified_or_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower() == "localhost"
+    return address.is_unspecified or address.is_loopback
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Does ``value`` nest arrays and objects deeper than ``limit``? (Iterative: no recursion to exhaust.)"""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _local_port(request: web.Request) -> int | None:
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    return sockname[1] if isinstance(sockname, tuple) and len(sockname) >= 2 else None
 
 
 @dataclass
@@ -61,8 +156,10 @@ class _OneShotDispatchContext:
 
 
 def _reply(message: BaseModel, status: int = 200) -> web.Response:
-    body = json.dumps(message.model_dump(mode="json", by_alias=True, exclude_none=True))
-    return web.Response(text=body, status=status, content_type="application/json")
+    payload = message.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(message, JSONRPCError):
+        payload.setdefault("id", None)  # JSON-RPC 2.0: an error about an unreadable request has id null
+    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
 
 
 def _error(request_id: Any, code: int, message: str, data: Any = None) -> web.Response:
@@ -78,6 +175,8 @@ class McpEndpoint:
     """One MCP server behind one aiohttp route. Add :meth:`lifespan` to the app's ``cleanup_ctx``."""
 
     server: Server[Any]
+    #: Browser origins allowed besides none at all; the default allows no ``Origin``.
+    origins: OriginPolicy = field(default_factory=OriginPolicy)
     _state: Any = None
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
@@ -90,12 +189,32 @@ class McpEndpoint:
             return web.Response(
                 status=405, headers={"Allow": "POST"}, text="MCP over Streamable HTTP: POST JSON-RPC here"
             )
+        origin = request.headers.get("Origin")
+        if origin is not None and not self.origins.permits(origin, _local_port(request)):
+            return web.Response(
+                status=403,
+                text=f"Origin {origin!r} is not allowed to call this MCP server: add it to the server's "
+                "allowed origins setting if it should be",
+            )
+        if not _is_json(request.headers.get("Content-Type", "")):
+            return web.Response(status=415, text="MCP messages are POSTed as Content-Type: application/json")
         try:
             decoded = json.loads(await request.read())
-        except ValueError:
-            return _error(None, PARSE_ERROR, "Parse error")
+        except (ValueError, RecursionError):
+            return _error(None, PARSE_ERROR, "Parse error: the body is not a JSON document")
+        if _too_deep(decoded, MAX_DEPTH):
+            return _error(None, INVALID_REQUEST, f"The message nests deeper than {MAX_DEPTH} levels")
         if isinstance(decoded, dict) and "id" not in decoded:
-            return web.Response(status=202)  # a notification: acknowledged, nothing to do statelessly
+            method = decoded.get("method")
+            if (
+                decoded.get("jsonrpc") == "2.0"
+                and isinstance(method, str)
+                and method.startswith("notifications/")
+            ):
+                return web.Response(status=202)  # a notification: acknowledged, nothing to do statelessly
+            return _error(
+                None, INVALID_REQUEST, "A request needs an id: only notifications (notifications/*) have none"
+            )
         try:
             rpc = JSONRPCRequest.model_validate(decoded)
         except ValidationError:

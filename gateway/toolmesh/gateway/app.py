@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolmesh.catalog import folder
-from toolmesh.common.mcp_aiohttp import McpEndpoint
+from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy
 from toolmesh.common.secrets import SecretStore
 from toolmesh.gateway import auth
 from toolmesh.gateway import catalog as catalog_mod
@@ -206,7 +206,8 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     app.cleanup_ctx.append(identity_lifespan)
     if settings.source == "folder":
         service.decide_mode()
-    endpoint = McpEndpoint(server_mod.build(service))
+    origins = OriginPolicy.for_server(settings.host, settings.allowed_origins, settings.public_url)
+    endpoint = McpEndpoint(server_mod.build(service), origins)
     app[SERVICE] = service
 
     async def supervise(app: web.Application) -> AsyncIterator[None]:
@@ -221,6 +222,7 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await categories.close()
+        service.close()
 
     app.cleanup_ctx.append(supervise)
     app.cleanup_ctx.append(endpoint.lifespan)

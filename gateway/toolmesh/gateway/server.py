@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 from mcp import types
 from mcp.server.lowlevel.server import Server
+from mcp.shared.exceptions import MCPError
 
 from toolmesh.common.mcp_results import text_result
 from toolmesh.gateway import auth
 from toolmesh.gateway.service import GatewayService
 
 SEARCH, DESCRIBE, CALL = "search_tools", "describe_tools", "call_tool"
+#: Longest search query: a few sentences are plenty, and the query is embedded (CPU) as it comes.
+MAX_QUERY_CHARS = 4096
 
 META_TOOLS = [
     types.Tool(
@@ -30,6 +34,7 @@ META_TOOLS = [
                 "query": {
                     "type": "string",
                     "minLength": 1,
+                    "maxLength": MAX_QUERY_CHARS,
                     "description": "What you want to do, in plain words.",
                 },
                 "limit": {
@@ -79,6 +84,32 @@ META_TOOLS = [
 ]
 
 
+VALIDATORS = {t.name: jsonschema.Draft202012Validator(t.input_schema) for t in META_TOOLS}
+
+
+def _problem(error: jsonschema.ValidationError) -> str:
+    """One error of a meta-tool's arguments, naming the field, never echoing the value (it may be huge)."""
+    field = ".".join(str(p) for p in error.absolute_path) or "arguments"
+    rule, bound = error.validator, error.validator_value
+    sentences = {
+        "type": f"{field} must be of type {bound}",
+        "maxLength": f"{field} is longer than {bound} characters",
+        "minLength": f"{field} must not be empty",
+        "minimum": f"{field} must be at least {bound}",
+        "maximum": f"{field} must be at most {bound}",
+        "minItems": f"{field} needs at least {bound} item(s)",
+        "maxItems": f"{field} takes at most {bound} items",
+    }
+    return sentences.get(str(rule), error.message[:200])
+
+
+def _validate(name: str, arguments: dict[str, Any]) -> None:
+    """Raise JSON-RPC invalid params (-32602) naming the field when ``arguments`` break the meta-tool's schema."""
+    error = jsonschema.exceptions.best_match(VALIDATORS[name].iter_errors(arguments))
+    if error is not None:
+        raise MCPError(types.INVALID_PARAMS, f"invalid arguments for {name}: {_problem(error)}")
+
+
 def _direct_tools(service: GatewayService) -> list[types.Tool]:
     return [
         types.Tool(name=r.name, title=r.title, description=r.description, input_schema=r.input_schema)
@@ -106,6 +137,8 @@ def build(service: GatewayService) -> Server[Any]:
         args = params.arguments or {}
         if service.direct:
             return await service.call(params.name, args)
+        if params.name in VALIDATORS:
+            _validate(params.name, args)
         if params.name == SEARCH:
             query = args.get("query")
             if not isinstance(query, str) or not query.strip():
@@ -114,14 +147,14 @@ def build(service: GatewayService) -> Server[Any]:
                 )
             limit = args.get("limit") if isinstance(args.get("limit"), int) else None
             categories = [c for c in args.get("categories") or [] if isinstance(c, str)]
-            return service.search(query, limit, categories)
+            return await service.search(query, limit, categories)
         if params.name == DESCRIBE:
             names = args.get("names")
             if not isinstance(names, list) or not names:
                 return text_result(
                     "describe_tools needs names: a list of tool names from search_tools", error=True
                 )
-            return service.describe([str(n) for n in names])
+            return await service.describe([str(n) for n in names])
         if params.name == CALL:
             name = args.get("name")
             if not isinstance(name, str):

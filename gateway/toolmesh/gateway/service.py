@@ -6,10 +6,15 @@ that will not start, a category server that died) is an ``isError`` result for t
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import json
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from mcp import types
@@ -28,6 +33,12 @@ from toolmesh.vault import VaultError
 
 log = structlog.get_logger("toolmesh.gateway")
 EV_CALL = "tool.forwarded"
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _router_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="toolmesh-router")
 
 
 @dataclass
@@ -41,6 +52,10 @@ class GatewayService:
     identity: UpstreamIdentity = field(default_factory=UpstreamIdentity.without_vault)
     #: List the tools themselves (few tools) rather than the meta-tools; decided once the catalog is loaded.
     direct: bool = False
+    #: The router's own thread: a search embeds its query (CPU for milliseconds, more for long
+    #: queries) off the event loop, so other requests go on meanwhile; and every use of the learned
+    #: outcomes (search, describe, call) happens on this one thread, one at a time.
+    worker: ThreadPoolExecutor = field(default_factory=_router_thread, repr=False)
 
     def decide_mode(self) -> None:
         self.direct = len(self.catalog.tools) <= self.settings.direct_tools_limit
@@ -61,7 +76,22 @@ class GatewayService:
         record = self.catalog.tools.get(name)
         return record if record is not None and self.allowed(record) else None
 
-    def search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
+    async def on_worker(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn`` run on the router's thread, in the request's context (its caller)."""
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.worker, call)
+
+    def close(self) -> None:
+        self.worker.shutdown(wait=False, cancel_futures=True)
+
+    async def search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
+        return await self.on_worker(self._search, query, limit, categories)
+
+    async def describe(self, names: list[str]) -> types.CallToolResult:
+        return await self.on_worker(self._describe, names)
+
+    def _search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
         found = self.router.search(
             query,
             limit=limit or self.settings.search_limit,
@@ -79,7 +109,7 @@ class GatewayService:
         )
         return text_result("\n".join(lines))
 
-    def describe(self, names: list[str]) -> types.CallToolResult:
+    def _describe(self, names: list[str]) -> types.CallToolResult:
         records = {n: self.visible(n) for n in names}
         known = []
         for record in records.values():
@@ -125,7 +155,7 @@ class GatewayService:
             return text_result(f"category {record.category} is unavailable: {exc}", error=True)
         outcome = "error" if result.is_error else "ok"
         self._observe(record.category, outcome, started)
-        if self.router.called(auth.caller().subject, name, ok=not result.is_error):
+        if await self.on_worker(self.router.called, auth.caller().subject, name, ok=not result.is_error):
             self.metrics.followups.labels(outcome).inc()
         log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
         return result
