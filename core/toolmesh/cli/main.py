@@ -52,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     gateway_cli.add_search_arguments(search)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
-    retrieval = bench_sub.add_parser("retrieval", help="tool retrieval quality on a tools/queries JSONL pair")
+    retrieval = bench_sub.add_parser(
+        "retrieval",
+        help="tool retrieval quality on data sets (tools and queries JSONL), pooled, with distractors",
+    )
 
     retrieval_bench.add_arguments(retrieval)
     return parser

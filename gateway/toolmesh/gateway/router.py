@@ -84,7 +84,7 @@ class Router:
                 continue
             if allowed is not None and not allowed(record):
                 continue  # never show a tool the caller cannot call
-            cost = len(compact(record)) // 4
+            cost = line_tokens(record)
             if out and spent + cost > budget:
                 break
             out.append(record)
@@ -133,3 +133,19 @@ def compact(record: ToolRecord) -> str:
     """One line per tool in search results: name, first sentence of the description, category."""
     first = record.description.strip().split("\n", 1)[0][:200]
     return f"{record.name} [{record.category}]: {first}"
+
+
+def line_tokens(record: ToolRecord) -> int:
+    """What one result line costs against the search's token budget (chars/4, as the benchmark counts)."""
+    return len(compact(record)) // 4
+
+
+def shown_within(costs: Sequence[int], limit: int, budget: int) -> int:
+    """How many results, in order, a search shows: at most ``limit``, and the first always, the rest
+    while their lines fit ``budget`` tokens (Router.search's cut, for the benchmark's budget figures)."""
+    spent = 0
+    for n, cost in enumerate(costs[:limit]):
+        if n and spent + cost > budget:
+            return n
+        spent += cost
+    return min(len(costs), limit)

@@ -54,3 +54,47 @@ def test_json_output_has_the_documented_keys_as_fractions(
     assert figures["complete@10"] == 1.0
     assert figures["recall@1"] == 0.75, "one of the second query's two tools fits in the top 1"
     assert 0 < figures["tokens_per_query"] <= figures["catalogue_tokens"]
+
+
+def write_set(folder: Path, tools: list[tuple[str, str]], queries: list[tuple[str, list[str]]]) -> Path:
+    folder.mkdir()
+    write_jsonl(folder / "tools.jsonl", [
+        {"id": t, "name": t, "description": d, "input_schema": {}, "server": t} for t, d in tools
+    ])  # fmt: skip
+    write_jsonl(folder / "queries.jsonl", [
+        {"qid": f"q-{i}", "query": q, "gold": gold} for i, (q, gold) in enumerate(queries)
+    ])  # fmt: skip
+    return folder
+
+
+def test_sets_are_pooled_and_reported_each_and_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mail = write_set(tmp_path / "mail", [("send_email", "Send an email to a recipient")],
+                     [("email the customer", ["send_email"])])  # fmt: skip
+    billing = write_set(tmp_path / "billing", [("create_invoice", "Create a customer invoice"),
+                                                ("send_email", "Send an invoice by email")],
+                        [("bill the customer with an invoice", ["create_invoice"])])  # fmt: skip
+    per_query = tmp_path / "per-query.jsonl"
+    argv = ["bench", "retrieval", "--set", str(mail), "--set", str(billing), "--json", "--lexical-only",
+            "--per-query", str(per_query)]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pool_tools"] == 3
+    assert set(report["sets"]) == {"mail", "billing"}
+    assert set(report["sets"]["mail"]) >= KEYS | {"recall@1000tok", "complete@2000tok"}
+    assert report["pooled"]["queries"] == 2
+    rows = [json.loads(line) for line in per_query.read_text().splitlines()]
+    assert [r["set"] for r in rows] == ["mail", "billing"]
+    assert rows[1]["gold_groups"] == [["billing/create_invoice"]]
+    assert rows[1]["ranked"][0][0] == "billing/create_invoice"
+
+
+def test_a_query_without_gold_fails_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_set(tmp_path / "mail", [("send_email", "Send an email")], [("email", ["send_email"])])
+    with (folder / "queries.jsonl").open("a") as fh:
+        fh.write(json.dumps({"qid": "lost", "query": "no gold here"}) + "\n")
+    assert main(["bench", "retrieval", "--set", str(folder), "--lexical-only"]) == 2
+    assert f"{folder / 'queries.jsonl'}:2: query 'lost' has no gold" in capsys.readouterr().err
