@@ -104,6 +104,8 @@ class Credential:
     location: str  # header | query | cookie
     name: str
     value: str
+    #: Secrets derived from the looked-up values that the upstream sees (Basic's ``user:pass``).
+    derived: tuple[str, ...] = ()
 
 
 def secret_lookup(auth: Auth, store: SecretStore) -> Lookup:
@@ -173,7 +175,8 @@ def static_credential(auth: Auth, get: Lookup) -> Credential | None:
         return Credential("header", "Authorization", f"Bearer {get('accessToken')}")
     if auth.type == AuthType.BASIC:
         pair = f"{get('username')}:{get('password')}"
-        return Credential("header", "Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
+        encoded = base64.b64encode(pair.encode()).decode()
+        return Credential("header", "Authorization", "Basic " + encoded, derived=(pair, encoded))
     return None
 
 
@@ -187,13 +190,16 @@ async def authorize(
     timeout: float,
     vault: CachedReader | None = None,
     user: Mapping[str, str] | None = None,
+    reveal: Callable[..., None] = lambda *values: None,
 ) -> HttpRequest:
-    """The request with the integration's credentials applied."""
+    """The request with the integration's credentials applied; ``reveal`` is told each secret the
+    request carries that the lookup did not hand out itself (to scrub this call's result of it)."""
     if auth is None or auth.type == AuthType.NONE:
         return request
     get = await lookup(auth, store, vault, user)
     credential = static_credential(auth, get)
     if credential is not None:
+        reveal(credential.value, *credential.derived)
         place = {"header": with_header, "query": with_query, "cookie": with_cookie}[credential.location]
         return place(request, credential.name, credential.value)
     assert auth.oauth2 is not None  # client credentials require it (model rules)

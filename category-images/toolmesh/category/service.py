@@ -29,7 +29,7 @@ from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamError, UpstreamPool
 from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
-from toolmesh.common.secrets import SecretStore
+from toolmesh.common.secrets import CallScrubber, SecretStore
 from toolmesh.openapi import ArgumentError
 from toolmesh.openapi.request import HttpRequest, build_request
 from toolmesh.vault import CachedReader, Vault, VaultSettings
@@ -181,7 +181,7 @@ class CategoryService:
             await self._limiter(integration).acquire(integration.spec.timeout_seconds)
             request = await authorize(
                 request, integration.spec.auth, store=self.store, tokens=self.tokens, pool=self.pool,
-                timeout=integration.spec.timeout_seconds, vault=self.vault, user=user,
+                timeout=integration.spec.timeout_seconds, vault=self.vault, user=user, reveal=scrub.reveal,
             )  # fmt: skip
             response = await self.pool.send(request, timeout=integration.spec.timeout_seconds)
             result = results.render(response, cap=self.settings.max_response_bytes, scrub=scrub)
@@ -200,18 +200,9 @@ class CategoryService:
         self._observe(binding.name, name, outcome, started)
         return result
 
-    def _scrubber(self, user: Mapping[str, str] | None) -> Any:
+    def _scrubber(self, user: Mapping[str, str] | None) -> CallScrubber:
         """Scrubs every credential handed out, and this call's own user credentials."""
-        if not user:
-            return self.store.scrub
-        own = sorted((v for v in user.values() if len(v) >= 4), key=len, reverse=True)
-
-        def scrub(text: str) -> str:
-            for value in own:
-                text = text.replace(value, "[redacted]")
-            return self.store.scrub(text)
-
-        return scrub
+        return CallScrubber(self.store, set(user.values()) if user else set())
 
     def _limiter(self, integration: MCPIntegration) -> _NoLimit | TokenBucket:
         limit = integration.spec.rate_limit

@@ -7,15 +7,27 @@ A ``secretRef`` names a Secret; its keys (``apiKey``, ``token``, ``username``, `
    e.g. ``TOOLMESH_SECRET_TASKS_CREDENTIALS_APIKEY``;
 2. a mounted Secret: ``<credentials_dir>/<secret>/<key>`` (how the operator mounts it in a pod);
 3. a Secret object in the catalog folder (local development only).
+
+Scrubbing replaces every value handed out in each form a request could carry it and an upstream
+could echo it: as it is, percent-encoded (query and cookie values), JSON-escaped (an echoed header
+inside a JSON body) and base64 (Basic credentials: the request builder reveals ``user:pass``).
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+#: Shorter values are not scrubbed: they would redact ordinary text.
+MIN_SCRUBBED = 4
+REDACTED = "[redacted]"
 
 
 class MissingCredential(Exception):
@@ -42,7 +54,7 @@ class SecretStore:
                 f"credential {key!r} of Secret {secret!r} is not configured "
                 f"(set {env_name(secret, key)} or mount the Secret)"
             )
-        if len(value) >= 4:  # shorter values would scrub ordinary text
+        if len(value) >= MIN_SCRUBBED:
             self.handed_out.add(value)
         return value
 
@@ -56,8 +68,51 @@ class SecretStore:
         return None
 
     def scrub(self, text: str) -> str:
-        """The text with every credential handed out replaced by ``[redacted]``."""
-        for value in self.handed_out:
-            if value in text:
-                text = text.replace(value, "[redacted]")
-        return text
+        """The text with every credential handed out, in every form (:func:`forms`), replaced by ``[redacted]``."""
+        return scrub(text, self.handed_out)
+
+
+@dataclass
+class CallScrubber:
+    """Scrubs one call's results: the store's values and those revealed for this call only (a
+    caller's own credentials, what the request builder derived from them), which are kept nowhere else."""
+
+    store: SecretStore
+    revealed: set[str] = field(default_factory=set)
+
+    def reveal(self, *values: str) -> None:
+        self.revealed.update(values)
+
+    def __call__(self, text: str) -> str:
+        return scrub(text, self.revealed | self.store.handed_out)
+
+
+@functools.lru_cache(maxsize=4096)
+def forms(value: str) -> tuple[str, ...]:
+    """``value`` as a request may carry it and an echo may show it, longest first."""
+    encoded = {
+        value,
+        quote(value, safe=""),  # query and cookie values (toolmesh.category.auth)
+        quote(value),
+        quote_plus(value, safe=""),
+        base64.b64encode(value.encode()).decode(),
+        base64.urlsafe_b64encode(value.encode()).decode(),
+    }
+    encoded |= {e.rstrip("=") for e in encoded if e.endswith("=")}
+    encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), e) for e in encoded}
+    escaped = set()
+    for form in encoded:
+        for ascii_only in (True, False):
+            inner = json.dumps(form, ensure_ascii=ascii_only)[1:-1]
+            escaped |= {inner, inner.replace("/", "\\/")}
+    found = {f for f in encoded | escaped if len(f) >= MIN_SCRUBBED}
+    return tuple(sorted(found, key=lambda f: (-len(f), f)))
+
+
+def scrub(text: str, values: Iterable[str]) -> str:
+    """``text`` with every form of each of ``values`` replaced by ``[redacted]``, longest first."""
+    all_forms = sorted({f for v in values if len(v) >= MIN_SCRUBBED for f in forms(v)}, key=len, reverse=True)
+    for form in all_forms:
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
