@@ -1,19 +1,31 @@
 """structlog, configured once per process and bridged to the standard library.
 
 kopf, aiohttp and the MCP SDK log through ``logging``; structlog's ``ProcessorFormatter`` renders
-their records and ours the same way: JSON lines in production, a console format in development.
-Event names are constants of each component; context travels as key-values.
+their records and ours the same way: JSON lines in production, a console format in development
+(``auto``: console on a terminal, JSON otherwise). Event names are constants of each component;
+context travels as key-values.
+
+Tracebacks never show frame locals, in either format: a frame's locals hold credentials (a
+Secret's values, a caller's key). structlog's console renderer shows them when ``rich`` or
+``better-exceptions`` is installed, so the plain formatter is named explicitly.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from typing import Literal, TextIO
 
 import structlog
 
-LogFormat = Literal["json", "console"]
+LogFormat = Literal["auto", "json", "console"]
+
+
+def resolve(fmt: LogFormat, stream: TextIO) -> Literal["json", "console"]:
+    """``auto``: console for a person at a terminal, JSON lines for everything else (a pod, a file)."""
+    if fmt == "auto":
+        return "console" if stream.isatty() else "json"
+    return fmt
 
 
 def configure(level: str = "INFO", fmt: LogFormat = "json") -> None:
@@ -23,8 +35,10 @@ def configure(level: str = "INFO", fmt: LogFormat = "json") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    rendering: list[structlog.typing.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        if resolve(fmt, sys.stderr) == "json"
+        else [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -36,7 +50,7 @@ def configure(level: str = "INFO", fmt: LogFormat = "json") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
         )
     )
     root = logging.getLogger()

@@ -117,5 +117,6 @@ class GatewaySettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(
-        default="console", description="console (development) or json (production)."
+        default="auto",
+        description="console (development), json (production), or auto: console when stderr is a terminal, else json.",
     )
