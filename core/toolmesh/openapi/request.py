@@ -114,6 +114,19 @@ def path_value(route: ParamRoute, value: Any) -> str:
     return {"label": "." + text, "matrix": f";{name}={text}"}.get(style, text)
 
 
+def _no_dot_segments(template: str, path: str) -> str:
+    """``path`` with every ``.`` or ``..`` segment that arguments made spelled ``%2E``, so the URL
+    cannot climb out of the operation's template (RFC 3986 §5.2.4 removes dot segments; encoded
+    ones are not dot segments). Values are percent-encoded without ``/``, so segments line up."""
+    built, written = path.split("/"), template.split("/")
+    if len(built) != len(written):
+        return path
+    return "/".join(
+        b.replace(".", "%2E") if b in (".", "..") and b != w else b
+        for b, w in zip(built, written, strict=True)
+    )
+
+
 def query_pairs(route: ParamRoute, value: Any) -> list[tuple[str, str]]:
     """Encoded ``(name, value)`` pairs for a query parameter (names and values percent-encoded)."""
     name, style, explode, reserved = _enc(route.name), route.style, route.explode, route.allow_reserved
@@ -285,6 +298,7 @@ def build_request(
             headers.append(("Content-Type", content_type))
     except ValueError as exc:
         raise ArgumentError(tool.name, [str(exc)]) from None
+    path = _no_dot_segments(route.path, path)
     if cookies:
         headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies)))
 

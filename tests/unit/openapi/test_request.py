@@ -84,6 +84,38 @@ def test_a_request_uses_path_query_header_and_cookie_parameters(demo: CompiledSp
     assert me.header("Cookie") == "session=s%201"
 
 
+def _one_path_operation(template: str, *parameters: dict[str, Any]) -> CompiledSpec:
+    operation = {"operationId": "get", "responses": {}, "parameters": list(parameters)}
+    return compile_document({"openapi": "3.0.0", "info": {"title": "t", "version": "1"},
+                             "paths": {template: {"get": operation}}})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "segment"),
+    [("..", "%2E%2E"), (".", "%2E"), ("...", "..."), ("../admin", "..%2Fadmin"), ("a..b", "a..b")],
+)
+def test_a_dot_segment_argument_cannot_climb_out_of_the_template(name: str, segment: str) -> None:
+    spec = _one_path_operation("/files/{name}/meta", {"name": "name", "in": "path", "required": True,
+                                                      "schema": {"type": "string"}})  # fmt: skip
+    url = build_request(spec.tools[0], {"name": name}, base_url="http://h/v1").url
+    assert url == f"http://h/v1/files/{segment}/meta"
+
+
+def test_label_and_list_values_that_make_a_dot_segment_are_encoded() -> None:
+    spec = _one_path_operation(
+        "/a/{p}/{q}/b",
+        {"name": "p", "in": "path", "required": True, "style": "label", "schema": {"type": "string"}},
+        {
+            "name": "q",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "array", "items": {"type": "string"}},
+        },
+    )
+    url = build_request(spec.tools[0], {"p": ".", "q": [".."]}, base_url="http://h").url
+    assert url == "http://h/a/%2E%2E/%2E%2E/b"
+
+
 def test_server_variables_and_base_url_override(demo: CompiledSpec) -> None:
     tool = demo.tool("getTask")
     assert build_request(tool, {"projectId": "p", "taskId": 1}, server_variables={"region": "us"}).url == (
