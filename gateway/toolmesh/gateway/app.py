@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 
@@ -28,7 +29,7 @@ from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
-from toolmesh.gateway.settings import GatewaySettings
+from toolmesh.gateway.settings import GatewaySettings, SettingsError
 from toolmesh.gateway.supervisor import Categories, LocalCategories
 from toolmesh.kube import KubeClient, load_connection
 from toolmesh.vault import Vault, VaultSettings
@@ -36,6 +37,7 @@ from toolmesh.vault import Vault, VaultSettings
 SERVICE = web.AppKey("service", GatewayService)
 REAP_EVERY = 5.0
 QDRANT_COLLECTION = "toolmesh-tools"
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def make_embedder(
@@ -60,7 +62,7 @@ def make_outcomes(settings: GatewaySettings, embedder: QueryEmbedder | None) -> 
     if settings.learning == "off":
         return None
     if embedder is None:
-        raise ValueError(
+        raise SettingsError(
             "TOOLMESH_LEARNING needs the embedding model (outcomes are kept by query vector): "
             "unset TOOLMESH_LEARNING or TOOLMESH_LEXICAL_ONLY"
         )
@@ -76,14 +78,23 @@ def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
         return auth.Authenticator("none")
     if settings.auth == "api-key":
         if not settings.auth_api_keys:
-            raise ValueError(
+            raise SettingsError(
                 "TOOLMESH_AUTH=api-key needs TOOLMESH_AUTH_API_KEYS (SHA-256 hex digests of the keys)"
+            )
+        malformed = [str(n) for n, k in enumerate(settings.auth_api_keys, 1) if not SHA256_HEX.fullmatch(k)]
+        if malformed:  # never echoed: a key pasted here by mistake must not reach a log
+            which = (
+                f"entry {malformed[0]} is" if len(malformed) == 1 else f"entries {', '.join(malformed)} are"
+            )
+            raise SettingsError(
+                f"TOOLMESH_AUTH_API_KEYS: {which} not a SHA-256 digest (64 hex digits): list each key's "
+                "digest, not the key (printf %s KEY | sha256sum)"
             )
         return auth.Authenticator(
             "api-key", api_key_digests=frozenset(k.lower() for k in settings.auth_api_keys)
         )
     if not settings.auth_issuer:
-        raise ValueError(
+        raise SettingsError(
             "TOOLMESH_AUTH_ISSUER is required with TOOLMESH_AUTH=jwt (the default): the OAuth issuer whose "
             "tokens the gateway accepts. Or TOOLMESH_AUTH=api-key, or TOOLMESH_AUTH=none for local development."
         )
@@ -122,6 +133,7 @@ def make_identity(
 
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
     """The gateway for ``settings`` (a folder, or the cluster); pass ``embedder`` to reuse a loaded model."""
+    authenticator = make_authenticator(settings)  # first: a missing setting fails before the model loads
     secrets = SecretStore(settings.credentials_dir)
     if settings.source == "cluster":
         gateway_catalog = catalog_mod.GatewayCatalog({}, {}, {})
@@ -133,7 +145,6 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     router = Router(
         gateway_catalog, embedder, store=vector_store(settings), outcomes=make_outcomes(settings, embedder)
     )
-    authenticator = make_authenticator(settings)
     base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
     protected = ("/mcp", DISCONNECT_PATH)
     app = web.Application(middlewares=[auth.middleware(authenticator, base + auth.METADATA_PATH, protected)])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import time
 from pathlib import Path
 
-from toolmesh.gateway.settings import GatewaySettings
+from toolmesh.gateway.settings import CONFIGURATION_ERRORS, GatewaySettings, one_line
 
 
 def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +61,19 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
     return GatewaySettings(**overrides)  # type: ignore[arg-type]
 
 
+def _listen(host: str, port: int, command: str) -> socket.socket | None:
+    """The listening socket, bound before anything is loaded or printed; None (and one line) if busy."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        print(
+            f"toolmesh {command}: cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(is another gateway running there? choose another with --port)",
+            file=sys.stderr,
+        )
+        return None
+
+
 def _check_catalog(path: Path, command: str) -> bool:
     if not path.is_dir():
         print(f"toolmesh {command}: {path} is not a folder", file=sys.stderr)
@@ -88,11 +102,24 @@ def dev(args: argparse.Namespace) -> int:
     from toolmesh.common import logging as logging_setup
     from toolmesh.gateway.app import SERVICE, create_app, make_embedder
 
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except CONFIGURATION_ERRORS as exc:
+        print(f"toolmesh dev: {one_line(exc)}", file=sys.stderr)
+        return 2
+    listener = _listen(settings.host, settings.port, "dev")
+    if listener is None:
+        return 2
+    port = listener.getsockname()[1]
     logging_setup.configure(settings.log_level, settings.log_format)
     print(f"toolmesh dev: indexing {settings.catalog} ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    app = create_app(settings, make_embedder(settings, progress_bar))
+    try:
+        app = create_app(settings, make_embedder(settings, progress_bar))
+    except CONFIGURATION_ERRORS as exc:
+        listener.close()
+        print(f"toolmesh dev: {one_line(exc)}", file=sys.stderr)
+        return 2
     service = app[SERVICE]
     tools = len(service.catalog.tools)
     categories = sorted({t.category for t in service.catalog.tools.values()})
@@ -101,8 +128,8 @@ def dev(args: argparse.Namespace) -> int:
           file=sys.stderr)  # fmt: skip
     for name, problem in service.catalog.problems.items():
         print(f"toolmesh dev: integration {name}: {problem}", file=sys.stderr)
-    print(client_config(f"http://{settings.host}:{settings.port}/mcp"), flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    print(client_config(f"http://{settings.host}:{port}/mcp"), flush=True)
+    web.run_app(app, sock=listener, print=None)
     return 0
 
 
@@ -153,7 +180,20 @@ def serve(args: argparse.Namespace) -> int:
     for key in ("namespace", "catalog", "host", "port"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
-    settings = GatewaySettings(**overrides)  # type: ignore[arg-type]
+    try:
+        settings = GatewaySettings(**overrides)  # type: ignore[arg-type]
+    except CONFIGURATION_ERRORS as exc:
+        print(f"toolmesh gateway: {one_line(exc)}", file=sys.stderr)
+        return 2
+    listener = _listen(settings.host, settings.port, "gateway")
+    if listener is None:
+        return 2
     logging_setup.configure(settings.log_level, settings.log_format)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    try:
+        app = create_app(settings)
+    except CONFIGURATION_ERRORS as exc:
+        listener.close()
+        print(f"toolmesh gateway: {one_line(exc)}", file=sys.stderr)
+        return 2
+    web.run_app(app, sock=listener, print=None)
     return 0

@@ -5,10 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from toolmesh.common.logging import LogFormat
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and how to fix it, in one line."""
+
+
+#: What reading or checking the settings raises when the environment is wrong (never a bug).
+CONFIGURATION_ERRORS = (SettingsError, ValidationError, SourceError)
+
+
+def one_line(error: Exception) -> str:
+    """A configuration error as one line that names each setting (``TOOLMESH_*``)."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"TOOLMESH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+        )
+    return " ".join(str(error).split())
 
 
 class GatewaySettings(BaseSettings):
