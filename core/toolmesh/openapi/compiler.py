@@ -17,8 +17,8 @@ import json
 import re
 from typing import Any
 
+from toolmesh.openapi import budgets, filters, naming, swagger2
 from toolmesh.openapi import diagnostics as codes
-from toolmesh.openapi import filters, naming, swagger2
 from toolmesh.openapi.document import parse, version_of
 from toolmesh.openapi.errors import SpecError
 from toolmesh.openapi.model import (
@@ -139,8 +139,9 @@ def _description(op: dict[str, Any], method: str, path: str, tags: list[str], li
 
 
 class _Compiler:
-    def __init__(self, doc: dict[str, Any], options: CompileOptions, oas30: bool) -> None:
+    def __init__(self, doc: dict[str, Any], options: CompileOptions, oas30: bool, source: str) -> None:
         self.doc = doc
+        self.source = source
         self.options = options
         self.schemas = SchemaConverter(doc, oas30=oas30)
         self.diagnostics: list[Diagnostic] = []
@@ -383,6 +384,11 @@ class _Compiler:
                 op_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
                 if not filters.selected(self.options, op_id, method, str(path), tags):
                     continue
+                if len(named) == budgets.MAX_OPERATIONS:
+                    raise SpecError(
+                        f"{self.source}: more than {budgets.MAX_OPERATIONS:,} operations are selected; the "
+                        "document is not compiled (select fewer with spec.openapi.include or exclude)"
+                    )
                 named.append(self.operation(str(path), method, op, item))
         return self.name(named), total
 
@@ -443,7 +449,7 @@ def compile_document(
     if kind == "swagger":
         doc, early = swagger2.to_openapi3(doc)
     oas30 = kind == "swagger" or version.startswith("3.0")
-    compiler = _Compiler(doc, options, oas30)
+    compiler = _Compiler(doc, options, oas30, source)
     tools, total = compiler.compile()
     diagnostics = [*early, *compiler.diagnostics]
     if total == 0:
