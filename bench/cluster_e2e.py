@@ -80,7 +80,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             release.patch_category("pm", {"scaleToZero": {"enabled": True, "idleAfter": "5s"}})
             wakes = []
             for i in range(args.wakes):
-                wait_for("pm at zero", lambda: not release.category_pods("pm"), timeout=120)
+                wait_for("pm at zero", lambda: release.asleep("pm"), timeout=120)
                 wakes.append(await call(release, f"wake-{i}"))
             figures["wake_from_zero_s"] = {
                 "n": len(wakes), "p50": round(statistics.median(wakes), 2), "max": round(max(wakes), 2),
@@ -104,18 +104,20 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             for _ in range(args.kills):
                 load = Load(release.gateway_url, CREATE, {"projectId": "bench", "body": {"title": "load"}},
                             calls=10_000, concurrency=4, seconds=60)  # fmt: skip
-                running = asyncio.create_task(load.run())
-                await asyncio.sleep(2)
                 victim = release.category_pods("pm")[0]["metadata"]["name"]
-                killed = time.monotonic()
-                release.kubectl("delete", "pod", victim, "--grace-period=0", "--force", "--wait=false")
-                await asyncio.sleep(0.5)
-                await asyncio.to_thread(
-                    wait_for, "pm back to two ready pods", lambda: pm_ready(release) >= 2, 120, 0.2
-                )
-                recoveries.append(time.monotonic() - killed)
-                load.stop()
-                await running
+                killed: list[float] = []
+
+                def kill(victim: str = victim, killed: list[float] = killed) -> None:
+                    killed.append(time.monotonic())
+                    release.kubectl("delete", "pod", victim, "--grace-period=0", "--force", "--wait=false")
+
+                def back(killed: list[float] = killed) -> bool:
+                    if pm_ready(release) < 2:
+                        return False
+                    recoveries.append(time.monotonic() - killed[0])
+                    return True
+
+                await load.across(kill, back)
                 failed.append(len(load.failures))
             figures["pod_kill"] = {
                 "recovery_s": [round(r, 1) for r in recoveries],

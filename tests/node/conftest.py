@@ -42,3 +42,8 @@ def kube_node(
 @pytest.fixture(scope="session")
 def release(kube_node: tuple[LocalCluster, LocalNode], images: dict[str, str]) -> releases.Release:
     return releases.install(kube_node[0], releases.helm_binary(), images)
+
+
+@pytest.fixture(scope="session")
+def node(kube_node: tuple[LocalCluster, LocalNode]) -> LocalNode:
+    return kube_node[1]

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
 import time
 import uuid
 from typing import Any
 
 import pytest
 
+from toolmesh.testing.node import LocalNode
 from toolmesh.testing.release import Load, Release, mcp_client, ready, text_of, wait_for
 
 pytestmark = pytest.mark.node
@@ -54,6 +58,22 @@ def test_operator_and_gateway_run_as_real_pods_with_in_cluster_credentials(relea
     assert len(release.pods(SELECTOR["gateway"])) == 2
 
 
+def test_pods_reach_nothing_outside_the_machine(node: LocalNode) -> None:
+    """The node's network has no default route and its bridge does not masquerade."""
+    route = subprocess.run(
+        ["ip", "netns", "exec", node.network.netns, "ip", "route", "get", "192.0.2.1"],
+        capture_output=True,
+        text=True,
+    )
+    assert route.returncode != 0
+    assert "unreachable" in route.stderr
+    routes = subprocess.run(
+        ["ip", "netns", "exec", node.network.netns, "ip", "route"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "default" not in routes, routes
+    assert node.network.bridge in routes, routes  # the pods' bridge, and the link to the host: nothing else
+
+
 def test_every_category_is_ready_and_serves_from_real_pods(release: Release) -> None:
     release.kubectl("wait", "--for=condition=Ready", "mcpcategory", "--all", "--timeout=180s")
     release.kubectl("wait", "--for=condition=Ready", "mcpintegration/tasks", "--timeout=180s")
@@ -65,7 +85,7 @@ async def test_a_tool_call_through_the_gateway_service_wakes_pm_and_returns_the_
     release: Release,
 ) -> None:
     # pm scales to zero and nobody has used it yet: it has no pod until this call.
-    assert not release.category_pods("pm")
+    assert release.asleep("pm")
     async with mcp_client(release.gateway_url, timeout=60) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert {CREATE, LIST} <= names, names
@@ -86,7 +106,7 @@ async def test_a_category_at_zero_is_woken_by_each_call_without_a_refused_connec
     release.patch_category("pm", {"scaleToZero": {"enabled": True, "idleAfter": "5s"}})
     try:
         for attempt in range(3):
-            wait_for("pm at zero", lambda: not release.category_pods("pm"), timeout=90)
+            wait_for("pm at zero", lambda: release.asleep("pm"), timeout=90)
             started = time.monotonic()
             task = await create_task(release, f"wake-{attempt}")
             print(f"wake {attempt}: {time.monotonic() - started:.2f} s")
@@ -95,26 +115,60 @@ async def test_a_category_at_zero_is_woken_by_each_call_without_a_refused_connec
         release.patch_category("pm", {"scaleToZero": {"enabled": True, "idleAfter": "15m"}})
 
 
-async def test_a_category_pod_killed_under_load_fails_only_calls_in_flight(release: Release) -> None:
+async def test_a_category_pod_killed_under_load_fails_only_calls_in_flight(
+    release: Release, node: LocalNode
+) -> None:
+    """The server process of one of two pm pods is SIGKILLed (a crash, no graceful anything); the
+    kubelet restarts it. Calls go on through the other pod; only those the dead one held may fail."""
     release.patch_category("pm", {"replicas": {"min": 2, "max": 3}, "scaleToZero": {"enabled": False}})
     wait_for("two ready pm pods", lambda: sum(ready(p) for p in release.category_pods("pm")) >= 2, 120)
     load = Load(release.gateway_url, CREATE, {"projectId": "load", "body": {"title": "under load"}},
-                calls=160, concurrency=4, seconds=90)  # fmt: skip
-    running = asyncio.create_task(load.run())
-    await asyncio.sleep(2)
-    victim = release.category_pods("pm")[0]["metadata"]["name"]
-    release.kubectl("delete", "pod", victim, "--grace-period=0", "--force", "--wait=false")
-    await running
-    print(f"pm pod killed under load: {load.ok} ok, failures {load.failures}")
-    assert load.ok + len(load.failures) >= 100, (load.ok, load.failures)
+                calls=100_000, concurrency=4, seconds=90)  # fmt: skip
+    victim = release.category_pods("pm")[0]
+
+    def restarted_and_ready() -> bool:
+        pods = {p["metadata"]["name"]: p for p in release.category_pods("pm")}
+        again = pods.get(victim["metadata"]["name"])
+        restarts = again["status"]["containerStatuses"][0]["restartCount"] if again else 0
+        return restarts >= 1 and sum(ready(p) for p in pods.values()) >= 2
+
+    crash = victim["status"]["containerStatuses"][0]["containerID"]
+    before = await load.across(lambda: node.kill_container(crash), restarted_and_ready)
+    print(
+        f"pm server crashed under load: {before} ok before, {load.ok - before} after, failures {load.failures}"
+    )
+    assert before > 20
+    assert load.ok - before > 20, "calls did not go on while the server restarted"
     assert len(load.failures) <= load.concurrency, load.failures
     for failure in load.failures:  # clear errors naming what failed, never a traceback
         assert "Traceback" not in failure, failure
         assert "pm" in failure, failure
-    wait_for(
-        "pm back to two ready pods", lambda: sum(ready(p) for p in release.category_pods("pm")) >= 2, 120
-    )
     assert (await create_task(release, "after the kill"))["title"] == "after the kill"
+
+
+def test_a_hung_category_server_is_taken_out_by_its_probes_and_restarted(
+    release: Release, node: LocalNode
+) -> None:
+    """SIGSTOP one pm server (alive, answering nothing): its readiness probe takes it out of the
+    Service, its liveness probe has the kubelet restart it, and it comes back Ready."""
+    victim = next(p for p in release.category_pods("pm") if ready(p))
+    name, status = victim["metadata"]["name"], victim["status"]["containerStatuses"][0]
+    os.kill(node.container_pid(status["containerID"]), signal.SIGSTOP)
+
+    def pod() -> dict[str, Any]:
+        return next(p for p in release.category_pods("pm") if p["metadata"]["name"] == name)
+
+    wait_for("the hung pod out of the Service (readiness)", lambda: not ready(pod()), timeout=60)
+    wait_for(
+        "the hung server restarted (liveness) and Ready again",
+        lambda: (
+            pod()["status"]["containerStatuses"][0]["restartCount"] > status["restartCount"] and ready(pod())
+        ),
+        timeout=120,
+    )
+    events = release.kubectl("get", "events", "--field-selector", f"involvedObject.name={name}").stdout
+    assert "Readiness probe failed" in events, events
+    assert "Liveness probe failed" in events, events
 
 
 async def test_both_gateway_replicas_serve_and_one_dying_fails_only_calls_in_flight(release: Release) -> None:
@@ -123,15 +177,17 @@ async def test_both_gateway_replicas_serve_and_one_dying_fails_only_calls_in_fli
     for pod in gateways:  # each replica answers on its own address
         async with mcp_client(f"http://{pod['status']['podIP']}:8080/mcp") as client:
             assert CREATE in {t.name for t in (await client.list_tools()).tools}
-    load = Load(release.gateway_url, LIST, {"projectId": "apollo"}, calls=160, concurrency=4, seconds=90)
-    running = asyncio.create_task(load.run())
-    await asyncio.sleep(2)
-    release.kubectl("delete", "pod", gateways[0]["metadata"]["name"], "--wait=false")
-    await running
-    print(f"gateway pod deleted under load: {load.ok} ok, failures {load.failures}")
-    assert load.ok + len(load.failures) >= 100, (load.ok, load.failures)
+    load = Load(release.gateway_url, LIST, {"projectId": "apollo"}, calls=100_000, concurrency=4, seconds=90)
+    before = await load.across(
+        lambda: release.kubectl("delete", "pod", gateways[0]["metadata"]["name"], "--wait=false"),
+        lambda: sum(ready(p) for p in release.pods(SELECTOR["gateway"])) == 2,
+    )
+    print(
+        f"gateway pod deleted under load: {before} ok before, {load.ok - before} after, failures {load.failures}"
+    )
+    assert before > 20
+    assert load.ok - before > 20, "calls did not go on while the gateway was replaced"
     assert len(load.failures) <= load.concurrency, load.failures
-    wait_for("two ready gateways", lambda: sum(ready(p) for p in release.pods(SELECTOR["gateway"])) == 2)
 
 
 async def test_helm_upgrade_with_a_changed_value_rolls_with_no_failed_call(release: Release) -> None:

@@ -389,6 +389,19 @@ class LocalNode:
                 f"{rules.stdout.decode()[-4000:]}"
             )
 
+    def container_pid(self, container_id: str) -> int:
+        """The host PID of a container's main process."""
+        wanted = container_id.removeprefix("containerd://")
+        for line in self._ctr("tasks", "ls").stdout.decode().splitlines()[1:]:
+            task, pid, *_ = line.split()
+            if task == wanted:
+                return int(pid)
+        raise LookupError(f"no running task {wanted}")
+
+    def kill_container(self, container_id: str) -> None:
+        """SIGKILL a container's processes, as a crash would (the kubelet restarts it)."""
+        self._ctr("tasks", "kill", "--all", "--signal", "SIGKILL", container_id.removeprefix("containerd://"))
+
     # -- stop ---------------------------------------------------------------------------------
 
     def stop(self) -> None:

@@ -109,6 +109,12 @@ class Release:
     def category_pods(self, category: str) -> list[dict[str, Any]]:
         return self.pods(f"app.kubernetes.io/name=toolmesh-category,app.kubernetes.io/instance={category}")
 
+    def asleep(self, category: str) -> bool:
+        """The category runs no pod, not even a terminating one, and its status says so."""
+        selector = f"app.kubernetes.io/name=toolmesh-category,app.kubernetes.io/instance={category}"
+        status = self.json("mcpcategory", category).get("status") or {}
+        return not self.json("pods", "-l", selector)["items"] and not status.get("readyReplicas")
+
     def patch_category(self, name: str, spec: dict[str, Any]) -> None:
         self.kubectl("patch", "mcpcategory", name, "--type=merge", "-p", json.dumps({"spec": spec}))
 
@@ -204,6 +210,25 @@ class Load:
     def stop(self) -> None:
         """Start no new call; the calls in flight finish."""
         self.stopped = True
+
+    async def across(
+        self, disrupt: Callable[[], object], recovered: Callable[[], object], timeout: float = 120.0
+    ) -> int:
+        """Run; after 2 s, ``disrupt()``; once ``recovered()`` holds and 2 s more have passed, stop.
+
+        Returns how many calls had succeeded before the disruption (``ok`` counts them all).
+        """
+        running = asyncio.create_task(self.run())
+        try:
+            await asyncio.sleep(2)
+            before = self.ok
+            await asyncio.to_thread(disrupt)
+            await asyncio.to_thread(wait_for, "recovery", recovered, timeout)
+            await asyncio.sleep(2)
+        finally:
+            self.stop()
+            await running
+        return before
 
     async def run(self) -> Load:
         deadline = time.monotonic() + self.seconds

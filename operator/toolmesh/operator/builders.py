@@ -140,6 +140,8 @@ def deployment(
             "httpGet": {"path": "/healthz", "port": "http"},
             "periodSeconds": 10,
             "failureThreshold": 3,
+            # A hung server is killed 5 s after its third miss, not after the pod's grace period.
+            "terminationGracePeriodSeconds": 5,
         },
         "startupProbe": {
             "httpGet": {"path": "/healthz", "port": "http"},
