@@ -27,6 +27,7 @@ whole pool; ``_one_intent`` and ``_multi_intent`` split it by what the intent sp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # numpy and the model load only when a benchmark runs, not with every CLI command
+    from toolmesh.gateway.catalog import ToolRecord
     from toolmesh.gateway.index.hybrid import HybridIndex, Prior, QueryEmbedder, Weights
     from toolmesh.gateway.index.outcomes import LearningSettings
 
@@ -104,9 +106,19 @@ def load_tools(path: Path) -> list[dict[str, Any]]:
                 "description": str(row.get("description") or ""),
                 "input_schema": row.get("input_schema") or {},
                 "server": str(row.get("server") or ""),
+                "returns": _returns(row),
             }
         )
     return tools
+
+
+def _returns(row: dict[str, Any]) -> list[str]:
+    """The response's field names: ``returns``, or the properties of an ``output_schema``."""
+    if isinstance(row.get("returns"), list):
+        return [str(f) for f in row["returns"]]
+    output = row.get("output_schema")
+    props = output.get("properties") if isinstance(output, dict) else None
+    return [str(f) for f in props] if isinstance(props, dict) else []
 
 
 def load_queries(path: Path, tool_ids: set[str] | None = None) -> list[dict[str, Any]]:
@@ -208,6 +220,7 @@ def compile_corpus(api_dir: Path, out: TextIO) -> int:
                 "description": tool.description,
                 "input_schema": tool.input_schema,
                 "server": integration,
+                "returns": list(tool.returns),
             }
             out.write(json.dumps(row, separators=(",", ":")) + "\n")
             count += 1
@@ -221,7 +234,7 @@ def corpus_tools_file(corpus: Path | None = None) -> Path:
     if not api_dir.is_dir():
         raise DataError(f"{api_dir} is missing: run hack/fetch-corpora.sh (or pass --corpus)")
     digest = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:8]
-    compiled = cache_dir() / f"bench-{corpus.name}-{digest}.jsonl"
+    compiled = cache_dir() / f"bench-{corpus.name}-{digest}-v2.jsonl"
     if not compiled.exists():
         print(f"compiling {api_dir} into {compiled} (once) ...", file=sys.stderr, flush=True)
         partial = compiled.with_suffix(".partial")
@@ -263,6 +276,7 @@ def load_tools_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "description": r.get("description") or "",
             "input_schema": r.get("input_schema") or {},
             "server": r.get("server") or "",
+            "returns": _returns(r),
         }
         for r in rows
     ]
@@ -363,6 +377,21 @@ class Costs:
     schema: list[float]
     line: list[int]
     position: dict[str, int]
+    #: Each tool's prerequisites (graph.prerequisites), by id; worked out when first asked for.
+    records: list[ToolRecord] = field(default_factory=list)
+    by_integration: dict[str, list[ToolRecord]] = field(default_factory=dict)
+    _first: dict[str, list[str]] = field(default_factory=dict)
+
+    def prerequisites(self, tid: str) -> list[str]:
+        from toolmesh.gateway.index import graph
+
+        found = self._first.get(tid)
+        if found is None:
+            record = self.records[self.position[tid]]
+            ids = {r.name: r.title or r.name for r in self.by_integration[record.integration]}
+            found = [ids[n] for n in graph.prerequisites(record, self.by_integration[record.integration])]
+            self._first[tid] = found
+        return found
 
 
 def build_index(
@@ -375,10 +404,24 @@ def build_index(
 
     docs = [text.document(t["name"], t["description"], t["input_schema"], t["server"]) for t in tools]
     dense_docs = [text.dense_document(t["name"], t["description"], t["server"]) for t in tools]
+    # Records for the tool graph: the name the router reads, the id (as title) the figures count,
+    # and the integration kept apart per set (the prefix of the id).
+    records = [
+        ToolRecord(
+            t["name"], t["description"], t["input_schema"], "", f"{t['id'].partition('/')[0]}:{t['server']}",
+            title=t["id"], returns=t.get("returns", ()),
+        )
+        for t in tools
+    ]  # fmt: skip
+    by_integration: dict[str, list[ToolRecord]] = defaultdict(list)
+    for record in records:
+        by_integration[record.integration].append(record)
     costs = Costs(
         [tool_tokens(t) for t in tools],
         [line_tokens(ToolRecord(t["name"], t["description"], {}, "", t["server"])) for t in tools],
         {t["id"]: i for i, t in enumerate(tools)},
+        records,
+        by_integration,
     )
     started = time.perf_counter()
     index = HybridIndex(
@@ -407,14 +450,18 @@ def _evaluate_rows(
     per_query: TextIO | None,
     prior: Prior | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    from toolmesh.gateway.index import intents
+    from toolmesh.gateway.index import graph, intents
 
     out = []
     for name, q in rows:
         t0 = time.perf_counter()
         results = index.search(q["query"], RANKED, prior)
-        ms = (time.perf_counter() - t0) * 1000
         ranked = [tid for tid, _ in results]
+        if index.weights.prerequisites > 0:
+            ranked = graph.with_prerequisites(ranked, costs.prerequisites, index.weights.prerequisites)[
+                :RANKED
+            ]
+        ms = (time.perf_counter() - t0) * 1000
         positions = [costs.position[tid] for tid in ranked]
         metrics = query_metrics(ranked, q["gold_groups"])
         metrics.update(budget_metrics(ranked, q["gold_groups"], [costs.line[p] for p in positions]))
@@ -426,12 +473,13 @@ def _evaluate_rows(
         }
         out.append((name, row))
         if per_query is not None:
+            scores = dict(results)
             record = {
                 "set": name,
                 "qid": q["qid"],
                 "query": q["query"],
                 "gold_groups": q["gold_groups"],
-                "ranked": [[tid, round(score, 4)] for tid, score in results],
+                "ranked": [[tid, round(scores.get(tid, 0.0), 4)] for tid in ranked],
                 "missing@10": [g for g in q["gold_groups"] if not set(ranked[:SHOWN]).intersection(g)],
                 **{k: round(v, 4) for k, v in metrics.items()},
                 "ms": round(ms, 3),
@@ -555,8 +603,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--lexical-only", action="store_true", help="BM25 alone (no embedding model)")
     parser.add_argument(
-        "--dense-weight", type=float, default=1.0, help="weight of the dense ranking in the fusion"
+        "--dense-weight", type=float, help="weight of the dense ranking in the fusion (default: the router's)"
     )
+    parser.add_argument(
+        "--prerequisites", type=int, metavar="N",
+        help="pull the prerequisites of the first N results in beside them (default: the router's; 0: off)",
+    )  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
@@ -581,7 +633,11 @@ def main(args: argparse.Namespace) -> int:
         from toolmesh.gateway.index.embedder import FastEmbedder
 
         embedder = FastEmbedder()
-    weights = Weights(dense=args.dense_weight)
+    weights = Weights()
+    if args.dense_weight is not None:
+        weights = dataclasses.replace(weights, dense=args.dense_weight)
+    if args.prerequisites is not None:
+        weights = dataclasses.replace(weights, prerequisites=args.prerequisites)
     sink = args.per_query.open("w", encoding="utf-8") if args.per_query else None
     try:
         if args.tools and not extra:  # today's form: one pair, ids as they are, a flat object

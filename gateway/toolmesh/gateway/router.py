@@ -51,6 +51,7 @@ class Router:
             groups=[r.integration for r in records],
         )
         self._index, self._by_integration = index, by_integration
+        self._first: dict[str, list[str]] = {}
         if self.outcomes is not None:
             self.outcomes.forget_tools(lambda name: name in self.catalog.tools)
         release_freed_memory()
@@ -76,7 +77,10 @@ class Router:
         if self.outcomes is not None:
             prior = functools.partial(self.outcomes.prior, who=caller)
         ranked = self._index.ranked(query, max(CANDIDATES, limit), prior)
-        for name, _ in ranked.results:
+        names = [name for name, _ in ranked.results]
+        if self.weights.prerequisites > 0:
+            names = graph.with_prerequisites(names, self._prerequisites, self.weights.prerequisites)
+        for name in names:
             record = self.catalog.tools.get(name)
             if record is None:  # removed since this index was built (cluster mode)
                 continue
@@ -94,6 +98,16 @@ class Router:
         if self.outcomes is not None and caller is not None:
             self.outcomes.searched(caller, ranked.vectors, [r.name for r in out], self._closest)
         return out
+
+    def _prerequisites(self, name: str) -> list[str]:
+        """The tools to run before ``name`` (graph.prerequisites), worked out once per index."""
+        found = self._first.get(name)
+        if found is None:
+            record = self.catalog.tools.get(name)
+            candidates = self._by_integration.get(record.integration, ()) if record is not None else ()
+            found = graph.prerequisites(record, candidates) if record is not None else []
+            self._first[name] = found
+        return found
 
     def _closest(self, tool: str, vectors: Sequence[Vectors]) -> int:
         # Through the router, not a bound method of this index: a remembered search must not keep

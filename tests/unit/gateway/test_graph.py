@@ -6,8 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolmesh.api import MCPIntegration
-from toolmesh.gateway.catalog import ToolRecord, records
-from toolmesh.gateway.index.graph import identifier_arguments, produced_keys, related, resource_words
+from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord, records
+from toolmesh.gateway.index.graph import (
+    identifier_arguments,
+    prerequisites,
+    produced_keys,
+    related,
+    resource_words,
+    with_prerequisites,
+)
+from toolmesh.gateway.index.hybrid import Weights
+from toolmesh.gateway.router import Router
 
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "catalog" / "specs" / "tasks.openapi.yaml"
 
@@ -69,3 +78,46 @@ def test_a_tool_whose_response_fills_anothers_identifiers_leads_to_it() -> None:
     assert related(tools[0], tools[:1] + tools[3:]) == ["p__listProjectAlerts"]  # words only, weaker
     unlinked = ToolRecord("p__listProjects", "List projects.", {"type": "object"}, "pm", "p")
     assert related(unlinked, tools)[:2] == ["p__getProject", "p__listProjectAlerts"]  # by name words alone
+
+
+def flights_records(integration: str = "flights") -> list[ToolRecord]:
+    ids = {"type": "string"}
+    return [
+        ToolRecord("searchAirport", "Find an airport", {"properties": {"query": ids}, "required": ["query"]},
+                   "travel", integration, returns=["skyId", "entityId", "presentation"]),
+        ToolRecord("searchFlights", "Search flights",
+                   {"properties": {"originSkyId": ids, "destinationSkyId": ids, "date": ids},
+                    "required": ["originSkyId", "destinationSkyId", "date"]},
+                   "travel", integration, returns=["itineraries"]),
+        ToolRecord("getConfig", "Markets and currencies", {"properties": {}}, "travel", integration,
+                   returns=["id", "market"]),
+    ]  # fmt: skip
+
+
+def test_a_tool_whose_response_fills_the_arguments_is_a_prerequisite() -> None:
+    tools = flights_records()
+    search_flights = tools[1]
+    assert prerequisites(search_flights, tools) == ["searchAirport"], "skyId fills originSkyId"
+    assert prerequisites(tools[0], tools) == [], "nothing it needs is returned by another"
+    assert prerequisites(search_flights, flights_records("other")) == [], "other integrations never"
+
+
+def test_prerequisites_move_up_beside_the_tools_that_need_them() -> None:
+    first = {"b": ["x"], "c": ["a", "y"]}
+    assert with_prerequisites(["a", "b", "c", "x"], lambda n: first.get(n, []), depth=3) == [
+        "a", "b", "x", "c", "y",
+    ]  # fmt: skip
+    assert with_prerequisites(["a", "b", "c"], lambda n: first.get(n, []), depth=1) == ["a", "b", "c"]
+
+
+def test_a_search_shows_a_found_tools_prerequisite_beside_it_unless_the_caller_may_not_call_it() -> None:
+    tools = flights_records()
+    catalog = GatewayCatalog({t.name: t for t in tools}, {}, {})
+    router = Router(catalog, None)
+    found = [r.name for r in router.search("search flights by date", limit=2, budget=1500)]
+    assert found == ["searchFlights", "searchAirport"]
+    hidden = router.search("search flights by date", limit=2, budget=1500,
+                           allowed=lambda r: r.name != "searchAirport")  # fmt: skip
+    assert "searchAirport" not in [r.name for r in hidden]
+    plain = Router(catalog, None, Weights(prerequisites=0))
+    assert [r.name for r in plain.search("search flights by date", limit=1, budget=1500)] == ["searchFlights"]

@@ -34,7 +34,7 @@ class QueryEmbedder(Protocol):
 @dataclass(frozen=True)
 class Weights:
     lexical: float = 1.0
-    dense: float = 1.0
+    dense: float = 1.5  # issue #17: in the union of the dev sets (tuned on MetaTool, checked on the others)
     depth: int = 100  # candidates each ranking contributes to the fusion
     method: str = "zscore"  # or "rrf" (fusion.py)
     split_intents: bool = True  # search each intent of a multi-intent request too (intents.py)
@@ -42,6 +42,10 @@ class Weights:
     #: deviations (fusion.diversify); 0 ranks by score alone.
     integration_penalty: float = 0.25
     prior: float = 4.0  # weight of a learned prior (outcomes.py), in standard deviations of the fusion
+    #: Each of a search's first this many tools brings the tools of its integration that must run
+    #: first (their response fills its identifier arguments; graph.prerequisites) beside it. Applied
+    #: by the router and the benchmark, over the index's ranking; 0: none.
+    prerequisites: int = 10
 
 
 @dataclass
