@@ -90,10 +90,10 @@ async def gateway() -> AsyncIterator[Callable[..., Any]]:
     ],
 )
 async def test_wrong_meta_tool_arguments_are_invalid_params_naming_the_field(
-    gateway: Callable[..., Any], tool: str, arguments: dict[str, Any], named: str
+    gateway: Callable[..., Any], tool: str, arguments: dict[str, Any], named: str, mode: str
 ) -> None:
     url = await gateway()
-    async with Client(url) as client:
+    async with Client(url, mode=mode) as client:  # type: ignore[arg-type]
         with pytest.raises(MCPError) as refused:
             await client.call_tool(tool, arguments)
         assert refused.value.code == INVALID_PARAMS

@@ -16,7 +16,7 @@ from toolmesh.catalog import folder as catalog_mod
 from toolmesh.category import server as server_mod
 from toolmesh.category.service import CategoryService
 from toolmesh.category.settings import CategorySettings
-from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy
+from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy, host_guard
 
 SERVICE = web.AppKey("service", CategoryService)
 
@@ -24,10 +24,11 @@ SERVICE = web.AppKey("service", CategoryService)
 def create_app(settings: CategorySettings) -> web.Application:
     catalog = catalog_mod.load(settings.catalog, category=settings.category)
     service = CategoryService.create(settings, catalog)
-    endpoint = McpEndpoint(
-        server_mod.build(service), OriginPolicy.for_server(settings.host, settings.allowed_origins)
+    origins = OriginPolicy.for_server(
+        settings.host, settings.allowed_origins, allowed_hosts=settings.allowed_hosts
     )
-    app = web.Application()
+    endpoint = McpEndpoint(server_mod.build(service), origins)
+    app = web.Application(middlewares=[host_guard(origins)])
     app[SERVICE] = service
 
     async def runtime(app: web.Application) -> AsyncIterator[None]:

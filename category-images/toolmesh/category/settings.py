@@ -28,6 +28,10 @@ class CategorySettings(BaseSettings):
         default_factory=list,
         description="Browser origins allowed to call /mcp (JSON list: scheme://host[:port], scheme://host:* for any port, or *) besides the server's own. A request with another Origin is refused (403); one without Origin passes.",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Listening on loopback: host names (JSON list, no port) the Host header may carry besides localhost, 127.0.0.1, ::1 and the public URL's; other requests are refused (421, DNS-rebinding defence). Listening elsewhere: not checked.",
+    )
     credentials_dir: Path | None = Field(
         default=None,
         description="Folder of mounted Secrets, one sub-folder per Secret with one file per key.",

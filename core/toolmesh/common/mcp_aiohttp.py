@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import anyio
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from mcp.server.connection import Connection
 from mcp.server.lowlevel.server import Server
 from mcp.server.runner import modern_error_data, serve_one
@@ -53,11 +54,15 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 @dataclass(frozen=True)
 class OriginPolicy:
-    """Which browser origins may POST to the MCP route (DNS-rebinding defence).
+    """Which browser origins may POST to the MCP route, and which ``Host`` names a server on
+    loopback answers at all (DNS-rebinding defence).
 
     A page whose name an attacker rebinds to this server's address is same-origin with itself, not
     with this server, so the ``Origin`` is checked against names configured here, never against
     the request's own ``Host``. A request without ``Origin`` (every client outside a browser) passes.
+    Such a page's GETs carry no ``Origin`` but its own name as ``Host``: a server listening on
+    loopback (``toolmesh dev``) answers only its loopback names there (:func:`host_guard`); one
+    listening beyond it is reached under names it cannot know and checks no ``Host``.
     """
 
     #: Host names that are the server's own, on the port the request arrived at (any scheme).
@@ -66,10 +71,16 @@ class OriginPolicy:
     allowed: frozenset[str] = frozenset()
     #: Origins that are the server's own wherever it listens (its public URL's).
     own_origins: frozenset[str] = frozenset()
+    #: Host names the ``Host`` header may carry; empty: any.
+    hosts: frozenset[str] = frozenset()
 
     @classmethod
     def for_server(
-        cls, host: str, allowed: Iterable[str] = (), public_url: str | None = None
+        cls,
+        host: str,
+        allowed: Iterable[str] = (),
+        public_url: str | None = None,
+        allowed_hosts: Iterable[str] = (),
     ) -> OriginPolicy:
         """The policy of a server bound to ``host``: its own names, loopback's when it listens there."""
         own = {host.strip("[]").lower()} if host else set()
@@ -77,7 +88,22 @@ class OriginPolicy:
             own |= LOOPBACK_NAMES
         own.discard("")
         own_origins = frozenset({_origin_of(public_url)} if public_url else ())
-        return cls(frozenset(own), frozenset(a.rstrip("/").lower() for a in allowed), own_origins)
+        hosts: frozenset[str] = frozenset()
+        if _loopback(host):
+            public_host = urlsplit(public_url).hostname if public_url else None
+            hosts = frozenset(
+                {*own, *(h.lower() for h in allowed_hosts), *([public_host] if public_host else [])}
+            )
+        return cls(frozenset(own), frozenset(a.rstrip("/").lower() for a in allowed), own_origins, hosts)
+
+    def permits_host(self, host: str | None) -> bool:
+        if not self.hosts:
+            return True
+        try:
+            name = urlsplit("//" + (host or "")).hostname
+        except ValueError:
+            return False
+        return name is not None and name in self.hosts
 
     def permits(self, origin: str, local_port: int | None) -> bool:
         origin = origin.lower()
@@ -94,6 +120,29 @@ class OriginPolicy:
             return True
         base = f"{parts.scheme}://{parts.netloc.rsplit(':', 1)[0] if parts.port else parts.netloc}"
         return base + ":*" in self.allowed
+
+
+def host_guard(policy: OriginPolicy) -> Middleware:
+    """aiohttp middleware: 421 for a request whose ``Host`` the server does not answer (every route)."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not policy.permits_host(request.headers.get("Host")):
+            return web.Response(
+                status=421,
+                text="This server listens on loopback and answers only its loopback names "
+                "(or its allowed hosts setting)",
+            )
+        return await handler(request)
+
+    return guard
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 def _unspecified_or_loopback(host: str) -> bool:

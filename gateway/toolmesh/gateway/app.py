@@ -14,7 +14,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolmesh.catalog import folder
-from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy
+from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy, host_guard
 from toolmesh.common.secrets import SecretStore
 from toolmesh.gateway import auth
 from toolmesh.gateway import catalog as catalog_mod
@@ -147,7 +147,15 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     )
     base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
     protected = ("/mcp", DISCONNECT_PATH)
-    app = web.Application(middlewares=[auth.middleware(authenticator, base + auth.METADATA_PATH, protected)])
+    origins = OriginPolicy.for_server(
+        settings.host, settings.allowed_origins, settings.public_url, settings.allowed_hosts
+    )
+    app = web.Application(
+        middlewares=[
+            host_guard(origins),
+            auth.middleware(authenticator, base + auth.METADATA_PATH, protected),
+        ]
+    )
     if authenticator.jwks is not None:
         jwks = authenticator.jwks
 
@@ -217,7 +225,6 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     app.cleanup_ctx.append(identity_lifespan)
     if settings.source == "folder":
         service.decide_mode()
-    origins = OriginPolicy.for_server(settings.host, settings.allowed_origins, settings.public_url)
     endpoint = McpEndpoint(server_mod.build(service), origins)
     app[SERVICE] = service
 

@@ -61,6 +61,10 @@ class GatewaySettings(BaseSettings):
         default_factory=list,
         description="Browser origins allowed to call /mcp (JSON list: scheme://host[:port], scheme://host:* for any port, or *) besides the gateway's own (its host and public URL; localhost when it listens on loopback). A request with another Origin is refused (403, DNS-rebinding defence); one without Origin passes.",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Listening on loopback: host names (JSON list, no port) the Host header may carry besides localhost, 127.0.0.1, ::1 and the public URL's; other requests are refused (421, DNS-rebinding defence). Listening elsewhere: not checked.",
+    )
     direct_tools_limit: int = Field(
         default=32,
         ge=0,

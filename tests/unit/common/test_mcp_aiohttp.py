@@ -12,7 +12,7 @@ from aiohttp import web
 from mcp import Client, types
 from mcp.server.lowlevel.server import Server
 
-from toolmesh.common.mcp_aiohttp import MAX_DEPTH, McpEndpoint, OriginPolicy
+from toolmesh.common.mcp_aiohttp import MAX_DEPTH, McpEndpoint, OriginPolicy, host_guard
 
 CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
 
@@ -30,9 +30,14 @@ def echo_server() -> Server[Any]:
 
 async def serve(policy: OriginPolicy) -> tuple[web.AppRunner, str]:
     endpoint = McpEndpoint(echo_server(), policy)
-    app = web.Application()
+    app = web.Application(middlewares=[host_guard(policy)])
     app.cleanup_ctx.append(endpoint.lifespan)
     app.router.add_route("*", "/mcp", endpoint.handle)
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/ping", ping)  # as /readyz and /metrics: no Origin on a same-origin GET
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -42,7 +47,10 @@ async def serve(policy: OriginPolicy) -> tuple[web.AppRunner, str]:
 
 @pytest.fixture
 async def url() -> AsyncIterator[str]:
-    runner, address = await serve(OriginPolicy.for_server("127.0.0.1", ["https://inspector.example:*"]))
+    policy = OriginPolicy.for_server(
+        "127.0.0.1", ["https://inspector.example:*"], allowed_hosts=["tunnel.example"]
+    )
+    runner, address = await serve(policy)
     yield address
     await runner.cleanup()
 
@@ -98,6 +106,32 @@ def test_origin_policy_honours_the_public_url_and_the_wildcard() -> None:
     assert OriginPolicy.for_server("10.0.0.5", ["*"]).permits("http://anything.example", 1)
     assert not OriginPolicy.for_server("10.0.0.5").permits("http://localhost:8080", 8080)
     assert not OriginPolicy().permits("http://localhost:8080", 8080), "the default allows no origin"
+
+
+async def test_a_server_on_loopback_answers_only_its_loopback_and_allowed_host_names(url: str) -> None:
+    port = url.split(":")[2].split("/")[0]
+    ping = url.replace("/mcp", "/ping")
+    async with aiohttp.ClientSession() as http:
+        for host, status in [
+            (f"evil.example:{port}", 421),  # a rebound name: refused on every route, GET included
+            ("evil.example", 421),
+            (f"localhost:{port}", 200),
+            (f"[::1]:{port}", 200),
+            (f"tunnel.example:{port}", 200),
+        ]:
+            async with http.get(ping, headers={"Host": host}) as response:
+                assert response.status == status, host
+        async with http.post(url, json=CALL, headers={"Host": f"evil.example:{port}"}) as response:
+            assert response.status == 421
+
+
+def test_a_server_beyond_loopback_checks_no_host_and_the_public_url_is_a_host() -> None:
+    assert OriginPolicy.for_server("0.0.0.0").permits_host("gateway.toolmesh.svc:8080")
+    assert OriginPolicy.for_server("10.0.0.5").permits_host("anything")
+    on_loopback = OriginPolicy.for_server("127.0.0.1", public_url="https://mcp.example.com")
+    assert on_loopback.permits_host("mcp.example.com")
+    assert not on_loopback.permits_host(None)
+    assert not on_loopback.permits_host("[broken")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
