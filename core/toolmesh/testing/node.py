@@ -34,7 +34,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,7 +184,7 @@ class LocalNode:
         )
         handle.close()
 
-    def _wait(self, what: str, check: object, timeout: float) -> None:
+    def _wait(self, what: str, check: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, process in self.processes.items():
@@ -193,7 +193,7 @@ class LocalNode:
                         f"{name} exited with {process.returncode} while waiting for {what}; "
                         f"logs in {self.workdir / 'logs'}"
                     )
-            if callable(check) and check():
+            if check():
                 return
             time.sleep(0.25)
         raise RuntimeError(f"{what} not ready after {timeout:.0f} s; logs in {self.workdir / 'logs'}")
@@ -263,10 +263,12 @@ class LocalNode:
                     input=tar,
                 )
 
-    def load_images(self, images: Sequence[str], build: object = None) -> None:
+    def load_images(
+        self, images: Sequence[str], build: Callable[[Sequence[str]], None] | None = None
+    ) -> None:
         """Copy images from Docker into the node's containerd (pods use ``imagePullPolicy: Never``)."""
         missing = [i for i in images if _run(DOCKER, "image", "inspect", i, check=False).returncode != 0]
-        if missing and callable(build):
+        if missing and build is not None:
             build(missing)
         save = subprocess.Popen([DOCKER, "save", *images], stdout=subprocess.PIPE)
         assert save.stdout is not None
