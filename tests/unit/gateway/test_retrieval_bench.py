@@ -15,6 +15,7 @@ from toolmesh.gateway.retrieval_bench import (
     integration_name,
     load_queries,
     load_set,
+    load_tools,
     pool,
     prefixed,
     sample_lines,
@@ -130,3 +131,12 @@ def test_the_budget_cut_is_the_routers_and_shows_the_first_result_always() -> No
     assert figures["recall@2000tok"] == 1.0
     assert figures["complete@2000tok"] == 1.0
     assert figures["shown@1000tok"] == 3.0
+
+
+def test_a_tools_response_fields_come_from_returns_or_its_output_schema(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "tools.jsonl", [
+        {"id": "a", "name": "a", "output_schema": {"type": "object", "properties": {"skyId": {}, "name": {}}}},
+        {"id": "b", "name": "b", "returns": ["id"]},
+        {"id": "c", "name": "c"},
+    ])  # fmt: skip
+    assert [t["returns"] for t in load_tools(path)] == [["skyId", "name"], ["id"], []]
