@@ -1,26 +1,32 @@
 """The gateway's meta-tools refuse malformed arguments by name, bound the query, and keep the loop free.
 
-SDK client → gateway (in process, on loopback); nothing here reaches a category server.
+SDK client → gateway (in process, on loopback); nothing here reaches a category server. The
+property test's cases: ``TOOLMESH_PROPERTY_EXAMPLES`` (default 200, so the e2e tier stays quick).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
 from tests.conftest import ROOT
 from toolmesh.gateway.app import create_app
-from toolmesh.gateway.server import MAX_QUERY_CHARS
+from toolmesh.gateway.server import CALL, DESCRIBE, MAX_QUERY_CHARS, SEARCH
 from toolmesh.gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.e2e
@@ -127,3 +133,44 @@ async def test_a_slow_search_does_not_stall_other_requests(gateway: Callable[...
         assert not search.done(), "the other client was answered while the search was embedding"
         embedder.release.set()
         assert (await search).is_error is False
+
+
+EXAMPLES = int(os.environ.get("TOOLMESH_PROPERTY_EXAMPLES", "200"))
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=15,
+)
+meta_arguments = st.dictionaries(
+    st.sampled_from(["query", "limit", "categories", "names", "name", "arguments"]) | st.text(max_size=8),
+    values | st.lists(st.text(max_size=30), max_size=25),
+    max_size=4,
+)
+
+
+@pytest.fixture
+async def url(gateway: Callable[..., Any]) -> str:
+    return str(await gateway())  # one gateway for every example of the test
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(tool=st.sampled_from([SEARCH, DESCRIBE, CALL]), args=meta_arguments | values)
+async def test_any_meta_tool_arguments_are_a_result_or_invalid_params_never_a_5xx(
+    url: str, tool: str, args: Any
+) -> None:
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}
+    async with aiohttp.ClientSession() as http, http.post(url, json=message) as response:
+        assert response.status < 500
+        answer = json.loads(await response.text())
+    if "error" in answer:
+        assert answer["error"]["code"] == INVALID_PARAMS, answer
+        if isinstance(args, dict):  # else the SDK refuses params.arguments itself (not an object)
+            assert answer["error"]["message"].startswith(f"invalid arguments for {tool}: ")
+    else:
+        assert isinstance(answer["result"]["isError"], bool)

@@ -54,6 +54,10 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _media_rank(media: str) -> int:
     m = media.lower().split(";")[0].strip()
     if m == "application/json":
@@ -82,9 +86,9 @@ def _servers(raw: Any) -> tuple[Server, ...]:
         if not isinstance(s, dict) or not isinstance(s.get("url"), str):
             continue
         variables = []
-        for name, v in (s.get("variables") or {}).items():
+        for name, v in _dict(s.get("variables")).items():
             if isinstance(v, dict):
-                enum = tuple(str(e) for e in v.get("enum") or () if isinstance(e, str | int | float))
+                enum = tuple(str(e) for e in _list(v.get("enum")) if isinstance(e, str | int | float))
                 variables.append((str(name), str(v.get("default", enum[0] if enum else "")), enum))
         out.append(Server(url=s["url"], variables=tuple(variables)))
     return tuple(out)
@@ -101,7 +105,7 @@ def _security(raw: Any) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]:
 
 
 def _security_schemes(doc: dict[str, Any]) -> tuple[SecurityScheme, ...]:
-    raw = (doc.get("components") or {}).get("securitySchemes") or {}
+    raw = _dict(doc.get("components")).get("securitySchemes") or {}
     out = []
     for name, scheme in raw.items() if isinstance(raw, dict) else ():
         try:
@@ -184,7 +188,7 @@ class _Compiler:
         raw: Any = p.get("schema")
         if raw is None and isinstance(p.get("content"), dict) and p["content"]:
             content_type = next(iter(p["content"]))
-            raw = (p["content"][content_type] or {}).get("schema", {})
+            raw = _dict(p["content"][content_type]).get("schema", {})
         if raw is None:
             raw = {"type": "string"}
         schema, own = self.schemas.convert(raw, report)
@@ -259,7 +263,7 @@ class _Compiler:
         if defs:
             schema["$defs"] = {n: self.schemas.defs[n] for n in defs}
 
-        tags = [str(t) for t in op.get("tags") or [] if isinstance(t, str | int)]
+        tags = [str(t) for t in _list(op.get("tags")) if isinstance(t, str | int)]
         operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
         summary = _text(op, "summary")
         up = method.upper()
@@ -380,7 +384,7 @@ class _Compiler:
                 if not isinstance(op, dict):
                     continue
                 total += 1
-                tags = [str(t) for t in op.get("tags") or [] if isinstance(t, str | int)]
+                tags = [str(t) for t in _list(op.get("tags")) if isinstance(t, str | int)]
                 op_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
                 if not filters.selected(self.options, op_id, method, str(path), tags):
                     continue

@@ -48,7 +48,8 @@ def _fields(doc: dict[str, Any], schema: dict[str, Any], depth: int) -> set[str]
     if depth > _MAX_DEPTH:
         return set()
     names: set[str] = set()
-    for part in schema.get("allOf") or []:
+    parts = schema.get("allOf")
+    for part in parts if isinstance(parts, list) else []:
         resolved = _resolve(doc, part)
         if resolved:
             names |= _fields(doc, resolved, depth + 1)

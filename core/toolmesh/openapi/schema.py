@@ -142,7 +142,8 @@ class SchemaConverter:
         self._def_refs: dict[str, frozenset[str]] = {}
         self._names: dict[str, str] = {}
         self._closures: dict[str, frozenset[str]] = {}
-        components = (doc.get("components") or {}).get("schemas") or {}
+        declared = doc.get("components")
+        components = (declared if isinstance(declared, dict) else {}).get("schemas") or {}
         self._component_names(components if isinstance(components, dict) else {})
 
     def _component_names(self, components: dict[str, Any]) -> None:

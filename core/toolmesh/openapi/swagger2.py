@@ -27,6 +27,15 @@ _SCHEMA_KEYS = (
 )  # fmt: skip
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a mapping, else empty: a malformed part is dropped, never fatal."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _rewrite_refs(node: Any) -> Any:
     if isinstance(node, dict):
         out = {}
@@ -64,14 +73,17 @@ class _Converter:
             and p["$ref"].startswith("#/parameters/")
             and seen < 16
         ):
-            p = self.doc.get("parameters", {}).get(p["$ref"][len("#/parameters/") :])
+            p = _dict(self.doc.get("parameters")).get(p["$ref"][len("#/parameters/") :])
             seen += 1
         return p
 
     def operation(self, op: dict[str, Any], path_params: list[Any], where: str) -> dict[str, Any]:
-        consumes = op.get("consumes") or self.doc.get("consumes") or ["application/json"]
+        consumes = [
+            str(m)
+            for m in _list(op.get("consumes")) or _list(self.doc.get("consumes")) or ["application/json"]
+        ]
         merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for raw in [*path_params, *(op.get("parameters") or [])]:
+        for raw in [*_list(path_params), *_list(op.get("parameters"))]:
             p = self.resolve_param(raw)
             if isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("in"), str):
                 merged[(p["name"], p["in"])] = p
@@ -149,7 +161,7 @@ class _Converter:
             and isinstance(raw.get("$ref"), str)
             and raw["$ref"].startswith("#/responses/")
         ):
-            raw = (self.doc.get("responses") or {}).get(raw["$ref"][len("#/responses/") :])
+            raw = _dict(self.doc.get("responses")).get(raw["$ref"][len("#/responses/") :])
         if not isinstance(raw, dict):
             return raw
         out: dict[str, Any] = {"description": raw.get("description", "")}
@@ -159,7 +171,7 @@ class _Converter:
 
     def security_schemes(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, s in (self.doc.get("securityDefinitions") or {}).items():
+        for name, s in _dict(self.doc.get("securityDefinitions")).items():
             if not isinstance(s, dict):
                 continue
             kind = s.get("type")
@@ -173,7 +185,7 @@ class _Converter:
                     "password": "password",
                     "application": "clientCredentials",
                     "accessCode": "authorizationCode",
-                }.get(s.get("flow", ""), "authorizationCode")
+                }.get(str(s.get("flow", "")), "authorizationCode")
                 spec = {k: s[k] for k in ("authorizationUrl", "tokenUrl") if k in s}
                 spec["scopes"] = s.get("scopes") or {}
                 out[name] = {"type": "oauth2", "flows": {flow: spec}}
@@ -184,16 +196,16 @@ class _Converter:
         base = str(self.doc.get("basePath") or "")
         if not host:
             return [{"url": base}] if base else []
-        schemes = self.doc.get("schemes") or ["https"]
+        schemes = [str(s) for s in _list(self.doc.get("schemes"))] or ["https"]
         scheme = "https" if "https" in schemes else str(schemes[0])
         return [{"url": f"{scheme}://{host}{base}"}]
 
     def convert(self) -> dict[str, Any]:
         paths: dict[str, Any] = {}
-        for path, item in (self.doc.get("paths") or {}).items():
+        for path, item in _dict(self.doc.get("paths")).items():
             if not isinstance(item, dict):
                 continue
-            shared = item.get("parameters") or []
+            shared = _list(item.get("parameters"))
             paths[path] = {
                 m: self.operation(op, shared, f"{m.upper()} {path}")
                 for m, op in item.items()
