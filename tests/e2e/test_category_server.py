@@ -292,6 +292,21 @@ async def test_redirects_are_followed_on_the_same_origin_only(
         assert all(s.path != "/steal" for s in upstream.seen)
 
 
+async def test_a_query_string_api_key_is_sent_again_after_a_same_origin_redirect(
+    start_category: StartCategory, upstream: StubUpstream, connect: Connect
+) -> None:
+    auth = "  auth: {type: apiKey, apiKey: {in: query, name: key}, secretRef: {name: tasks-credentials}}"
+    upstream.on("GET", "/v1/projects", Reply(status=302, body="", headers={"Location": "/v1/moved?page=2"}))
+    upstream.on("GET", "/v1/moved", Reply(body={"moved": True}))
+    upstream.on("GET", "/v1/me", Reply(status=301, body="", headers={"Location": "/v1/me2?key=given"}))
+    async with connect(await tasks_server(start_category, upstream, auth=auth)) as client:
+        moved = await client.call_tool("tasks__listProjects", {})
+        assert json.loads(text(moved)) == {"moved": True}
+        assert upstream.last().query == "page=2&key=key-123456"
+        await client.call_tool("tasks__whoAmI", {})
+        assert upstream.last().query == "key=given", "a key the redirect names itself is left alone"
+
+
 async def test_credentials_echoed_by_the_upstream_are_scrubbed(
     start_category: StartCategory, upstream: StubUpstream, connect: Connect
 ) -> None:

@@ -12,6 +12,7 @@ are kept for nothing else.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -37,16 +38,15 @@ class AuthUnavailable(Exception):
 
 def with_header(request: HttpRequest, name: str, value: str) -> HttpRequest:
     headers = tuple((k, v) for k, v in request.headers if k.lower() != name.lower())
-    return HttpRequest(request.method, request.url, (*headers, (name, value)), request.body)
+    return dataclasses.replace(request, headers=(*headers, (name, value)))
 
 
 def with_query(request: HttpRequest, name: str, value: str) -> HttpRequest:
+    """The credential in the query string, also after a same-origin redirect (upstream.py)."""
     sep = "&" if "?" in request.url else "?"
-    return HttpRequest(
-        request.method,
-        f"{request.url}{sep}{quote(name, safe='')}={quote(value, safe='')}",
-        request.headers,
-        request.body,
+    pair = (quote(name, safe=""), quote(value, safe=""))
+    return dataclasses.replace(
+        request, url=f"{request.url}{sep}{pair[0]}={pair[1]}", redirect_query=(*request.redirect_query, pair)
     )
 
 

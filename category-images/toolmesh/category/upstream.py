@@ -106,7 +106,7 @@ class UpstreamPool:
                         if response.status == 303 or (response.status in (301, 302) and method == "POST"):
                             method, body = "GET", None
                             headers.popall("Content-Type", None)
-                        url = target
+                        url = _carry_query(target, request.redirect_query)
                         continue
                     return await self._finish(response, method, url)
             except TimeoutError:
@@ -135,3 +135,16 @@ class UpstreamPool:
             url=url,
             redirect_refused=redirect_refused,
         )
+
+
+def _carry_query(url: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    """``url`` with each encoded ``pairs`` name the redirect's own query does not already have."""
+    query = urlsplit(url).query
+    present = {part.partition("=")[0] for part in query.split("&") if part}
+    missing = [f"{name}={value}" for name, value in pairs if name not in present]
+    if not missing:
+        return url
+    head, _, fragment = url.partition("#")
+    separator = "&" if query else ("" if head.endswith("?") else "?")
+    joined = head + separator + "&".join(missing)
+    return joined + ("#" + fragment if fragment else "")

@@ -35,6 +35,8 @@ class HttpRequest:
     url: str
     headers: tuple[tuple[str, str], ...]
     body: bytes | None = None
+    #: Encoded query pairs a same-origin redirect carries on (a credential placed in the query string).
+    redirect_query: tuple[tuple[str, str], ...] = ()
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
