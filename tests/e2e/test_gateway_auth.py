@@ -109,6 +109,23 @@ async def test_api_keys_are_checked_by_digest(start_gateway: StartGateway) -> No
     assert (status, payload["error_description"]) == (401, "unknown API key")
 
 
+async def test_wrong_keys_are_throttled_per_client_and_missing_ones_are_not_counted(
+    start_gateway: StartGateway,
+) -> None:
+    key = "tm_live_correct-horse-battery-staple"
+    gateway = await start_gateway(
+        auth="api-key", auth_api_keys=[hashlib.sha256(key.encode()).hexdigest()], auth_failures_per_minute=3
+    )
+    for _ in range(5):
+        assert (await post_mcp(gateway.mcp_url, None))[0] == 401  # discovery: no credentials, not counted
+    for attempt in range(3):
+        assert (await post_mcp(gateway.mcp_url, f"guess-{attempt}"))[0] == 401
+    status, headers, _ = await post_mcp(gateway.mcp_url, "guess-3")
+    assert status == 429
+    assert 1 <= int(headers["Retry-After"]) <= 20
+    assert (await post_mcp(gateway.mcp_url, key))[0] == 429, "not even checked while throttled"
+
+
 def test_the_default_is_secure_and_names_what_to_set() -> None:
     from toolmesh.gateway.app import make_authenticator
     from toolmesh.gateway.settings import GatewaySettings

@@ -153,7 +153,12 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     app = web.Application(
         middlewares=[
             host_guard(origins),
-            auth.middleware(authenticator, base + auth.METADATA_PATH, protected),
+            auth.middleware(
+                authenticator,
+                base + auth.METADATA_PATH,
+                protected,
+                auth.FailureThrottle(settings.auth_failures_per_minute),
+            ),
         ]
     )
     if authenticator.jwks is not None:

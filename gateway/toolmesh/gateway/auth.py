@@ -10,6 +10,9 @@
 * ``none``: no check, for local development only, and only when asked for.
 
 Token verification is PyJWT's; this module fetches keys and turns failures into one-line reasons.
+Wrong credentials are throttled per client address (:class:`FailureThrottle`): past the budget,
+the client's requests are answered 429 without being checked until it refills, so keys and tokens
+cannot be guessed at speed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,17 +185,78 @@ def metadata(resource: str, issuer: str | None, scopes: list[str]) -> dict[str, 
     return document
 
 
-def middleware(authenticator: Authenticator, metadata_url: str, protected: tuple[str, ...]) -> Any:
+@dataclass
+class FailureThrottle:
+    """Wrong credentials per client: ``per_minute`` of them at once, then one per ``60/per_minute`` s.
+
+    A token bucket per client address, spent only by wrong credentials (a request without any, how
+    an MCP client discovers the metadata, costs nothing); full buckets are forgotten, so memory
+    holds only clients that failed recently (at most ``max_clients``, the fullest dropped first).
+    """
+
+    per_minute: int
+    clock: Callable[[], float] = time.monotonic
+    max_clients: int = 10_000
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # client → (tokens, at)
+
+    def _tokens(self, client: str, now: float) -> float:
+        tokens, at = self._buckets.get(client, (float(self.per_minute), now))
+        return min(float(self.per_minute), tokens + (now - at) * self.per_minute / 60.0)
+
+    def retry_after(self, client: str) -> float:
+        """0 if ``client`` may try credentials now, else seconds until it may."""
+        if self.per_minute <= 0 or client not in self._buckets:
+            return 0.0
+        tokens = self._tokens(client, self.clock())
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) * 60.0 / self.per_minute
+
+    def failed(self, client: str) -> None:
+        if self.per_minute <= 0:
+            return
+        now = self.clock()
+        self._buckets[client] = (max(0.0, self._tokens(client, now) - 1.0), now)
+        if len(self._buckets) > self.max_clients:
+            full = sorted(self._buckets, key=lambda c: self._tokens(c, now), reverse=True)
+            for forgotten in full[: len(self._buckets) - self.max_clients]:
+                del self._buckets[forgotten]
+
+    def succeeded(self, client: str) -> None:
+        now = self.clock()
+        if client in self._buckets and self._tokens(client, now) >= self.per_minute:
+            del self._buckets[client]
+
+
+def middleware(
+    authenticator: Authenticator,
+    metadata_url: str,
+    protected: tuple[str, ...],
+    throttle: FailureThrottle | None = None,
+) -> Any:
     """Checks every request to a ``protected`` path; a refusal is a 401 with a Bearer challenge."""
+    throttle = throttle if throttle is not None else FailureThrottle(0)
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in protected:
             return await handler(request)
+        client = request.remote or ""
+        if wait := throttle.retry_after(client):
+            log.info("auth.throttled", path=request.path, client=client)
+            return web.json_response(
+                {
+                    "error": "too_many_failures",
+                    "error_description": "too many wrong credentials; try again later",
+                },
+                status=429,
+                headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+            )
         try:
             request[PRINCIPAL] = await authenticator.authenticate(request.headers)
             CALLER.set(request[PRINCIPAL])
+            throttle.succeeded(client)
         except AuthError as exc:
+            if "Authorization" in request.headers:
+                throttle.failed(client)
             log.info("auth.refused", path=request.path, reason=str(exc))
             challenge = (
                 f'Bearer error="invalid_token", error_description="{exc}", resource_metadata="{metadata_url}"'

@@ -119,6 +119,11 @@ class GatewaySettings(BaseSettings):
     auth_api_keys: list[str] = Field(
         default_factory=list, description="api-key: SHA-256 hex digests of the accepted keys (JSON list)."
     )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description="Wrong credentials a client address may send at once, then one per 60/N seconds; beyond, its requests get 429 unchecked. 0: no limit.",
+    )
     credentials_dir: Path | None = Field(
         default=None,
         description="Folder of mounted Secrets (one sub-folder per Secret): the OAuth clients of authorization-code integrations that use secretRef.",
