@@ -307,6 +307,28 @@ async def test_a_query_string_api_key_is_sent_again_after_a_same_origin_redirect
         assert upstream.last().query == "key=given", "a key the redirect names itself is left alone"
 
 
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost"], ids=["address", "name"])
+async def test_with_public_egress_an_internal_upstream_is_refused_unless_its_network_is_allowed(
+    start_category: StartCategory, upstream: StubUpstream, connect: Connect, name: str
+) -> None:
+    async def served(**settings: object) -> str:
+        server = await start_category({
+            "integrations.yaml": tasks_integration(upstream.url.replace("127.0.0.1", name)),
+            "secrets.yaml": SECRET,
+            "tasks-openapi/tasks.openapi.yaml": DEMO_SPEC.read_text(),
+        }, egress="public", **settings)  # fmt: skip
+        return server.mcp_url
+
+    async with connect(await served()) as client:
+        refused = await client.call_tool("tasks__listProjects", {})
+    assert refused.is_error is True
+    assert "not a public address" in text(refused)
+    assert "TOOLMESH_CATEGORY_EGRESS_ALLOW" in text(refused)
+    assert upstream.seen == []
+    async with connect(await served(egress_allow=["127.0.0.0/8", "::1/128"])) as client:
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+
+
 async def test_credentials_echoed_by_the_upstream_are_scrubbed(
     start_category: StartCategory, upstream: StubUpstream, connect: Connect
 ) -> None:

@@ -21,6 +21,7 @@ from toolmesh.api import MCPIntegration
 from toolmesh.catalog.folder import Catalog, Entry
 from toolmesh.category import results
 from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize, lookup
+from toolmesh.category.egress import EgressPolicy
 from toolmesh.category.federation import Remote, RemoteUnavailable, connector
 from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
@@ -72,11 +73,13 @@ class CategoryService:
 
     @classmethod
     def create(cls, settings: CategorySettings, catalog: Catalog) -> CategoryService:
+        egress = EgressPolicy.from_settings(settings.egress, settings.egress_allow)
         pool = UpstreamPool(
             max_response_bytes=settings.max_response_bytes,
             connect_timeout=settings.connect_timeout_seconds,
             per_host=settings.max_connections_per_host,
             max_redirects=settings.max_redirects,
+            egress=egress,
         )
         vault_settings = VaultSettings()
         vault = (
@@ -84,7 +87,11 @@ class CategoryService:
             if vault_settings.enabled
             else None
         )
-        return cls(settings, pool, SecretStore(settings.credentials_dir, catalog.secrets), vault=vault)
+        spec_pool = UpstreamPool(
+            max_response_bytes=SPEC_MAX_BYTES, connect_timeout=10, per_host=4, max_redirects=5, egress=egress
+        )
+        store = SecretStore(settings.credentials_dir, catalog.secrets)
+        return cls(settings, pool, store, vault=vault, spec_pool=spec_pool)
 
     async def load(self, catalog: Catalog) -> None:
         """Compile every integration of the catalog; failures are recorded, never raised."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from toolmesh.common.logging import LogFormat
@@ -47,6 +49,14 @@ class CategorySettings(BaseSettings):
     max_connections_per_host: int = Field(
         default=32, ge=1, description="Pooled connections per upstream host."
     )
+    egress: Literal["any", "public"] = Field(
+        default="any",
+        description="Where upstream requests may go: any address, or public only (loopback, private, link-local and metadata addresses refused, checked on the resolved address).",
+    )
+    egress_allow: list[str] = Field(
+        default_factory=list,
+        description="egress=public: networks (JSON list of CIDRs) allowed all the same, e.g. an internal API's.",
+    )
     max_redirects: int = Field(
         default=5, ge=0, description="Same-origin redirects followed; other hosts never."
     )
@@ -57,3 +67,13 @@ class CategorySettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(default="json", description="json (production) or console (development).")
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network (CIDR, e.g. 10.0.0.0/8)") from None
+        return value

@@ -18,6 +18,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from toolmesh.category.egress import EgressPolicy, connector_options
 from toolmesh.openapi.request import HttpRequest
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -60,8 +61,15 @@ class UpstreamPool:
     """Client sessions per origin, created on first use and closed with the app."""
 
     def __init__(
-        self, *, max_response_bytes: int, connect_timeout: float, per_host: int, max_redirects: int
+        self,
+        *,
+        max_response_bytes: int,
+        connect_timeout: float,
+        per_host: int,
+        max_redirects: int,
+        egress: EgressPolicy | None = None,
     ) -> None:
+        self.egress = egress if egress is not None else EgressPolicy()
         self.max_response_bytes = max_response_bytes
         self.connect_timeout = connect_timeout
         self.per_host = per_host
@@ -72,7 +80,9 @@ class UpstreamPool:
         key = origin(url)
         session = self._sessions.get(key)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=self.per_host, limit_per_host=self.per_host)
+            connector = aiohttp.TCPConnector(
+                limit=self.per_host, limit_per_host=self.per_host, **connector_options(self.egress)
+            )
             session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
             self._sessions[key] = session
         return session
@@ -87,6 +97,9 @@ class UpstreamPool:
         headers = CIMultiDict(request.headers)
         if not urlsplit(url).scheme:
             raise UpstreamError(f"no base URL for {url!r}: set spec.openapi.baseUrl of the integration")
+        host = urlsplit(url).hostname or ""
+        if not self.egress.permits(host):  # an address in the URL itself: no resolver is asked
+            raise UpstreamError(f"{origin(url)}: " + self.egress.refusal(host))
         limits = aiohttp.ClientTimeout(total=timeout, connect=min(self.connect_timeout, timeout))
         for _ in range(self.max_redirects + 1):
             try:
