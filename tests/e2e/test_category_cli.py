@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,27 @@ def test_a_missing_catalog_folder_is_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr == f"toolmesh category serve: {tmp_path / 'nope'} is not a folder\n"
+
+
+def test_a_busy_port_or_a_wrong_setting_is_one_line_and_no_traceback(repo_root: Path) -> None:
+    def serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "toolmesh.cli.main",
+            "category",
+            "serve",
+            str(repo_root / "examples" / "catalog"),
+        ]
+        return subprocess.run([*command, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})  # fmt: skip
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        taken = serve("--port", str(port))
+    assert taken.returncode == 2
+    assert taken.stderr.count("\n") == 1
+    assert f"toolmesh category serve: cannot listen on 127.0.0.1:{port}" in taken.stderr
+    wrong = serve("--port", "0", TOOLMESH_CATEGORY_EGRESS_ALLOW='["10.0.0.0/8", "internal"]')
+    assert wrong.returncode == 2
+    assert wrong.stderr.count("\n") == 1
+    assert "TOOLMESH_CATEGORY_EGRESS_ALLOW: Value error, 'internal' is not a network" in wrong.stderr

@@ -12,18 +12,26 @@ from toolmesh.category.app import create_app
 from toolmesh.category.arguments import add_arguments
 from toolmesh.category.settings import CategorySettings
 from toolmesh.common import logging as logging_setup
+from toolmesh.common import startup
 
 
 def run(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {
         "catalog": args.catalog, "category": args.category, "host": args.host, "port": args.port, "log_format": args.log_format,
     }.items() if v is not None}  # fmt: skip
-    settings = CategorySettings(**overrides)
+    try:
+        settings = CategorySettings(**overrides)
+    except startup.SETTINGS_ERRORS as exc:
+        print(f"toolmesh category serve: {startup.one_line(exc, 'TOOLMESH_CATEGORY_')}", file=sys.stderr)
+        return 2
     if not settings.catalog.is_dir():
         print(f"toolmesh category serve: {settings.catalog} is not a folder", file=sys.stderr)
         return 2
+    listener = startup.listen(settings.host, settings.port, "category serve")
+    if listener is None:
+        return 2
     logging_setup.configure(settings.log_level, settings.log_format)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(create_app(settings), sock=listener, print=None)
     return 0
 
 

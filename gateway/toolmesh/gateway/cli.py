@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import time
 from pathlib import Path
 
-from toolmesh.gateway.settings import CONFIGURATION_ERRORS, GatewaySettings, one_line
+from toolmesh.common.startup import listen, one_line
+from toolmesh.gateway.settings import CONFIGURATION_ERRORS, GatewaySettings
 
 
 def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,19 +61,6 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
     return GatewaySettings(**overrides)  # type: ignore[arg-type]
 
 
-def _listen(host: str, port: int, command: str) -> socket.socket | None:
-    """The listening socket, bound before anything is loaded or printed; None (and one line) if busy."""
-    try:
-        return socket.create_server((host, port))
-    except OSError as exc:
-        print(
-            f"toolmesh {command}: cannot listen on {host}:{port}: {exc.strerror or exc} "
-            "(is another gateway running there? choose another with --port)",
-            file=sys.stderr,
-        )
-        return None
-
-
 def _check_catalog(path: Path, command: str) -> bool:
     if not path.is_dir():
         print(f"toolmesh {command}: {path} is not a folder", file=sys.stderr)
@@ -107,7 +94,7 @@ def dev(args: argparse.Namespace) -> int:
     except CONFIGURATION_ERRORS as exc:
         print(f"toolmesh dev: {one_line(exc)}", file=sys.stderr)
         return 2
-    listener = _listen(settings.host, settings.port, "dev")
+    listener = listen(settings.host, settings.port, "dev")
     if listener is None:
         return 2
     port = listener.getsockname()[1]
@@ -185,7 +172,7 @@ def serve(args: argparse.Namespace) -> int:
     except CONFIGURATION_ERRORS as exc:
         print(f"toolmesh gateway: {one_line(exc)}", file=sys.stderr)
         return 2
-    listener = _listen(settings.host, settings.port, "gateway")
+    listener = listen(settings.host, settings.port, "gateway")
     if listener is None:
         return 2
     logging_setup.configure(settings.log_level, settings.log_format)

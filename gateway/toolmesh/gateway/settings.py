@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from pydantic_settings import SettingsError as SourceError
 
+from toolmesh.common import startup
 from toolmesh.common.logging import LogFormat
 
 
@@ -17,16 +17,7 @@ class SettingsError(ValueError):
 
 
 #: What reading or checking the settings raises when the environment is wrong (never a bug).
-CONFIGURATION_ERRORS = (SettingsError, ValidationError, SourceError)
-
-
-def one_line(error: Exception) -> str:
-    """A configuration error as one line that names each setting (``TOOLMESH_*``)."""
-    if isinstance(error, ValidationError):
-        return "; ".join(
-            f"TOOLMESH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
-        )
-    return " ".join(str(error).split())
+CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (SettingsError, *startup.SETTINGS_ERRORS)
 
 
 class GatewaySettings(BaseSettings):
