@@ -5,6 +5,7 @@ Each test asserts on the exact HTTP request the upstream received and on the MCP
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -255,6 +256,38 @@ async def test_connection_refused_is_a_tool_error(
         result = await client.call_tool("tasks__listProjects", {})
         assert result.is_error is True
         assert text(result).startswith(f"tasks: cannot connect to http://127.0.0.1:{port}")
+
+
+async def test_an_upstream_that_resets_or_loops_redirects_fails_only_its_call(
+    start_category: StartCategory, upstream: StubUpstream, connect: Connect
+) -> None:
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.abort()  # a reset mid-request, as a crashing upstream or a proxy does
+
+    resetter = await asyncio.start_server(reset, "127.0.0.1", 0)
+    port = resetter.sockets[0].getsockname()[1]
+    upstream.on("GET", "/v1/projects", Reply(status=302, body="", headers={"Location": "/v1/projects"}))
+    resetting = tasks_integration(f"http://127.0.0.1:{port}").replace("{name: tasks}", "{name: resetting}")
+    try:
+        server = await start_category({
+            "integrations.yaml": tasks_integration(upstream.url),
+            "resetting.yaml": resetting,
+            "secrets.yaml": SECRET,
+            "tasks-openapi/tasks.openapi.yaml": DEMO_SPEC.read_text(),
+        })  # fmt: skip
+        async with connect(server.mcp_url) as client:
+            looped = await client.call_tool("tasks__listProjects", {})
+            assert looped.is_error is True
+            assert text(looped) == f"tasks: {upstream.url} redirected more than 5 times"
+            dropped = await client.call_tool("resetting__listProjects", {})
+            assert dropped.is_error is True
+            assert text(dropped).startswith(f"resetting: request to http://127.0.0.1:{port} failed: ")
+            ok = await client.call_tool("tasks__getTask", {"projectId": "p", "taskId": 1})
+            assert ok.is_error is False, "the server still answers after the faults"
+    finally:
+        resetter.close()
+        await resetter.wait_closed()
 
 
 async def test_large_and_binary_responses_are_cut_or_summarised(
