@@ -9,7 +9,7 @@
    tool call wakes it; the figure is that call's latency (Lease write, pod start, readiness, route).
 4. Pod-kill recovery, ``--kills`` times: one of two ``pm`` pods is force-deleted while calls run;
    figures are the calls that failed and the time until both pods are Ready again.
-5. The memory of every pod at rest, from the kubelet's cgroups (``/sys/fs/cgroup/memory``).
+5. The memory of every pod at rest, from the kubelet's cgroups (``LocalNode.pod_usage``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from toolmesh.testing import release as releases
-from toolmesh.testing.node import LocalNode, node_cluster
+from toolmesh.testing.node import node_cluster
 from toolmesh.testing.release import Load, Release, mcp_client, ready, text_of, wait_for
 
 CREATE = "tasks__createTask"
@@ -41,20 +41,6 @@ async def call(release: Release, title: str) -> float:
 
 def pm_ready(release: Release) -> int:
     return sum(ready(p) for p in release.category_pods("pm"))
-
-
-def pod_memory(node: LocalNode) -> dict[str, float]:
-    """Working set (MiB) of each pod's cgroup: usage minus inactive file pages, as the kubelet counts it."""
-    root = Path("/sys/fs/cgroup/memory") / node.cgroup_root.lstrip("/") / "kubepods"
-    figures: dict[str, float] = {}
-    for usage in root.rglob("memory.usage_in_bytes"):
-        pod = usage.parent
-        if not pod.name.startswith("pod"):
-            continue
-        stats = dict(line.split() for line in (pod / "memory.stat").read_text().splitlines())
-        working = int(usage.read_text()) - int(stats.get("total_inactive_file", 0))
-        figures[pod.name[3:]] = working / 2**20
-    return figures
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,9 +82,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 p["metadata"]["name"]: p["metadata"]["uid"]
                 for p in release.pods("app.kubernetes.io/part-of=toolmesh")
             }
-            memory = pod_memory(node)
+            usage = node.pod_usage()
             figures["memory_at_rest_mib"] = {
-                name: round(memory.get(uid, 0.0), 1) for name, uid in pods.items()
+                n: round(usage.get(uid, (0.0, 0.0))[0], 1) for n, uid in pods.items()
             }
             recoveries, failed = [], []
             for _ in range(args.kills):

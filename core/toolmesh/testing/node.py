@@ -391,6 +391,24 @@ class LocalNode:
                 f"{rules.stdout.decode()[-4000:]}"
             )
 
+    def pod_usage(self) -> dict[str, tuple[float, float]]:
+        """Per pod UID: (memory working set in MiB, as the kubelet counts it, and CPU seconds used
+        so far), read from the pods' cgroups (cgroup v1, as on these machines)."""
+        memory = Path("/sys/fs/cgroup/memory") / self.cgroup_root.lstrip("/") / "kubepods"
+        cpu = Path("/sys/fs/cgroup/cpuacct") / self.cgroup_root.lstrip("/") / "kubepods"
+        usage: dict[str, tuple[float, float]] = {}
+        for pod in memory.rglob("pod*"):
+            if not (pod / "memory.usage_in_bytes").exists():
+                continue
+            stats = dict(line.split() for line in (pod / "memory.stat").read_text().splitlines())
+            working = int((pod / "memory.usage_in_bytes").read_text()) - int(
+                stats.get("total_inactive_file", 0)
+            )
+            cpu_file = cpu / pod.relative_to(memory) / "cpuacct.usage"
+            seconds = int(cpu_file.read_text()) / 1e9 if cpu_file.exists() else 0.0
+            usage[pod.name.removeprefix("pod")] = (working / 2**20, seconds)
+        return usage
+
     def container_pid(self, container_id: str) -> int:
         """The host PID of a container's main process."""
         wanted = container_id.removeprefix("containerd://")

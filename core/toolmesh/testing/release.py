@@ -156,6 +156,16 @@ spec:
 def install(cluster: LocalCluster, helm: str, images: dict[str, str], *extra: str) -> Release:
     """The chart as an admin installs it (API keys, images already on the node), the demo Tasks API
     as the upstream, and ``examples/catalog`` with its Secret, all in namespace ``toolmesh``."""
+    release = install_chart(cluster, helm, images, *extra)
+    release.kubectl("apply", "-f", "-", input=DEMO_API.format(namespace=NAMESPACE, image=images["demo"]))
+    release.kubectl("create", "secret", "generic", "tasks-credentials", f"--from-literal=apiKey={DEMO_KEY}")
+    release.kubectl("apply", "-k", str(REPO / "examples" / "catalog"))
+    release.kubectl("rollout", "status", "deployment/tasks-demo", "--timeout=120s")
+    return release
+
+
+def install_chart(cluster: LocalCluster, helm: str, images: dict[str, str], *extra: str) -> Release:
+    """The chart alone, as :func:`install` sets it up."""
     digest = hashlib.sha256(API_KEY.encode()).hexdigest()
     tag = images["gateway"].rsplit(":", 1)[1]
     release = Release(cluster, helm, values=[
@@ -168,10 +178,6 @@ def install(cluster: LocalCluster, helm: str, images: dict[str, str], *extra: st
     installed = release.install()
     if installed.returncode != 0:
         raise RuntimeError(f"helm install failed: {installed.stderr}")
-    release.kubectl("apply", "-f", "-", input=DEMO_API.format(namespace=NAMESPACE, image=images["demo"]))
-    release.kubectl("create", "secret", "generic", "tasks-credentials", f"--from-literal=apiKey={DEMO_KEY}")
-    release.kubectl("apply", "-k", str(REPO / "examples" / "catalog"))
-    release.kubectl("rollout", "status", "deployment/tasks-demo", "--timeout=120s")
     return release
 
 
