@@ -11,6 +11,7 @@ from tests.conftest import DEMO_SPEC, StartCategory
 from tests.e2e.conftest import StartGateway
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import SECRET, Connect, tasks_integration, text
+from toolmesh.gateway.catalog import ToolRecord
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +65,45 @@ async def test_many_tools_are_reached_through_search_describe_and_call(
         assert called.is_error is False
         assert upstream.last().path == "/v1/projects/p/tasks/3"
         assert [t.name for t in (await client.list_tools()).tools] == listed, "the list never changes"
+
+
+async def test_a_catalog_that_outgrows_the_direct_limit_is_listed_behind_the_meta_tools_from_then_on(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    """A cluster's gateway usually starts before its catalogue arrives: the face follows the catalog
+    once it passes the limit (it once stayed direct and listed every tool), never back, and calls
+    made from either face's cached list keep working."""
+    upstream.on("GET", "/v1/projects/p/tasks/3", Reply(body={"id": 3}))
+    gateway = await start_gateway(direct_tools_limit=8)
+    tools = gateway.service.catalog.tools
+    async with connect(gateway.mcp_url) as client:
+        assert len((await client.list_tools()).tools) == 8  # direct: at the limit
+        found = await client.call_tool("search_tools", {"query": "get one task"})  # not listed, still served
+        assert "tasks__getTask" in text(found)
+        record = tools["tasks__getTask"]
+        tools["tasks__getTaskAgain"] = ToolRecord(
+            "tasks__getTaskAgain",
+            record.description,
+            record.input_schema,
+            record.category,
+            record.integration,
+        )
+        assert [t.name for t in (await client.list_tools()).tools] == [
+            "search_tools",
+            "describe_tools",
+            "call_tool",
+        ]
+        direct = await client.call_tool(
+            "tasks__getTask", {"projectId": "p", "taskId": 3}
+        )  # a cached direct list
+        assert direct.is_error is False
+        assert json.loads(text(direct)) == {"id": 3}
+        del tools["tasks__getTaskAgain"]
+        assert [t.name for t in (await client.list_tools()).tools] == [
+            "search_tools",
+            "describe_tools",
+            "call_tool",
+        ]
 
 
 async def test_errors_are_results_of_their_call_only(

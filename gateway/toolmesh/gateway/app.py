@@ -197,7 +197,6 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
                 aiohttp.ClientSession() as http,
             ):
                 await source.start(kube, http)
-                service.decide_mode()
                 yield
                 await source.close()
 
@@ -228,8 +227,6 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
             await identity.close()
 
     app.cleanup_ctx.append(identity_lifespan)
-    if settings.source == "folder":
-        service.decide_mode()
     endpoint = McpEndpoint(server_mod.build(service), origins)
     app[SERVICE] = service
 

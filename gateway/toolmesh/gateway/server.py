@@ -14,10 +14,10 @@ from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
 from toolmesh.common.mcp_results import text_result
-from toolmesh.gateway import auth
 from toolmesh.gateway.service import GatewayService
 
 SEARCH, DESCRIBE, CALL = "search_tools", "describe_tools", "call_tool"
+META_NAMES = frozenset({SEARCH, DESCRIBE, CALL})
 #: Longest search query: a few sentences are plenty, and the query is embedded (CPU) as it comes.
 MAX_QUERY_CHARS = 4096
 
@@ -119,23 +119,19 @@ def _direct_tools(service: GatewayService) -> list[types.Tool]:
 
 
 def build(service: GatewayService) -> Server[Any]:
-    """The MCP server; ``service.direct`` (set once, at start-up) chooses between the two faces."""
-    listed: dict[tuple[frozenset[str], frozenset[str]], list[types.Tool]] = {}
+    """The MCP server: a small catalog's tools listed as they are, a larger one behind the meta-tools.
+
+    Calls accept both faces whatever is listed now, so a client whose cached list predates the
+    catalog outgrowing the direct limit keeps working.
+    """
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        if not service.direct:
-            return types.ListToolsResult(tools=META_TOOLS)
-        # Direct mode lists only what the caller may call (spec.access), fixed per kind of caller from
-        # the first listing on, so that a client's cached list stays valid.
-        caller = auth.caller()
-        key = (caller.groups, caller.scopes)
-        if key not in listed:
-            listed[key] = _direct_tools(service)
-        return types.ListToolsResult(tools=listed[key])
+        # Direct listings show only what the caller may call (spec.access).
+        return types.ListToolsResult(tools=_direct_tools(service) if service.direct else META_TOOLS)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         args = params.arguments or {}
-        if service.direct:
+        if params.name not in META_NAMES or (service.direct and params.name in service.catalog.tools):
             return await service.call(params.name, args)
         if params.name in VALIDATORS:
             _validate(params.name, args)
@@ -161,8 +157,6 @@ def build(service: GatewayService) -> Server[Any]:
                 return text_result("call_tool needs name: the tool's name from search_tools", error=True)
             arguments = args.get("arguments") if isinstance(args.get("arguments"), dict) else {}
             return await service.call(name, arguments)
-        return text_result(
-            f"unknown tool {params.name!r}: this gateway offers {SEARCH}, {DESCRIBE} and {CALL}", error=True
-        )
+        raise AssertionError(f"unhandled meta-tool {params.name}")  # pragma: no cover
 
     return Server("toolmesh-gateway", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool)

@@ -50,16 +50,24 @@ class GatewayService:
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     #: Each caller's own upstream credentials (Vault, OAuth broker); without Vault, calls needing them say so.
     identity: UpstreamIdentity = field(default_factory=UpstreamIdentity.without_vault)
-    #: List the tools themselves (few tools) rather than the meta-tools; decided once the catalog is loaded.
-    direct: bool = False
+    #: Once the catalog has outgrown the direct limit, the meta-tools are listed from then on.
+    _outgrown: bool = field(default=False, repr=False)
     #: The router's own thread: a search embeds its query (CPU for milliseconds, more for long
     #: queries) off the event loop, so other requests go on meanwhile; and every use of the learned
     #: outcomes (search, describe, call) happens on this one thread, one at a time.
     worker: ThreadPoolExecutor = field(default_factory=_router_thread, repr=False)
 
-    def decide_mode(self) -> None:
-        self.direct = len(self.catalog.tools) <= self.settings.direct_tools_limit
-        self.metrics.tools.set(len(self.catalog.tools))
+    @property
+    def direct(self) -> bool:
+        """List the tools themselves (a small catalog) rather than the three meta-tools.
+
+        Follows the catalog as it grows (a cluster's gateway usually starts before its catalogue is
+        applied), and never goes back: once agents were shown the meta-tools, every later listing
+        shows them too, so cached lists and prompt prefixes stay valid.
+        """
+        if not self._outgrown and len(self.catalog.tools) > self.settings.direct_tools_limit:
+            self._outgrown = True
+        return not self._outgrown
 
     def __post_init__(self) -> None:
         self.metrics.tools.set(len(self.catalog.tools))
