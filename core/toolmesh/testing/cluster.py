@@ -120,26 +120,37 @@ class LocalCluster:
         return path
 
     def start(self, timeout: float = 120.0) -> LocalCluster:
+        certs = self._prepare()
+        self._start_api_server(certs, etcd_port=self._start_etcd())
+        self.kubeconfig.write_text(_kubeconfig(self.server, None, ADMIN_TOKEN, "default"))
+        self._wait_ready(timeout)
+        # Now that the serving certificate exists, trust it instead of skipping verification.
+        self.kubeconfig.write_text(_kubeconfig(self.server, self.ca_file, ADMIN_TOKEN, "default"))
+        if self.crds is not None:
+            self.kubectl("apply", "--server-side", "--field-manager=toolmesh-cluster", "-f", str(self.crds))
+            self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        self._start_controller_manager(certs)
+        return self
+
+    def _prepare(self) -> Path:
+        """The work folder: logs, certificates and keys, the audit policy and the token file."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        logs = self.workdir / "logs"
-        logs.mkdir(exist_ok=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
         certs = self.workdir / "certs"
         certs.mkdir(exist_ok=True)
         sa_key, sa_pub = certs / "sa.key", certs / "sa.pub"
         if not sa_key.exists():
-            subprocess.run(
-                ["openssl", "genrsa", "-out", str(sa_key), "2048"], check=True, capture_output=True
-            )
-            subprocess.run(
+            for command in (
+                ["openssl", "genrsa", "-out", str(sa_key), "2048"],
                 ["openssl", "rsa", "-in", str(sa_key), "-pubout", "-out", str(sa_pub)],
-                check=True,
-                capture_output=True,
-            )
+            ):
+                subprocess.run(command, check=True, capture_output=True)
         self._kubelet_client_certificate(certs)
-        audit_policy = self.workdir / "audit-policy.yaml"
-        audit_policy.write_text(AUDIT_POLICY)
-        tokens = self.workdir / "tokens.csv"
-        tokens.write_text(f'{ADMIN_TOKEN},admin,admin,"system:masters"\n')
+        (self.workdir / "audit-policy.yaml").write_text(AUDIT_POLICY)
+        (self.workdir / "tokens.csv").write_text(f'{ADMIN_TOKEN},admin,admin,"system:masters"\n')
+        return certs
+
+    def _start_etcd(self) -> int:
         etcd_port, peer_port = free_port(), free_port()
         self._spawn(
             "etcd",
@@ -152,8 +163,11 @@ class LocalCluster:
             f"--initial-cluster=toolmesh=http://127.0.0.1:{peer_port}",
             "--unsafe-no-fsync",
             "--quota-backend-bytes=4294967296",
-            log=logs / "etcd.log",
+            log=self.workdir / "logs" / "etcd.log",
         )
+        return etcd_port
+
+    def _start_api_server(self, certs: Path, etcd_port: int) -> None:
         self._spawn(
             "kube-apiserver",
             f"--etcd-servers=http://127.0.0.1:{etcd_port}",
@@ -167,29 +181,24 @@ class LocalCluster:
             f"--kubelet-client-key={certs / 'kubelet-client.key'}",
             f"--secure-port={self.api_port}",
             f"--cert-dir={certs}",
-            f"--token-auth-file={tokens}",
+            f"--token-auth-file={self.workdir / 'tokens.csv'}",
             "--authorization-mode=Node,RBAC",
             "--service-cluster-ip-range=10.96.0.0/16",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={sa_pub}",
-            f"--service-account-signing-key-file={sa_key}",
+            f"--service-account-key-file={certs / 'sa.pub'}",
+            f"--service-account-signing-key-file={certs / 'sa.key'}",
             "--api-audiences=https://kubernetes.default.svc.cluster.local",
             "--enable-priority-and-fairness=false",
-            f"--audit-policy-file={audit_policy}",
+            f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
             f"--audit-log-path={self.audit_log}",
             "--audit-log-format=json",
             "--audit-log-mode=blocking",
             "--max-mutating-requests-inflight=1000",
             "--max-requests-inflight=2000",
-            log=logs / "kube-apiserver.log",
+            log=self.workdir / "logs" / "kube-apiserver.log",
         )
-        self.kubeconfig.write_text(_kubeconfig(self.server, None, ADMIN_TOKEN, "default"))
-        self._wait_ready(timeout)
-        # Now that the serving certificate exists, trust it instead of skipping verification.
-        self.kubeconfig.write_text(_kubeconfig(self.server, self.ca_file, ADMIN_TOKEN, "default"))
-        if self.crds is not None:
-            self.kubectl("apply", "--server-side", "--field-manager=toolmesh-cluster", "-f", str(self.crds))
-            self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+
+    def _start_controller_manager(self, certs: Path) -> None:
         self._spawn(
             "kube-controller-manager",
             f"--kubeconfig={self.kubeconfig}",
@@ -199,12 +208,11 @@ class LocalCluster:
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
             "--secure-port=0",
-            f"--service-account-private-key-file={sa_key}",
+            f"--service-account-private-key-file={certs / 'sa.key'}",
             f"--root-ca-file={self.ca_file}",  # else kube-root-ca.crt is empty and in-pod TLS fails
             "--horizontal-pod-autoscaler-sync-period=5s",
-            log=logs / "kube-controller-manager.log",
+            log=self.workdir / "logs" / "kube-controller-manager.log",
         )
-        return self
 
     @property
     def kubelet_client_ca(self) -> Path:
