@@ -45,6 +45,7 @@ from toolmesh.testing.node_config import (
     KUBE_PROXY_CONFIG,
     KUBELET_CONFIG,
 )
+from toolmesh.testing.node_network import NodeNetwork, run
 
 NODE_BUILD_SCRIPT = REPO / "hack" / "node-binaries.sh"
 DOCKER = os.environ.get("TOOLMESH_DOCKER", "/usr/bin/docker")
@@ -75,73 +76,6 @@ def missing_prerequisites() -> list[str]:
     if subprocess.run([DOCKER, "version"], capture_output=True).returncode != 0:
         problems.append(f"a running Docker engine for {DOCKER} (hack/node-deps.sh starts dockerd)")
     return problems
-
-
-def _run(*args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(list(args), capture_output=True, check=check, input=input)
-
-
-@dataclass(frozen=True)
-class NodeNetwork:
-    """The node's network namespace, its veth to the host, and the ranges routed to it."""
-
-    netns: str = "tm-node"
-    host_ip: str = "10.250.0.1"
-    node_ip: str = "10.250.0.2"
-    pod_cidr: str = "10.244.0.0/24"
-    service_cidr: str = "10.96.0.0/16"
-    bridge: str = "tmcni0"
-
-    @property
-    def host_link(self) -> str:
-        return f"{self.netns}-h"[:15]
-
-    @property
-    def dns_ip(self) -> str:
-        return self.service_cidr.rsplit(".", 2)[0] + ".0.10"
-
-    def exists(self) -> bool:
-        return Path("/run/netns", self.netns).exists()
-
-    def up(self) -> None:
-        if self.exists():  # a run that was killed before its teardown
-            self.down()
-        ns = ("ip", "netns", "exec", self.netns)
-        _run("ip", "netns", "add", self.netns)
-        try:
-            _run(
-                "ip",
-                "link",
-                "add",
-                self.host_link,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                self.netns,
-            )
-            _run("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_link)
-            _run("ip", "link", "set", self.host_link, "up")
-            _run(*ns, "ip", "link", "set", "lo", "up")
-            _run(*ns, "ip", "addr", "add", f"{self.node_ip}/30", "dev", "eth0")
-            _run(*ns, "ip", "link", "set", "eth0", "up")
-            # No default route in the node: pods reach the host's end and each other, nothing else.
-            for cidr in (self.pod_cidr, self.service_cidr):
-                _run("ip", "route", "add", cidr, "via", self.node_ip, "dev", self.host_link)
-            _run(*ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-            # Pod -> Service -> pod on the same bridge needs bridged traffic to pass iptables.
-            _run(*ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1", check=False)
-        except BaseException:
-            self.down()
-            raise
-
-    def down(self) -> None:
-        # Deleting the namespace deletes the veth pair (and with it the host's routes), the pod
-        # bridge and every iptables rule kube-proxy and the CNI plugins wrote.
-        _run("ip", "netns", "del", self.netns, check=False)
-        _run("ip", "link", "del", self.host_link, check=False)
 
 
 @dataclass
@@ -244,7 +178,7 @@ class LocalNode:
     def _ctr(
         self, *args: str, check: bool = True, input: bytes | None = None
     ) -> subprocess.CompletedProcess[bytes]:
-        return _run(
+        return run(
             CTR, "--address", str(self.socket), "--namespace", "k8s.io", *args, check=check, input=input
         )
 
@@ -259,7 +193,7 @@ class LocalNode:
             with tempfile.TemporaryDirectory() as root:
                 shutil.copy2(self.bin_dir / binary, Path(root) / binary)
                 tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
-                _run(
+                run(
                     DOCKER,
                     "import",
                     "--change",
@@ -273,7 +207,7 @@ class LocalNode:
         self, images: Sequence[str], build: Callable[[Sequence[str]], None] | None = None
     ) -> None:
         """Copy images from Docker into the node's containerd (pods use ``imagePullPolicy: Never``)."""
-        missing = [i for i in images if _run(DOCKER, "image", "inspect", i, check=False).returncode != 0]
+        missing = [i for i in images if run(DOCKER, "image", "inspect", i, check=False).returncode != 0]
         if missing and build is not None:
             build(missing)
         save = subprocess.Popen([DOCKER, "save", *images], stdout=subprocess.PIPE)
@@ -372,7 +306,7 @@ class LocalNode:
         self._wait(f"node {self.name}", ready, timeout)
 
     def _kube_proxy_routes_the_api_server(self) -> bool:
-        rules = _run("ip", "netns", "exec", self.network.netns, "iptables-save", "-t", "nat", check=False)
+        rules = run("ip", "netns", "exec", self.network.netns, "iptables-save", "-t", "nat", check=False)
         text = rules.stdout.decode()
         return "default/kubernetes:https" in text and "-j KUBE-SEP-" in text
 
@@ -390,7 +324,7 @@ class LocalNode:
         )  # fmt: skip
         if rollout.returncode != 0:
             pods = self.cluster.kubectl("-n", "kube-system", "describe", "pods", check=False).stdout
-            rules = _run("ip", "netns", "exec", self.network.netns, "iptables-save", "-t", "nat", check=False)
+            rules = run("ip", "netns", "exec", self.network.netns, "iptables-save", "-t", "nat", check=False)
             slices = self.cluster.kubectl("get", "endpointslices", "-A", check=False).stdout
             raise RuntimeError(
                 f"CoreDNS did not start: {rollout.stderr.strip()}\n{pods[-3000:]}\n{slices}\n"
@@ -530,7 +464,7 @@ class LocalNode:
             if not mounts:
                 break
             for target in sorted(mounts, key=len, reverse=True):  # deepest first
-                _run("umount", "--lazy", target, check=False)
+                run("umount", "--lazy", target, check=False)
         for name in self._new_netns():
             with contextlib.suppress(OSError):
                 Path("/run/netns", name).unlink()
@@ -553,7 +487,7 @@ class LocalNode:
         found += [f"network namespace {n}" for n in self._new_netns()]
         if self.network.exists():
             found.append(f"network namespace {self.network.netns}")
-        if _run("ip", "link", "show", self.network.host_link, check=False).returncode == 0:
+        if run("ip", "link", "show", self.network.host_link, check=False).returncode == 0:
             found.append(f"link {self.network.host_link}")
         found += [f"cgroup {d}" for d in self._cgroup_dirs() if d.exists()]
         return found
