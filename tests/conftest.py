@@ -40,6 +40,21 @@ def pytest_configure(config: pytest.Config) -> None:
     unretrieved.install()
 
 
+NODE_TIER_TIMEOUT = 1800  # seconds: a cold machine builds four images and starts a node first
+#: Tiers whose first test sets up something large (pyproject's ``timeout`` holds for the others).
+LONG_TIERS = {"node": NODE_TIER_TIMEOUT, "install": 1800}  # install: fresh virtual environments
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout"):
+            continue
+        for tier, seconds in LONG_TIERS.items():
+            if item.get_closest_marker(tier):
+                item.add_marker(pytest.mark.timeout(seconds))
+                break
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     unretrieved.freeze()
 
