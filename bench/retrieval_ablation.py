@@ -1,6 +1,7 @@
 """Each routing component on and off, on every data set given. Prints a Markdown table; asserts nothing.
 
-    python bench/retrieval_ablation.py [DATASET_DIR ...]     # default: ../shared/data/retrieval-dev/normalized/*
+    python bench/retrieval_ablation.py DATASET_DIR [DATASET_DIR ...]
+    python bench/retrieval_ablation.py ../shared/data/retrieval-dev/normalized/*   # the dev sets
 
 A data set folder holds ``tools.jsonl`` and ``queries.jsonl`` in the retrieval-dev format. The
 figures are those of ``toolmesh bench retrieval`` (``toolmesh.gateway.retrieval_bench.run``) with
@@ -24,8 +25,6 @@ from toolmesh.gateway.index.embedder import FastEmbedder
 from toolmesh.gateway.index.hybrid import Weights
 from toolmesh.gateway.retrieval_bench import run, run_learning
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SETS = ROOT.parent / "shared" / "data" / "retrieval-dev" / "normalized"
 DEFAULT = Weights()
 ROWS: list[tuple[str, Weights, bool]] = [
     ("default: BM25 + dense, z-score fusion, intents", DEFAULT, True),
@@ -42,9 +41,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("sets", nargs="*", type=Path, help="data set folders (tools.jsonl, queries.jsonl)")
+    parser.add_argument("sets", nargs="+", type=Path, help="data set folders (tools.jsonl, queries.jsonl)")
     args = parser.parse_args()
-    folders = args.sets or sorted(p for p in DEFAULT_SETS.iterdir() if (p / "tools.jsonl").is_file())
+    folders = args.sets
+    if missing := [
+        f for f in folders if not (f / "tools.jsonl").is_file() or not (f / "queries.jsonl").is_file()
+    ]:
+        parser.error(f"not a data set folder (tools.jsonl, queries.jsonl): {', '.join(map(str, missing))}")
     embedder = FastEmbedder()
     for folder in folders:
         print(f"\n### {folder.name}\n")
