@@ -74,7 +74,12 @@ class ObjectMeta(_Wire):
         Transitional, for the category server's two ``metadata.get("name", "")`` calls: use the
         attributes (``metadata.name``) in new code.
         """
-        return self.model_dump(by_alias=True).get(key, default)
+        if (field := _WIRE_NAMES.get(key)) is not None:
+            return getattr(self, field)
+        return (self.model_extra or {}).get(key, default)
+
+
+_WIRE_NAMES = {info.alias or name: name for name, info in ObjectMeta.model_fields.items()}
 
 
 S = TypeVar("S", bound=BaseModel)
