@@ -49,7 +49,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=names.DOMAIN, key="last-handled-configuration"
     )
-    settings.posting.enabled = False  # Events only for what an admin must act on: reconcile.py posts those
+    settings.posting.enabled = False  # Events only for what an admin must act on: events.py posts those
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = [1, 2, 5, 10]

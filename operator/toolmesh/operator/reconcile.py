@@ -71,12 +71,12 @@ class Operator:
     _timers: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
     category_queue: WorkQueue[Key] = field(init=False)
     integration_queue: WorkQueue[Key] = field(init=False)
-    checks: checks.Checks = field(init=False)
+    checker: checks.Checks = field(init=False)
 
     def __post_init__(self) -> None:
         self.category_queue = WorkQueue(self.reconcile_category, self.settings.workers)
         self.integration_queue = WorkQueue(self.reconcile_integration, self.settings.workers)
-        self.checks = checks.Checks(self.client, self.http, self.settings, self.compiler)
+        self.checker = checks.Checks(self.client, self.http, self.settings, self.compiler)
 
     async def close(self) -> None:
         for timer in self._timers.values():
@@ -155,7 +155,7 @@ class Operator:
             invalid = (conditions.SPEC_VALID, conditions.SPEC_INVALID, seen.invalid or "spec: invalid")
             found = status.IntegrationFindings(seen.generation, [invalid])
         else:
-            found = await self.checks.integration(seen.model, seen.generation)
+            found = await self.checker.integration(seen.model, seen.generation)
         desired = status.integration(seen.status, found, self.clock())
         if desired != seen.status and not await self._write_integration_status(seen, desired):
             return  # deleted meanwhile: its DELETED event requests its category
@@ -208,6 +208,7 @@ class Operator:
         self._schedule(key, scale.wake_at_latest)
 
     async def _scale(self, obj: MCPCategory, deployment: dict[str, object] | None) -> scaling.Scale:
+        """Replicas from the range, the live count (the HPA's choice) and the demand Lease."""
         meta = obj.metadata
         lease = await self.client.get("Lease", meta.namespace, names.demand_lease(meta.name))
         live = status.Rollout.model_validate(deployment) if deployment else None
