@@ -16,6 +16,8 @@ from typing import Annotated, Any, ClassVar, NamedTuple, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from toolmesh.api.meta import ObjectMeta
+
 #: DNS-1123 label: the names of Kubernetes objects we refer to (categories, ConfigMaps, Secrets).
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 #: DNS-1123 subdomain, used for ConfigMap and Secret names.
@@ -143,12 +145,12 @@ class KeyReference(ApiModel):
 
 
 class TypedObject(ApiModel):
-    """Fields common to every root object: apiVersion, kind and metadata (kept opaque)."""
+    """Fields common to every root object: apiVersion, kind and metadata (typed, see :mod:`toolmesh.api.meta`)."""
 
     crd: ClassVar[CrdInfo]
 
     api_version: Annotated[str, Field(description="APIVersion of the object: toolmesh.dev/v1alpha1.")] = ""
     kind: Annotated[str, Field(description="Kind of the object.")] = ""
-    metadata: Annotated[dict[str, Any], Field(description="Standard object metadata.")] = Field(
-        default_factory=dict
+    metadata: Annotated[ObjectMeta, Field(description="Standard object metadata.")] = Field(
+        default_factory=ObjectMeta
     )

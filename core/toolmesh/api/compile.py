@@ -30,7 +30,7 @@ def compile_options(integration: MCPIntegration) -> CompileOptions:
     spec = integration.spec
     source = spec.openapi
     return CompileOptions(
-        prefix=spec.tool_prefix or str(integration.metadata.get("name") or "") or None,
+        prefix=spec.tool_prefix or integration.metadata.name or None,
         include=_selector(source.include) if source else None,
         exclude=_selector(source.exclude) if source else None,
         read_only=source.read_only if source else False,

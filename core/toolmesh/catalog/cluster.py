@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from toolmesh.api import MCPIntegration, conditions
+from toolmesh.api.base import KeyReference
 from toolmesh.kube import KubeClient
 
 
@@ -38,73 +39,74 @@ async def read(
     timeout: float,
     max_bytes: int,
 ) -> Document:
+    """The integration's OpenAPI document, from wherever ``spec.openapi.spec`` says."""
     assert obj.spec.openapi is not None
     ref = obj.spec.openapi.spec
     if ref.inline is not None:
         data = ref.inline.encode()
         return Document(data, f"inline ({_size(len(data))})")
     if ref.config_map_key_ref is not None:
-        name, key = ref.config_map_key_ref.name, ref.config_map_key_ref.key
-        field = "spec.openapi.spec.configMapKeyRef"
-        configmap = await client.get("ConfigMap", namespace, name)
-        if configmap is None:
-            return Document(
-                None,
-                f"ConfigMap {name}",
-                (
-                    conditions.SPEC_UNAVAILABLE,
-                    f"{field}: ConfigMap {name!r} was not found in namespace {namespace!r}; create it or fix the reference",
-                ),
-            )
-        if key in (configmap.get("data") or {}):
-            data = str(configmap["data"][key]).encode()
-        elif key in (configmap.get("binaryData") or {}):
-            try:
-                data = base64.b64decode(configmap["binaryData"][key], validate=True)
-            except (binascii.Error, ValueError):
-                return Document(
-                    None,
-                    f"ConfigMap {name}",
-                    (
-                        conditions.SPEC_INVALID,
-                        f"{field}: binaryData key {key!r} of ConfigMap {name!r} is not base64",
-                    ),
-                )
-        else:
-            keys = sorted([*(configmap.get("data") or {}), *(configmap.get("binaryData") or {})])
-            return Document(
-                None,
-                f"ConfigMap {name}",
-                (
-                    conditions.SPEC_UNAVAILABLE,
-                    f"{field}: ConfigMap {name!r} has no key {key!r} (it has: {', '.join(keys) or 'none'})",
-                ),
-            )
-        packed = " gzip," if data[:2] == b"\x1f\x8b" else ""
-        return Document(data, f"ConfigMap {name}/{key} (mounted,{packed} {_size(len(data))})")
+        return await _from_configmap(client, namespace, ref.config_map_key_ref)
     assert ref.url is not None
+    return await _from_url(http, ref.url, timeout, max_bytes)
+
+
+def _problem(source: str, reason: str, message: str) -> Document:
+    return Document(None, source, (reason, message))
+
+
+async def _from_configmap(client: KubeClient, namespace: str, ref: KeyReference) -> Document:
+    name, key = ref.name, ref.key
+    field = "spec.openapi.spec.configMapKeyRef"
+    source = f"ConfigMap {name}"
+    configmap = await client.get("ConfigMap", namespace, name)
+    if configmap is None:
+        return _problem(
+            source,
+            conditions.SPEC_UNAVAILABLE,
+            f"{field}: ConfigMap {name!r} was not found in namespace {namespace!r}; create it or fix the reference",
+        )
+    text: dict[str, str] = configmap.get("data") or {}
+    binary: dict[str, str] = configmap.get("binaryData") or {}
+    if key in text:
+        data = str(text[key]).encode()
+    elif key in binary:
+        try:
+            data = base64.b64decode(binary[key], validate=True)
+        except (binascii.Error, ValueError):
+            return _problem(
+                source,
+                conditions.SPEC_INVALID,
+                f"{field}: binaryData key {key!r} of ConfigMap {name!r} is not base64",
+            )
+    else:
+        keys = sorted([*text, *binary])
+        return _problem(
+            source,
+            conditions.SPEC_UNAVAILABLE,
+            f"{field}: ConfigMap {name!r} has no key {key!r} (it has: {', '.join(keys) or 'none'})",
+        )
+    packed = " gzip," if data[:2] == b"\x1f\x8b" else ""
+    return Document(data, f"ConfigMap {name}/{key} (mounted,{packed} {_size(len(data))})")
+
+
+async def _from_url(http: aiohttp.ClientSession, url: str, timeout: float, max_bytes: int) -> Document:
     field = "spec.openapi.spec.url"
     try:
         async with http.get(
-            ref.url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True
+            url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True
         ) as response:
             if response.status >= 400:
-                return Document(
-                    None,
-                    "URL",
-                    (conditions.SPEC_UNAVAILABLE, f"{field}: {ref.url} answered HTTP {response.status}"),
+                return _problem(
+                    "URL", conditions.SPEC_UNAVAILABLE, f"{field}: {url} answered HTTP {response.status}"
                 )
             data = await response.content.read(max_bytes + 1)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return Document(
-            None,
-            "URL",
-            (conditions.SPEC_UNAVAILABLE, f"{field}: cannot fetch {ref.url}: {exc or type(exc).__name__}"),
+        return _problem(
+            "URL", conditions.SPEC_UNAVAILABLE, f"{field}: cannot fetch {url}: {exc or type(exc).__name__}"
         )
     if len(data) > max_bytes:
-        return Document(
-            None,
-            "URL",
-            (conditions.SPEC_TOO_LARGE, f"{field}: the document is larger than {_size(max_bytes)}"),
+        return _problem(
+            "URL", conditions.SPEC_TOO_LARGE, f"{field}: the document is larger than {_size(max_bytes)}"
         )
     return Document(data, f"URL (fetched by the category server at start-up, {_size(len(data))} now)")

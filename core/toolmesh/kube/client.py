@@ -13,10 +13,13 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import aiohttp
+from pydantic import BaseModel
 
+from toolmesh.api.base import TypedObject
+from toolmesh.api.meta import Envelope
 from toolmesh.kube.config import Connection
 from toolmesh.kube.resources import Resource, resource_of
 
@@ -25,6 +28,7 @@ RETRIES = 5
 BACKOFF = 0.2  # seconds, doubled on each retry
 APPLY = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
 MERGE = "application/merge-patch+json"
+M = TypeVar("M", bound=TypedObject)
 
 
 class ApiError(Exception):
@@ -123,28 +127,63 @@ class KubeClient:
 
     # -- reads ------------------------------------------------------------------------------------
 
-    async def get(self, kind: str | Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
-        """The object, or None when it does not exist."""
-        resource = kind if isinstance(kind, Resource) else resource_of(kind)
+    @overload
+    async def get(self, kind: type[M], namespace: str | None, name: str) -> M | None: ...
+    @overload
+    async def get(self, kind: str | Resource, namespace: str | None, name: str) -> dict[str, Any] | None: ...
+    async def get(
+        self, kind: type[M] | str | Resource, namespace: str | None, name: str
+    ) -> M | dict[str, Any] | None:
+        """The object, or None when it does not exist.
+
+        With a model class (``MCPIntegration``, ``MCPCategory``) the object comes back as that model,
+        and one that does not validate raises ``pydantic.ValidationError``; with a kind name, as JSON.
+        """
+        resource = _resource(kind)
         try:
-            return await self._request("GET", resource.path(namespace, name))
+            raw = await self._request("GET", resource.path(namespace, name))
         except ApiError as exc:
             if exc.not_found:
                 return None
             raise
+        return raw if isinstance(kind, str | Resource) else kind.model_validate(raw)
 
+    async def exists(
+        self, kind: str | Resource | type[TypedObject], namespace: str | None, name: str
+    ) -> bool:
+        """Does the object exist? (Read as JSON: an object that would not validate exists too.)"""
+        return await self.get(_resource(kind), namespace, name) is not None
+
+    @overload
+    async def list(
+        self, kind: type[M], namespace: str | None = None, *, label_selector: str | None = None
+    ) -> tuple[list[M], str]: ...
+    @overload
     async def list(
         self, kind: str | Resource, namespace: str | None = None, *, label_selector: str | None = None
-    ) -> tuple[list[dict[str, Any]], str]:
-        """Every object (all namespaces when ``namespace`` is None) and the list's resourceVersion."""
-        resource = kind if isinstance(kind, Resource) else resource_of(kind)
+    ) -> tuple[list[dict[str, Any]], str]: ...
+    async def list(
+        self,
+        kind: type[M] | str | Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> tuple[list[M], str] | tuple[list[dict[str, Any]], str]:
+        """Every object (all namespaces when ``namespace`` is None) and the list's resourceVersion.
+
+        With a model class, as models (one that does not validate raises ``ValidationError``).
+        """
+        resource = _resource(kind)
         params = {"labelSelector": label_selector} if label_selector else None
         result = await self._request("GET", resource.path(namespace), params=params)
         items = result.get("items") or []
         for item in items:  # list items carry neither apiVersion nor kind
             item.setdefault("apiVersion", resource.api_version)
             item.setdefault("kind", resource.kind)
-        return items, str(result.get("metadata", {}).get("resourceVersion", ""))
+        version = str(result.get("metadata", {}).get("resourceVersion", ""))
+        if isinstance(kind, str | Resource):
+            return items, version
+        return [kind.model_validate(item) for item in items], version
 
     async def watch(
         self,
@@ -156,7 +195,7 @@ class KubeClient:
         label_selector: str | None = None,
     ) -> AsyncIterator[WatchEvent]:
         """Events after ``resource_version`` until the server ends the watch. ApiError(410) when it is too old."""
-        resource = kind if isinstance(kind, Resource) else resource_of(kind)
+        resource = _resource(kind)
         params = {
             "watch": "true",
             "resourceVersion": resource_version,
@@ -207,15 +246,22 @@ class KubeClient:
             kind=resource.kind,
         )
 
-    async def apply_status(self, obj: Mapping[str, Any], *, field_manager: str) -> dict[str, Any]:
-        """Server-side apply of ``obj['status']`` through the status subresource."""
-        resource = resource_of(dict(obj))
-        meta = obj["metadata"]
+    async def apply_status(
+        self, obj: Mapping[str, Any] | TypedObject | Envelope[Any], *, field_manager: str
+    ) -> dict[str, Any]:
+        """Server-side apply of the object's status through the status subresource.
+
+        ``obj`` is JSON (``obj['status']`` is sent) or a model: a root model or an :class:`Envelope`
+        (an object whose spec does not validate still gets a status), whose status is sent.
+        """
+        body = obj if isinstance(obj, Mapping) else _status_body(obj)
+        resource = resource_of(dict(body))
+        meta = body["metadata"]
         return await self._request(
             "PATCH",
             resource.path(meta.get("namespace"), meta["name"], "status"),
             params={"fieldManager": field_manager, "force": "true"},
-            body=obj,
+            body=body,
             content_type=APPLY,
             kind=f"{resource.kind}/status",
         )
@@ -268,6 +314,27 @@ class KubeClient:
                 return False
             raise
         return True
+
+
+def _resource(kind: str | Resource | type[BaseModel]) -> Resource:
+    if isinstance(kind, Resource):
+        return kind
+    if isinstance(kind, str):
+        return resource_of(kind)
+    if issubclass(kind, TypedObject):
+        return resource_of(kind.crd.kind)
+    raise TypeError(f"{kind.__name__} is not a resource model")
+
+
+def _status_body(obj: TypedObject | Envelope[Any]) -> dict[str, Any]:
+    """What a status apply sends: the object's identity and its status, nothing of its spec."""
+    wire = obj.model_dump(by_alias=True, mode="json", exclude_none=True, include={"status"})
+    return {
+        "apiVersion": obj.api_version,
+        "kind": obj.kind,
+        "metadata": {"name": obj.metadata.name, "namespace": obj.metadata.namespace},
+        "status": wire.get("status") or {},
+    }
 
 
 def _error(status: int, payload: bytes) -> ApiError:

@@ -12,19 +12,20 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from typing import Any
+from collections.abc import Mapping
 
+from toolmesh.api.meta import JsonObject, ObjectMeta
 from toolmesh.kube import KubeClient
 from toolmesh.operator import names
 
 
-def intent_hash(manifest: dict[str, Any]) -> str:
+def intent_hash(manifest: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[
         :20
     ]
 
 
-def is_subset(desired: Any, live: Any) -> bool:
+def is_subset(desired: object, live: object) -> bool:
     """Every field of ``desired`` has the same value in ``live`` (which may hold server defaults)."""
     if isinstance(desired, dict):
         # The API server drops empty maps and lists (omitempty): an empty value matches a missing key.
@@ -44,39 +45,44 @@ def is_subset(desired: Any, live: Any) -> bool:
     return bool(desired == live)
 
 
-def with_hash(manifest: dict[str, Any]) -> dict[str, Any]:
+def _head(obj: Mapping[str, object]) -> ObjectMeta:
+    """The metadata of a child object (desired or live), typed."""
+    return ObjectMeta.model_validate(obj["metadata"])
+
+
+def with_hash(manifest: JsonObject) -> JsonObject:
     out = copy.deepcopy(manifest)
-    annotations = out["metadata"].setdefault("annotations", {})
+    meta = out["metadata"]
+    assert isinstance(meta, dict)
+    annotations = meta.setdefault("annotations", {})
+    assert isinstance(annotations, dict)
     annotations[names.DESIRED_HASH] = intent_hash(manifest)
     return out
 
 
-def up_to_date(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
+def up_to_date(desired: Mapping[str, object], live: Mapping[str, object] | None) -> bool:
     if live is None:
         return False
-    recorded = ((live.get("metadata") or {}).get("annotations") or {}).get(names.DESIRED_HASH)
+    recorded = _head(live).annotations.get(names.DESIRED_HASH)
     return recorded == intent_hash(desired) and is_subset(desired, live)
 
 
 async def ensure(
-    client: KubeClient, desired: dict[str, Any], live: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    client: KubeClient, desired: JsonObject, live: dict[str, object] | None = None
+) -> dict[str, object]:
     """Make the object match ``desired``; returns the live object. ``live``: a copy already read."""
-    meta = desired["metadata"]
+    meta = _head(desired)
     if live is None:
-        live = await client.get(desired["kind"], meta.get("namespace"), meta["name"])
+        live = await client.get(str(desired["kind"]), meta.namespace, meta.name)
     if up_to_date(desired, live):
         assert live is not None
         return live
-    return await client.apply(with_hash(desired), field_manager=names.FIELD_MANAGER)
+    applied: dict[str, object] = await client.apply(with_hash(desired), field_manager=names.FIELD_MANAGER)
+    return applied
 
 
-def is_ours(live: dict[str, Any] | None) -> bool:
-    return (
-        bool(live)
-        and ((live or {}).get("metadata", {}).get("labels") or {}).get(names.MANAGED_BY)
-        == names.MANAGED_BY_VALUE
-    )
+def is_ours(live: Mapping[str, object] | None) -> bool:
+    return live is not None and _head(live).labels.get(names.MANAGED_BY) == names.MANAGED_BY_VALUE
 
 
 async def ensure_absent(client: KubeClient, kind: str, namespace: str, name: str) -> bool:
@@ -91,8 +97,7 @@ async def prune(client: KubeClient, kind: str, namespace: str, category: str, ke
     """Delete the category's children of ``kind`` not in ``keep`` (e.g. catalog shards no longer needed)."""
     items, _ = await client.list(kind, namespace, label_selector=selector_of(category))
     removed = []
-    for item in items:
-        name = item["metadata"]["name"]
+    for name in (_head(item).name for item in items):
         if name not in keep:
             await client.delete(kind, namespace, name)
             removed.append(name)

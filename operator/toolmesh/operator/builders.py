@@ -8,9 +8,12 @@ changed is put back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from pydantic import JsonValue
 
 from toolmesh.api import API_VERSION, MCPCategory
+from toolmesh.api.category import Autoscaling, PodOverrides
+from toolmesh.api.meta import JsonObject, ObjectMeta
 from toolmesh.operator import names
 from toolmesh.operator.bundle import Bundle
 from toolmesh.operator.scaling import Scale
@@ -21,28 +24,27 @@ RUN_AS = 10001  # the category image's non-root user (Dockerfile)
 PRE_STOP_SECONDS = 5  # how long a stopping pod serves on while the Service drops it
 
 
-def owner_reference(category: dict[str, Any]) -> dict[str, Any]:
-    meta = category["metadata"]
+def owner_reference(category: ObjectMeta) -> JsonObject:
     return {
         "apiVersion": API_VERSION,
         "kind": "MCPCategory",
-        "name": meta["name"],
-        "uid": meta["uid"],
+        "name": category.name,
+        "uid": category.uid,
         "controller": True,
         "blockOwnerDeletion": True,
     }
 
 
-def _meta(name: str, namespace: str, category: str, owner: dict[str, Any]) -> dict[str, Any]:
+def _meta(name: str, namespace: str, category: str, owner: JsonObject) -> JsonObject:
     return {
         "name": name,
         "namespace": namespace,
-        "labels": names.labels(category),
+        "labels": dict(names.labels(category)),
         "ownerReferences": [owner],
     }
 
 
-def service_account(category: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
+def service_account(category: str, namespace: str, owner: JsonObject) -> JsonObject:
     """The server needs no API access: its token is not mounted."""
     return {
         "apiVersion": "v1",
@@ -52,24 +54,22 @@ def service_account(category: str, namespace: str, owner: dict[str, Any]) -> dic
     }
 
 
-def catalog_configmaps(
-    category: str, namespace: str, owner: dict[str, Any], bundle: Bundle
-) -> list[dict[str, Any]]:
+def catalog_configmaps(category: str, namespace: str, owner: JsonObject, bundle: Bundle) -> list[JsonObject]:
     out = []
     for name, data, binary in bundle.configmaps:
-        manifest: dict[str, Any] = {
+        manifest: JsonObject = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": _meta(name, namespace, category, owner),
-            "data": data,
+            "data": dict(data),
         }
         if binary:
-            manifest["binaryData"] = binary
+            manifest["binaryData"] = dict(binary)
         out.append(manifest)
     return out
 
 
-def _secret_volume(secret: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _secret_volume(secret: str) -> tuple[JsonObject, JsonObject]:
     volume_name = f"secret-{secret}"[:63].rstrip("-.")
     return (
         {"name": volume_name, "secret": {"secretName": secret, "optional": True}},
@@ -91,7 +91,7 @@ class VaultWiring:
     kv_mount: str = "secret"
 
 
-def _vault_env(wiring: VaultWiring, category: str) -> list[dict[str, Any]]:
+def _vault_env(wiring: VaultWiring, category: str) -> list[JsonValue]:
     return [
         {"name": "TOOLMESH_VAULT_ADDR", "value": wiring.addr},
         {"name": "TOOLMESH_VAULT_AUTH_METHOD", "value": "kubernetes"},
@@ -102,35 +102,26 @@ def _vault_env(wiring: VaultWiring, category: str) -> list[dict[str, Any]]:
     ]
 
 
-def deployment(
-    obj: MCPCategory,
-    namespace: str,
-    owner: dict[str, Any],
-    bundle: Bundle,
-    scale: Scale,
-    default_image: str,
-    vault: VaultWiring | None = None,
-) -> dict[str, Any]:
-    category = str(obj.metadata["name"])
-    spec = obj.spec
-    pod = spec.pod
-    resources = {
-        "requests": {**DEFAULT_REQUESTS, **{k: str(v) for k, v in spec.resources.requests.items()}},
-        "limits": {**DEFAULT_LIMITS, **{k: str(v) for k, v in spec.resources.limits.items()}},
+def _vault_volume(wiring: VaultWiring) -> JsonObject:
+    """A short-lived token for Vault alone; the API server's is never mounted."""
+    return {
+        "name": "vault-token",
+        "projected": {"sources": [{"serviceAccountToken": {
+            "audience": wiring.audience, "expirationSeconds": 3600, "path": "token",
+        }}], "defaultMode": 0o444},
+    }  # fmt: skip
+
+
+def _resources(obj: MCPCategory) -> JsonObject:
+    resources = obj.spec.resources
+    return {
+        "requests": {**DEFAULT_REQUESTS, **{k: str(v) for k, v in resources.requests.items()}},
+        "limits": {**DEFAULT_LIMITS, **{k: str(v) for k, v in resources.limits.items()}},
     }
-    secret_volumes = [_secret_volume(s) for s in bundle.secrets]
-    container: dict[str, Any] = {
-        "name": "server",
-        "image": spec.image or default_image,
-        "args": ["category", "serve", names.CATALOG_MOUNT],
-        "env": [
-            {"name": "TOOLMESH_CATEGORY_CATEGORY", "value": category},
-            {"name": "TOOLMESH_CATEGORY_HOST", "value": "0.0.0.0"},
-            {"name": "TOOLMESH_CATEGORY_PORT", "value": str(names.PORT)},
-            {"name": "TOOLMESH_CATEGORY_CREDENTIALS_DIR", "value": names.SECRETS_MOUNT},
-            {"name": "TOOLMESH_CATEGORY_LOG_FORMAT", "value": "json"},
-        ],
-        "ports": [{"name": "http", "containerPort": names.PORT, "protocol": "TCP"}],
+
+
+def _probes() -> JsonObject:
+    return {
         "readinessProbe": {
             "httpGet": {"path": "/readyz", "port": "http"},
             "periodSeconds": 5,
@@ -148,37 +139,68 @@ def deployment(
             "periodSeconds": 2,
             "failureThreshold": 60,
         },
+    }
+
+
+def container(obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultWiring | None) -> JsonObject:
+    """The server container: the generic runtime serving the mounted catalog."""
+    category = obj.metadata.name
+    env: list[JsonValue] = [
+        {"name": "TOOLMESH_CATEGORY_CATEGORY", "value": category},
+        {"name": "TOOLMESH_CATEGORY_HOST", "value": "0.0.0.0"},
+        {"name": "TOOLMESH_CATEGORY_PORT", "value": str(names.PORT)},
+        {"name": "TOOLMESH_CATEGORY_CREDENTIALS_DIR", "value": names.SECRETS_MOUNT},
+        {"name": "TOOLMESH_CATEGORY_LOG_FORMAT", "value": "json"},
+        *(_vault_env(vault, category) if vault else []),
+    ]
+    mounts: list[JsonValue] = [
+        {"name": "catalog", "mountPath": names.CATALOG_MOUNT, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+        *(mount for _, mount in map(_secret_volume, bundle.secrets)),
+    ]
+    if vault is not None:
+        mounts.append({"name": "vault-token", "mountPath": names.VAULT_TOKEN_MOUNT, "readOnly": True})
+    out: JsonObject = {
+        "name": "server",
+        "image": obj.spec.image or default_image,
+        "args": ["category", "serve", names.CATALOG_MOUNT],
+        "env": env,
+        "ports": [{"name": "http", "containerPort": names.PORT, "protocol": "TCP"}],
+        **_probes(),
         # Serve on while the Service drops this pod (kube-proxy syncs within about a second); then
         # SIGTERM, and the calls in flight finish before the process exits.
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
-        "resources": resources,
+        "resources": _resources(obj),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [
-            {"name": "catalog", "mountPath": names.CATALOG_MOUNT, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-            *(mount for _, mount in secret_volumes),
-        ],
+        "volumeMounts": mounts,
     }
-    extra_volumes: list[dict[str, Any]] = []
-    if vault is not None:  # a short-lived token for Vault alone; the API server's is never mounted
-        container["env"].extend(_vault_env(vault, category))
-        container["volumeMounts"].append(
-            {"name": "vault-token", "mountPath": names.VAULT_TOKEN_MOUNT, "readOnly": True}
-        )
-        extra_volumes.append({
-            "name": "vault-token",
-            "projected": {"sources": [{"serviceAccountToken": {
-                "audience": vault.audience, "expirationSeconds": 3600, "path": "token",
-            }}], "defaultMode": 0o444},
-        })  # fmt: skip
-    if spec.image_pull_policy:
-        container["imagePullPolicy"] = spec.image_pull_policy
-    template_spec: dict[str, Any] = {
+    if obj.spec.image_pull_policy:
+        out["imagePullPolicy"] = obj.spec.image_pull_policy
+    return out
+
+
+def _scheduling(pod: PodOverrides) -> JsonObject:
+    """The pod template's scheduling fields the MCPCategory sets (spec.pod)."""
+    out: JsonObject = {}
+    if pod.node_selector:
+        out["nodeSelector"] = dict(pod.node_selector)
+    if pod.tolerations:
+        out["tolerations"] = list(pod.tolerations)
+    if pod.affinity:
+        out["affinity"] = dict(pod.affinity)
+    if pod.priority_class_name:
+        out["priorityClassName"] = pod.priority_class_name
+    return out
+
+
+def pod_spec(obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultWiring | None) -> JsonObject:
+    category = obj.metadata.name
+    return {
         "serviceAccountName": names.server(category),
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -189,22 +211,28 @@ def deployment(
             "fsGroup": RUN_AS,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [container],
+        "containers": [container(obj, bundle, default_image, vault)],
         "volumes": [
-            {"name": "catalog", "projected": {"sources": bundle.sources, "defaultMode": 0o444}},
+            {"name": "catalog", "projected": {"sources": list(bundle.sources), "defaultMode": 0o444}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-            *(volume for volume, _ in secret_volumes),
-            *extra_volumes,
+            *(volume for volume, _ in map(_secret_volume, bundle.secrets)),
+            *([_vault_volume(vault)] if vault else []),
         ],
+        **_scheduling(obj.spec.pod),
     }
-    if pod.node_selector:
-        template_spec["nodeSelector"] = dict(pod.node_selector)
-    if pod.tolerations:
-        template_spec["tolerations"] = list(pod.tolerations)
-    if pod.affinity:
-        template_spec["affinity"] = dict(pod.affinity)
-    if pod.priority_class_name:
-        template_spec["priorityClassName"] = pod.priority_class_name
+
+
+def deployment(
+    obj: MCPCategory,
+    namespace: str,
+    owner: JsonObject,
+    bundle: Bundle,
+    scale: Scale,
+    default_image: str,
+    vault: VaultWiring | None = None,
+) -> JsonObject:
+    category = obj.metadata.name
+    pod = obj.spec.pod
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -212,50 +240,55 @@ def deployment(
         "spec": {
             "replicas": scale.replicas,
             "revisionHistoryLimit": 3,
-            "selector": {"matchLabels": names.selector(category)},
+            "selector": {"matchLabels": dict(names.selector(category))},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
                 "metadata": {
                     "labels": {**pod.labels, **names.labels(category)},
                     "annotations": {**pod.annotations, names.CATALOG_DIGEST: bundle.digest},
                 },
-                "spec": template_spec,
+                "spec": pod_spec(obj, bundle, default_image, vault),
             },
         },
     }
 
 
-def service(category: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
+def service(category: str, namespace: str, owner: JsonObject) -> JsonObject:
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(names.server(category), namespace, category, owner),
         "spec": {
             "type": "ClusterIP",
-            "selector": names.selector(category),
+            "selector": dict(names.selector(category)),
             "ports": [{"name": "http", "port": names.SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
 
 
-def autoscaler(obj: MCPCategory, namespace: str, owner: dict[str, Any]) -> dict[str, Any] | None:
-    """The HPA, or None when nothing is to be autoscaled (no target, or a fixed replica count)."""
-    category = str(obj.metadata["name"])
-    spec = obj.spec
-    metrics: list[dict[str, Any]] = []
-    if spec.autoscaling.target_cpu_utilization_percentage is not None:
+def _metrics(autoscaling: Autoscaling) -> list[JsonValue]:
+    metrics: list[JsonValue] = []
+    if autoscaling.target_cpu_utilization_percentage is not None:
         metrics.append({
             "type": "Resource",
-            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": spec.autoscaling.target_cpu_utilization_percentage}},
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": autoscaling.target_cpu_utilization_percentage}},
         })  # fmt: skip
-    if spec.autoscaling.target_inflight_requests is not None:
+    if autoscaling.target_inflight_requests is not None:
         metrics.append({
             "type": "Pods",
             "pods": {
                 "metric": {"name": "toolmesh_category_inflight_requests"},
-                "target": {"type": "AverageValue", "averageValue": str(spec.autoscaling.target_inflight_requests)},
+                "target": {"type": "AverageValue", "averageValue": str(autoscaling.target_inflight_requests)},
             },
         })  # fmt: skip
+    return metrics
+
+
+def autoscaler(obj: MCPCategory, namespace: str, owner: JsonObject) -> JsonObject | None:
+    """The HPA, or None when nothing is to be autoscaled (no target, or a fixed replica count)."""
+    category = obj.metadata.name
+    spec = obj.spec
+    metrics = _metrics(spec.autoscaling)
     if not metrics or spec.replicas.min == spec.replicas.max:
         return None
     return {
@@ -271,7 +304,7 @@ def autoscaler(obj: MCPCategory, namespace: str, owner: dict[str, Any]) -> dict[
     }
 
 
-def disruption_budget(category: str, namespace: str, owner: dict[str, Any]) -> dict[str, Any]:
+def disruption_budget(category: str, namespace: str, owner: JsonObject) -> JsonObject:
     """At most one pod down by a voluntary disruption (a drain); never blocks a drain of one replica."""
     return {
         "apiVersion": "policy/v1",
@@ -279,7 +312,7 @@ def disruption_budget(category: str, namespace: str, owner: dict[str, Any]) -> d
         "metadata": _meta(names.server(category), namespace, category, owner),
         "spec": {
             "maxUnavailable": 1,
-            "selector": {"matchLabels": names.selector(category)},
+            "selector": {"matchLabels": dict(names.selector(category))},
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },
     }
@@ -287,16 +320,14 @@ def disruption_budget(category: str, namespace: str, owner: dict[str, Any]) -> d
 
 def children(
     obj: MCPCategory,
-    raw: dict[str, Any],
     bundle: Bundle,
     scale: Scale,
     default_image: str,
     vault: VaultWiring | None = None,
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+) -> tuple[list[JsonObject], list[tuple[str, str]]]:
     """Desired children, and the (kind, name) of optional children that must not exist."""
-    category = str(obj.metadata["name"])
-    namespace = str(raw["metadata"]["namespace"])
-    owner = owner_reference(raw)
+    category, namespace = obj.metadata.name, obj.metadata.namespace
+    owner = owner_reference(obj.metadata)
     desired = [
         service_account(category, namespace, owner),
         *catalog_configmaps(category, namespace, owner, bundle),

@@ -21,8 +21,12 @@ import gzip
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
 
+from pydantic import JsonValue
+
+from toolmesh.api import MCPIntegrationSpec
+from toolmesh.api.meta import JsonObject
 from toolmesh.operator import names
 
 
@@ -31,8 +35,12 @@ class Member:
     """One integration of the category, as the operator last validated it."""
 
     name: str
-    spec: dict[str, Any]  # the object's .spec, wire form (camelCase)
+    spec: JsonObject  # the object's .spec, wire form (camelCase), as stored: what the catalog mounts
     spec_digest: str = ""  # digest of the compiled tools; a referenced ConfigMap's change shows here
+
+    @cached_property
+    def model(self) -> MCPIntegrationSpec:
+        return MCPIntegrationSpec.model_validate(self.spec)
 
 
 class TooLarge(ValueError):
@@ -44,13 +52,13 @@ class Bundle:
     configmaps: list[tuple[str, dict[str, str], dict[str, str]]] = field(
         default_factory=list
     )  # name, data, binaryData
-    sources: list[dict[str, Any]] = field(default_factory=list)  # projected volume sources
+    sources: list[JsonObject] = field(default_factory=list)  # projected volume sources
     secrets: list[str] = field(default_factory=list)
     digest: str = ""
     too_large: dict[str, str] = field(default_factory=dict)  # integration -> message
 
 
-def _object(namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+def _object(namespace: str, name: str, spec: JsonObject) -> JsonObject:
     return {
         "apiVersion": "toolmesh.dev/v1alpha1",
         "kind": "MCPIntegration",
@@ -59,23 +67,23 @@ def _object(namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _dumps(obj: Any) -> str:
+def _dumps(obj: JsonValue) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _text(obj: dict[str, Any]) -> str:
+def _text(obj: JsonObject) -> str:
     """A catalog file: one key per line, since the catalog reader looks for a top-level kind first."""
     return json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=False)
 
 
-def referenced_secrets(spec: dict[str, Any]) -> set[str]:
-    found = set()
-    if ref := (spec.get("auth") or {}).get("secretRef"):
-        found.add(str(ref["name"]))
-    for env in (spec.get("stdio") or {}).get("env") or []:
-        if ref := env.get("secretKeyRef"):
-            found.add(str(ref["name"]))
-    return found
+def referenced_secrets(spec: MCPIntegrationSpec) -> set[str]:
+    found = {spec.auth.secret_ref.name} if spec.auth and spec.auth.secret_ref else set()
+    env = spec.stdio.env if spec.stdio else []
+    return found | {e.secret_key_ref.name for e in env if e.secret_key_ref}
+
+
+def inline_document(spec: MCPIntegrationSpec) -> str | None:
+    return spec.openapi.spec.inline if spec.openapi else None
 
 
 @dataclass(frozen=True)
@@ -87,67 +95,87 @@ class Placement:
     too_large: str | None = None  # why it cannot travel at all
 
 
-def placement(name: str, namespace: str, spec: dict[str, Any], max_bytes: int) -> Placement:
-    """Where an integration's object (wire ``spec``) goes: as it is, with its document moved, or nowhere."""
-    source = (spec.get("openapi") or {}).get("spec") or {}
+def placement(name: str, namespace: str, spec: JsonObject, inline: str | None, max_bytes: int) -> Placement:
+    """Where an integration's object (wire ``spec``, ``inline`` document) goes: as it is, with its document moved, or nowhere."""
     size = len(_text(_object(namespace, name, spec)).encode())
-    if source.get("inline") is None or size <= max_bytes:
+    if inline is None or size <= max_bytes:
         return Placement(size)
-    packed = gzip.compress(source["inline"].encode(), mtime=0)
+    packed = gzip.compress(inline.encode(), mtime=0)
     size = len(base64.b64encode(packed)) + 1024
     if size > max_bytes:
         return Placement(size, packed, (
-            f"spec.openapi.spec.inline is {len(source['inline'].encode()) // 1024} KiB "
+            f"spec.openapi.spec.inline is {len(inline.encode()) // 1024} KiB "
             f"({len(packed) // 1024} KiB compressed), more than a ConfigMap holds; put the document "
             "in a ConfigMap of its own (gzip-compressed, under binaryData) or serve it from a URL"
         ))  # fmt: skip
     return Placement(size, packed)
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """One integration in the catalog: its object, and its document when moved out of the object."""
+
+    name: str
+    spec: JsonObject
+    packed: bytes | None
+    size: int
+
+
+def _pointing_at(spec: JsonObject, configmap: str, key: str) -> JsonObject:
+    """The wire spec with its OpenAPI document replaced by a reference to ``configmap``/``key``."""
+    openapi = spec["openapi"]
+    assert isinstance(openapi, dict)
+    return {**spec, "openapi": {**openapi, "spec": {"configMapKeyRef": {"name": configmap, "key": key}}}}
+
+
+def _shards(units: list[_Unit], max_bytes: int) -> list[list[_Unit]]:
+    shards: list[list[_Unit]] = [[]]
+    used = 0
+    for unit in units:
+        if shards[-1] and used + unit.size > max_bytes:
+            shards.append([])
+            used = 0
+        shards[-1].append(unit)
+        used += unit.size
+    return shards
+
+
+def _pack(bundle: Bundle, configmap: str, namespace: str, shard: list[_Unit]) -> None:
+    data: dict[str, str] = {}
+    binary: dict[str, str] = {}
+    for unit in shard:
+        spec = unit.spec
+        if unit.packed is not None:
+            key = f"{unit.name}.spec.gz"
+            binary[key] = base64.b64encode(unit.packed).decode()
+            spec = _pointing_at(spec, configmap, key)
+        data[f"{unit.name}.json"] = _text(_object(namespace, unit.name, spec))
+    bundle.configmaps.append((configmap, data, binary))
+    items: list[JsonValue] = [{"key": key, "path": f"{configmap}/{key}"} for key in sorted([*data, *binary])]
+    bundle.sources.append({"configMap": {"name": configmap, "items": items}})
+
+
 def build(category: str, namespace: str, members: list[Member], max_bytes: int) -> Bundle:
     bundle = Bundle()
-    # One unit per integration: its object, and its document when moved out of the object.
-    units: list[tuple[str, dict[str, Any], bytes | None, int]] = []
+    units: list[_Unit] = []
     referenced: dict[str, set[str]] = {}
     secrets: set[str] = set()
     digest = hashlib.sha256()
     for member in sorted(members, key=lambda m: m.name):
-        spec = json.loads(_dumps(member.spec))  # a private copy
-        where = placement(member.name, namespace, spec, max_bytes)
+        where = placement(member.name, namespace, member.spec, inline_document(member.model), max_bytes)
         if where.too_large is not None:
             bundle.too_large[member.name] = where.too_large
             continue
-        ref = ((spec.get("openapi") or {}).get("spec") or {}).get("configMapKeyRef")
-        if where.packed is None and ref:
-            referenced.setdefault(str(ref["name"]), set()).add(str(ref["key"]))
-        secrets |= referenced_secrets(spec)
-        units.append((member.name, spec, where.packed, where.size))
+        source = member.model.openapi.spec if member.model.openapi else None
+        if where.packed is None and source and (ref := source.config_map_key_ref):
+            referenced.setdefault(ref.name, set()).add(ref.key)
+        secrets |= referenced_secrets(member.model)
+        units.append(_Unit(member.name, member.spec, where.packed, where.size))
         digest.update(f"{member.name}\0{_dumps(member.spec)}\0{member.spec_digest}\n".encode())
-
-    shards: list[list[tuple[str, dict[str, Any], bytes | None, int]]] = [[]]
-    used = 0
-    for unit in units:
-        if shards[-1] and used + unit[3] > max_bytes:
-            shards.append([])
-            used = 0
-        shards[-1].append(unit)
-        used += unit[3]
-
-    for index, shard in enumerate(shards):
-        configmap = names.catalog_configmap(category, index)
-        data: dict[str, str] = {}
-        binary: dict[str, str] = {}
-        for name, spec, packed, _ in shard:
-            if packed is not None:
-                key = f"{name}.spec.gz"
-                binary[key] = base64.b64encode(packed).decode()
-                spec["openapi"]["spec"] = {"configMapKeyRef": {"name": configmap, "key": key}}
-            data[f"{name}.json"] = _text(_object(namespace, name, spec))
-        bundle.configmaps.append((configmap, data, binary))
-        items = [{"key": key, "path": f"{configmap}/{key}"} for key in sorted([*data, *binary])]
-        bundle.sources.append({"configMap": {"name": configmap, "items": items}})
+    for index, shard in enumerate(_shards(units, max_bytes)):
+        _pack(bundle, names.catalog_configmap(category, index), namespace, shard)
     for name in sorted(referenced):
-        items = [{"key": key, "path": f"{name}/{key}"} for key in sorted(referenced[name])]
+        items: list[JsonValue] = [{"key": key, "path": f"{name}/{key}"} for key in sorted(referenced[name])]
         bundle.sources.append({"configMap": {"name": name, "items": items, "optional": True}})
     bundle.secrets = sorted(secrets)
     bundle.digest = digest.hexdigest()

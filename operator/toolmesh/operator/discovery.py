@@ -10,7 +10,6 @@ anything else stays "discovery pending" until a category server reports it.
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 import httpx2
 from mcp import Client
@@ -37,12 +36,12 @@ async def _headers(obj: MCPIntegration, client: KubeClient, namespace: str) -> d
         raise Undiscoverable(
             "its tools are listed by its category server (credentials per user, from Vault, or from OAuth)"
         )
-    secret = await client.get("Secret", namespace, auth.secret_ref.name)
-    data: dict[str, Any] = (secret or {}).get("data") or {}
     key = "token" if auth.type == AuthType.BEARER else "apiKey"
-    if key not in data:
+    secret = await client.get("Secret", namespace, auth.secret_ref.name)
+    encoded = ((secret or {}).get("data") or {}).get(key)
+    if not isinstance(encoded, str):
         raise Undiscoverable(f"spec.auth.secretRef: Secret {auth.secret_ref.name!r} has no key {key!r}")
-    value = base64.b64decode(data[key]).decode()
+    value = base64.b64decode(encoded).decode()
     if auth.type == AuthType.BEARER:
         headers["Authorization"] = f"Bearer {value}"
     elif auth.api_key is not None and auth.api_key.location == "header":
@@ -59,7 +58,7 @@ async def list_tools(
     spec = obj.spec
     assert spec.mcp is not None
     headers = await _headers(obj, client, namespace)
-    prefix = spec.tool_prefix or str(obj.metadata.get("name") or "")
+    prefix = spec.tool_prefix or obj.metadata.name
     try:
         async with (
             httpx2.AsyncClient(

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import aiohttp
 import kopf
 
 from toolmesh.api import GROUP, VERSION
+from toolmesh.api.meta import ObjectMeta
 from toolmesh.kube import Connection, KubeClient
-from toolmesh.operator import names
+from toolmesh.operator import names, observed
 from toolmesh.operator.reconcile import Operator
 from toolmesh.operator.settings import OperatorSettings
 
@@ -33,19 +33,23 @@ CHILD_KINDS = (
 )
 
 
-def _operator(memo: Any) -> Operator:
+def _operator(memo: kopf.Memo) -> Operator:
     operator: Operator = memo.operator
     return operator
 
 
+def _meta(body: kopf.Body) -> ObjectMeta:
+    return ObjectMeta.model_validate(dict(body.metadata))
+
+
 @kopf.on.startup(registry=registry)
-async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object) -> None:
     settings.persistence.finalizer = f"{names.DOMAIN}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.DOMAIN)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=names.DOMAIN, key="last-handled-configuration"
     )
-    settings.posting.enabled = False  # Events only for what an admin must act on: reconcile.py posts those
+    settings.posting.enabled = False  # Events only for what an admin must act on: events.py posts those
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = [1, 2, 5, 10]
@@ -70,13 +74,13 @@ async def _resync(operator: Operator, config: OperatorSettings) -> None:
         scopes: list[str | None] = [*config.namespaces] or [None]
         for namespace in scopes:
             with contextlib.suppress(Exception):
-                items, _ = await operator.client.list("MCPCategory", namespace)
-                for item in items:
-                    operator.category_queue.request((item["metadata"]["namespace"], item["metadata"]["name"]))
+                items, _ = await operator.client.list("MCPCategory", namespace)  # JSON: even invalid ones
+                for meta in (ObjectMeta.model_validate(item["metadata"]) for item in items):
+                    operator.category_queue.request((meta.namespace, meta.name))
 
 
 @kopf.on.cleanup(registry=registry)
-async def cleanup(memo: Any, **_: Any) -> None:
+async def cleanup(memo: kopf.Memo, **_: object) -> None:
     memo.resync.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await memo.resync
@@ -87,7 +91,7 @@ async def cleanup(memo: Any, **_: Any) -> None:
 
 
 @kopf.on.login(registry=registry)
-def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
+def login(memo: kopf.Memo, **_: object) -> kopf.ConnectionInfo:
     connection: Connection = memo.connection
     return kopf.ConnectionInfo(
         server=connection.server,
@@ -101,26 +105,32 @@ def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
 
 
 @kopf.on.event(GROUP, VERSION, "mcpintegrations", registry=registry)
-def integration_event(body: kopf.Body, type: str | None, memo: Any, **_: Any) -> None:
-    _operator(memo).integration_seen(dict(body), deleted=type == "DELETED")
+def integration_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: object) -> None:
+    if type == "DELETED":
+        meta = _meta(body)
+        _operator(memo).integration_gone((meta.namespace, meta.name))
+    else:
+        _operator(memo).integration_seen(observed.integration(dict(body)))
 
 
 @kopf.on.event(GROUP, VERSION, "mcpcategories", registry=registry)
-def category_event(body: kopf.Body, type: str | None, memo: Any, **_: Any) -> None:
-    _operator(memo).category_seen(dict(body), type)
+def category_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: object) -> None:
+    meta = _meta(body)
+    _operator(memo).category_seen((meta.namespace, meta.name), type)
 
 
-def _owner_category(body: kopf.Body) -> str | None:
-    for ref in body.get("metadata", {}).get("ownerReferences") or []:
-        if ref.get("kind") == "MCPCategory" and ref.get("apiVersion", "").startswith(f"{GROUP}/"):
-            return str(ref["name"])
+def _owner_category(meta: ObjectMeta) -> str | None:
+    for ref in meta.owner_references:
+        if ref.kind == "MCPCategory" and ref.api_version.startswith(f"{GROUP}/"):
+            return ref.name
     return None
 
 
-def _child_event(body: kopf.Body, memo: Any, **_: Any) -> None:
+def _child_event(body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
     """A child changed or vanished: reconcile its category (drift is put back, status follows)."""
-    if (category := _owner_category(body)) is not None:
-        _operator(memo).category_queue.request((str(body["metadata"]["namespace"]), category))
+    meta = _meta(body)
+    if (category := _owner_category(meta)) is not None:
+        _operator(memo).category_queue.request((meta.namespace, category))
 
 
 for _group, _version, _plural in CHILD_KINDS:
@@ -130,11 +140,11 @@ for _group, _version, _plural in CHILD_KINDS:
 @kopf.on.event(
     "coordination.k8s.io", "v1", "leases", labels={names.CATEGORY_LABEL: kopf.PRESENT}, registry=registry
 )
-def demand_event(body: kopf.Body, memo: Any, **_: Any) -> None:
+def demand_event(body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
     """The gateway renewed a category's demand Lease: wake it (or keep it awake)."""
-    category = str(body["metadata"].get("labels", {}).get(names.CATEGORY_LABEL, ""))
-    if category:
-        _operator(memo).category_queue.request((str(body["metadata"]["namespace"]), category))
+    meta = _meta(body)
+    if category := meta.labels.get(names.CATEGORY_LABEL, ""):
+        _operator(memo).category_queue.request((meta.namespace, category))
 
 
 async def run(

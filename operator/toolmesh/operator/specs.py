@@ -62,7 +62,7 @@ class Compiler:
 
     @staticmethod
     def _compile(obj: MCPIntegration, data: bytes) -> Compiled:
-        name = str(obj.metadata.get("name") or "")
+        name = obj.metadata.name
         try:
             compiled = compile_spec(data, compile_options(obj), source=name)
         except SpecError as exc:

@@ -7,29 +7,41 @@ Messages name the field at fault and the fix. The summary condition ``Ready`` wo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from toolmesh.api import MCPCategoryStatus, MCPIntegrationStatus, conditions
 from toolmesh.api.base import Condition, ConditionStatus
 from toolmesh.api.integration import ToolSummary
+from toolmesh.api.meta import ObjectMeta
 from toolmesh.operator.scaling import Scale
 
 TRUE, FALSE = ConditionStatus.TRUE, ConditionStatus.FALSE
+SCALED_TO_ZERO_MESSAGE = "Scaled to zero while idle; the gateway wakes it on the next call."
 
 
-def wire(model: MCPCategoryStatus | MCPIntegrationStatus) -> dict[str, Any]:
-    return model.model_dump(by_alias=True, mode="json", exclude_none=True)
+class Verdict(NamedTuple):
+    """One condition's value: status, reason, message."""
+
+    status: ConditionStatus
+    reason: str
+    message: str
 
 
-def _conditions(raw: dict[str, Any] | None) -> list[Condition]:
-    out = []
-    for item in (raw or {}).get("conditions") or []:
-        try:
-            out.append(Condition.model_validate(item))
-        except ValueError:
-            continue  # written by someone else, in a shape we do not know: replaced below
-    return out
+def _set_all(
+    previous: Sequence[Condition], verdicts: Mapping[str, Verdict], generation: int, now: dt.datetime
+) -> list[Condition]:
+    conds = list(previous)
+    for type_, verdict in verdicts.items():
+        conds = conditions.set_condition(conds, type_, *verdict, now=now, observed_generation=generation)
+    return conds
+
+
+# -- MCPIntegration -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -45,106 +57,88 @@ class IntegrationFindings:
     discovery_pending: bool = False
     discovered: list[ToolSummary] = field(default_factory=list)
 
+    def problem(self, type_: str) -> Verdict | None:
+        """The first problem of a condition type, as a False verdict."""
+        found = next((p for p in self.problems if p[0] == type_), None)
+        return Verdict(FALSE, found[1], found[2]) if found else None
 
-def integration(
-    previous: dict[str, Any] | None, found: IntegrationFindings, now: dt.datetime
-) -> dict[str, Any]:
-    conds = _conditions(previous)
-    gen = found.generation
-    spec_problem = next((p for p in found.problems if p[0] == conditions.SPEC_VALID), None)
-    resolve_problem = next((p for p in found.problems if p[0] == conditions.RESOLVED), None)
-    if spec_problem:
-        conds = conditions.set_condition(
-            conds,
-            conditions.SPEC_VALID,
-            FALSE,
-            spec_problem[1],
-            spec_problem[2],
-            now=now,
-            observed_generation=gen,
+
+def _spec_valid(found: IntegrationFindings) -> Verdict:
+    if (problem := found.problem(conditions.SPEC_VALID)) is not None:
+        return problem
+    if found.discovered:
+        return Verdict(
+            TRUE, conditions.TOOLS_DISCOVERED, f"{len(found.discovered)} tools discovered on the server."
         )
-    elif found.discovered:
-        conds = conditions.set_condition(
-            conds,
-            conditions.SPEC_VALID,
-            TRUE,
-            conditions.TOOLS_DISCOVERED,
-            f"{len(found.discovered)} tools discovered on the server.",
-            now=now,
-            observed_generation=gen,
-        )
-    elif found.discovery_pending:
-        conds = conditions.set_condition(
-            conds,
-            conditions.SPEC_VALID,
+    if found.discovery_pending:
+        return Verdict(
             TRUE,
             conditions.DISCOVERY_PENDING,
             "Tools are discovered when the category server first runs this integration.",
-            now=now,
-            observed_generation=gen,
         )
-    else:
-        conds = conditions.set_condition(
-            conds,
-            conditions.SPEC_VALID,
-            TRUE,
-            conditions.SPEC_COMPILED,
-            f"The spec compiles to {found.tools} tools.",
-            now=now,
-            observed_generation=gen,
-        )
-    if resolve_problem:
-        conds = conditions.set_condition(
-            conds,
-            conditions.RESOLVED,
-            FALSE,
-            resolve_problem[1],
-            resolve_problem[2],
-            now=now,
-            observed_generation=gen,
-        )
-    else:
-        conds = conditions.set_condition(
-            conds,
-            conditions.RESOLVED,
-            TRUE,
-            conditions.DEPENDENCIES_RESOLVED,
-            "The category and every referenced Secret and ConfigMap exist.",
-            now=now,
-            observed_generation=gen,
-        )
-    first = spec_problem or resolve_problem
-    if first:
-        conds = conditions.set_condition(
-            conds, conditions.READY, FALSE, first[1], first[2], now=now, observed_generation=gen
-        )
-    else:
-        conds = conditions.set_condition(
-            conds,
-            conditions.READY,
-            TRUE,
-            conditions.RECONCILED,
-            "Served by its category.",
-            now=now,
-            observed_generation=gen,
-        )
-    status = MCPIntegrationStatus(
-        observed_generation=gen,
-        conditions=conds,
+    return Verdict(TRUE, conditions.SPEC_COMPILED, f"The spec compiles to {found.tools} tools.")
+
+
+def _resolved(found: IntegrationFindings) -> Verdict:
+    return found.problem(conditions.RESOLVED) or Verdict(
+        TRUE,
+        conditions.DEPENDENCIES_RESOLVED,
+        "The category and every referenced Secret and ConfigMap exist.",
+    )
+
+
+def integration(
+    previous: MCPIntegrationStatus | None, found: IntegrationFindings, now: dt.datetime
+) -> MCPIntegrationStatus:
+    spec_valid, resolved = _spec_valid(found), _resolved(found)
+    first = next((v for v in (spec_valid, resolved) if v.status == FALSE), None)
+    verdicts = {
+        conditions.SPEC_VALID: spec_valid,
+        conditions.RESOLVED: resolved,
+        conditions.READY: first or Verdict(TRUE, conditions.RECONCILED, "Served by its category."),
+    }
+    return MCPIntegrationStatus(
+        observed_generation=found.generation,
+        conditions=_set_all(previous.conditions if previous else [], verdicts, found.generation, now),
         tools=found.tools,
         spec_digest=found.digest,
         source=found.source,
         warnings=list(found.warnings),
         discovered_tools=found.discovered,
     )
-    return wire(status)
+
+
+# -- MCPCategory ----------------------------------------------------------------------------------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class _DeploymentSpec(_Wire):
+    replicas: int | None = None  # the server defaults it to 1
+
+
+class _DeploymentStatus(_Wire):
+    observed_generation: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    updated_replicas: int = 0
+
+
+class Rollout(_Wire):
+    """The few fields of a live Deployment the category's status reports (read, never written)."""
+
+    metadata: ObjectMeta
+    spec: _DeploymentSpec = _DeploymentSpec()
+    status: _DeploymentStatus = _DeploymentStatus()
 
 
 @dataclass(frozen=True)
 class CategoryFindings:
     generation: int
     scale: Scale
-    deployment: dict[str, Any] | None
+    deployment: Rollout | None
     integrations: int
     tools: int
     endpoint: str
@@ -152,91 +146,76 @@ class CategoryFindings:
     pending: list[str] = field(default_factory=list)  # integrations not validated yet
 
 
-def _available(deployment: dict[str, Any] | None) -> tuple[bool, int, int, str]:
-    """(available, replicas, ready replicas, message) of the Deployment as its controller reports it."""
+class Availability(NamedTuple):
+    ok: bool
+    replicas: int
+    ready: int
+    message: str
+
+
+def _available(deployment: Rollout | None) -> Availability:
+    """Is the Deployment available, as its controller reports it?"""
     if deployment is None:
-        return False, 0, 0, "The Deployment does not exist yet."
-    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
-    wanted = int(spec.get("replicas", 1))
-    ready = int(status.get("readyReplicas", 0))
-    available = int(status.get("availableReplicas", 0))
-    updated = int(status.get("updatedReplicas", 0))
-    current = int(status.get("observedGeneration", 0)) >= int(deployment["metadata"].get("generation", 0))
-    name = deployment["metadata"]["name"]
-    if not current or updated < wanted:
-        return False, wanted, ready, f"Deployment {name} is rolling out: {updated}/{wanted} pods updated."
+        return Availability(False, 0, 0, "The Deployment does not exist yet.")
+    status, name = deployment.status, deployment.metadata.name
+    wanted = 1 if deployment.spec.replicas is None else deployment.spec.replicas
+    ready, available, updated = status.ready_replicas, status.available_replicas, status.updated_replicas
+    if status.observed_generation < (deployment.metadata.generation or 0) or updated < wanted:
+        return Availability(
+            False, wanted, ready, f"Deployment {name} is rolling out: {updated}/{wanted} pods updated."
+        )
     if available < min(wanted, 1) or (wanted and available == 0):
-        return (
+        return Availability(
             False,
             wanted,
             ready,
             f"Deployment {name} has {available}/{wanted} pods available; see its pods' events (kubectl describe pods -l app.kubernetes.io/instance).",
         )
-    return True, wanted, ready, f"{available}/{wanted} pods available."
+    return Availability(True, wanted, ready, f"{available}/{wanted} pods available.")
 
 
-def category(previous: dict[str, Any] | None, found: CategoryFindings, now: dt.datetime) -> dict[str, Any]:
-    conds = _conditions(previous)
-    gen = found.generation
-    ok, replicas, ready, message = _available(found.deployment)
+def _available_condition(found: CategoryFindings, live: Availability) -> Verdict:
     if found.scale.asleep:
-        conds = conditions.set_condition(
-            conds,
-            conditions.AVAILABLE,
-            TRUE,
-            conditions.SCALED_TO_ZERO,
-            "Scaled to zero while idle; the gateway wakes it on the next call.",
-            now=now,
-            observed_generation=gen,
-        )
-    elif ok:
-        conds = conditions.set_condition(
-            conds,
-            conditions.AVAILABLE,
-            TRUE,
-            conditions.MINIMUM_REPLICAS_AVAILABLE,
-            message,
-            now=now,
-            observed_generation=gen,
-        )
-    else:
-        conds = conditions.set_condition(
-            conds,
-            conditions.AVAILABLE,
-            FALSE,
-            conditions.MINIMUM_REPLICAS_UNAVAILABLE,
-            message,
-            now=now,
-            observed_generation=gen,
-        )
+        return Verdict(TRUE, conditions.SCALED_TO_ZERO, SCALED_TO_ZERO_MESSAGE)
+    if live.ok:
+        return Verdict(TRUE, conditions.MINIMUM_REPLICAS_AVAILABLE, live.message)
+    return Verdict(FALSE, conditions.MINIMUM_REPLICAS_UNAVAILABLE, live.message)
+
+
+def _ready_condition(found: CategoryFindings, live: Availability) -> Verdict:
     if found.pending:
-        ready_status, reason, text = (
+        return Verdict(
             FALSE,
             conditions.PROGRESSING,
             f"Waiting for {len(found.pending)} integration(s) to be validated: {', '.join(found.pending[:5])}.",
         )
-    elif found.scale.asleep:
-        ready_status, reason, text = (
-            TRUE,
-            conditions.SCALED_TO_ZERO,
-            "Scaled to zero while idle; the gateway wakes it on the next call.",
-        )
-    elif ok:
-        ready_status, reason, text = TRUE, conditions.RECONCILED, message
+    if found.scale.asleep:
+        ready = Verdict(TRUE, conditions.SCALED_TO_ZERO, SCALED_TO_ZERO_MESSAGE)
+    elif live.ok:
+        ready = Verdict(TRUE, conditions.RECONCILED, live.message)
     else:
-        ready_status, reason, text = FALSE, conditions.MINIMUM_REPLICAS_UNAVAILABLE, message
-    if ready_status == TRUE and found.not_ready:
-        text += f" Not served: {', '.join(found.not_ready[:5])} (see kubectl get mcpi)."
-    conds = conditions.set_condition(
-        conds, conditions.READY, ready_status, reason, text, now=now, observed_generation=gen
-    )
-    status = MCPCategoryStatus(
-        observed_generation=gen,
-        conditions=conds,
-        replicas=replicas if not found.scale.asleep else 0,
-        ready_replicas=ready,
+        return Verdict(FALSE, conditions.MINIMUM_REPLICAS_UNAVAILABLE, live.message)
+    if found.not_ready:
+        return ready._replace(
+            message=f"{ready.message} Not served: {', '.join(found.not_ready[:5])} (see kubectl get mcpi)."
+        )
+    return ready
+
+
+def category(
+    previous: MCPCategoryStatus | None, found: CategoryFindings, now: dt.datetime
+) -> MCPCategoryStatus:
+    live = _available(found.deployment)
+    verdicts = {
+        conditions.AVAILABLE: _available_condition(found, live),
+        conditions.READY: _ready_condition(found, live),
+    }
+    return MCPCategoryStatus(
+        observed_generation=found.generation,
+        conditions=_set_all(previous.conditions if previous else [], verdicts, found.generation, now),
+        replicas=live.replicas if not found.scale.asleep else 0,
+        ready_replicas=live.ready,
         integrations=found.integrations,
         tools=found.tools,
         endpoint=found.endpoint,
     )
-    return wire(status)

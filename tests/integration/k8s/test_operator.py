@@ -9,6 +9,7 @@ import kubernetes_validate
 import pytest
 
 from tests.integration.k8s.conftest import OperatorThread, condition, eventually
+from toolmesh.api import MCPCategory, MCPCategoryStatus
 from toolmesh.kube import KubeClient
 from toolmesh.operator import names
 from toolmesh.testing.cluster import LocalCluster
@@ -459,3 +460,27 @@ async def test_an_empty_category_is_reconciled_without_rewriting_what_the_server
 async def _counted_in(kube: KubeClient, namespace: str, name: str, count: int) -> bool:
     obj = await kube.get("MCPCategory", namespace, name)
     return bool((obj or {}).get("status", {}).get("integrations") == count)
+
+
+async def test_the_client_reads_our_kinds_as_models_and_writes_their_status(
+    kube: KubeClient, namespace: str
+) -> None:
+    """KubeClient with a model class: typed metadata, nothing the server sent is lost, and a status
+    written from a model (no operator runs here)."""
+    await create(kube, category("notes", namespace, replicas={"min": 1, "max": 2}))
+    cat = await kube.get(MCPCategory, namespace, "notes")
+    assert cat is not None
+    assert (cat.metadata.name, cat.metadata.namespace, cat.metadata.generation) == ("notes", namespace, 1)
+    assert cat.metadata.uid
+    assert cat.metadata.model_dump(by_alias=True)["managedFields"]  # kept as an extra field
+    assert cat.spec.replicas.max == 2
+    assert await kube.get(MCPCategory, namespace, "absent") is None
+    assert await kube.exists(MCPCategory, namespace, "notes")
+    listed, version = await kube.list(MCPCategory, namespace)
+    assert [c.metadata.name for c in listed] == ["notes"]
+    assert version
+
+    cat.status = MCPCategoryStatus(integrations=0, endpoint="http://x")
+    written = await kube.apply_status(cat, field_manager="typed-test")
+    assert MCPCategory.model_validate(written).status == cat.status
+    assert written["spec"]["replicas"] == {"min": 1, "max": 2}  # the spec is untouched

@@ -128,7 +128,7 @@ def test_compile_options_follow_the_integration(demo_spec_text: str) -> None:
     obj = MCPIntegration.model_validate(
         integration(openapi={**OPENAPI, "readOnly": True, "exclude": {"operations": ["who*"]}})
     )
-    obj.metadata["name"] = "tasks.v1"
+    obj.metadata.name = "tasks.v1"
     names = [t.name for t in compile_spec(demo_spec_text, compile_options(obj)).tools]
     assert names == ["tasks_v1__listProjects", "tasks_v1__listTasks", "tasks_v1__getTask"]
     obj.spec.tool_prefix = "t"
