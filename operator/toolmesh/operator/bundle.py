@@ -3,7 +3,8 @@
 Pure. The category server reads a folder (toolmesh.catalog.folder); the operator builds that folder
 as one projected volume at ``/etc/toolmesh/catalog``:
 
-* ``<configmap>/<integration>.json``: each MCPIntegration of the category (its spec only), packed
+* ``<configmap>/<integration>.json``: each MCPIntegration of the category (its spec, and the digest
+  the operator compiled as ``status.specDigest``), packed
   into catalog ConfigMaps of at most ``max_bytes`` each (``mcp-<category>-catalog``, ``-1``, ...);
 * an inline document too large to travel inside its object is moved, gzip-compressed, to its own
   key ``<integration>.spec.gz`` and the object points at it (a ``configMapKeyRef``);
@@ -58,13 +59,22 @@ class Bundle:
     too_large: dict[str, str] = field(default_factory=dict)  # integration -> message
 
 
-def _object(namespace: str, name: str, spec: JsonObject) -> JsonObject:
-    return {
+#: As long as any compiled digest: what a catalog object's size is reckoned with before it is known.
+DIGEST_ROOM = "sha256:" + "0" * 64
+
+
+def _object(namespace: str, name: str, spec: JsonObject, spec_digest: str = "") -> JsonObject:
+    """A catalog file's object. ``status.specDigest`` is the digest the operator compiled: the
+    category server checks its own against it (a mismatch is a metric and a /readyz problem)."""
+    obj: JsonObject = {
         "apiVersion": "toolmesh.dev/v1alpha1",
         "kind": "MCPIntegration",
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+    if spec_digest:
+        obj["status"] = {"specDigest": spec_digest}
+    return obj
 
 
 def _dumps(obj: JsonValue) -> str:
@@ -97,7 +107,7 @@ class Placement:
 
 def placement(name: str, namespace: str, spec: JsonObject, inline: str | None, max_bytes: int) -> Placement:
     """Where an integration's object (wire ``spec``, ``inline`` document) goes: as it is, with its document moved, or nowhere."""
-    size = len(_text(_object(namespace, name, spec)).encode())
+    size = len(_text(_object(namespace, name, spec, DIGEST_ROOM)).encode())
     if inline is None or size <= max_bytes:
         return Placement(size)
     packed = gzip.compress(inline.encode(), mtime=0)
@@ -119,6 +129,7 @@ class _Unit:
     spec: JsonObject
     packed: bytes | None
     size: int
+    spec_digest: str = ""
 
 
 def _pointing_at(spec: JsonObject, configmap: str, key: str) -> JsonObject:
@@ -149,7 +160,7 @@ def _pack(bundle: Bundle, configmap: str, namespace: str, shard: list[_Unit]) ->
             key = f"{unit.name}.spec.gz"
             binary[key] = base64.b64encode(unit.packed).decode()
             spec = _pointing_at(spec, configmap, key)
-        data[f"{unit.name}.json"] = _text(_object(namespace, unit.name, spec))
+        data[f"{unit.name}.json"] = _text(_object(namespace, unit.name, spec, unit.spec_digest))
     bundle.configmaps.append((configmap, data, binary))
     items: list[JsonValue] = [{"key": key, "path": f"{configmap}/{key}"} for key in sorted([*data, *binary])]
     bundle.sources.append({"configMap": {"name": configmap, "items": items}})
@@ -170,7 +181,7 @@ def build(category: str, namespace: str, members: list[Member], max_bytes: int) 
         if where.packed is None and source and (ref := source.config_map_key_ref):
             referenced.setdefault(ref.name, set()).add(ref.key)
         secrets |= referenced_secrets(member.model)
-        units.append(_Unit(member.name, member.spec, where.packed, where.size))
+        units.append(_Unit(member.name, member.spec, where.packed, where.size, member.spec_digest))
         digest.update(f"{member.name}\0{_dumps(member.spec)}\0{member.spec_digest}\n".encode())
     for index, shard in enumerate(_shards(units, max_bytes)):
         _pack(bundle, names.catalog_configmap(category, index), namespace, shard)

@@ -25,10 +25,20 @@ def test_small_integrations_share_one_configmap_mounted_under_its_name() -> None
     assert sorted(data) == ["a.json", "b.json"]
     assert binary == {}
     assert json.loads(data["a.json"])["metadata"] == {"name": "a", "namespace": "ns"}
+    # The digest the operator compiled travels with the object: the category server checks its own.
+    assert json.loads(data["a.json"])["status"] == {"specDigest": "sha256:x"}
     assert packed.sources[0]["configMap"]["items"] == [
         {"key": "a.json", "path": f"{name}/a.json"},
         {"key": "b.json", "path": f"{name}/b.json"},
     ]
+
+
+def test_the_size_checked_before_the_digest_is_known_is_never_exceeded_when_it_is() -> None:
+    digest = "sha256:" + "f" * 64
+    spec = {"category": "pm", "openapi": {"spec": {"inline": SPEC}}}
+    checked = bundle.placement("a", "ns", spec, SPEC, max_bytes=100_000).size
+    packed = bundle.build("pm", "ns", [bundle.Member("a", spec, digest)], max_bytes=100_000)
+    assert len(packed.configmaps[0][1]["a.json"].encode()) <= checked
 
 
 def test_shards_stay_under_the_limit() -> None:
