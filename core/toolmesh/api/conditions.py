@@ -17,6 +17,9 @@ READY = "Ready"
 SPEC_VALID = "SpecValid"
 RESOLVED = "Resolved"
 AVAILABLE = "Available"
+#: Written by the gateway (field manager ``toolmesh-gateway``), not the operator: whether the
+#: integration's tools are in the gateway's index, compiled to the digest the operator recorded.
+INDEXED = "Indexed"
 
 # Reasons.
 RECONCILED = "Reconciled"
@@ -34,6 +37,12 @@ MINIMUM_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"
 MINIMUM_REPLICAS_UNAVAILABLE = "MinimumReplicasUnavailable"
 TOOLS_DISCOVERED = "ToolsDiscovered"
 DISCOVERY_PENDING = "DiscoveryPending"
+DIGEST_MISMATCH = "DigestMismatch"
+
+
+def only(conditions: Sequence[Condition], types: frozenset[str]) -> list[Condition]:
+    """The conditions of ``types``: a writer compares and writes only the ones it owns."""
+    return [c for c in conditions if c.type in types]
 
 
 def find(conditions: Sequence[Condition], type_: str) -> Condition | None:

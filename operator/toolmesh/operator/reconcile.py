@@ -157,7 +157,9 @@ class Operator:
         else:
             found = await self.checker.integration(seen.model, seen.generation)
         desired = status.integration(seen.status, found, self.clock())
-        if desired != seen.status and not await self._write_integration_status(seen, desired):
+        if desired != status.own_integration_status(seen.status) and not await self._write_integration_status(
+            seen, desired
+        ):
             return  # deleted meanwhile: its DELETED event requests its category
         previous = self._category_of.get(key)
         self._category_of[key] = seen.category

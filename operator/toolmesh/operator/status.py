@@ -87,9 +87,22 @@ def _resolved(found: IntegrationFindings) -> Verdict:
     )
 
 
+#: The integration conditions the operator writes. Others (the gateway's ``Indexed``) have writers of
+#: their own: the operator neither carries them nor compares them, and server-side apply keeps them.
+INTEGRATION_CONDITIONS = frozenset({conditions.SPEC_VALID, conditions.RESOLVED, conditions.READY})
+
+
+def own_integration_status(live: MCPIntegrationStatus | None) -> MCPIntegrationStatus | None:
+    """The part of a live status the operator writes: what its desired status is compared with."""
+    if live is None:
+        return None
+    return live.model_copy(update={"conditions": conditions.only(live.conditions, INTEGRATION_CONDITIONS)})
+
+
 def integration(
     previous: MCPIntegrationStatus | None, found: IntegrationFindings, now: dt.datetime
 ) -> MCPIntegrationStatus:
+    """The status the operator owns (its conditions only; ``previous`` may hold others)."""
     spec_valid, resolved = _spec_valid(found), _resolved(found)
     first = next((v for v in (spec_valid, resolved) if v.status == FALSE), None)
     verdicts = {
@@ -99,7 +112,12 @@ def integration(
     }
     return MCPIntegrationStatus(
         observed_generation=found.generation,
-        conditions=_set_all(previous.conditions if previous else [], verdicts, found.generation, now),
+        conditions=_set_all(
+            conditions.only(previous.conditions, INTEGRATION_CONDITIONS) if previous else [],
+            verdicts,
+            found.generation,
+            now,
+        ),
         tools=found.tools,
         spec_digest=found.digest,
         source=found.source,

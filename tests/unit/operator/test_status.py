@@ -83,3 +83,17 @@ def test_a_rolling_missing_or_waiting_category_is_not_ready() -> None:
     asleep = status.category(None, status.CategoryFindings(1, Scale(0, asleep=True), None, 0, 0, "e"), T0)
     assert by_type(asleep.conditions)[c.READY] == (TRUE, c.SCALED_TO_ZERO)
     assert asleep.replicas == 0
+
+
+def test_the_operator_neither_carries_nor_compares_the_gateways_condition() -> None:
+    found = status.IntegrationFindings(3, tools=4, digest="sha256:d")
+    mine = status.integration(None, found, T0)
+    indexed = c.set_condition([], c.INDEXED, FALSE, c.DIGEST_MISMATCH, "compiled elsewhere.", now=T0)
+    live = mine.model_copy(update={"conditions": [*mine.conditions, *indexed]})
+    # The live status holds the gateway's condition; the operator's desired status leaves it out
+    # (server-side apply keeps it, owned by the gateway) and equals the operator's part of the live one.
+    desired = status.integration(live, found, T1)
+    assert c.INDEXED not in by_type(desired.conditions)
+    assert desired == status.own_integration_status(live)
+    assert status.own_integration_status(live) != live
+    assert status.own_integration_status(None) is None
