@@ -12,6 +12,7 @@ import pytest
 from tests.e2e.conftest import Gateway, StartGateway
 from tests.e2e.stub_upstream import StubUpstream
 from tests.e2e.test_category_server import Connect, text
+from tests.e2e.test_federation import free_port, remote_integration
 from toolmesh.gateway.catalog import ToolRecord
 
 pytestmark = pytest.mark.e2e
@@ -68,6 +69,24 @@ async def test_a_broken_integration_and_a_category_that_cannot_start_are_problem
         "categories": {"pm": "the category server was not ready within 0.01 s"},
         "index": None,
     }
+
+
+async def test_an_integration_its_category_server_cannot_serve_is_a_problem_once_it_started(
+    start_gateway: StartGateway, connect: Connect
+) -> None:
+    """An mcp integration's tools are known only from its category server: the server's reason for
+    not serving it (here its remote does not answer) is the integration's problem."""
+    calculator = remote_integration(f"http://127.0.0.1:{free_port()}/mcp").replace(
+        "category: ai", "category: pm"
+    )
+    gateway = await start_gateway({"calc.yaml": calculator})
+    assert (await readyz(gateway))[1]["problems"]["integrations"] == {}, "not known before pm runs"
+    async with connect(gateway.mcp_url) as client:
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+    status, body = await readyz(gateway)
+    assert status == 200
+    assert list(body["problems"]["integrations"]) == ["calculator"]
+    assert body["problems"]["integrations"]["calculator"].startswith("spec.mcp.url: ")
 
 
 async def test_a_category_that_died_is_down_until_the_next_call_starts_it_again(

@@ -4,8 +4,8 @@ its problems) and ``/metrics`` (Prometheus).
 ``/readyz`` says the same in both modes. Its ``problems`` are:
 
 - ``integrations``: each integration whose tools are missing, with why (the folder's object or
-  document is broken; in a cluster the operator reports it not Ready, or its spec did not compile
-  here);
+  document is broken, or its category server, once started, could not serve it; in a cluster the
+  operator reports it not Ready, or its spec did not compile here);
 - ``categories``: each category that is down, with why (its server failed to start or to wake in
   time, died, or the operator reports it not Available);
 - ``index``: why searches do not see the catalog as it is (the last index build failed, or the
