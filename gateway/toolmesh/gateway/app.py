@@ -1,41 +1,39 @@
-"""The gateway process: MCP at ``/mcp``, ``/healthz``, catalog state at ``/readyz``, ``/metrics``."""
+"""The gateway process: MCP at ``/mcp``, ``/healthz``, catalog state at ``/readyz``, ``/metrics``.
+
+``create_app`` assembles it from small factories, the same way in both modes: the catalog source
+(source.py: a folder, or the cluster) is chosen once, and provides the catalog, the categories
+calls go to, and what runs while the app does.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import re
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from aiohttp.typedefs import Middleware
 
-from toolmesh.catalog import folder
 from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy, host_guard
 from toolmesh.common.secrets import SecretStore
-from toolmesh.gateway import auth
+from toolmesh.gateway import auth, ops, resource_metadata
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import server as server_mod
-from toolmesh.gateway.cluster import ClusterCategories, ClusterSource
+from toolmesh.gateway import source as source_mod
 from toolmesh.gateway.identity import routes as identity_routes
 from toolmesh.gateway.identity.credentials import UpstreamIdentity, client_credentials_from
 from toolmesh.gateway.identity.oauth import DISCONNECT_PATH, OAuthBroker
 from toolmesh.gateway.identity.states import MemoryStates, RedisStates, StateStore
 from toolmesh.gateway.index.hybrid import QueryEmbedder
+from toolmesh.gateway.index.model import Location
 from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings, SettingsError
-from toolmesh.gateway.supervisor import Categories, LocalCategories
-from toolmesh.kube import KubeClient, load_connection
-from toolmesh.vault import Vault, VaultSettings
+from toolmesh.vault import Vault
 
 SERVICE = web.AppKey("service", GatewayService)
-REAP_EVERY = 5.0
 QDRANT_COLLECTION = "toolmesh-tools"
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -47,7 +45,8 @@ def make_embedder(
         return None
     from toolmesh.gateway.index.embedder import FastEmbedder
 
-    return FastEmbedder(progress=progress)
+    location = Location(settings.cache, settings.model_dir, settings.embedding_variant)
+    return FastEmbedder(progress=progress, location=location)
 
 
 def vector_store(settings: GatewaySettings) -> Callable[[Vectors], VectorStore]:
@@ -98,7 +97,7 @@ def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
             "TOOLMESH_AUTH_ISSUER is required with TOOLMESH_AUTH=jwt (the default): the OAuth issuer whose "
             "tokens the gateway accepts. Or TOOLMESH_AUTH=api-key, or TOOLMESH_AUTH=none for local development."
         )
-    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    base = public_base(settings)
     jwks_url = settings.auth_jwks_url or settings.auth_issuer.rstrip("/") + "/.well-known/jwks.json"
     return auth.Authenticator(
         "jwt",
@@ -112,7 +111,7 @@ def make_identity(
     settings: GatewaySettings, catalog: catalog_mod.GatewayCatalog, secrets: SecretStore, base: str
 ) -> UpstreamIdentity:
     """Each caller's upstream credentials: Vault (TOOLMESH_VAULT_*) and the OAuth broker, when configured."""
-    vault_settings = VaultSettings()
+    vault_settings = settings.vault
     if not vault_settings.enabled:
         return UpstreamIdentity.without_vault()
     vault = Vault(vault_settings)
@@ -131,140 +130,53 @@ def make_identity(
     return UpstreamIdentity(vault_settings, broker)
 
 
+def public_base(settings: GatewaySettings) -> str:
+    """The gateway's external base URL: TOOLMESH_PUBLIC_URL, else where it listens."""
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def guards(
+    settings: GatewaySettings, authenticator: auth.Authenticator, origins: OriginPolicy
+) -> list[Middleware]:
+    """The DNS-rebinding guard (Host, Origin), then the check of callers on /mcp and disconnect."""
+    return [
+        host_guard(origins),
+        auth.middleware(
+            authenticator,
+            public_base(settings) + auth.METADATA_PATH,
+            ("/mcp", DISCONNECT_PATH),
+            auth.FailureThrottle(settings.auth_failures_per_minute),
+        ),
+    ]
+
+
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
     """The gateway for ``settings`` (a folder, or the cluster); pass ``embedder`` to reuse a loaded model."""
     authenticator = make_authenticator(settings)  # first: a missing setting fails before the model loads
-    secrets = SecretStore(settings.credentials_dir)
-    if settings.source == "cluster":
-        gateway_catalog = catalog_mod.GatewayCatalog({}, {}, {})
-    else:
-        loaded = folder.load(settings.catalog)
-        gateway_catalog = catalog_mod.build(loaded)
-        secrets.objects = loaded.secrets
+    source = source_mod.choose(settings)
+    catalog = source.catalog
     embedder = embedder if embedder is not None else make_embedder(settings)
     router = Router(
-        gateway_catalog, embedder, store=vector_store(settings), outcomes=make_outcomes(settings, embedder)
+        catalog, embedder, store=vector_store(settings), outcomes=make_outcomes(settings, embedder)
     )
-    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    protected = ("/mcp", DISCONNECT_PATH)
+    secrets = SecretStore(settings.credentials_dir, objects=source.secrets)
+    identity = make_identity(settings, catalog, secrets, public_base(settings))
+    service = GatewayService(settings, catalog, router, source.categories, identity=identity)
     origins = OriginPolicy.for_server(
         settings.host, settings.allowed_origins, settings.public_url, settings.allowed_hosts
     )
-    app = web.Application(
-        middlewares=[
-            host_guard(origins),
-            auth.middleware(
-                authenticator,
-                base + auth.METADATA_PATH,
-                protected,
-                auth.FailureThrottle(settings.auth_failures_per_minute),
-            ),
-        ]
-    )
-    if authenticator.jwks is not None:
-        jwks = authenticator.jwks
-
-        async def key_fetcher(app: web.Application) -> AsyncIterator[None]:
-            async with aiohttp.ClientSession() as http:
-                jwks.http = http
-                yield
-
-        app.cleanup_ctx.append(key_fetcher)
-
-    async def resource_metadata(request: web.Request) -> web.Response:
-        return web.json_response(auth.metadata(base + "/mcp", settings.auth_issuer, settings.auth_scopes))
-
-    app.router.add_get(auth.METADATA_PATH, resource_metadata)
-    app.router.add_get(auth.METADATA_PATH + "/mcp", resource_metadata)
-    categories: Categories
-    if settings.source == "cluster":
-        connection = load_connection(settings.kubeconfig)
-        namespace = settings.namespace or connection.namespace
-        source = ClusterSource(namespace, gateway_catalog, router.rebuild)
-        categories = ClusterCategories(
-            source,
-            namespace,
-            call_timeout=settings.call_timeout_seconds,
-            wake_timeout=settings.category_start_seconds,
-            renew_seconds=settings.demand_renew_seconds,
-            holder=socket.gethostname(),
-            endpoints=dict(settings.category_endpoints),
-        )
-
-        async def follow_cluster(app: web.Application) -> AsyncIterator[None]:
-            async with (
-                KubeClient(connection, user_agent="toolmesh-gateway") as kube,
-                aiohttp.ClientSession() as http,
-            ):
-                await source.start(kube, http)
-                yield
-                await source.close()
-
-        app.cleanup_ctx.append(follow_cluster)
-    else:
-        categories = LocalCategories(
-            settings.catalog,
-            settings.category_start_seconds,
-            settings.category_idle_seconds,
-            settings.call_timeout_seconds,
-            endpoints=dict(settings.category_endpoints),
-        )
-    identity = make_identity(settings, gateway_catalog, secrets, base)
-    service = GatewayService(settings, gateway_catalog, router, categories, identity=identity)
-    if isinstance(categories, ClusterCategories):
-        categories.on_connect_retry = lambda category: service.metrics.connect_retries.labels(category).inc()
-    if identity.broker is not None:
-        identity.broker.on_event = lambda integration, event: service.metrics.oauth.labels(
-            integration, event
-        ).inc()
-    identity_routes.add_routes(app, lambda: identity.broker)
-
-    async def identity_lifespan(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as http:
-            if identity.broker is not None:
-                identity.broker.http = http
-            yield
-            await identity.close()
-
-    app.cleanup_ctx.append(identity_lifespan)
     endpoint = McpEndpoint(server_mod.build(service), origins)
+    app = web.Application(middlewares=guards(settings, authenticator, origins))
     app[SERVICE] = service
-
-    async def supervise(app: web.Application) -> AsyncIterator[None]:
-        async def reap() -> None:
-            while True:
-                await asyncio.sleep(REAP_EVERY)
-                await categories.reap_idle()
-
-        task = asyncio.create_task(reap(), name="reap-idle-categories")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await categories.close()
-        service.close()
-
-    app.cleanup_ctx.append(supervise)
-    app.cleanup_ctx.append(endpoint.lifespan)
+    app.cleanup_ctx.extend([
+        lambda app: authenticator.lifespan(),
+        lambda app: source.lifespan(router.rebuild),
+        lambda app: identity.lifespan(),
+        lambda app: service.lifespan(),
+        endpoint.lifespan,
+    ])  # fmt: skip
+    resource_metadata.add_routes(app, settings, public_base(settings))
+    identity_routes.add_routes(app, lambda: identity.broker)
+    ops.add_routes(app, service)
     app.router.add_route("*", "/mcp", endpoint.handle)
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(request: web.Request) -> web.Response:
-        return web.json_response({
-            "mode": "direct" if service.direct else "meta-tools",
-            "tools": len(gateway_catalog.tools),
-            "categories": sorted({t.category for t in gateway_catalog.tools.values()}),
-            "running": sorted(categories.running),
-            "problems": gateway_catalog.problems,
-        })  # fmt: skip
-
-    async def metrics(request: web.Request) -> web.Response:
-        body = generate_latest(service.metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
     return app

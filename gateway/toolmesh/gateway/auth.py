@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +127,15 @@ class Authenticator:
     jwks: JwksCache | None = None
     api_key_digests: frozenset[str] = frozenset()
     leeway: float = 30.0
+
+    async def lifespan(self) -> AsyncIterator[None]:
+        """While the app runs: the HTTP session that fetches the issuer's keys (jwt only)."""
+        if self.jwks is None:
+            yield
+            return
+        async with aiohttp.ClientSession() as http:
+            self.jwks.http = http
+            yield
 
     async def authenticate(self, headers: Any) -> Principal:
         if self.mode == "none":

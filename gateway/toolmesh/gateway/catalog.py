@@ -105,6 +105,18 @@ class GatewayCatalog:
     access: dict[str, Access] = field(default_factory=dict)
     #: Integrations whose calls carry each caller's own credentials (perUser, authorization code).
     auth: dict[str, Auth] = field(default_factory=dict)
+    #: Integrations whose problem a category server reported (local mode), cleared when it serves them.
+    _reported: set[str] = field(default_factory=set, repr=False)
+
+    def note_served(self, integration: str, problem: str | None) -> None:
+        """What a category server said of ``integration`` when it started: why it does not serve it,
+        or None when it does (which clears only a problem a server reported)."""
+        if problem is not None:
+            self.problems[integration] = problem
+            self._reported.add(integration)
+        elif integration in self._reported:
+            self._reported.discard(integration)
+            self.problems.pop(integration, None)
 
     def note_auth(self, integration: str, auth: Auth | None) -> None:
         if auth is not None and auth.per_caller:

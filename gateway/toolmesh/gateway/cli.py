@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolmesh.common.startup import listen, one_line
 from toolmesh.gateway.settings import CONFIGURATION_ERRORS, GatewaySettings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,31 +87,53 @@ def progress_bar(done: int, total: int) -> None:
     )
 
 
+def _prepare(
+    command: str, read: Callable[[], GatewaySettings]
+) -> tuple[GatewaySettings, socket.socket] | None:
+    """The settings, read once, and the socket listening where they say, with logging configured;
+    None when either fails (said on stderr, in one line)."""
+    from toolmesh.common import logging as logging_setup
+
+    try:
+        settings = read()
+    except CONFIGURATION_ERRORS as exc:
+        print(f"toolmesh {command}: {one_line(exc)}", file=sys.stderr)
+        return None
+    listener = listen(settings.host, settings.port, command)
+    if listener is None:
+        return None
+    logging_setup.configure(settings.log_level, settings.log_format)
+    return settings, listener
+
+
+def _assemble(
+    command: str, listener: socket.socket, create: Callable[[], web.Application]
+) -> web.Application | None:
+    """The app ``create`` makes; None (the socket closed) when a setting is wrong, said on stderr."""
+    try:
+        return create()
+    except CONFIGURATION_ERRORS as exc:
+        listener.close()
+        print(f"toolmesh {command}: {one_line(exc)}", file=sys.stderr)
+        return None
+
+
 def dev(args: argparse.Namespace) -> int:
     if not _check_catalog(args.catalog, "dev"):
         return 2
     from aiohttp import web
 
-    from toolmesh.common import logging as logging_setup
     from toolmesh.gateway.app import SERVICE, create_app, make_embedder
 
-    try:
-        settings = _settings(args)
-    except CONFIGURATION_ERRORS as exc:
-        print(f"toolmesh dev: {one_line(exc)}", file=sys.stderr)
+    prepared = _prepare("dev", lambda: _settings(args))
+    if prepared is None:
         return 2
-    listener = listen(settings.host, settings.port, "dev")
-    if listener is None:
-        return 2
+    settings, listener = prepared
     port = listener.getsockname()[1]
-    logging_setup.configure(settings.log_level, settings.log_format)
     print(f"toolmesh dev: indexing {settings.catalog} ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    try:
-        app = create_app(settings, make_embedder(settings, progress_bar))
-    except CONFIGURATION_ERRORS as exc:
-        listener.close()
-        print(f"toolmesh dev: {one_line(exc)}", file=sys.stderr)
+    app = _assemble("dev", listener, lambda: create_app(settings, make_embedder(settings, progress_bar)))
+    if app is None:
         return 2
     service = app[SERVICE]
     tools = len(service.catalog.tools)
@@ -158,7 +186,6 @@ def serve(args: argparse.Namespace) -> int:
     """``toolmesh gateway``: the gateway as it runs in production; every setting also from TOOLMESH_*."""
     from aiohttp import web
 
-    from toolmesh.common import logging as logging_setup
     from toolmesh.gateway.app import create_app
 
     overrides: dict[str, object] = {}
@@ -167,20 +194,12 @@ def serve(args: argparse.Namespace) -> int:
     for key in ("namespace", "catalog", "host", "port"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
-    try:
-        settings = GatewaySettings(**overrides)  # type: ignore[arg-type]
-    except CONFIGURATION_ERRORS as exc:
-        print(f"toolmesh gateway: {one_line(exc)}", file=sys.stderr)
+    prepared = _prepare("gateway", lambda: GatewaySettings(**overrides))  # type: ignore[arg-type]
+    if prepared is None:
         return 2
-    listener = listen(settings.host, settings.port, "gateway")
-    if listener is None:
-        return 2
-    logging_setup.configure(settings.log_level, settings.log_format)
-    try:
-        app = create_app(settings)
-    except CONFIGURATION_ERRORS as exc:
-        listener.close()
-        print(f"toolmesh gateway: {one_line(exc)}", file=sys.stderr)
+    settings, listener = prepared
+    app = _assemble("gateway", listener, lambda: create_app(settings))
+    if app is None:
         return 2
     web.run_app(app, sock=listener, print=None)
     return 0

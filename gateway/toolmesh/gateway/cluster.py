@@ -1,18 +1,21 @@
 """Gateway cluster mode: the catalog follows the cluster, and calls go to category Services.
 
-``ClusterSource`` lists and watches MCPCategory and MCPIntegration in one namespace (read-only),
-and keeps the GatewayCatalog in step: an integration that the operator reports Ready is compiled
-with the shared compiler (only when its spec or digest changed) and its tools indexed; one that is
-deleted or no longer Ready loses its tools. The index is rebuilt once per burst of changes, in a
-thread, and swapped in whole, so searches never wait for it; a rebuild that fails is logged and the
-previous index serves on until the next change.
+``ClusterSource`` (a source.CatalogSource) lists and watches MCPCategory and MCPIntegration in one
+namespace (read-only), and keeps the GatewayCatalog in step: an integration that the operator
+reports Ready is compiled with the shared compiler (only when its spec or digest changed) and its
+tools indexed; one that is deleted or no longer Ready loses its tools. Why an integration's tools
+are missing (the operator's Ready message, or what reading or compiling its spec here said) is kept
+in the catalog's ``problems``, as folder mode keeps it. The index is rebuilt once per burst of
+changes, in a thread, and swapped in whole, so searches never wait for it; a rebuild that fails is
+logged and the previous index serves on until the next change.
 
 ``ClusterCategories`` forwards calls to a category's endpoint (its Service, or an override). A
 category with no ready pod is woken: the gateway renews the category's demand Lease (the only
 object it writes), then waits, bounded, for the operator to report a ready pod. The Service routes
 to a pod about a second after it is ready (kube-proxy), so a connection refused meanwhile is tried
 again until the wake's deadline (and, for a category already serving, for ``connect_retry``
-seconds: a rollout).
+seconds: a rollout). Its ``problems`` are the categories the operator reports not Available and
+those that did not wake in time (until they serve).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,13 +35,14 @@ import aiohttp
 import structlog
 from pydantic import ValidationError
 
-from toolmesh.api import MCPIntegration, demand
+from toolmesh.api import MCPIntegration, conditions, demand
 from toolmesh.catalog import cluster as cluster_catalog
 from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import CategoryUnavailable
-from toolmesh.kube import ApiError, KubeClient
+from toolmesh.kube import ApiError, Connection, KubeClient, load_connection
 from toolmesh.openapi import SpecError
 
 log = structlog.get_logger("toolmesh.gateway")
@@ -50,12 +55,26 @@ EV_WAKE = "category.wake"
 EV_CONNECT_RETRY = "category.connect_retry"
 
 
+def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        (c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), {}
+    )
+    return found
+
+
 def _ready(obj: dict[str, Any]) -> bool:
     status = obj.get("status") or {}
-    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
-    return ready.get("status") == "True" and status.get("observedGeneration") == obj["metadata"].get(
-        "generation"
-    )
+    return _condition(obj, conditions.READY).get("status") == "True" and status.get(
+        "observedGeneration"
+    ) == obj["metadata"].get("generation")
+
+
+def _failing(obj: dict[str, Any], type_: str) -> str | None:
+    """Why the object's ``type_`` condition is False, as the operator says it; None when it is not."""
+    found = _condition(obj, type_)
+    if found.get("status") != "False":
+        return None
+    return str(found.get("message") or found.get("reason") or f"{type_} is False")
 
 
 def serving(category: dict[str, Any]) -> bool:
@@ -64,29 +83,63 @@ def serving(category: dict[str, Any]) -> bool:
 
 
 class ClusterSource:
+    """The catalog source of cluster mode (source.CatalogSource): the namespace's objects, watched."""
+
     kube: KubeClient
     http: aiohttp.ClientSession
+    #: Forwarding to the categories' Services (set by :meth:`from_settings`).
+    categories: ClusterCategories
+    #: No Secret objects come with the catalog: the operator mounts them in category pods.
+    secrets: Mapping[str, Mapping[str, bytes]] = {}
 
     def __init__(
         self,
         namespace: str,
-        catalog: GatewayCatalog,
-        rebuild: Callable[[], None],
+        connection: Connection,
         *,
         fetch_timeout: float = 30.0,
         max_bytes: int = 64 * 1024 * 1024,
     ) -> None:
-        self.namespace, self.catalog = namespace, catalog
-        self._rebuild_index = rebuild
+        self.namespace, self.connection = namespace, connection
+        self.catalog = GatewayCatalog({}, {}, {})
+        self._rebuild_index: Callable[[], None] = lambda: None
         self._fetch_timeout, self._max_bytes = fetch_timeout, max_bytes
-        self.categories: dict[str, dict[str, Any]] = {}
+        #: The MCPCategory objects, by name, as last seen.
+        self.category_objects: dict[str, dict[str, Any]] = {}
         self._indexed: dict[str, tuple[str, list[str]]] = {}  # integration -> (content key, tool names)
         self._changed = asyncio.Condition()
         self._dirty = False
         self._rebuilding: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> ClusterSource:
+        connection = load_connection(settings.kubeconfig)
+        source = cls(settings.namespace or connection.namespace, connection)
+        source.categories = ClusterCategories(
+            source,
+            source.namespace,
+            call_timeout=settings.call_timeout_seconds,
+            wake_timeout=settings.category_start_seconds,
+            renew_seconds=settings.demand_renew_seconds,
+            holder=socket.gethostname(),
+            endpoints=dict(settings.category_endpoints),
+        )
+        return source
+
     # -- lifecycle --------------------------------------------------------------------------------
+
+    async def lifespan(self, rebuild: Callable[[], None]) -> AsyncIterator[None]:
+        """Follow the cluster while the app runs, calling ``rebuild`` when the tools changed."""
+        self._rebuild_index = rebuild
+        async with (
+            KubeClient(self.connection, user_agent="toolmesh-gateway") as kube,
+            aiohttp.ClientSession() as http,
+        ):
+            await self.start(kube, http)
+            yield
+            await self.close()
+            await self.categories.close()
 
     async def start(self, kube: KubeClient, http: aiohttp.ClientSession) -> None:
         """Load everything once (so the first search sees every tool), then follow changes."""
@@ -135,7 +188,7 @@ class ClusterSource:
         """The watch fell too far behind: list again and drop what disappeared meanwhile."""
         items, version = await self.kube.list(kind, self.namespace)
         seen = {item["metadata"]["name"] for item in items}
-        known = set(self.categories) if kind == "MCPCategory" else set(self._indexed)
+        known = set(self.category_objects) if kind == "MCPCategory" else set(self._indexed)
         for name in known - seen:
             await self._apply(kind, "DELETED", {"metadata": {"name": name, "namespace": self.namespace}})
         for item in items:
@@ -148,18 +201,30 @@ class ClusterSource:
         name = str(obj["metadata"]["name"])
         if kind == "MCPCategory":
             if type_ == "DELETED":
-                self.categories.pop(name, None)
+                self.category_objects.pop(name, None)
                 self.catalog.category_descriptions.pop(name, None)
             else:
-                self.categories[name] = obj
+                self.category_objects[name] = obj
                 self.catalog.category_descriptions[name] = str((obj.get("spec") or {}).get("description", ""))
             async with self._changed:
                 self._changed.notify_all()
             return
-        if type_ == "DELETED" or not _ready(obj):
+        if type_ == "DELETED":
+            self.catalog.problems.pop(name, None)
+            self._remove(name)
+        elif not _ready(obj):
+            self._note(name, _failing(obj, conditions.READY))
             self._remove(name)
         else:
             await self._index(name, obj)
+
+    def _note(self, integration: str, problem: str | None) -> None:
+        """Record why ``integration``'s tools are missing (None: nothing is wrong), and log a new problem."""
+        if problem is None:
+            self.catalog.problems.pop(integration, None)
+        elif self.catalog.problems.get(integration) != problem:
+            self.catalog.problems[integration] = problem
+            log.warning(EV_PROBLEM, integration=integration, problem=problem)
 
     def _remove(self, name: str) -> None:
         self.catalog.access.pop(name, None)
@@ -185,11 +250,12 @@ class ClusterSource:
         try:
             model = MCPIntegration.model_validate(obj)
         except ValidationError as exc:
-            log.warning(EV_PROBLEM, integration=name, problem=str(exc.errors()[0]["msg"]))
+            self._note(name, str(exc.errors()[0]["msg"]))
             return
         records = await self._records(name, model)
         if records is None:
             return
+        self._note(name, None)
         self._remove(name)
         if model.spec.access is not None:
             self.catalog.access[name] = model.spec.access
@@ -214,13 +280,13 @@ class ClusterSource:
             self.kube, self.http, obj, self.namespace, timeout=self._fetch_timeout, max_bytes=self._max_bytes
         )
         if document.data is None:
-            log.warning(EV_PROBLEM, integration=name, problem=document.problem)
+            self._note(name, document.problem[1] if document.problem else "its spec could not be read")
             return None
         data = document.data
         try:
             return await asyncio.to_thread(catalog_mod.records, obj, name, data)
         except SpecError as exc:
-            log.warning(EV_PROBLEM, integration=name, problem=str(exc))
+            self._note(name, str(exc))
             return None
 
     def _schedule_rebuild(self) -> None:
@@ -251,7 +317,7 @@ class ClusterSource:
         """The category once ``predicate`` holds for it; None after ``timeout`` seconds."""
 
         def check() -> bool:
-            obj = self.categories.get(name)
+            obj = self.category_objects.get(name)
             return obj is not None and predicate(obj)
 
         async with self._changed:
@@ -259,7 +325,7 @@ class ClusterSource:
                 await asyncio.wait_for(self._changed.wait_for(check), timeout)
             except TimeoutError:
                 return None
-        return self.categories.get(name)
+        return self.category_objects.get(name)
 
 
 def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -293,10 +359,22 @@ class ClusterCategories:
     running: dict[str, CategoryClient] = field(default_factory=dict)
     _urls: dict[str, str] = field(default_factory=dict)
     _renewed: dict[str, float] = field(default_factory=dict)
+    #: Why each category's last wake failed (until one succeeds, or it serves).
+    _failed: dict[str, str] = field(default_factory=dict)
+
+    def problems(self) -> dict[str, str]:
+        """Categories the operator reports not available, and those that did not wake in time."""
+        down = {}
+        for name, obj in self.source.category_objects.items():
+            if (why := _failing(obj, conditions.AVAILABLE)) is not None:
+                down[name] = why
+            elif name in self._failed and not serving(obj):
+                down[name] = self._failed[name]
+        return down
 
     async def client(self, category: str) -> CategoryClient:
         started = time.monotonic()
-        obj = self.source.categories.get(category)
+        obj = self.source.category_objects.get(category)
         if obj is None:
             raise CategoryUnavailable(
                 f"MCPCategory {category!r} does not exist in namespace {self.namespace!r}"
@@ -307,10 +385,12 @@ class ClusterCategories:
             log.info(EV_WAKE, category=category)
             woken = await self.source.wait_category(category, serving, self.wake_timeout)
             if woken is None:
-                raise CategoryUnavailable(
+                self._failed[category] = (
                     f"it is starting from zero pods and was not ready within {self.wake_timeout:g} s; "
                     "try the call again shortly"
                 )
+                raise CategoryUnavailable(self._failed[category])
+            self._failed.pop(category, None)
             obj = woken
         url = self.endpoints.get(category) or str((obj.get("status") or {}).get("endpoint") or "")
         if not url:
@@ -350,9 +430,6 @@ class ClusterCategories:
             await self.source.kube.apply(lease, field_manager=demand.FIELD_MANAGER)
         except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("category.demand_not_recorded", category=category, error=str(exc))
-
-    async def reap_idle(self) -> None:
-        """Nothing to stop here: the operator scales idle categories to zero."""
 
     async def close(self) -> None:
         await asyncio.gather(*(c.stop() for c in self.running.values()), return_exceptions=True)

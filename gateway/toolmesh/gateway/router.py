@@ -27,6 +27,10 @@ class Router:
     store: Callable[[Vectors], VectorStore] = NumpyVectors
     #: Learning from outcomes (off: None). Needs the embedder: outcomes are kept by query vector.
     outcomes: Outcomes | None = None
+    #: The tools the index serves (those of the catalog when it was last built).
+    indexed: frozenset[str] = field(default=frozenset(), init=False)
+    #: Why the last build failed (the index before it serves on); None when it succeeded.
+    failure: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.rebuild()
@@ -35,8 +39,17 @@ class Router:
         """Index the catalog's tools as they are now (cheap: embeddings come from the cache).
 
         Built aside and swapped in at the end: searches go on with the previous index meanwhile (the
-        cluster source rebuilds in a thread), and keep it if the build fails.
+        cluster source rebuilds in a thread), and keep it if the build fails (which it raises, and
+        remembers in ``failure``).
         """
+        try:
+            self._build()
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+            raise
+        self.failure = None
+
+    def _build(self) -> None:
         records = list(self.catalog.tools.values())
         by_integration: dict[str, list[ToolRecord]] = {}
         for record in records:
@@ -51,6 +64,7 @@ class Router:
             groups=[r.integration for r in records],
         )
         self._index, self._by_integration = index, by_integration
+        self.indexed = frozenset(index.ids)
         self._first: dict[str, list[str]] = {}
         if self.outcomes is not None:
             self.outcomes.forget_tools(lambda name: name in self.catalog.tools)

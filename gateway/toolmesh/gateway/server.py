@@ -21,65 +21,55 @@ META_NAMES = frozenset({SEARCH, DESCRIBE, CALL})
 #: Longest search query: a few sentences are plenty, and the query is embedded (CPU) as it comes.
 MAX_QUERY_CHARS = 4096
 
+READ_ONLY = types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+
+def _meta_tool(
+    name: str, description: str, properties: dict[str, Any], first: str, annotations: types.ToolAnnotations
+) -> types.Tool:
+    """A meta-tool whose arguments are ``properties``, of which ``first`` is required (and no others)."""
+    schema = {"type": "object", "properties": properties, "required": [first], "additionalProperties": False}
+    return types.Tool(name=name, description=description, input_schema=schema, annotations=annotations)
+
+
 META_TOOLS = [
-    types.Tool(
-        name=SEARCH,
-        description=(
-            "Find tools for a task among all connected integrations. Describe what you want to do in plain words; "
-            "returns the best matching tool names with one-line descriptions. Then use describe_tools and call_tool."
-        ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "query": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_QUERY_CHARS,
-                    "description": "What you want to do, in plain words.",
-                },
-                "limit": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": 50,
-                    "description": "Most tools to return.",
-                },
-                "categories": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "Only these categories.",
-                },
+    _meta_tool(
+        SEARCH,
+        "Find tools for a task among all connected integrations. Describe what you want to do in plain words; "
+        "returns the best matching tool names with one-line descriptions. Then use describe_tools and call_tool.",
+        {
+            "query": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_QUERY_CHARS,
+                "description": "What you want to do, in plain words.",
             },
-            "required": ["query"],
-            "additionalProperties": False,
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Most tools to return."},
+            "categories": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Only these categories.",
+            },
         },
-        annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
+        "query",
+        READ_ONLY,
     ),
-    types.Tool(
-        name=DESCRIBE,
-        description="Get the full input schemas of tools by name, before calling them with call_tool.",
-        input_schema={
-            "type": "object",
-            "properties": {
-                "names": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 20}
-            },
-            "required": ["names"],
-            "additionalProperties": False,
-        },
-        annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
+    _meta_tool(
+        DESCRIBE,
+        "Get the full input schemas of tools by name, before calling them with call_tool.",
+        {"names": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 20}},
+        "names",
+        READ_ONLY,
     ),
-    types.Tool(
-        name=CALL,
-        description="Call a tool found with search_tools, with arguments that match its input schema.",
-        input_schema={
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "description": "The tool's name, as search_tools returned it."},
-                "arguments": {"type": "object", "description": "The tool's arguments."},
-            },
-            "required": ["name"],
-            "additionalProperties": False,
+    _meta_tool(
+        CALL,
+        "Call a tool found with search_tools, with arguments that match its input schema.",
+        {
+            "name": {"type": "string", "description": "The tool's name, as search_tools returned it."},
+            "arguments": {"type": "object", "description": "The tool's arguments."},
         },
-        annotations=types.ToolAnnotations(open_world_hint=True),
+        "name",
+        types.ToolAnnotations(open_world_hint=True),
     ),
 ]
 

@@ -11,7 +11,7 @@ import contextvars
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -73,6 +73,18 @@ class GatewayService:
         self.metrics.tools.set(len(self.catalog.tools))
         self.metrics.running.set_function(lambda: len(self.categories.running))
         self.categories.on_start = self._learn
+        self.categories.on_connect_retry = lambda category: self.metrics.connect_retries.labels(
+            category
+        ).inc()
+        if self.identity.broker is not None:
+            self.identity.broker.on_event = lambda integration, event: self.metrics.oauth.labels(
+                integration, event
+            ).inc()
+
+    async def lifespan(self) -> AsyncIterator[None]:
+        """While the app runs; then the router's thread is shut down."""
+        yield
+        self.close()
 
     def allowed(self, record: ToolRecord) -> bool:
         """May the caller of the request being handled see and call this tool (spec.access)?"""
@@ -179,9 +191,14 @@ class GatewayService:
         self.metrics.latency.labels(category).observe(time.perf_counter() - started)
 
     def _learn(self, category: str, status: dict[str, Any]) -> None:
-        """Index tools a category server discovered (mcp and stdio integrations) when it starts."""
+        """Index tools a category server discovered (mcp and stdio integrations) when it starts, and
+        note the integrations it could not serve (a remote that does not answer, a missing credential)."""
         changed = False
         for state in status.get("integrations", []):
+            failing = state.get("ready") is False
+            self.catalog.note_served(
+                state["name"], str(state.get("message") or "not ready") if failing else None
+            )
             if state.get("discoveredTools"):
                 tools = [
                     {"name": t["name"], "description": t.get("description", "")}

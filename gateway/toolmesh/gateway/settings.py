@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from toolmesh.common import startup
 from toolmesh.common.logging import LogFormat
+from toolmesh.gateway.index.model import default_cache
+from toolmesh.vault import VaultSettings
 
 
 class SettingsError(ValueError):
@@ -129,6 +131,22 @@ class GatewaySettings(BaseSettings):
         le=3600,
         description="How long a connect link for an upstream sign-in stays valid.",
     )
+    cache: Path = Field(
+        default_factory=default_cache,
+        description="Folder of the vector cache (and of the model, when it is built on first use). Unset: $XDG_CACHE_HOME/toolmesh, else ~/.cache/toolmesh.",
+    )
+    model_dir: Path | None = Field(
+        default=None,
+        description="The embedding model's folder, built beforehand (the image bakes one in, read-only). Unset: built on first use in the cache.",
+    )
+    embedding_variant: Literal["fast", "exact"] = Field(
+        default="fast",
+        description="fast: the model with int8 activations (about twice as fast); exact: the pinned file as it is.",
+    )
+    vault: VaultSettings = Field(
+        default_factory=VaultSettings,
+        description="Where users' own upstream credentials are kept (TOOLMESH_VAULT_*; unset TOOLMESH_VAULT_ADDR: no Vault).",
+    )
     public_url: str | None = Field(
         default=None,
         description="The gateway's external base URL (resource identifier). Unset: http://host:port.",
@@ -138,3 +156,11 @@ class GatewaySettings(BaseSettings):
         default="auto",
         description="console (development), json (production), or auto: console when stderr is a terminal, else json.",
     )
+
+    @field_validator("cache", "model_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        """TOOLMESH_CACHE= (empty) means unset, as it did when components read it themselves."""
+        if value == "":
+            return default_cache() if info.field_name == "cache" else None
+        return value

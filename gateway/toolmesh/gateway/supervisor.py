@@ -52,14 +52,19 @@ class Running:
 class Categories(Protocol):
     """Where forwarded calls go: local processes (this module) or category Services (cluster.py)."""
 
+    #: Told of each category server started, with its /readyz status (local mode).
     on_start: Callable[[str, dict[str, Any]], None] | None
+    #: Told of each connection retried, with its category (the gateway counts them).
+    on_connect_retry: Callable[[str], None] | None
 
     @property
     def running(self) -> Mapping[str, Any]: ...
 
     async def client(self, category: str) -> CategoryClient: ...
 
-    async def reap_idle(self) -> None: ...
+    def problems(self) -> dict[str, str]:
+        """Categories that are down, each with why: failed to start or wake, or not available."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -73,11 +78,15 @@ class LocalCategories:
     log_format: str = "json"
     #: Called with (category, /readyz status) each time a category server starts.
     on_start: Callable[[str, dict[str, Any]], None] | None = None
+    #: Never told here: a local category server is ready when started, nothing to retry.
+    on_connect_retry: Callable[[str], None] | None = None
     running: dict[str, Running] = field(default_factory=dict)
     #: Category servers someone else runs (e.g. docker-compose services): used, never started or stopped.
     endpoints: dict[str, str] = field(default_factory=dict)
     _external: dict[str, CategoryClient] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    #: Why each category's last start failed (until one succeeds).
+    _failed: dict[str, str] = field(default_factory=dict)
 
     async def client(self, category: str) -> CategoryClient:
         """The client of a running category server, started first if needed."""
@@ -93,7 +102,12 @@ class LocalCategories:
                 del self.running[category]
                 current = None
             if current is None:
-                current = await self._start(category)
+                try:
+                    current = await self._start(category)
+                except CategoryUnavailable as exc:
+                    self._failed[category] = str(exc)
+                    raise
+                self._failed.pop(category, None)
                 self.running[category] = current
                 if self.on_start is not None:
                     self.on_start(category, current.status)
@@ -135,6 +149,23 @@ class LocalCategories:
                     pass
                 await asyncio.sleep(0.05)
         raise CategoryUnavailable(f"the category server was not ready within {self.start_timeout:g} s")
+
+    def problems(self) -> dict[str, str]:
+        """Category servers that failed to start (the next call tries again), or died since."""
+        down = dict(self._failed)
+        for category, current in self.running.items():
+            if current.process.returncode is not None:
+                down[category] = (
+                    f"the category server exited with code {current.process.returncode}; "
+                    "the next call starts it again"
+                )
+        return down
+
+    async def reap(self, every: float) -> None:
+        """Stop idle category servers every ``every`` seconds, until cancelled."""
+        while True:
+            await asyncio.sleep(every)
+            await self.reap_idle()
 
     async def reap_idle(self) -> None:
         """Stop category servers idle for longer than ``idle_after`` (scale to zero)."""

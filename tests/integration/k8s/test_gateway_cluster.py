@@ -236,6 +236,84 @@ async def test_a_category_that_does_not_wake_in_time_fails_only_that_call_with_a
         await runner.cleanup()
 
 
+async def readyz(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any]]:
+    async with http.get(f"{url}/readyz") as response:
+        body: dict[str, Any] = await response.json()
+        return response.status, body
+
+
+async def failing(kube: KubeClient, kind: str, namespace: str, type_: str) -> dict[str, str]:
+    """What the operator reports of each object whose ``type_`` condition is False (its message)."""
+    items, _ = await kube.list(kind, namespace)
+    return {
+        item["metadata"]["name"]: condition(item, type_)["message"]
+        for item in items
+        if condition(item, type_).get("status") == "False"
+    }
+
+
+async def test_readyz_states_failing_integrations_and_categories_down_and_the_gateway_stays_ready(
+    kube: KubeClient, operator: OperatorThread, namespace: str, cluster: LocalCluster
+) -> None:
+    """The same problems as in folder mode (tests/e2e/test_gateway_readiness.py): here from the
+    objects' status (tasks lacks its Secret, orphan names no category; code, kept at one pod, has
+    none, as nothing runs pods here) and from a category that did not wake; none makes the gateway
+    unready."""
+    await apply_examples(cluster, kube, namespace)
+    await create(kube, integration("orphan", namespace, "nowhere"))
+    await ready(kube, "MCPIntegration", namespace, "status-page")
+
+    async def both_failing() -> dict[str, str] | None:
+        found = await failing(kube, "MCPIntegration", namespace, "Ready")
+        return found if {"tasks", "orphan"} <= set(found) else None
+
+    integrations = await eventually(both_failing, what="tasks and orphan reported not Ready")
+    settings = GatewaySettings(
+        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
+        lexical_only=True, category_start_seconds=1, log_format="console",
+    )  # fmt: skip
+    runner, url = await serve(create_gateway_app(settings))
+    try:
+        async with aiohttp.ClientSession() as http:
+            status, body = await readyz(http, url)
+            assert status == 200
+            assert body["tools"] == len(runner.app[SERVICE].router.indexed) > 0
+            assert body["problems"]["integrations"] == integrations
+            assert body["problems"]["index"] is None
+            assert integrations["orphan"].startswith("spec.category")  # the operator's sentence, as it is
+
+            async def as_the_operator_says() -> bool:
+                _, body = await readyz(http, url)
+                down = await failing(kube, "MCPCategory", namespace, "Available")
+                return "code" in down and body["problems"]["categories"] == down
+
+            await eventually(as_the_operator_says, what="the categories the operator reports not Available")
+
+            async with Client(f"{url}/mcp") as client:
+                result = await client.call_tool("status__listComponents", {})
+            assert result.is_error
+
+            async def pm_down() -> str | None:
+                status, body = await readyz(http, url)
+                assert status == 200, "a category down leaves the gateway ready: the others are served"
+                pm = await kube.get("MCPCategory", namespace, "pm")
+                available = condition(pm, "Available")
+                operator_says = available["message"] if available.get("status") == "False" else None
+                found: str | None = body["problems"]["categories"].get("pm")
+                wake_failed = "was not ready within 1 s" in (found or "")
+                return found if found and (found == operator_says or wake_failed) else None
+
+            assert await eventually(pm_down, what="pm reported down")
+            await kube.delete("MCPIntegration", namespace, "orphan")
+
+            async def orphan_gone() -> bool:
+                return "orphan" not in (await readyz(http, url))[1]["problems"]["integrations"]
+
+            await eventually(orphan_gone, what="a deleted integration's problem dropped")
+    finally:
+        await runner.cleanup()
+
+
 async def _replicas(kube: KubeClient, namespace: str) -> int | None:
     deployment = await kube.get("Deployment", namespace, names.server("pm"))
     return int((deployment or {}).get("spec", {}).get("replicas") or 0) or None

@@ -8,7 +8,10 @@ none yet is told how to get them, in a sentence that holds no secret.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+import aiohttp
 
 from toolmesh.api.integration import Auth, AuthType
 from toolmesh.common.secrets import MissingCredential, SecretStore
@@ -68,6 +71,14 @@ class UpstreamIdentity:
                 f"Vault at {self.settings.kv_mount}/{broker.path(subject, integration)}; then call the tool again."
             )
         return {k: data[k] for k in keys}
+
+    async def lifespan(self) -> AsyncIterator[None]:
+        """While the app runs: the broker's HTTP session (token endpoints); then Vault and states closed."""
+        async with aiohttp.ClientSession() as http:
+            if self.broker is not None:
+                self.broker.http = http
+            yield
+            await self.close()
 
     async def close(self) -> None:
         if self.broker is not None:

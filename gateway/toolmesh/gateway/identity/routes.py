@@ -52,9 +52,14 @@ def _page(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text + "\n", status=status, content_type="text/plain", headers=NO_STORE)
 
 
-def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -> None:
-    async def connect(request: web.Request) -> web.StreamResponse:
-        current = broker()
+class Pages:
+    """The handlers; ``broker`` gives the OAuth broker, or None when the gateway has none (no Vault)."""
+
+    def __init__(self, broker: Callable[[], OAuthBroker | None]) -> None:
+        self.broker = broker
+
+    async def connect(self, request: web.Request) -> web.StreamResponse:
+        current = self.broker()
         if current is None:
             return _page("This gateway brokers no upstream sign-ins.", 404)
         state = request.query.get("state", "")
@@ -68,8 +73,8 @@ def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -
             return _page(str(exc), 400)
         raise web.HTTPFound(location, headers=NO_STORE)
 
-    async def enter_keys(request: web.Request) -> web.Response:
-        current = broker()
+    async def enter_keys(self, request: web.Request) -> web.Response:
+        current = self.broker()
         if current is None:
             return _page("This gateway keeps no users' credentials.", 404)
         form = await request.post()
@@ -82,8 +87,8 @@ def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -
             f"Saved your credentials for {integration}. You can close this page and return to your agent."
         )
 
-    async def callback(request: web.Request) -> web.Response:
-        current = broker()
+    async def callback(self, request: web.Request) -> web.Response:
+        current = self.broker()
         if current is None:
             return _page("This gateway brokers no upstream sign-ins.", 404)
         state, code = request.query.get("state", ""), request.query.get("code", "")
@@ -101,8 +106,8 @@ def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -
             return _page(str(exc), 400)
         return _page(f"Connected {integration}. You can close this page and return to your agent.")
 
-    async def disconnect(request: web.Request) -> web.Response:
-        current = broker()
+    async def disconnect(self, request: web.Request) -> web.Response:
+        current = self.broker()
         try:
             body = await request.json()
         except ValueError:
@@ -118,7 +123,10 @@ def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -
             return web.json_response({"error": str(exc)}, status=503)
         return web.json_response({"integration": integration, "disconnected": done}, headers=NO_STORE)
 
-    app.router.add_get(CONNECT_PATH, connect)
-    app.router.add_post(CONNECT_PATH, enter_keys)
-    app.router.add_get(CALLBACK_PATH, callback)
-    app.router.add_post(DISCONNECT_PATH, disconnect)
+
+def add_routes(app: web.Application, broker: Callable[[], OAuthBroker | None]) -> None:
+    pages = Pages(broker)
+    app.router.add_get(CONNECT_PATH, pages.connect)
+    app.router.add_post(CONNECT_PATH, pages.enter_keys)
+    app.router.add_get(CALLBACK_PATH, pages.callback)
+    app.router.add_post(DISCONNECT_PATH, pages.disconnect)

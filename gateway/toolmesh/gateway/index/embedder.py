@@ -95,7 +95,10 @@ class FastEmbedder:
         cache: EmbeddingCache | None = None,
         progress: Progress | None = None,
         variant: str | None = None,
+        location: model.Location | None = None,
     ) -> None:
+        """``location``: where the model and the vector cache are (the gateway's settings); unset, the
+        environment's (model.Location.from_environment). ``variant`` overrides the location's."""
         self.progress = progress
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never try a hub: fail at once if the files are missing
         from fastembed import TextEmbedding
@@ -106,22 +109,25 @@ class FastEmbedder:
         # (measured on 2 cores: search p50 7.9 ms with both pools, 3.1 ms with one BLAS thread).
         threadpool_limits(limits=1, user_api="blas")
 
-        root = model.cache_root()
-        variant = variant or os.environ.get("TOOLMESH_EMBEDDING_VARIANT", "fast")
+        location = location or model.Location.from_environment()
+        variant = variant or location.variant
         if variant not in ("fast", "exact"):
             raise model.ModelUnavailable(f"TOOLMESH_EMBEDDING_VARIANT is {variant!r}; use fast or exact")
-        directory = model.ensure_fast_model_dir() if variant == "fast" else model.ensure_model_dir()
+        if variant == "fast":
+            directory = model.ensure_fast_model_dir(location.fast_dir(), location)
+        else:
+            directory = model.ensure_model_dir(location.exact_dir())
         self.variant = variant
         self._model = TextEmbedding(
             model.MODEL_NAME,
             specific_model_path=str(directory),
-            cache_dir=str(root / "fastembed"),
+            cache_dir=str(location.cache / "fastembed"),
             threads=threads,
         )
         self.cache = (
             cache
             if cache is not None
-            else EmbeddingCache(root / "embeddings.sqlite", model.model_digest(directory))
+            else EmbeddingCache(location.cache / "embeddings.sqlite", model.model_digest(directory))
         )
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> Vectors:

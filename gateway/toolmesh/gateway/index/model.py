@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -26,22 +27,49 @@ class ModelUnavailable(Exception):
     """The model packages are not installed, or the ONNX file is not the pinned one."""
 
 
-def cache_root() -> Path:
-    base = os.environ.get("TOOLMESH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "toolmesh"
-    )
-    return Path(base)
+def default_cache() -> Path:
+    """Where vectors and a model built on first use go when TOOLMESH_CACHE is unset."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "toolmesh"
 
 
-def ensure_model_dir(target: Path | None = None) -> Path:
+@dataclass(frozen=True)
+class Location:
+    """Where the model and the vector cache live; the gateway reads them in its settings."""
+
+    cache: Path
+    #: A model folder built beforehand (the image bakes one in, read-only); None: built in ``cache``.
+    model_dir: Path | None = None
+    variant: str = "fast"
+
+    @classmethod
+    def from_environment(cls) -> Location:
+        """TOOLMESH_CACHE, TOOLMESH_MODEL_DIR and TOOLMESH_EMBEDDING_VARIANT, as the gateway's settings
+        read them: for the entry points that have no settings object (hack/install.sh, the benches)."""
+        cache = os.environ.get("TOOLMESH_CACHE")
+        baked = os.environ.get("TOOLMESH_MODEL_DIR")
+        return cls(
+            Path(cache) if cache else default_cache(),
+            Path(baked) if baked else None,
+            os.environ.get("TOOLMESH_EMBEDDING_VARIANT", "fast"),
+        )
+
+    def exact_dir(self) -> Path:
+        return self.model_dir or self.built_exact_dir()
+
+    def built_exact_dir(self) -> Path:
+        return self.cache / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}"
+
+    def fast_dir(self) -> Path:
+        return self.model_dir or self.cache / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}-{FAST_RECIPE}"
+
+
+def ensure_model_dir(target: Path | None = None, location: Location | None = None) -> Path:
     """A directory fastembed can load with ``specific_model_path``; built on first use.
 
-    ``TOOLMESH_MODEL_DIR`` names a directory built beforehand (the container image bakes one in,
-    read-only, apart from the writable cache of vectors).
+    Unset ``target``: the location's model folder, built beforehand (the container image bakes one
+    in, read-only, apart from the writable cache of vectors), else one in its cache.
     """
-    if target is None and (baked := os.environ.get("TOOLMESH_MODEL_DIR")):
-        target = Path(baked)
-    target = target or cache_root() / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}"
+    target = target or (location or Location.from_environment()).exact_dir()
     if (target / ".complete").exists():
         return target
     try:
@@ -71,7 +99,7 @@ def ensure_model_dir(target: Path | None = None) -> Path:
 FAST_RECIPE = "int8-per-channel-1"
 
 
-def ensure_fast_model_dir(target: Path | None = None) -> Path:
+def ensure_fast_model_dir(target: Path | None = None, location: Location | None = None) -> Path:
     """The same model with int8 activations and per-channel int8 weights: about twice as fast.
 
     The pinned file stores int8 weights but computes in float32. Here onnxruntime folds those
@@ -80,12 +108,11 @@ def ensure_fast_model_dir(target: Path | None = None) -> Path:
     Built once from the pinned file, on the machine (``onnx`` is needed only for this step); the
     result's own sha256 salts the vector cache.
     """
-    if target is None and (baked := os.environ.get("TOOLMESH_MODEL_DIR")):
-        target = Path(baked)
-    target = target or cache_root() / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}-{FAST_RECIPE}"
+    location = location or Location.from_environment()
+    target = target or location.fast_dir()
     if (target / ".complete").exists():
         return target
-    base = ensure_model_dir(cache_root() / "models" / f"all-MiniLM-L6-v2-{MODEL_SHA256[:12]}")
+    base = ensure_model_dir(location.built_exact_dir())
     try:
         import onnxruntime as ort
         from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -1,0 +1,74 @@
+"""Where the catalog comes from: a folder of objects (local mode) or the cluster's (cluster mode).
+
+Both are a :class:`CatalogSource`: the catalog the gateway indexes (with each integration's
+problem), the categories calls are forwarded to (with each category's problem), the Secret objects
+that come with the catalog, and what runs while the app does. :func:`choose` takes one, once;
+the app is assembled the same way for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Protocol
+
+from toolmesh.catalog import folder
+from toolmesh.gateway import catalog as catalog_mod
+from toolmesh.gateway.catalog import GatewayCatalog
+from toolmesh.gateway.cluster import ClusterSource
+from toolmesh.gateway.settings import GatewaySettings
+from toolmesh.gateway.supervisor import Categories, LocalCategories
+
+#: How often idle local category servers are looked for.
+REAP_EVERY = 5.0
+
+
+class CatalogSource(Protocol):
+    #: The tools, and (``problems``) why each failing integration's tools are missing.
+    catalog: GatewayCatalog
+    #: Secret objects that come with the catalog (a folder's, local development only).
+    secrets: Mapping[str, Mapping[str, bytes]]
+
+    @property
+    def categories(self) -> Categories:
+        """Where calls go; its ``problems()`` are the categories that are down."""
+        ...
+
+    def lifespan(self, rebuild: Callable[[], None]) -> AsyncIterator[None]:
+        """Runs while the app does (an aiohttp cleanup context); ``rebuild`` re-indexes the catalog."""
+        ...
+
+
+class FolderSource:
+    """Local mode: the folder's objects, read once; category servers started as child processes."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        loaded = folder.load(settings.catalog)
+        self.catalog = catalog_mod.build(loaded)
+        self.secrets: Mapping[str, Mapping[str, bytes]] = loaded.secrets
+        self.categories = LocalCategories(
+            settings.catalog,
+            settings.category_start_seconds,
+            settings.category_idle_seconds,
+            settings.call_timeout_seconds,
+            endpoints=dict(settings.category_endpoints),
+        )
+
+    async def lifespan(self, rebuild: Callable[[], None]) -> AsyncIterator[None]:
+        """Stop idle category servers now and then; stop them all at the end. The folder is not
+        watched: ``rebuild`` is not needed (tools discovered at a start re-index on their own)."""
+        reaper = asyncio.create_task(self.categories.reap(REAP_EVERY), name="reap-idle-categories")
+        yield
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+        await self.categories.close()
+
+
+def choose(settings: GatewaySettings) -> CatalogSource:
+    """The source ``settings.source`` names: the one place the gateway's mode is chosen."""
+    opened: CatalogSource = (
+        ClusterSource.from_settings(settings) if settings.source == "cluster" else FolderSource(settings)
+    )
+    return opened
