@@ -105,6 +105,8 @@ class GatewayCatalog:
     access: dict[str, Access] = field(default_factory=dict)
     #: Integrations whose calls carry each caller's own credentials (perUser, authorization code).
     auth: dict[str, Auth] = field(default_factory=dict)
+    #: Integrations compiled here to another digest than their status.specDigest (cluster mode).
+    digest_mismatches: set[str] = field(default_factory=set)
     #: Integrations whose problem a category server reported (local mode), cleared when it serves them.
     _reported: set[str] = field(default_factory=set, repr=False)
 
@@ -155,6 +157,12 @@ class GatewayCatalog:
 
 def records(obj: MCPIntegration, name: str, spec: bytes) -> list[ToolRecord]:
     """The tools of one OpenAPI integration (SpecError when the document does not compile)."""
+    return compiled_records(obj, name, spec)[0]
+
+
+def compiled_records(obj: MCPIntegration, name: str, spec: bytes) -> tuple[list[ToolRecord], str]:
+    """The tools of one OpenAPI integration and the digest they compiled to (SpecError when the
+    document does not compile)."""
     compiled = compile_spec(spec, compile_options(obj), source=name)
     return [
         ToolRecord(
@@ -168,7 +176,7 @@ def records(obj: MCPIntegration, name: str, spec: bytes) -> list[ToolRecord]:
             tool.returns,
         )
         for tool in compiled.tools
-    ]
+    ], compiled.digest
 
 
 def build(catalog: Catalog) -> GatewayCatalog:

@@ -39,6 +39,7 @@ from toolmesh.api import MCPIntegration, conditions, demand
 from toolmesh.catalog import cluster as cluster_catalog
 from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway import catalog as catalog_mod
+from toolmesh.gateway import indexed
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import CategoryUnavailable
@@ -50,6 +51,7 @@ EV_INDEXED = "catalog.integration_indexed"
 EV_REMOVED = "catalog.integration_removed"
 EV_PROBLEM = "catalog.integration_problem"
 EV_REBUILD_FAILED = "catalog.index_rebuild_failed"
+EV_DIGEST_MISMATCH = "catalog.spec_digest_mismatch"
 EV_TASK_FAILED = "catalog.task_failed"
 EV_WAKE = "category.wake"
 EV_CONNECT_RETRY = "category.connect_retry"
@@ -111,6 +113,8 @@ class ClusterSource:
         self._dirty = False
         self._rebuilding: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: The Indexed condition of each integration, written from one task (indexed.py).
+        self.reporter = indexed.Reporter(namespace)
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ClusterSource:
@@ -144,6 +148,7 @@ class ClusterSource:
     async def start(self, kube: KubeClient, http: aiohttp.ClientSession) -> None:
         """Load everything once (so the first search sees every tool), then follow changes."""
         self.kube, self.http = kube, http
+        self.reporter.start(kube)
         versions = {}
         for kind in ("MCPCategory", "MCPIntegration"):
             items, versions[kind] = await self.kube.list(kind, self.namespace)
@@ -159,6 +164,7 @@ class ClusterSource:
             task.cancel()
         # Their exceptions, if any, were logged when they ended (_background).
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.reporter.close()
 
     async def _follow(self, kind: str, version: str | None) -> None:
         """Watch from ``version``; when the watch breaks or falls behind, list again and go on.
@@ -211,10 +217,12 @@ class ClusterSource:
             return
         if type_ == "DELETED":
             self.catalog.problems.pop(name, None)
+            self.catalog.digest_mismatches.discard(name)
             self._remove(name)
         elif not _ready(obj):
             self._note(name, _failing(obj, conditions.READY))
             self._remove(name)
+            self.reporter.report(obj, None)
         else:
             await self._index(name, obj)
 
@@ -252,10 +260,12 @@ class ClusterSource:
         except ValidationError as exc:
             self._note(name, str(exc.errors()[0]["msg"]))
             return
-        records = await self._records(name, model)
-        if records is None:
+        found = await self._records(name, model)
+        if isinstance(found, indexed.Verdict):
+            self.reporter.report(obj, found)
             return
-        self._note(name, None)
+        records, verdict = found
+        self._note(name, None if verdict.status == "True" else verdict.message)
         self._remove(name)
         if model.spec.access is not None:
             self.catalog.access[name] = model.spec.access
@@ -267,27 +277,40 @@ class ClusterSource:
                 added.append(record.name)
         self._indexed[name] = (key, added)
         log.info(EV_INDEXED, integration=name, category=model.spec.category, tools=len(added))
+        self.reporter.report(obj, indexed.indexed(len(added)) if verdict.status == "True" else verdict)
         self._schedule_rebuild()
 
-    async def _records(self, name: str, obj: MCPIntegration) -> list[ToolRecord] | None:
+    async def _records(
+        self, name: str, obj: MCPIntegration
+    ) -> tuple[list[ToolRecord], indexed.Verdict] | indexed.Verdict:
+        """The integration's tools and the verdict on them (True, or a digest mismatch), or, when it
+        cannot be indexed here, the verdict saying why (its problem noted)."""
         if obj.spec.openapi is None:
             discovered = obj.status.discovered_tools if obj.status else []
             return [
                 ToolRecord(t.name, t.description, {"type": "object"}, obj.spec.category, name)
                 for t in discovered
-            ]
+            ], indexed.indexed(len(discovered))
         document = await cluster_catalog.read(
             self.kube, self.http, obj, self.namespace, timeout=self._fetch_timeout, max_bytes=self._max_bytes
         )
         if document.data is None:
-            self._note(name, document.problem[1] if document.problem else "its spec could not be read")
-            return None
+            reason, message = document.problem or (conditions.SPEC_UNAVAILABLE, "its spec could not be read")
+            self._note(name, message)
+            return indexed.not_indexed(reason, message)
         data = document.data
         try:
-            return await asyncio.to_thread(catalog_mod.records, obj, name, data)
+            records, digest = await asyncio.to_thread(catalog_mod.compiled_records, obj, name, data)
         except SpecError as exc:
             self._note(name, str(exc))
-            return None
+            return indexed.not_indexed(conditions.SPEC_INVALID, str(exc))
+        recorded = obj.status.spec_digest if obj.status else None
+        if recorded and digest != recorded:
+            self.catalog.digest_mismatches.add(name)
+            log.warning(EV_DIGEST_MISMATCH, integration=name, compiled=digest, recorded=recorded)
+            return records, indexed.digest_mismatch(digest, recorded)
+        self.catalog.digest_mismatches.discard(name)
+        return records, indexed.indexed(len(records))
 
     def _schedule_rebuild(self) -> None:
         self._dirty = True

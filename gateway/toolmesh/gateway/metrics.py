@@ -53,3 +53,8 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.tools = Gauge("toolmesh_gateway_tools", "Tools in the index.", registry=self.registry)
+        self.digest_mismatches = Gauge(
+            "toolmesh_gateway_spec_digest_mismatches",
+            "Integrations the gateway compiled to another digest than their status.specDigest (the operator's): they run different compiler versions (cluster mode).",
+            registry=self.registry,
+        )

@@ -72,6 +72,7 @@ class GatewayService:
     def __post_init__(self) -> None:
         self.metrics.tools.set(len(self.catalog.tools))
         self.metrics.running.set_function(lambda: len(self.categories.running))
+        self.metrics.digest_mismatches.set_function(lambda: len(self.catalog.digest_mismatches))
         self.categories.on_start = self._learn
         self.categories.on_connect_retry = lambda category: self.metrics.connect_retries.labels(
             category

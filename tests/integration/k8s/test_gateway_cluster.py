@@ -487,3 +487,80 @@ async def test_with_embeddings_the_index_is_rebuilt_in_a_thread_and_a_failed_reb
         assert not [name for name in results if name.startswith("journal")]
     finally:
         await runner.cleanup()
+
+
+async def test_the_gateway_reports_indexed_and_a_digest_the_operator_did_not_compile(
+    kube: KubeClient, operator: OperatorThread, namespace: str, cluster: LocalCluster
+) -> None:
+    """The gateway writes one condition of its own, Indexed (server-side apply, status only), which the
+    operator neither fights nor rewrites; when the operator's digest is not what the gateway compiles
+    (an operator of another version), the gateway says so on the object, in /readyz and in a metric."""
+    await create(kube, category("notes", namespace), integration("notes-api", namespace, "notes"))
+    live = await ready(kube, "MCPIntegration", namespace, "notes-api")
+    digest = live["status"]["specDigest"]
+    settings = GatewaySettings(
+        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
+        lexical_only=True, log_format="console",
+    )  # fmt: skip
+    runner, url = await serve(create_gateway_app(settings))
+
+    async def indexed(reason: str) -> dict[str, Any] | None:
+        obj = await kube.get("MCPIntegration", namespace, "notes-api")
+        return obj if condition(obj, "Indexed").get("reason") == reason else None
+
+    async def mismatches(http: aiohttp.ClientSession) -> float:
+        async with http.get(f"{url}/metrics") as response:
+            families = text_string_to_metric_families(await response.text())
+            return next(
+                s.value
+                for f in families
+                for s in f.samples
+                if s.name == "toolmesh_gateway_spec_digest_mismatches"
+            )
+
+    try:
+        obj = await eventually(lambda: indexed("Indexed"), what="Indexed=True written by the gateway")
+        assert condition(obj, "Indexed")["status"] == "True"
+        assert condition(obj, "Indexed")["message"] == "3 tools are in the gateway's search index."
+        assert condition(obj, "Ready")["status"] == "True"
+        owners = {m["manager"] for m in obj["metadata"]["managedFields"] if m.get("subresource") == "status"}
+        assert "toolmesh-gateway" in owners
+        # The operator keeps its own conditions and writes nothing on a resync.
+        await operator.idle()
+        before = operator.writes
+        operator.request("MCPIntegration", namespace, "notes-api")
+        await operator.idle()
+        assert operator.writes == before, operator.operator.client.writes
+        assert await indexed("Indexed")
+
+        # An operator of another compiler version: its digest differs from the gateway's.
+        operator.stop()
+        other = "sha256:" + "0" * 64
+        await kube.apply_status(
+            {"apiVersion": "toolmesh.dev/v1alpha1", "kind": "MCPIntegration",
+             "metadata": {"name": "notes-api", "namespace": namespace},
+             "status": {**live["status"], "specDigest": other}},
+            field_manager=names.FIELD_MANAGER,
+        )  # fmt: skip
+        obj = await eventually(lambda: indexed("DigestMismatch"), what="Indexed=False DigestMismatch")
+        message = condition(obj, "Indexed")["message"]
+        assert condition(obj, "Indexed")["status"] == "False"
+        assert f"compiled this spec to {digest}, but status.specDigest (the operator's) is {other}" in message
+        async with aiohttp.ClientSession() as http:
+            status, body = await readyz(http, url)
+            assert status == 200
+            assert body["problems"]["integrations"]["notes-api"] == message
+            assert await mismatches(http) == 1
+            # The tools stay searchable: what the gateway compiled is what it can offer.
+            assert body["tools"] == 3
+            await kube.apply_status(
+                {"apiVersion": "toolmesh.dev/v1alpha1", "kind": "MCPIntegration",
+                 "metadata": {"name": "notes-api", "namespace": namespace},
+                 "status": {**live["status"], "specDigest": digest}},
+                field_manager=names.FIELD_MANAGER,
+            )  # fmt: skip
+            await eventually(lambda: indexed("Indexed"), what="Indexed=True again once the digests agree")
+            assert await mismatches(http) == 0
+            assert "notes-api" not in (await readyz(http, url))[1]["problems"]["integrations"]
+    finally:
+        await runner.cleanup()

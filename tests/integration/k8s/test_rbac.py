@@ -233,4 +233,10 @@ async def test_the_gateway_needs_every_permission_it_has_and_no_other(
         (e["verb"], (e.get("objectRef") or {}).get("resource"))
         for e in events
         if e["verb"] in ("patch", "create")
-    } == {("patch", "leases")}
+    } == {("patch", "leases"), ("patch", "mcpintegrations")}  # the Lease; its Indexed condition (status)
+    status_writes = [
+        e
+        for e in events
+        if (e.get("objectRef") or {}).get("resource") == "mcpintegrations" and e["verb"] == "patch"
+    ]
+    assert {e["objectRef"].get("subresource") for e in status_writes} == {"status"}
