@@ -142,6 +142,7 @@ class _Converter:
         return out
 
     def operation(self, op: dict[str, Any], path_params: list[Any], where: str) -> dict[str, Any]:
+        """One operation in 3.0 shape; its form fields, else its body parameter, become the request body."""
         consumes = [
             str(m)
             for m in _list(op.get("consumes")) or _list(self.doc.get("consumes")) or ["application/json"]
