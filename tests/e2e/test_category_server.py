@@ -493,6 +493,7 @@ async def test_metrics_count_calls_per_integration_tool_and_outcome(
             in body
         )
         assert 'toolmesh_category_integration_ready{integration="tasks"} 1.0' in body
+        assert 'toolmesh_category_spec_digest_mismatch{integration="tasks"} 0.0' in body  # nothing recorded
         assert "key-123456" not in body
 
 
@@ -509,3 +510,43 @@ async def test_the_rate_limit_holds_back_calls_beyond_it(
         "tasks: rate limit of 0.1 requests/s (spec.rateLimit) would delay this call by "
     )
     assert len(upstream.seen) == 1
+
+
+async def test_a_spec_compiled_to_another_digest_than_its_status_is_served_and_reported(
+    start_category: StartCategory, upstream: StubUpstream, connect: Connect
+) -> None:
+    recorded = "sha256:" + "0" * 64  # what another compiler version made of the document
+    mounted = {  # as the operator mounts an integration: its object, with the status it recorded
+        "apiVersion": "toolmesh.dev/v1alpha1",
+        "kind": "MCPIntegration",
+        "metadata": {"name": "tasks", "namespace": "default"},
+        "spec": {
+            "category": "pm",
+            "openapi": {
+                "spec": {"configMapKeyRef": {"name": "tasks-openapi", "key": "tasks.openapi.yaml"}},
+                "baseUrl": f"{upstream.url}/v1",
+            },
+        },
+        "status": {"specDigest": recorded},
+    }
+    server = await start_category({
+        "mcp-pm-catalog/tasks.json": json.dumps(mounted, indent=1),
+        "tasks-openapi/tasks.openapi.yaml": DEMO_SPEC.read_text(),
+    })  # fmt: skip
+    upstream.on("GET", "/v1/projects", Reply(body=[]))
+    async with connect(server.mcp_url) as client:
+        assert len((await client.list_tools()).tools) == 8  # still served
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/readyz") as response:
+            assert response.status == 200  # a drifted digest does not make the pod unready
+            status = await response.json()
+        async with http.get(f"{server.url}/metrics") as response:
+            metrics = await response.text()
+    state = status["integrations"][0]
+    assert (state["ready"], state["expectedDigest"]) == (True, recorded)
+    assert state["digest"] != recorded
+    assert status["problems"]["tasks"].startswith(
+        f"compiled to {state['digest']}, but status.specDigest is {recorded}: "
+    )
+    assert 'toolmesh_category_spec_digest_mismatch{integration="tasks"} 1.0' in metrics

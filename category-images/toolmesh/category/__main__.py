@@ -13,16 +13,27 @@ from toolmesh.category.arguments import add_arguments
 from toolmesh.category.settings import CategorySettings
 from toolmesh.common import logging as logging_setup
 from toolmesh.common import startup
+from toolmesh.vault import VaultSettings
 
 
-def run(args: argparse.Namespace) -> int:
+def read_settings(args: argparse.Namespace) -> CategorySettings | None:
+    """The process's settings, Vault's with them, read once; None (and one line) if the environment is wrong."""
     overrides = {k: v for k, v in {
         "catalog": args.catalog, "category": args.category, "host": args.host, "port": args.port, "log_format": args.log_format,
     }.items() if v is not None}  # fmt: skip
+    prefix = "TOOLMESH_VAULT_"
     try:
-        settings = CategorySettings(**overrides)
+        vault = VaultSettings()
+        prefix = "TOOLMESH_CATEGORY_"
+        return CategorySettings(**overrides, vault=vault)
     except startup.SETTINGS_ERRORS as exc:
-        print(f"toolmesh category serve: {startup.one_line(exc, 'TOOLMESH_CATEGORY_')}", file=sys.stderr)
+        print(f"toolmesh category serve: {startup.one_line(exc, prefix)}", file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = read_settings(args)
+    if settings is None:
         return 2
     if not settings.catalog.is_dir():
         print(f"toolmesh category serve: {settings.catalog} is not a folder", file=sys.stderr)

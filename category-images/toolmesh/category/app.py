@@ -1,8 +1,9 @@
 """The category server process: aiohttp app with MCP at ``/mcp`` and its operational endpoints.
 
 ``/healthz``: the process is up. ``/readyz``: the catalog is loaded (200) and what each integration
-is doing, as JSON; broken integrations do not make the server unready, they are listed. ``/metrics``:
-Prometheus text.
+is doing, as JSON; broken integrations, and those compiled to another digest than their
+``status.specDigest``, do not make the server unready: they are listed under ``problems``.
+``/metrics``: Prometheus text.
 """
 
 from __future__ import annotations

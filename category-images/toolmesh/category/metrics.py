@@ -35,3 +35,10 @@ class Metrics:
             ["integration"],
             registry=self.registry,
         )
+        self.spec_digest_mismatch = Gauge(
+            "toolmesh_category_spec_digest_mismatch",
+            "1 when the integration's compiled digest differs from its status.specDigest (the tools served "
+            "are not the ones the operator recorded), else 0.",
+            ["integration"],
+            registry=self.registry,
+        )

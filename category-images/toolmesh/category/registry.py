@@ -3,6 +3,10 @@
 Built once at start-up from the catalog. A broken integration (object invalid, spec missing or not
 compilable, names clashing with another integration) is recorded with the reason and contributes
 no tools; the others are served. ``status()`` is what the readiness endpoint reports.
+
+An OpenAPI integration whose catalog object carries the operator's ``status.specDigest`` is checked
+against it: a different digest (another compiler version, a document changed since) is still
+served, but reported as a problem, since the gateway indexes the operator's tools.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from toolmesh.api import MCPIntegration
 from toolmesh.api.compile import compile_options
 from toolmesh.catalog.folder import Entry
 from toolmesh.category.federation import Remote
+from toolmesh.common import tools
 from toolmesh.openapi import Level, SpecError, Tool, compile_spec
 from toolmesh.openapi.schema import truncate
 
@@ -28,8 +33,29 @@ class IntegrationState:
     message: str = ""
     tools: int = 0
     digest: str | None = None
+    #: The digest the operator compiled (the catalog object's status.specDigest), when it says.
+    expected_digest: str | None = None
     warnings: int = 0
     discovered: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def digest_mismatch(self) -> bool:
+        """Served, but not the tools the operator recorded (and the gateway indexes)."""
+        return bool(self.digest and self.expected_digest and self.digest != self.expected_digest)
+
+    @property
+    def problem(self) -> str | None:
+        """Why the integration is not served as the operator recorded it; None when it is."""
+        if not self.ready:
+            return self.message
+        if self.digest_mismatch:
+            return (
+                f"compiled to {self.digest}, but status.specDigest is {self.expected_digest}: the tools "
+                "served here differ from the ones the operator recorded and the gateway searches (another "
+                "compiler version, or a document that changed since); run the operator and the category "
+                "image at the same version"
+            )
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "ready": self.ready, "tools": self.tools}
@@ -37,6 +63,8 @@ class IntegrationState:
             out["message"] = self.message
         if self.digest:
             out["digest"] = self.digest
+        if self.digest_mismatch:
+            out["expectedDigest"] = self.expected_digest
         if self.warnings:
             out["warnings"] = self.warnings
         if self.discovered:
@@ -63,19 +91,8 @@ def _kind(obj: MCPIntegration | None) -> str:
 
 
 def to_mcp_tool(tool: Tool) -> types.Tool:
-    a = tool.annotations
-    return types.Tool(
-        name=tool.name,
-        title=tool.title,
-        description=tool.description,
-        input_schema=tool.input_schema,
-        annotations=types.ToolAnnotations(
-            read_only_hint=a["readOnlyHint"],
-            destructive_hint=a["destructiveHint"],
-            idempotent_hint=a["idempotentHint"],
-            open_world_hint=a["openWorldHint"],
-        ),
-    )
+    """A compiled tool as the SDK serves it: its canonical wire form (what the digest covers)."""
+    return tools.sdk(tool.to_mcp())
 
 
 class Registry:
@@ -101,13 +118,7 @@ class Registry:
                 entry, "spec.openapi: the document yields no tools (check include, exclude and readOnly)"
             )
             return
-        clashes = sorted(t.name for t in compiled.tools if t.name in self.bindings)
-        if clashes:
-            other = self.bindings[clashes[0]].name
-            self.fail(
-                entry,
-                f"tool names clash with integration {other!r} ({clashes[0]}, ...): set a distinct spec.toolPrefix",
-            )
+        if self._clash(entry, [t.name for t in compiled.tools]):
             return
         for tool in compiled.tools:
             self.bindings[tool.name] = Binding(entry.obj, tool)
@@ -119,6 +130,7 @@ class Registry:
             ready=True,
             tools=len(compiled.tools),
             digest=compiled.digest,
+            expected_digest=entry.obj.status.spec_digest if entry.obj.status else None,
             warnings=warnings,
         )
 
@@ -146,11 +158,17 @@ class Registry:
             entry.name, _kind(entry.obj), ready=True, tools=len(remote.tools), discovered=discovered
         )
 
+    def problems(self) -> dict[str, str]:
+        """Integration -> why it is not served as the operator recorded it (failed, or another digest)."""
+        return {s.name: s.problem for s in self.states.values() if s.problem is not None}
+
     def status(self) -> dict[str, Any]:
+        """What /readyz shows: each integration's state, the counts, and the problems."""
         states = list(self.states.values())
         return {
             "integrations": [s.to_dict() for s in states],
             "ready": sum(1 for s in states if s.ready),
             "failed": sum(1 for s in states if not s.ready),
             "tools": len(self.mcp_tools),
+            "problems": self.problems(),
         }

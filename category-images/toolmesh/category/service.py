@@ -33,7 +33,7 @@ from toolmesh.common.mcp_results import text_result
 from toolmesh.common.secrets import CallScrubber, SecretStore
 from toolmesh.openapi import ArgumentError
 from toolmesh.openapi.request import HttpRequest, build_request
-from toolmesh.vault import CachedReader, Vault, VaultSettings
+from toolmesh.vault import CachedReader, Vault
 
 log = structlog.get_logger("toolmesh.category")
 
@@ -47,6 +47,7 @@ _NO_LIMIT = _NoLimit()
 
 EV_LOADED = "catalog.loaded"
 EV_INTEGRATION_FAILED = "integration.failed"
+EV_DIGEST_MISMATCH = "integration.digest_mismatch"
 EV_CALL = "tool.called"
 SPEC_FETCH_TIMEOUT = 30.0
 SPEC_MAX_BYTES = 64 * 1024 * 1024
@@ -81,10 +82,9 @@ class CategoryService:
             max_redirects=settings.max_redirects,
             egress=egress,
         )
-        vault_settings = VaultSettings()
         vault = (
-            CachedReader(Vault(vault_settings), vault_settings.cache_seconds)
-            if vault_settings.enabled
+            CachedReader(Vault(settings.vault), settings.vault.cache_seconds)
+            if settings.vault.enabled
             else None
         )
         spec_pool = UpstreamPool(
@@ -108,16 +108,29 @@ class CategoryService:
                     self.registry.fail(entry, problem or "spec.openapi.spec: no document")
             else:
                 await self._federate(entry, entry.obj)
-        for state in self.registry.states.values():
-            self.metrics.integration_ready.labels(state.name).set(1 if state.ready else 0)
-            self.metrics.integration_tools.labels(state.name).set(state.tools)
-            if not state.ready:
-                log.warning(EV_INTEGRATION_FAILED, integration=state.name, reason=state.message)
+        self._publish()
         self.loaded = True
         status = self.registry.status()
         log.info(
             EV_LOADED, integrations=len(self.registry.states), failed=status["failed"], tools=status["tools"]
         )
+
+    def _publish(self) -> None:
+        """Each integration's state as metrics, and a warning for each one not served as recorded."""
+        for state in self.registry.states.values():
+            self.metrics.integration_ready.labels(state.name).set(1 if state.ready else 0)
+            self.metrics.integration_tools.labels(state.name).set(state.tools)
+            self.metrics.spec_digest_mismatch.labels(state.name).set(1 if state.digest_mismatch else 0)
+            if not state.ready:
+                log.warning(EV_INTEGRATION_FAILED, integration=state.name, reason=state.message)
+            elif state.digest_mismatch:
+                log.warning(
+                    EV_DIGEST_MISMATCH,
+                    integration=state.name,
+                    compiled=state.digest,
+                    expected=state.expected_digest,
+                    reason=state.problem,
+                )
 
     async def _federate(self, entry: Entry, obj: MCPIntegration) -> None:
         kind = "spec.mcp" if obj.spec.mcp else "spec.stdio"

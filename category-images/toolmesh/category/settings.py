@@ -10,10 +10,11 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from toolmesh.common.logging import LogFormat
+from toolmesh.vault import VaultSettings
 
 
 class CategorySettings(BaseSettings):
-    """Everything a category server reads from its environment."""
+    """Everything a category server reads from its environment, Vault's login included (read once, at start)."""
 
     model_config = SettingsConfigDict(env_prefix="TOOLMESH_CATEGORY_", extra="ignore")
 
@@ -67,6 +68,10 @@ class CategorySettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(default="json", description="json (production) or console (development).")
+    vault: VaultSettings = Field(
+        default_factory=VaultSettings,
+        description="How to reach Vault for spec.auth.vaultPath: the TOOLMESH_VAULT_* variables, read with these settings.",
+    )
 
     @field_validator("egress_allow")
     @classmethod

@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
-from toolmesh.openapi import budgets, filters, naming, swagger2
+from toolmesh.common import tools
+from toolmesh.openapi import budgets, endpoints, filters, naming, swagger2
 from toolmesh.openapi import diagnostics as codes
 from toolmesh.openapi.document import parse, version_of
 from toolmesh.openapi.errors import SpecError
@@ -80,54 +82,6 @@ def pick_media_type(content: dict[str, Any]) -> str | None:
     return min(candidates, key=lambda m: (_media_rank(m), m)) if candidates else None
 
 
-def _servers(raw: Any) -> tuple[Server, ...]:
-    out = []
-    for s in raw if isinstance(raw, list) else []:
-        if not isinstance(s, dict) or not isinstance(s.get("url"), str):
-            continue
-        variables = []
-        for name, v in _dict(s.get("variables")).items():
-            if isinstance(v, dict):
-                enum = tuple(str(e) for e in _list(v.get("enum")) if isinstance(e, str | int | float))
-                variables.append((str(name), str(v.get("default", enum[0] if enum else "")), enum))
-        out.append(Server(url=s["url"], variables=tuple(variables)))
-    return tuple(out)
-
-
-def _security(raw: Any) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]:
-    alternatives = []
-    for alt in raw if isinstance(raw, list) else []:
-        if isinstance(alt, dict):
-            alternatives.append(tuple(
-                (str(n), tuple(str(s) for s in scopes) if isinstance(scopes, list) else ()) for n, scopes in alt.items()
-            ))  # fmt: skip
-    return tuple(alternatives)
-
-
-def _security_schemes(doc: dict[str, Any]) -> tuple[SecurityScheme, ...]:
-    raw = _dict(doc.get("components")).get("securitySchemes") or {}
-    out = []
-    for name, scheme in raw.items() if isinstance(raw, dict) else ():
-        try:
-            s = deref(doc, scheme)
-        except UnresolvableRef:
-            continue
-        if not isinstance(s, dict) or not isinstance(s.get("type"), str):
-            continue
-        flows = _dict(s.get("flows"))
-        flow = _dict(
-            flows.get("clientCredentials") or flows.get("authorizationCode") or next(iter(flows.values()), {})
-        )
-        out.append(SecurityScheme(
-            name=str(name), type=s["type"], location=s.get("in") if isinstance(s.get("in"), str) else None,
-            param_name=s.get("name") if isinstance(s.get("name"), str) else None,
-            scheme=str(s["scheme"]).lower() if isinstance(s.get("scheme"), str) else None,
-            token_url=flow.get("tokenUrl") if isinstance(flow.get("tokenUrl"), str) else None,
-            authorization_url=flow.get("authorizationUrl") if isinstance(flow.get("authorizationUrl"), str) else None,
-        ))  # fmt: skip
-    return tuple(sorted(out, key=lambda s: s.name))
-
-
 def _description(op: dict[str, Any], method: str, path: str, tags: list[str], limit: int) -> str:
     summary = _text(op, "summary")
     detail = _text(op, "description")
@@ -142,6 +96,33 @@ def _description(op: dict[str, Any], method: str, path: str, tags: list[str], li
     return truncate(re.sub(r"\n{3,}", "\n\n", text), limit)
 
 
+def _tags(op: dict[str, Any]) -> list[str]:
+    return [str(t) for t in _list(op.get("tags")) if isinstance(t, str | int)]
+
+
+def _operation_id(op: dict[str, Any]) -> str | None:
+    return op["operationId"] if isinstance(op.get("operationId"), str) else None
+
+
+def _hints(method: str) -> dict[str, bool]:
+    """What an HTTP method promises: GET, HEAD and OPTIONS are safe; PUT and DELETE are idempotent."""
+    return tools.hints(
+        read_only=method in _SAFE,
+        destructive=method in ("DELETE", "PUT"),
+        idempotent=method in (*_SAFE, "PUT", "DELETE"),
+    )
+
+
+@dataclass
+class _Arguments:
+    """One operation's arguments as they are collected: schemas, required keys, placements, definitions."""
+
+    props: dict[str, Any] = field(default_factory=dict)
+    required: list[str] = field(default_factory=list)
+    routes: list[tuple[str, ParamRoute]] = field(default_factory=list)
+    refs: set[str] = field(default_factory=set)  # definitions the schemas reference
+
+
 class _Compiler:
     def __init__(self, doc: dict[str, Any], options: CompileOptions, oas30: bool, source: str) -> None:
         self.doc = doc
@@ -149,8 +130,8 @@ class _Compiler:
         self.options = options
         self.schemas = SchemaConverter(doc, oas30=oas30)
         self.diagnostics: list[Diagnostic] = []
-        self.servers = _servers(doc.get("servers"))
-        self.security = _security(doc.get("security"))
+        self.servers = endpoints.servers(doc.get("servers"))
+        self.security = endpoints.security(doc.get("security"))
 
     def diag(self, level: Level, code: str, message: str, where: str | None) -> None:
         self.diagnostics.append(Diagnostic(level, code, message, where))
@@ -197,16 +178,8 @@ class _Compiler:
             schema = {**schema, "description": truncate(p["description"], 1024)}
         return schema, content_type
 
-    # -- operations --------------------------------------------------------------------------
-
-    def operation(self, path: str, method: str, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, Tool]:
-        where = f"{method.upper()} {path}"
-        report = self.reporter(where)
-        refs: set[str] = set()
-        props: dict[str, Any] = {}
-        required: list[str] = []
-        routes: list[tuple[str, ParamRoute]] = []
-        params = self.parameters(item.get("parameters"), op.get("parameters"), where)
+    def path_template(self, path: str, params: list[dict[str, Any]], where: str) -> list[str]:
+        """The path's template variables; one no parameter declares is added to ``params`` as a string."""
         template = list(dict.fromkeys(_TEMPLATE.findall(path)))
         declared = {p["name"] for p in params if p["in"] == "path"}
         for missing in template:
@@ -218,84 +191,105 @@ class _Compiler:
                     where,
                 )
                 params.append({"name": missing, "in": "path", "required": True, "schema": {"type": "string"}})
+        return template
+
+    def arguments(self, path: str, params: list[dict[str, Any]], report: Any, where: str) -> _Arguments:
+        """The parameters as top-level arguments, in order; path ones the template lacks are left out."""
+        template = self.path_template(path, params, where)
+        args = _Arguments()
         for p in params:
-            name, loc = p["name"], p["in"]
-            if loc == "path" and name not in template:
+            if p["in"] == "path" and p["name"] not in template:
                 continue  # declared but not in the template: nothing to fill
-            if loc == "header" and name.lower() in _IGNORED_HEADERS:
+            if p["in"] == "header" and p["name"].lower() in _IGNORED_HEADERS:
                 continue
-            key = naming.argument_key(name)
-            if key in props:
-                key = naming.argument_key(f"{name}__{loc}")
-            if key in props:
-                self.diag(
-                    Level.WARNING,
-                    codes.INVALID_PARAMETER,
-                    f"parameter {name!r} ({loc}) collides with another; left out",
-                    where,
-                )
-                continue
-            if key != name:
-                self.diag(
-                    Level.INFO,
-                    codes.ARGUMENT_RENAMED,
-                    f"parameter {name!r} ({loc}) is the argument {key!r}",
-                    where,
-                )
-            props[key], content_type = self.param_schema(p, refs, report)
-            style = _text(p, "style") or _DEFAULT_STYLE[loc]
-            explode = p["explode"] if isinstance(p.get("explode"), bool) else style == "form"
-            routes.append(
-                (key, ParamRoute(loc, name, style, explode, p.get("allowReserved") is True, content_type))
+            self.argument(args, p, report, where)
+        return args
+
+    def argument_key(self, name: str, loc: str, taken: dict[str, Any], where: str) -> str | None:
+        """The argument key of a parameter: its name made safe, suffixed with its location on a clash."""
+        key = naming.argument_key(name)
+        if key in taken:
+            key = naming.argument_key(f"{name}__{loc}")
+        if key in taken:
+            self.diag(
+                Level.WARNING,
+                codes.INVALID_PARAMETER,
+                f"parameter {name!r} ({loc}) collides with another; left out",
+                where,
             )
-            if loc == "path" or p.get("required") is True:
-                required.append(key)
+            return None
+        if key != name:
+            self.diag(
+                Level.INFO,
+                codes.ARGUMENT_RENAMED,
+                f"parameter {name!r} ({loc}) is the argument {key!r}",
+                where,
+            )
+        return key
 
-        body_route = None
-        if "requestBody" in op:
-            body_route = self.request_body(op["requestBody"], props, required, refs, report, where)
+    def argument(self, args: _Arguments, p: dict[str, Any], report: Any, where: str) -> None:
+        """One parameter: its schema as an argument, and its placement and serialization in the request."""
+        name, loc = p["name"], p["in"]
+        key = self.argument_key(name, loc, args.props, where)
+        if key is None:
+            return
+        args.props[key], content_type = self.param_schema(p, args.refs, report)
+        style = _text(p, "style") or _DEFAULT_STYLE[loc]
+        explode = p["explode"] if isinstance(p.get("explode"), bool) else style == "form"
+        args.routes.append(
+            (key, ParamRoute(loc, name, style, explode, p.get("allowReserved") is True, content_type))
+        )
+        if loc == "path" or p.get("required") is True:
+            args.required.append(key)
 
-        schema: dict[str, Any] = {"type": "object", "properties": props}
-        if required:
-            schema["required"] = required
+    def input_schema(self, args: _Arguments) -> dict[str, Any]:
+        """The tool's input schema: a closed object, with the definitions its arguments reach."""
+        schema: dict[str, Any] = {"type": "object", "properties": args.props}
+        if args.required:
+            schema["required"] = args.required
         schema["additionalProperties"] = False
-        defs = self.schemas.closure(refs)
+        defs = self.schemas.closure(args.refs)
         if defs:
             schema["$defs"] = {n: self.schemas.defs[n] for n in defs}
+        return schema
 
-        tags = [str(t) for t in _list(op.get("tags")) if isinstance(t, str | int)]
-        operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
+    # -- operations --------------------------------------------------------------------------
+
+    def operation(self, path: str, method: str, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, Tool]:
+        """One operation as an unnamed tool, and the part of the name it contributes."""
+        where = f"{method.upper()} {path}"
+        report = self.reporter(where)
+        params = self.parameters(item.get("parameters"), op.get("parameters"), where)
+        args = self.arguments(path, params, report, where)
+        body = self.request_body(op["requestBody"], args, report, where) if "requestBody" in op else None
+        tags = _tags(op)
+        operation_id = _operation_id(op)
         summary = _text(op, "summary")
-        up = method.upper()
         route = Route(
-            method=up,
+            method=method.upper(),
             path=path,
-            params=tuple(routes),
-            body=body_route,
-            servers=_servers(op.get("servers")) or _servers(item.get("servers")) or self.servers,
-            security=_security(op["security"]) if "security" in op else self.security,
+            params=tuple(args.routes),
+            body=body,
+            servers=endpoints.servers(op.get("servers"))
+            or endpoints.servers(item.get("servers"))
+            or self.servers,
+            security=endpoints.security(op["security"]) if "security" in op else self.security,
             operation_id=operation_id,
         )
         tool = Tool(
             name="",  # named once all operations are known
             title=truncate(summary, 128) if summary else None,
             description=_description(op, method, path, tags, self.options.max_description),
-            input_schema=schema,
-            annotations={
-                "readOnlyHint": up in _SAFE,
-                "destructiveHint": up in ("DELETE", "PUT"),
-                "idempotentHint": up in (*_SAFE, "PUT", "DELETE"),
-                "openWorldHint": True,
-            },
+            input_schema=self.input_schema(args),
+            annotations=_hints(route.method),
             route=route,
             tags=tuple(tags),
             returns=returned_fields(self.doc, op),
         )
         return naming.operation_part(operation_id, method, path), tool
 
-    def request_body(
-        self, raw: Any, props: dict[str, Any], required: list[str], refs: set[str], report: Any, where: str
-    ) -> BodyRoute | None:
+    def request_body(self, raw: Any, args: _Arguments, report: Any, where: str) -> BodyRoute | None:
+        """The request body as one argument (``body``, or another name if a parameter has it)."""
         try:
             body = deref(self.doc, raw)
         except UnresolvableRef as exc:
@@ -307,37 +301,40 @@ class _Compiler:
         media = pick_media_type(content)
         if media is None:
             return None
-        raw_schema = (
-            (content[media] or {}).get("schema", {}) if isinstance(content[media], dict | type(None)) else {}
-        )
+        schema, encoding = self.body_schema(media, content[media], args.refs, report, where)
+        if _text(body, "description") and isinstance(schema, dict):
+            schema = {**schema, "description": truncate(body["description"], 1024)}
+        key = next(k for k in ("body", "requestBody", "body__request") if k not in args.props)
+        args.props[key] = schema
+        is_required = body.get("required") is True
+        if is_required:
+            args.required.append(key)
+        return BodyRoute(argument=key, media_type=media, required=is_required, encoding=tuple(encoding))
+
+    def body_schema(
+        self, media: str, entry: Any, refs: set[str], report: Any, where: str
+    ) -> tuple[Any, list[tuple[str, str]]]:
+        """The body argument's schema for a media type: JSON and forms converted, text and binary as strings."""
+        raw_schema = (entry or {}).get("schema", {}) if isinstance(entry, dict | type(None)) else {}
         m = media.lower().split(";")[0].strip()
-        encoding: list[tuple[str, str]] = []
         if "json" in m or m in ("application/x-www-form-urlencoded", "multipart/form-data"):
             schema, own = self.schemas.convert(raw_schema, report)
             refs |= own
             if m == "multipart/form-data" and isinstance(schema, dict):
-                schema, encoding = self.binary_parts(schema, raw_schema, where)
-        elif m.startswith("text/") or "xml" in m:
-            schema = {"type": "string", "description": f"The request body, sent as {media}."}
+                return self.binary_parts(schema, raw_schema, where)
+            return schema, []
+        if m.startswith("text/") or "xml" in m:
             if "xml" in m:
                 self.diag(
                     Level.INFO, codes.UNSUPPORTED_MEDIA_TYPE, f"{media} body is passed through as text", where
                 )
-        else:
-            schema = {
-                "type": "string",
-                "contentEncoding": "base64",
-                "description": f"The request body ({media}), base64-encoded.",
-            }
-            self.diag(Level.INFO, codes.BINARY_AS_BASE64, f"{media} body is taken base64-encoded", where)
-        if _text(body, "description") and isinstance(schema, dict):
-            schema = {**schema, "description": truncate(body["description"], 1024)}
-        key = next(k for k in ("body", "requestBody", "body__request") if k not in props)
-        props[key] = schema
-        is_required = body.get("required") is True
-        if is_required:
-            required.append(key)
-        return BodyRoute(argument=key, media_type=media, required=is_required, encoding=tuple(encoding))
+            return {"type": "string", "description": f"The request body, sent as {media}."}, []
+        self.diag(Level.INFO, codes.BINARY_AS_BASE64, f"{media} body is taken base64-encoded", where)
+        return {
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": f"The request body ({media}), base64-encoded.",
+        }, []
 
     def binary_parts(
         self, schema: dict[str, Any], raw: Any, where: str
@@ -384,9 +381,7 @@ class _Compiler:
                 if not isinstance(op, dict):
                     continue
                 total += 1
-                tags = [str(t) for t in _list(op.get("tags")) if isinstance(t, str | int)]
-                op_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
-                if not filters.selected(self.options, op_id, method, str(path), tags):
+                if not filters.selected(self.options, _operation_id(op), method, str(path), _tags(op)):
                     continue
                 if len(named) == budgets.MAX_OPERATIONS:
                     raise SpecError(
@@ -468,7 +463,7 @@ def compile_document(
                 "the document names no server; set a base URL for the integration",
             )
         )
-    schemes = _security_schemes(doc)
+    schemes = endpoints.security_schemes(doc)
     info = _dict(doc.get("info"))
     return CompiledSpec(
         title=str(info.get("title") or ""),

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from toolmesh.common import tools
+
 ParamLocation = Literal["path", "query", "header", "cookie"]
 
 
@@ -140,15 +142,13 @@ class Tool:
 
     def to_mcp(self) -> dict[str, Any]:
         """The tool as MCP's ``tools/list`` shows it (camelCase wire form)."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "description": self.description,
-            "inputSchema": self.input_schema,
-        }
-        if self.title:
-            out["title"] = self.title
-        out["annotations"] = dict(self.annotations)
-        return out
+        return tools.wire(
+            self.name,
+            description=self.description,
+            input_schema=self.input_schema,
+            title=self.title,
+            annotations=self.annotations,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The MCP form plus the route and tags: everything the digest covers."""

@@ -55,6 +55,11 @@ _COUNT_KEYS = (
 _NUMBER_KEYS = ("minimum", "maximum")
 _BOOL_KEYS = ("uniqueItems", "deprecated", "writeOnly")
 _STRING_KEYS = ("format", "contentMediaType", "contentEncoding")
+_NUMERIC_KEYS = frozenset({*_COUNT_KEYS, *_NUMBER_KEYS, "multipleOf", "exclusiveMinimum", "exclusiveMaximum"})
+#: Keywords whose value holds schemas, converted recursively.
+_SUBSCHEMA_KEYS = frozenset(
+    {*_SCHEMA_MAP_KEYS, *_SCHEMA_LIST_KEYS, *_SCHEMA_KEYS, "items", "additionalProperties"}
+)
 MAX_DESCRIPTION = 1024
 _DEF_NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -130,6 +135,79 @@ def truncate(text: str, limit: int) -> str:
     if space > limit * 0.6:
         cut = cut[:space]
     return cut.rstrip() + "…"
+
+
+def _types(value: Any, out: dict[str, Any], report: Report) -> None:
+    """``type``: one JSON type or a list of them; aliases (``int``, ``file``, ...) mapped, others dropped."""
+    values = value if isinstance(value, list) else [value]
+    types: list[str] = []
+    for v in values:
+        t = (v if v in JSON_TYPES else _TYPE_ALIASES.get(v)) if isinstance(v, str) else None
+        if t is None:
+            report(codes.INVALID_SCHEMA, f"unknown type {v!r} dropped")
+            continue
+        if v == "file":
+            out["contentEncoding"] = "base64"
+        if t not in types:
+            types.append(t)
+    if len(types) == 1:
+        out["type"] = types[0]
+    elif types:
+        out["type"] = types
+
+
+def _number(key: str, value: Any) -> int | float | None:
+    """A numeric keyword's value as 2020-12 demands it, or None to drop it."""
+    if not _is_number(value):
+        return None
+    number: int | float = value
+    if key in _COUNT_KEYS:
+        return int(number) if number >= 0 and float(number).is_integer() else None
+    if key == "multipleOf":
+        return number if number > 0 else None
+    return number  # minimum, maximum, exclusiveMinimum, exclusiveMaximum
+
+
+def _keyword(key: str, value: Any, out: dict[str, Any], report: Report) -> None:
+    """A keyword that holds no schema, kept only in the shape the metaschema demands."""
+    if key == "type":
+        _types(value, out, report)
+    elif key == "description":
+        if isinstance(value, str) and value.strip():
+            out["description"] = truncate(value, MAX_DESCRIPTION)
+    elif key == "required":
+        names = list(dict.fromkeys(v for v in value if isinstance(v, str))) if isinstance(value, list) else []
+        if names:
+            out["required"] = names
+    elif key == "enum":
+        if isinstance(value, list) and value and _json_safe(value):
+            out["enum"] = list(value)
+    elif key in ("const", "default"):
+        if _json_safe(value):
+            out[key] = value
+    elif key in _NUMERIC_KEYS:
+        number = _number(key, value)
+        if number is not None:
+            out[key] = number
+    elif key == "pattern":
+        if isinstance(value, str) and _regex_ok(value):
+            out["pattern"] = value
+        else:
+            report(
+                codes.INVALID_PATTERN,
+                f"pattern {str(value)[:80]!r} is not a valid regular expression; dropped",
+            )
+    elif key in _STRING_KEYS:
+        if isinstance(value, str):
+            out[key] = value
+    elif key in _BOOL_KEYS:
+        if isinstance(value, bool) and value:
+            out[key] = value
+    elif key == "dependentRequired":
+        if isinstance(value, dict) and all(
+            isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values()
+        ):
+            out[key] = {str(k): list(dict.fromkeys(v)) for k, v in value.items()}
 
 
 class SchemaConverter:
@@ -221,23 +299,6 @@ class SchemaConverter:
         refs.add(name)
         return {"$ref": f"#/$defs/{name}"}
 
-    def _type(self, value: Any, out: dict[str, Any], report: Report) -> None:
-        values = value if isinstance(value, list) else [value]
-        types: list[str] = []
-        for v in values:
-            t = (v if v in JSON_TYPES else _TYPE_ALIASES.get(v)) if isinstance(v, str) else None
-            if t is None:
-                report(codes.INVALID_SCHEMA, f"unknown type {v!r} dropped")
-                continue
-            if v == "file":
-                out["contentEncoding"] = "base64"
-            if t not in types:
-                types.append(t)
-        if len(types) == 1:
-            out["type"] = types[0]
-        elif types:
-            out["type"] = types
-
     def _node(self, node: Any, refs: set[str], report: Report, depth: int) -> Any:
         if isinstance(node, bool):
             return node
@@ -252,90 +313,53 @@ class SchemaConverter:
             return {}
         ref = node.get("$ref")
         if isinstance(ref, str):
-            target = self._ref(ref, refs, report)
-            if target is None:
-                return {}
-            if self.oas30:  # 3.0: siblings of $ref are ignored, except a description and nullable
-                if isinstance(node.get("description"), str):
-                    target["description"] = truncate(node["description"], MAX_DESCRIPTION)
-                if node.get("nullable") is True or node.get("x-nullable") is True:
-                    return {"anyOf": [target, {"type": "null"}]}
-                return target
-            rest = {k: v for k, v in node.items() if k != "$ref"}
-            if not rest:
-                return target
-            converted = self._node(rest, refs, report, depth + 1)
-            if isinstance(converted, dict):
-                converted.update(target)
-                return converted
-            return target
-
+            return self._ref_node(node, ref, refs, report, depth)
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key == "type":
-                self._type(value, out, report)
-            elif key == "description":
-                if isinstance(value, str) and value.strip():
-                    out["description"] = truncate(value, MAX_DESCRIPTION)
-            elif key in _SCHEMA_MAP_KEYS:
-                if isinstance(value, dict):
-                    out[key] = self._properties(key, value, refs, report, depth)
-            elif key in _SCHEMA_LIST_KEYS:
-                if isinstance(value, list) and value:
-                    out[key] = [self._node(v, refs, report, depth + 1) for v in value]
-            elif key in _SCHEMA_KEYS:
-                if isinstance(value, dict | bool):
-                    out[key] = self._node(value, refs, report, depth + 1)
-            elif key == "items":
-                if isinstance(value, dict | bool):
-                    out["items"] = self._node(value, refs, report, depth + 1)
-                elif isinstance(value, list) and value:  # draft-4 tuple form
-                    out["prefixItems"] = [self._node(v, refs, report, depth + 1) for v in value]
-            elif key == "additionalProperties":
-                if isinstance(value, dict | bool):
-                    out[key] = self._node(value, refs, report, depth + 1)
-            elif key == "required":
-                if isinstance(value, list):
-                    names = list(dict.fromkeys(v for v in value if isinstance(v, str)))
-                    if names:
-                        out["required"] = names
-            elif key == "enum":
-                if isinstance(value, list) and value and _json_safe(value):
-                    out["enum"] = list(value)
-            elif key in ("const", "default"):
-                if _json_safe(value):
-                    out[key] = value
-            elif key in _COUNT_KEYS:
-                if _is_number(value) and value >= 0 and float(value).is_integer():
-                    out[key] = int(value)
-            elif key in _NUMBER_KEYS:
-                if _is_number(value):
-                    out[key] = value
-            elif key == "multipleOf":
-                if _is_number(value) and value > 0:
-                    out[key] = value
-            elif key in ("exclusiveMinimum", "exclusiveMaximum"):
-                if _is_number(value):
-                    out[key] = value
-            elif key == "pattern":
-                if isinstance(value, str) and _regex_ok(value):
-                    out["pattern"] = value
-                else:
-                    report(
-                        codes.INVALID_PATTERN,
-                        f"pattern {str(value)[:80]!r} is not a valid regular expression; dropped",
-                    )
-            elif key in _STRING_KEYS:
-                if isinstance(value, str):
-                    out[key] = value
-            elif key in _BOOL_KEYS:
-                if isinstance(value, bool) and value:
-                    out[key] = value
-            elif key == "dependentRequired":
-                if isinstance(value, dict) and all(
-                    isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values()
-                ):
-                    out[key] = {str(k): list(dict.fromkeys(v)) for k, v in value.items()}
+            if key in _SUBSCHEMA_KEYS:
+                self._subschemas(key, value, out, refs, report, depth)
+            else:
+                _keyword(key, value, out, report)
+        return self._finish(node, out)
+
+    def _ref_node(self, node: dict[str, Any], ref: str, refs: set[str], report: Report, depth: int) -> Any:
+        """A schema with a ``$ref``: the reference, with the siblings its OpenAPI version keeps."""
+        target = self._ref(ref, refs, report)
+        if target is None:
+            return {}
+        if self.oas30:  # 3.0: siblings of $ref are ignored, except a description and nullable
+            if isinstance(node.get("description"), str):
+                target["description"] = truncate(node["description"], MAX_DESCRIPTION)
+            if node.get("nullable") is True or node.get("x-nullable") is True:
+                return {"anyOf": [target, {"type": "null"}]}
+            return target
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        if not rest:
+            return target
+        converted = self._node(rest, refs, report, depth + 1)
+        if isinstance(converted, dict):
+            converted.update(target)
+            return converted
+        return target
+
+    def _subschemas(
+        self, key: str, value: Any, out: dict[str, Any], refs: set[str], report: Report, depth: int
+    ) -> None:
+        """A keyword whose value holds schemas: each converted, one level deeper."""
+        if key in _SCHEMA_MAP_KEYS:
+            if isinstance(value, dict):
+                out[key] = self._properties(key, value, refs, report, depth)
+        elif key in _SCHEMA_LIST_KEYS:
+            if isinstance(value, list) and value:
+                out[key] = [self._node(v, refs, report, depth + 1) for v in value]
+        elif key == "items" and isinstance(value, list):
+            if value:  # draft-4 tuple form
+                out["prefixItems"] = [self._node(v, refs, report, depth + 1) for v in value]
+        elif isinstance(value, dict | bool):  # items, additionalProperties, not, if, then, ...
+            out[key] = self._node(value, refs, report, depth + 1)
+
+    def _finish(self, node: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+        """What depends on several keywords: readOnly properties not required, 3.0's exclusives and nullable."""
         if "required" in out and isinstance(node.get("properties"), dict):
             read_only = {
                 n for n, p in node["properties"].items() if isinstance(p, dict) and p.get("readOnly") is True

@@ -60,6 +60,39 @@ def _param_schema(p: dict[str, Any]) -> dict[str, Any]:
     return rewritten
 
 
+def _json_body(p: dict[str, Any], consumes: list[str]) -> dict[str, Any]:
+    """A ``body`` parameter as a request body, in every media type the operation consumes."""
+    body: dict[str, Any] = {
+        "required": bool(p.get("required")),
+        "content": {m: {"schema": _rewrite_refs(p.get("schema", {}))} for m in consumes},
+    }
+    if p.get("description"):
+        body["description"] = p["description"]
+    return body
+
+
+def _form_body(fields: list[tuple[str, dict[str, Any]]], consumes: list[str]) -> dict[str, Any]:
+    """``formData`` parameters as one form body: multipart when a field is a file or the operation says so."""
+    form: dict[str, Any] = {"type": "object", "properties": {}}
+    required: list[str] = []
+    for name, p in fields:
+        prop = _param_schema(p)
+        if p.get("description"):
+            prop["description"] = p["description"]
+        form["properties"][name] = prop
+        if p.get("required"):
+            required.append(name)
+    if required:
+        form["required"] = required
+    has_file = any(p.get("type") == "file" for _, p in fields)
+    media = (
+        "multipart/form-data"
+        if has_file or "multipart/form-data" in consumes
+        else "application/x-www-form-urlencoded"
+    )
+    return {"required": bool(required), "content": {media: {"schema": form}}}
+
+
 class _Converter:
     def __init__(self, doc: dict[str, Any]) -> None:
         self.doc = doc
@@ -77,80 +110,64 @@ class _Converter:
             seen += 1
         return p
 
-    def operation(self, op: dict[str, Any], path_params: list[Any], where: str) -> dict[str, Any]:
-        consumes = [
-            str(m)
-            for m in _list(op.get("consumes")) or _list(self.doc.get("consumes")) or ["application/json"]
-        ]
+    def merged_parameters(self, shared: Any, own: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        """The path item's and the operation's parameters by (name, in), the operation's winning."""
         merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for raw in [*_list(path_params), *_list(op.get("parameters"))]:
+        for raw in [*_list(shared), *_list(own)]:
             p = self.resolve_param(raw)
             if isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("in"), str):
                 merged[(p["name"], p["in"])] = p
             elif isinstance(p, dict) and "$ref" in p:
                 merged[(str(p["$ref"]), "$ref")] = p  # left for the compiler to report as unresolvable
-        params: list[dict[str, Any]] = []
-        body: dict[str, Any] | None = None
-        form: dict[str, Any] = {"type": "object", "properties": {}}
-        form_required: list[str] = []
-        has_file = False
-        for (name, loc), p in merged.items():
-            if loc == "$ref":
-                params.append(p)
-            elif loc == "body":
-                schema = _rewrite_refs(p.get("schema", {}))
-                body = {
-                    "required": bool(p.get("required")),
-                    "content": {m: {"schema": schema} for m in consumes},
-                }
-                if p.get("description"):
-                    body["description"] = p["description"]
-            elif loc == "formData":
-                has_file = has_file or p.get("type") == "file"
-                prop = _param_schema(p)
-                if p.get("description"):
-                    prop["description"] = p["description"]
-                form["properties"][name] = prop
-                if p.get("required"):
-                    form_required.append(name)
+        return merged
+
+    def parameter(self, name: str, loc: str, p: dict[str, Any], where: str) -> dict[str, Any]:
+        """A path, query, header or cookie parameter; ``collectionFormat`` becomes style and explode."""
+        out: dict[str, Any] = {"name": name, "in": loc, "schema": _param_schema(p)}
+        for key in ("description", "required"):
+            if key in p:
+                out[key] = p[key]
+        fmt = p.get("collectionFormat")
+        if p.get("type") == "array" and fmt:
+            if fmt in _COLLECTION:
+                style, explode = _COLLECTION[fmt]
+                out["style"] = style if loc in ("query", "cookie") else "simple"
+                out["explode"] = explode
             else:
-                out: dict[str, Any] = {"name": name, "in": loc, "schema": _param_schema(p)}
-                for key in ("description", "required"):
-                    if key in p:
-                        out[key] = p[key]
-                fmt = p.get("collectionFormat")
-                if p.get("type") == "array" and fmt:
-                    if fmt in _COLLECTION:
-                        style, explode = _COLLECTION[fmt]
-                        out["style"] = style if loc in ("query", "cookie") else "simple"
-                        out["explode"] = explode
-                    else:
-                        self.diagnostics.append(Diagnostic(
-                            Level.INFO, codes.UNSUPPORTED_COLLECTION_FORMAT,
-                            f"parameter {name!r}: collectionFormat {fmt!r} is sent comma-separated", where,
-                        ))  # fmt: skip
-                        out["style"], out["explode"] = ("form" if loc == "query" else "simple"), False
-                params.append(out)
+                self.diagnostics.append(Diagnostic(
+                    Level.INFO, codes.UNSUPPORTED_COLLECTION_FORMAT,
+                    f"parameter {name!r}: collectionFormat {fmt!r} is sent comma-separated", where,
+                ))  # fmt: skip
+                out["style"], out["explode"] = ("form" if loc == "query" else "simple"), False
+        return out
+
+    def operation(self, op: dict[str, Any], path_params: list[Any], where: str) -> dict[str, Any]:
+        """One operation in 3.0 shape; its form fields, else its body parameter, become the request body."""
+        consumes = [
+            str(m)
+            for m in _list(op.get("consumes")) or _list(self.doc.get("consumes")) or ["application/json"]
+        ]
+        merged = self.merged_parameters(path_params, op.get("parameters"))
         converted: dict[str, Any] = {
             k: v
             for k, v in op.items()
             if k not in ("parameters", "consumes", "produces", "responses", "schemes")
         }
-        converted["parameters"] = params
+        converted["parameters"] = [
+            p if loc == "$ref" else self.parameter(name, loc, p, where)
+            for (name, loc), p in merged.items()
+            if loc not in ("body", "formData")
+        ]
         if isinstance(op.get("responses"), dict):
             converted["responses"] = {
                 code: self.response(raw) for code, raw in op["responses"].items() if isinstance(code, str)
             }
-        if form["properties"]:
-            if form_required:
-                form["required"] = form_required
-            media = (
-                "multipart/form-data"
-                if has_file or "multipart/form-data" in consumes
-                else "application/x-www-form-urlencoded"
-            )
-            converted["requestBody"] = {"required": bool(form_required), "content": {media: {"schema": form}}}
-        elif body is not None:
+        fields = [(name, p) for (name, loc), p in merged.items() if loc == "formData"]
+        bodies = [p for (_, loc), p in merged.items() if loc == "body"]
+        body = (
+            _form_body(fields, consumes) if fields else _json_body(bodies[-1], consumes) if bodies else None
+        )
+        if body is not None:
             converted["requestBody"] = body
         return converted
 
