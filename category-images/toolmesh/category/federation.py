@@ -134,7 +134,7 @@ class Remote:
             raise RemoteUnavailable(f"{where}: {exc}") from None
         prefix = self.integration.spec.tool_prefix or self.name
         for tool in self.client.tools:
-            ours = naming.tool_name(prefix, naming.clean(tool.name) or "tool")
+            ours = naming.federated(prefix, tool.name)
             self.remote_names[ours] = tool.name
             self.tools.append(tool.model_copy(update={"name": ours}))
 

@@ -21,7 +21,7 @@ from toolmesh.api.compile import compile_options
 from toolmesh.catalog.folder import Entry
 from toolmesh.category.federation import Remote
 from toolmesh.common import tools
-from toolmesh.openapi import Level, SpecError, Tool, compile_spec
+from toolmesh.openapi import Level, SpecError, Tool, compile_spec, naming
 from toolmesh.openapi.schema import truncate
 
 
@@ -81,7 +81,7 @@ class Binding:
 
     @property
     def name(self) -> str:
-        return str(self.integration.metadata.get("name", ""))
+        return self.integration.metadata.name
 
 
 def _kind(obj: MCPIntegration | None) -> str:
@@ -152,7 +152,8 @@ class Registry:
             self.bindings[tool.name] = remote
             self.mcp_tools.append(tool)
         discovered = [
-            {"name": t.name, "description": truncate(t.description or "", 1024)} for t in remote.tools
+            {"name": t.name, "description": truncate(t.description or "", naming.SUMMARY_DESCRIPTION)}
+            for t in remote.tools
         ]
         self.states[entry.name] = IntegrationState(
             entry.name, _kind(entry.obj), ready=True, tools=len(remote.tools), discovered=discovered

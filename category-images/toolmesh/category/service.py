@@ -228,7 +228,7 @@ class CategoryService:
         limit = integration.spec.rate_limit
         if limit is None:
             return _NO_LIMIT
-        name = str(integration.metadata.get("name", ""))
+        name = integration.metadata.name
         if name not in self.limiters:
             self.limiters[name] = TokenBucket(limit.requests_per_second, limit.burst)
         return self.limiters[name]

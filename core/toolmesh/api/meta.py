@@ -68,19 +68,6 @@ class ObjectMeta(_Wire):
         default_factory=list
     )
 
-    def get(self, key: str, default: object = None) -> object:
-        """A field by its wire name, as when metadata was a dict.
-
-        Transitional, for the category server's two ``metadata.get("name", "")`` calls: use the
-        attributes (``metadata.name``) in new code.
-        """
-        if (field := _WIRE_NAMES.get(key)) is not None:
-            return getattr(self, field)
-        return (self.model_extra or {}).get(key, default)
-
-
-_WIRE_NAMES = {info.alias or name: name for name, info in ObjectMeta.model_fields.items()}
-
 
 S = TypeVar("S", bound=BaseModel)
 

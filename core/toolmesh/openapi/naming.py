@@ -52,6 +52,16 @@ def tool_name(prefix: str | None, operation: str) -> str:
     return shorten(full)
 
 
+def federated(prefix: str, remote: str) -> str:
+    """Our name for a federated MCP server's tool ``remote``: the integration's prefix, then its name
+    made safe (the operator's discovery and the category server must agree on it)."""
+    return tool_name(prefix, clean(remote) or "tool")
+
+
+#: How much of a federated tool's description is recorded in status.discoveredTools.
+SUMMARY_DESCRIPTION = 1024
+
+
 def disambiguate(name: str, method: str, path: str) -> str:
     """The name of one of several operations that would share ``name``."""
     return shorten(f"{name}_{_digest(f'{method.upper()} {path}', 6)}")

@@ -17,6 +17,7 @@ from toolmesh.api import MCPIntegration
 from toolmesh.api.compile import compile_options
 from toolmesh.api.integration import Access, Auth
 from toolmesh.catalog.folder import Catalog
+from toolmesh.common import tools
 from toolmesh.gateway.index import graph, text
 from toolmesh.openapi import SpecError, compile_spec
 
@@ -85,15 +86,15 @@ class ToolRecord:
         return f"ToolRecord({self.name!r}, category={self.category!r}, integration={self.integration!r})"
 
     def definition(self) -> dict[str, Any]:
-        """The tool as MCP shows it (``describe_tools``)."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "description": self.description,
-            "inputSchema": self.input_schema,
-        }
-        if self.title:
-            out["title"] = self.title
-        return out
+        """The tool as MCP shows it (``describe_tools``, a direct ``tools/list``), behaviour hints
+        included when the category server has them, as it lists them itself."""
+        return tools.wire(
+            self.name,
+            description=self.description,
+            input_schema=self.input_schema,
+            title=self.title,
+            annotations=self.annotations or None,
+        )
 
 
 @dataclass

@@ -13,6 +13,7 @@ from mcp import types
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
+from toolmesh.common import tools
 from toolmesh.common.mcp_results import text_result
 from toolmesh.gateway.service import GatewayService
 
@@ -101,11 +102,7 @@ def _validate(name: str, arguments: dict[str, Any]) -> None:
 
 
 def _direct_tools(service: GatewayService) -> list[types.Tool]:
-    return [
-        types.Tool(name=r.name, title=r.title, description=r.description, input_schema=r.input_schema)
-        for r in service.catalog.tools.values()
-        if service.allowed(r)
-    ]
+    return [tools.sdk(r.definition()) for r in service.catalog.tools.values() if service.allowed(r)]
 
 
 def build(service: GatewayService) -> Server[Any]:

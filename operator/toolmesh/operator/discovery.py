@@ -19,6 +19,7 @@ from toolmesh.api import AuthType, MCPIntegration
 from toolmesh.api.integration import ToolSummary
 from toolmesh.kube import KubeClient
 from toolmesh.openapi import naming
+from toolmesh.openapi.schema import truncate
 
 
 class Undiscoverable(Exception):
@@ -73,8 +74,8 @@ async def list_tools(
         ) from None
     return [
         ToolSummary(
-            name=naming.tool_name(prefix, naming.clean(t.name) or "tool"),
-            description=(t.description or "")[:1024],
+            name=naming.federated(prefix, t.name),
+            description=truncate(t.description or "", naming.SUMMARY_DESCRIPTION),
         )
         for t in tools[:2048]
     ]

@@ -65,7 +65,6 @@ def test_metadata_the_model_does_not_name_is_kept() -> None:
     seen = observed.integration(raw(VALID))
     dumped = seen.meta.model_dump(by_alias=True, exclude_none=True)
     assert dumped["managedFields"] == [{"manager": "kubectl"}]
-    assert seen.meta.get("name") == "notes"  # the transitional dict-style read
 
 
 def test_a_status_in_a_shape_we_do_not_know_reads_as_absent() -> None:
