@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from mcp import Client
@@ -129,3 +131,15 @@ async def test_a_category_server_serves_exactly_what_the_operator_mounts(
         "small__listNotes", "small__createNote", "small__deleteNote",
         "archive__listArchive",
     }  # fmt: skip
+    # Each mounted object carries the digest the operator compiled; the server compiles to the same.
+    recorded = {
+        name: (await ready(kube, "MCPIntegration", namespace, name))["status"]["specDigest"]
+        for name in ("big", "archive", "small")
+    }
+    mounted = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*/*.json")}
+    assert {name: mounted[name]["status"]["specDigest"] for name in recorded} == recorded
+    async with aiohttp.ClientSession() as http, http.get(url.removesuffix("/mcp") + "/readyz") as response:
+        body = await response.json()
+    assert response.status == 200
+    assert body["problems"] == {}
+    assert {i["name"]: i["digest"] for i in body["integrations"]} == recorded
