@@ -1,17 +1,18 @@
 """Gateway cluster mode: the catalog follows the cluster, and calls go to category Services.
 
 ``ClusterSource`` (a source.CatalogSource) lists and watches MCPCategory and MCPIntegration in one
-namespace (read-only), and keeps the GatewayCatalog in step: an integration that the operator
-reports Ready is compiled with the shared compiler (only when its spec or digest changed) and its
-tools indexed; one that is deleted or no longer Ready loses its tools. Why an integration's tools
+namespace, and keeps the GatewayCatalog in step: an integration that the operator reports Ready
+is compiled with the shared compiler (only when its spec or digest changed) and its tools indexed;
+one that is deleted or no longer Ready loses its tools. What it found is written back as the
+integration's ``Indexed`` condition (indexed.py: the only thing it writes to these objects, in
+their status; a digest other than the operator's is a ``DigestMismatch``). Why an integration's tools
 are missing (the operator's Ready message, or what reading or compiling its spec here said) is kept
 in the catalog's ``problems``, as folder mode keeps it. The index is rebuilt once per burst of
 changes, in a thread, and swapped in whole, so searches never wait for it; a rebuild that fails is
 logged and the previous index serves on until the next change.
 
 ``ClusterCategories`` forwards calls to a category's endpoint (its Service, or an override). A
-category with no ready pod is woken: the gateway renews the category's demand Lease (the only
-object it writes), then waits, bounded, for the operator to report a ready pod. The Service routes
+category with no ready pod is woken: the gateway renews the category's demand Lease, then waits, bounded, for the operator to report a ready pod. The Service routes
 to a pod about a second after it is ready (kube-proxy), so a connection refused meanwhile is tried
 again until the wake's deadline (and, for a category already serving, for ``connect_retry``
 seconds: a rollout). Its ``problems`` are the categories the operator reports not Available and
