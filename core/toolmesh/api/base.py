@@ -81,6 +81,25 @@ class CrdInfo(BaseModel):
     printer_columns: tuple[dict[str, Any], ...] = ()
 
 
+def ready_column() -> dict[str, Any]:
+    """The printer column every kind has: its Ready condition's status."""
+    return {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'}
+
+
+def reason_column() -> dict[str, Any]:
+    """Why it is (not) Ready, with ``-o wide``."""
+    return {
+        "name": "Reason",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+        "priority": 1,
+    }
+
+
+def age_column() -> dict[str, Any]:
+    return {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+
+
 class ConditionStatus(StrEnum):
     """The three states of a condition, as in every Kubernetes API."""
 

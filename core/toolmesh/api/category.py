@@ -6,7 +6,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from toolmesh.api.base import DURATION, ApiModel, Condition, CrdInfo, Rule, TypedObject
+from toolmesh.api.base import (
+    DURATION,
+    ApiModel,
+    Condition,
+    CrdInfo,
+    Rule,
+    TypedObject,
+    age_column,
+    ready_column,
+    reason_column,
+)
 
 #: Quantities such as ``500m``, ``1``, ``256Mi`` (``resource.Quantity``), written as string or integer.
 Quantity = (
@@ -182,18 +192,13 @@ class MCPCategory(TypedObject):
         singular="mcpcategory",
         short_names=("mcpcat",),
         printer_columns=(
-            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+            ready_column(),
             {"name": "Replicas", "type": "integer", "jsonPath": ".status.readyReplicas"},
             {"name": "Integrations", "type": "integer", "jsonPath": ".status.integrations"},
             {"name": "Tools", "type": "integer", "jsonPath": ".status.tools"},
-            {
-                "name": "Reason",
-                "type": "string",
-                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-                "priority": 1,
-            },
+            reason_column(),
             {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint", "priority": 1},
-            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            age_column(),
         ),
     )
 

@@ -16,6 +16,9 @@ from toolmesh.api.base import (
     LocalObjectReference,
     Rule,
     TypedObject,
+    age_column,
+    ready_column,
+    reason_column,
 )
 
 HttpMethod = Literal["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
@@ -455,16 +458,11 @@ class MCPIntegration(TypedObject):
         short_names=("mcpi",),
         printer_columns=(
             {"name": "Category", "type": "string", "jsonPath": ".spec.category"},
-            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+            ready_column(),
             {"name": "Tools", "type": "integer", "jsonPath": ".status.tools"},
-            {
-                "name": "Reason",
-                "type": "string",
-                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-                "priority": 1,
-            },
+            reason_column(),
             {"name": "Digest", "type": "string", "jsonPath": ".status.specDigest", "priority": 1},
-            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            age_column(),
         ),
     )
 

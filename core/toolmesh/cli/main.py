@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from toolmesh.api import crdgen
 from toolmesh.cli import compile as compile_cmd
@@ -77,29 +77,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _operator(args: argparse.Namespace) -> int:
+    from toolmesh.operator import __main__ as operator_main
+
+    return operator_main.main()
+
+
+def _category(args: argparse.Namespace) -> int:
+    from toolmesh.category import __main__ as category_main
+
+    return category_main.run(args)
+
+
+#: Each command's function; a component's modules are imported only by its own command.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "crds": crdgen.run,
+    "compile": compile_cmd.run,
+    "dev": gateway_cli.dev,
+    "gateway": gateway_cli.serve,
+    "operator": _operator,
+    "search": gateway_cli.search,
+    "bench": retrieval_bench.main,
+    "category": _category,
+}
+
+
 def run(args: argparse.Namespace) -> int:
-    """Runs the parsed command; a component's modules are imported only by its own command."""
-    if args.command == "crds":
-        return crdgen.run(args)
-    if args.command == "compile":
-        return compile_cmd.run(args)
-    if args.command == "dev":
-        return gateway_cli.dev(args)
-    if args.command == "gateway":
-        return gateway_cli.serve(args)
-    if args.command == "operator":
-        from toolmesh.operator import __main__ as operator_main
-
-        return operator_main.main()
-    if args.command == "search":
-        return gateway_cli.search(args)
-    if args.command == "bench":
-        return retrieval_bench.main(args)
-    if args.command == "category":
-        from toolmesh.category import __main__ as category_main
-
-        return category_main.run(args)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    """Runs the parsed command."""
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

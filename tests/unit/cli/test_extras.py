@@ -4,6 +4,7 @@ the extra to install."""
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from toolmesh.cli import main as cli_main
 from toolmesh.cli.main import EXTRAS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -84,3 +86,9 @@ def test_the_extras_named_are_those_of_pyproject(extra: str) -> None:
         tops = (metadata.distribution(name).read_text("top_level.txt") or "").split()
         tops = tops or [m for m, dists in provides.items() if name in {d.lower() for d in dists}]
         assert {t for t in tops if not t.startswith("_")} <= set(EXTRAS), name
+
+
+def test_every_command_the_parser_offers_runs_something() -> None:
+    parser = cli_main.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(commands.choices) == set(cli_main.COMMANDS)
