@@ -13,7 +13,7 @@ import logging
 import re
 import textwrap
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from toolmesh.common.logging import quiet_libraries
 from toolmesh.gateway.app import create_app
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.testing.cluster import free_port
+from toolmesh.testing.redis import LocalRedis
 from toolmesh.testing.vault import DevVault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.vault]
@@ -452,3 +453,38 @@ async def test_no_secret_reaches_a_log_line_a_metric_or_a_result(
     for where, text in haystacks.items():
         for secret in secrets:
             assert secret not in text, f"{secret} in {where}"
+
+
+@pytest.fixture
+def redis_states(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalRedis]:
+    """A real Redis for the gateway's flows in progress (TOOLMESH_REDIS_URL), as the chart runs it."""
+    with LocalRedis() as server:
+        monkeypatch.setenv("TOOLMESH_REDIS_URL", server.url)
+        yield server
+
+
+@pytest.mark.redis
+async def test_redis_down_fails_only_the_sign_in_and_it_works_again_once_redis_is_back(
+    redis_states: LocalRedis, stack: Stack
+) -> None:
+    echo_authorization(stack.upstream)
+    is_error, text = await stack.call("alice", "tasks__whoAmI")
+    assert is_error
+    assert (await stack.sign_in(link_in(text), "alice"))[0] == 200  # the state went through Redis
+
+    _, carols = await stack.call("carol", "tasks__whoAmI")
+    redis_states.stop()
+    status, page = await stack.sign_in(link_in(carols), "carol")  # a link made before: its state is there
+    assert status == 503
+    assert "Try this link again in a minute: the gateway's store of sign-ins in progress" in page
+    is_error, text = await stack.call("bob", "tasks__whoAmI")  # bob's sign-in needs a new state
+    assert is_error
+    assert text.startswith("tasks: the sign-in could not start: the gateway's store of sign-ins"), text
+    assert "is unavailable (ConnectionError); try again shortly" in text, text
+    assert (await stack.call("alice", "tasks__whoAmI"))[0] is False  # a connected user is not affected
+
+    redis_states.start()  # the same address: the gateway reconnects on its own
+    is_error, text = await stack.call("bob", "tasks__whoAmI")
+    assert is_error
+    assert (await stack.sign_in(link_in(text), "bob"))[0] == 200
+    assert (await stack.call("bob", "tasks__whoAmI"))[0] is False

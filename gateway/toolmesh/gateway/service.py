@@ -25,6 +25,7 @@ from toolmesh.common.mcp_results import text_result
 from toolmesh.gateway import auth
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.identity.credentials import CredentialsNeeded, UpstreamIdentity
+from toolmesh.gateway.identity.states import StatesUnavailable
 from toolmesh.gateway.metrics import GatewayMetrics
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
@@ -165,6 +166,13 @@ class GatewayService:
             except VaultError as exc:
                 return self._refuse(
                     record, "unavailable", f"the credential store is unavailable: {exc}", started
+                )
+            except StatesUnavailable as exc:
+                return self._refuse(
+                    record,
+                    "unavailable",
+                    f"{record.integration}: the sign-in could not start: {exc}",
+                    started,
                 )
             meta = {USER_CREDENTIALS_META: values}
         try:

@@ -10,6 +10,7 @@ served with a policy that allows no script, no frame and no other form target.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ from toolmesh.gateway.identity.oauth import (
     OAuthBroker,
     OAuthError,
 )
+from toolmesh.gateway.identity.states import StatesUnavailable
 from toolmesh.vault import VaultError
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -71,6 +73,8 @@ class Pages:
             location = await current.authorization_redirect(state)
         except (OAuthError, VaultError) as exc:
             return _page(str(exc), 400)
+        except StatesUnavailable as exc:
+            return _page(f"Try this link again in a minute: {exc}.", 503)
         raise web.HTTPFound(location, headers=NO_STORE)
 
     async def enter_keys(self, request: web.Request) -> web.Response:
@@ -83,6 +87,8 @@ class Pages:
             integration = await current.store_keys(values.pop("state", ""), values)
         except (OAuthError, VaultError) as exc:
             return _page(str(exc), 400)
+        except StatesUnavailable as exc:
+            return _page(f"Nothing was saved; submit the form again in a minute: {exc}.", 503)
         return _page(
             f"Saved your credentials for {integration}. You can close this page and return to your agent."
         )
@@ -93,7 +99,8 @@ class Pages:
             return _page("This gateway brokers no upstream sign-ins.", 404)
         state, code = request.query.get("state", ""), request.query.get("code", "")
         if request.query.get("error"):
-            await current.states.take(state)  # the user declined: the link is spent
+            with contextlib.suppress(StatesUnavailable):  # the state expires on its own anyway
+                await current.states.take(state)  # the user declined: the link is spent
             reason = "".join(c for c in request.query["error"] if c.isalnum() or c == "_")[:40]
             return _page(
                 f"The sign-in was not completed ({reason}). Call the tool again for a new link.", 400
@@ -104,6 +111,10 @@ class Pages:
             _, integration = await current.complete(state, code)
         except (OAuthError, VaultError) as exc:
             return _page(str(exc), 400)
+        except StatesUnavailable as exc:
+            return _page(
+                f"The sign-in could not be finished: {exc}; call the tool again for a new link.", 503
+            )
         return _page(f"Connected {integration}. You can close this page and return to your agent.")
 
     async def disconnect(self, request: web.Request) -> web.Response:

@@ -3,14 +3,22 @@ verifier), in process or in Redis so that any gateway replica can finish a flow 
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 KEY_PREFIX = "toolmesh:oauth:"
+
+
+class StatesUnavailable(Exception):
+    """The shared store of flows in progress cannot be reached: that sign-in fails, nothing else.
+    The text names the store's address (never its password) and is safe to show."""
 
 
 class StateStore(Protocol):
@@ -62,15 +70,30 @@ class RedisStates:
             self._redis = aioredis.from_url(self.url, decode_responses=True)
         return self._redis
 
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Redis errors as :class:`StatesUnavailable`; the client reconnects on the next command."""
+        try:
+            yield
+        except RedisError as exc:
+            where = urlsplit(self.url)
+            raise StatesUnavailable(
+                f"the gateway's store of sign-ins in progress (Redis at {where.hostname}:{where.port or 6379}) "
+                f"is unavailable ({type(exc).__name__}); try again shortly"
+            ) from None
+
     async def put(self, key: str, value: str, ttl: float) -> None:
-        await self.redis.set(KEY_PREFIX + key, value, px=max(1, int(ttl * 1000)))
+        with self._reaching():
+            await self.redis.set(KEY_PREFIX + key, value, px=max(1, int(ttl * 1000)))
 
     async def get(self, key: str) -> str | None:
-        value = await self.redis.get(KEY_PREFIX + key)
+        with self._reaching():
+            value = await self.redis.get(KEY_PREFIX + key)
         return None if value is None else str(value)
 
     async def take(self, key: str) -> str | None:
-        value = await self.redis.getdel(KEY_PREFIX + key)
+        with self._reaching():
+            value = await self.redis.getdel(KEY_PREFIX + key)
         return None if value is None else str(value)
 
     async def close(self) -> None:
