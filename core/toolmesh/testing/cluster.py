@@ -8,8 +8,9 @@ controller and namespace deletion.
 Alone it has no data plane: no kubelet, no scheduler, and neither the Deployment nor the ReplicaSet
 controller, so no pod ever runs; the integration tier tests the operator's writes, not rollouts.
 With a :class:`toolmesh.testing.node.LocalNode` (``make cluster NODE=1``, the ``node`` test tier)
-it is a whole cluster: the API server listens on the node network's host address, every
-controller runs, and pods run under a real kubelet.
+it is a whole cluster: the API server listens on the node network's host address and serves
+aggregated APIs (metrics-server's ``metrics.k8s.io``, so HPAs scale on CPU), every controller runs,
+and pods run under a real kubelet.
 
 By hand::
 
