@@ -18,5 +18,6 @@ fi
 "$HERE/install-stdio-servers.sh"     # packaged stdio MCP servers from PyPI
 "$HERE/kube-binaries.sh" >/dev/null  # kube-apiserver, kube-controller-manager, kubectl, etcd
 "$HERE/node-binaries.sh" >/dev/null  # kubelet, kube-proxy, kube-scheduler, CoreDNS, pause
+"$HERE/metrics-server-binary.sh" >/dev/null  # metrics-server, for the node tier's HPAs
 "$HERE/helm-binary.sh" >/dev/null
 "$HERE/images.sh" >/dev/null         # the images the node tier runs (rebuilt only when their inputs change)

@@ -75,6 +75,14 @@ class Autoscaling(Values):
     target_cpu_utilization_percentage: Annotated[
         int, Field(description="Average CPU the HPA aims for.", ge=1, le=100)
     ] = 70
+    scale_down_stabilization_seconds: Annotated[
+        int,
+        Field(
+            description="The HPA scales in to the highest replica count it wanted over this window (Kubernetes' default: 300).",
+            ge=0,
+            le=3600,
+        ),
+    ] = 300
 
 
 class Service(Values):

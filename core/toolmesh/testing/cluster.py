@@ -8,8 +8,9 @@ controller and namespace deletion.
 Alone it has no data plane: no kubelet, no scheduler, and neither the Deployment nor the ReplicaSet
 controller, so no pod ever runs; the integration tier tests the operator's writes, not rollouts.
 With a :class:`toolmesh.testing.node.LocalNode` (``make cluster NODE=1``, the ``node`` test tier)
-it is a whole cluster: the API server listens on the node network's host address, every
-controller runs, and pods run under a real kubelet.
+it is a whole cluster: the API server listens on the node network's host address and serves
+aggregated APIs (metrics-server's ``metrics.k8s.io``, so HPAs scale on CPU), every controller runs,
+and pods run under a real kubelet.
 
 By hand::
 
@@ -39,6 +40,7 @@ from typing import cast
 REPO = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO / "hack" / "kube-binaries.sh"
 ADMIN_TOKEN = "toolmesh-admin-token"
+DOWNSCALE_STABILIZATION = "30s"
 
 
 def free_port() -> int:
@@ -71,6 +73,9 @@ class LocalCluster:
     #: The address the API server listens on and advertises. Loopback alone; a node's host-side
     #: address when pods must reach it (then the ``kubernetes`` Service gets endpoints).
     address: str = "127.0.0.1"
+    #: Serve aggregated APIs (metrics-server's metrics.k8s.io): a front-proxy CA, the client
+    #: certificate the API server proxies with, and routing to the APIService's endpoints.
+    aggregation: bool = False
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -145,7 +150,12 @@ class LocalCluster:
                 ["openssl", "rsa", "-in", str(sa_key), "-pubout", "-out", str(sa_pub)],
             ):
                 subprocess.run(command, check=True, capture_output=True)
-        self._kubelet_client_certificate(certs)
+        # How the API server proves itself to a kubelet (logs, exec) and, with aggregation, to an
+        # aggregated API server (the CN is what --requestheader-allowed-names admits).
+        self._client_certificate(certs, "kubelet-client-ca", "kubelet-client",
+                                 "/O=system:masters/CN=kube-apiserver-kubelet-client")  # fmt: skip
+        if self.aggregation:
+            self._client_certificate(certs, "front-proxy-ca", "front-proxy-client", "/CN=front-proxy-client")
         (self.workdir / "audit-policy.yaml").write_text(AUDIT_POLICY)
         (self.workdir / "tokens.csv").write_text(f'{ADMIN_TOKEN},admin,admin,"system:masters"\n')
         return certs
@@ -195,7 +205,26 @@ class LocalCluster:
             "--audit-log-mode=blocking",
             "--max-mutating-requests-inflight=1000",
             "--max-requests-inflight=2000",
+            *(self._aggregation_flags(certs) if self.aggregation else ()),
             log=self.workdir / "logs" / "kube-apiserver.log",
+        )
+
+    @staticmethod
+    def _aggregation_flags(certs: Path) -> tuple[str, ...]:
+        """The aggregation layer: the API server proxies to an APIService's server with a client
+        certificate of the front-proxy CA and the caller in X-Remote-* headers; the server trusts
+        them through the CA the API server publishes in kube-system/extension-apiserver-authentication.
+        Routing goes to the Service's endpoints (pod IPs, routed from the host to the node) rather
+        than its cluster IP, as on clusters whose control plane runs no kube-proxy."""
+        return (
+            f"--requestheader-client-ca-file={certs / 'front-proxy-ca.crt'}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={certs / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={certs / 'front-proxy-client.key'}",
+            "--enable-aggregator-routing=true",
         )
 
     def _start_controller_manager(self, certs: Path) -> None:
@@ -211,6 +240,9 @@ class LocalCluster:
             f"--service-account-private-key-file={certs / 'sa.key'}",
             f"--root-ca-file={self.ca_file}",  # else kube-root-ca.crt is empty and in-pod TLS fails
             "--horizontal-pod-autoscaler-sync-period=5s",
+            # An HPA without its own behavior scales in after this window (default 5 m): a test sees
+            # a scale-in within a minute. The chart's gateway HPA can set its own window.
+            f"--horizontal-pod-autoscaler-downscale-stabilization={DOWNSCALE_STABILIZATION}",
             log=self.workdir / "logs" / "kube-controller-manager.log",
         )
 
@@ -219,18 +251,20 @@ class LocalCluster:
         """The CA a kubelet trusts for client certificates (the API server's for logs and exec)."""
         return self.workdir / "certs" / "kubelet-client-ca.crt"
 
-    def _kubelet_client_certificate(self, certs: Path) -> None:
-        if (certs / "kubelet-client.crt").exists():
+    @staticmethod
+    def _client_certificate(certs: Path, ca_name: str, name: str, subject: str) -> None:
+        """A CA ``ca_name`` and a client certificate ``name`` it signs, made once per work folder."""
+        if (certs / f"{name}.crt").exists():
             return
-        ca_key, ca, key, csr = (certs / n for n in ("kubelet-client-ca.key", "kubelet-client-ca.crt",
-                                                     "kubelet-client.key", "kubelet-client.csr"))  # fmt: skip
+        ca_key, ca, key, csr = (certs / f"{ca_name}.key", certs / f"{ca_name}.crt",
+                                certs / f"{name}.key", certs / f"{name}.csr")  # fmt: skip
         for command in (
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
-             "-days", "30", "-subj", "/CN=toolmesh-kubelet-client-ca"],
+             "-days", "30", "-subj", f"/CN=toolmesh-{ca_name}"],
             ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
-             "-subj", "/O=system:masters/CN=kube-apiserver-kubelet-client"],
+             "-subj", subject],
             ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-             "-out", str(certs / "kubelet-client.crt"), "-days", "30"],
+             "-out", str(certs / f"{name}.crt"), "-days", "30"],
         ):  # fmt: skip
             subprocess.run(command, check=True, capture_output=True)
 

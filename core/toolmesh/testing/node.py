@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolmesh.testing import metrics_server
 from toolmesh.testing.cluster import REPO, LocalCluster, binaries
 from toolmesh.testing.node_config import (
     CONTAINERD_CONFIG,
@@ -85,6 +86,8 @@ class LocalNode:
     bin_dir: Path
     network: NodeNetwork = field(default_factory=NodeNetwork)
     name: str = NODE_NAME
+    #: metrics-server's binary: when set, it runs as a pod (the cluster needs ``aggregation``).
+    metrics_server: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _netns_before: set[str] = field(default_factory=set)
 
@@ -104,13 +107,15 @@ class LocalNode:
         self._netns_before = set(os.listdir("/run/netns")) if Path("/run/netns").is_dir() else set()
         try:
             self._start_containerd(timeout)
-            self.load_images([PAUSE_IMAGE, COREDNS_IMAGE], build=self._build_system_images)
+            self.load_images(self._system_images(), build=self._build_system_images)
             self._make_cgroups()
             self._start_kubelet()
             self._start_kube_proxy()
             self._start_scheduler()
             self.wait_node_ready(timeout)
             self._start_coredns(timeout)
+            if self.metrics_server is not None:  # serving a minute later: metrics_server.wait_serving
+                metrics_server.deploy(self.cluster)
         except BaseException:
             self.stop()
             raise
@@ -182,16 +187,21 @@ class LocalNode:
             CTR, "--address", str(self.socket), "--namespace", "k8s.io", *args, check=check, input=input
         )
 
+    def _system_images(self) -> list[str]:
+        return [PAUSE_IMAGE, COREDNS_IMAGE, *([metrics_server.IMAGE] if self.metrics_server else [])]
+
     def _build_system_images(self, missing: Sequence[str]) -> None:
-        """The pause and CoreDNS images: one static binary each, imported into Docker (no registry)."""
-        for image, binary, entrypoint in (
-            (PAUSE_IMAGE, "pause", ["/pause"]),
-            (COREDNS_IMAGE, "coredns", ["/coredns"]),
-        ):
+        """The pause, CoreDNS and metrics-server images: one static binary each, imported into
+        Docker (no registry)."""
+        binaries = {PAUSE_IMAGE: self.bin_dir / "pause", COREDNS_IMAGE: self.bin_dir / "coredns"}
+        if self.metrics_server is not None:
+            binaries[metrics_server.IMAGE] = self.metrics_server
+        for image, path in binaries.items():
             if image not in missing:
                 continue
+            binary, entrypoint = path.name, [f"/{path.name}"]
             with tempfile.TemporaryDirectory() as root:
-                shutil.copy2(self.bin_dir / binary, Path(root) / binary)
+                shutil.copy2(path, Path(root) / binary)
                 tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
                 run(
                     DOCKER,
@@ -495,14 +505,18 @@ class LocalNode:
 
 @contextlib.contextmanager
 def node_cluster(
-    workdir: Path, *, crds: Path | None = None, timeout: float = 180.0
+    workdir: Path, *, crds: Path | None = None, timeout: float = 180.0, metrics: bool = True
 ) -> Iterator[tuple[LocalCluster, LocalNode]]:
-    """A control plane with every controller and one real node; everything removed on exit."""
+    """A control plane with every controller and one real node; everything removed on exit.
+
+    With ``metrics`` (the default) the API server serves aggregated APIs and metrics-server runs on
+    the node, so HPAs scale on CPU and ``kubectl top`` answers."""
     problems = missing_prerequisites()
     if problems:
         raise RuntimeError("a real node needs: " + "; ".join(problems))
     network = NodeNetwork()
     node_bin = node_binaries()
+    metrics_bin = metrics_server.binary() if metrics else None
     network.up()
     cluster = LocalCluster(
         workdir=workdir / "control-plane",
@@ -510,8 +524,15 @@ def node_cluster(
         controllers="*",
         crds=crds,
         address=network.host_ip,
+        aggregation=metrics,
     )
-    node = LocalNode(cluster=cluster, workdir=workdir / "node", bin_dir=node_bin, network=network)
+    node = LocalNode(
+        cluster=cluster,
+        workdir=workdir / "node",
+        bin_dir=node_bin,
+        network=network,
+        metrics_server=metrics_bin,
+    )
     try:
         cluster.start()
         node.start(timeout)

@@ -1,4 +1,4 @@
-"""The node's configuration files and CoreDNS's manifest, as ``str.format`` templates.
+"""The node's configuration files and the manifests of CoreDNS and metrics-server, as ``str.format`` templates.
 
 Why each setting is what it is: docs/operations/test-cluster.md and ../shared/notes/real-node.md.
 """
@@ -148,4 +148,106 @@ spec:
   ports:
   - {{name: dns, port: 53, protocol: UDP}}
   - {{name: dns-tcp, port: 53, protocol: TCP}}
+"""
+
+# metrics-server as its own manifests (sigs.k8s.io/metrics-server v0.8.0, manifests/base) set it up,
+# with the local image and two settings of this node: the kubelet's serving certificate is
+# self-signed (--kubelet-insecure-tls) and the node is reached by its InternalIP.
+METRICS_SERVER_MANIFEST = """apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: metrics-server, namespace: kube-system}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: "system:aggregated-metrics-reader"
+  labels:
+    rbac.authorization.k8s.io/aggregate-to-view: "true"
+    rbac.authorization.k8s.io/aggregate-to-edit: "true"
+    rbac.authorization.k8s.io/aggregate-to-admin: "true"
+rules:
+- apiGroups: [metrics.k8s.io]
+  resources: [pods, nodes]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: "system:metrics-server"}}
+rules:
+- apiGroups: [""]
+  resources: [nodes/metrics]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods, nodes]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: "system:metrics-server"}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:metrics-server"}}
+subjects: [{{kind: ServiceAccount, name: metrics-server, namespace: kube-system}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: "metrics-server:system:auth-delegator"}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:auth-delegator"}}
+subjects: [{{kind: ServiceAccount, name: metrics-server, namespace: kube-system}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: metrics-server-auth-reader, namespace: kube-system}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}}
+subjects: [{{kind: ServiceAccount, name: metrics-server, namespace: kube-system}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: metrics-server, namespace: kube-system, labels: {{k8s-app: metrics-server}}}}
+spec:
+  selector: {{k8s-app: metrics-server}}
+  ports: [{{name: https, port: 443, protocol: TCP, targetPort: https, appProtocol: https}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: metrics-server, namespace: kube-system, labels: {{k8s-app: metrics-server}}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{k8s-app: metrics-server}}}}
+  template:
+    metadata: {{labels: {{k8s-app: metrics-server}}}}
+    spec:
+      serviceAccountName: metrics-server
+      containers:
+      - name: metrics-server
+        image: {image}
+        imagePullPolicy: Never
+        args:
+        - --cert-dir=/tmp
+        - --secure-port=10250
+        - --kubelet-preferred-address-types=InternalIP
+        - --kubelet-use-node-status-port
+        - --kubelet-insecure-tls
+        - --metric-resolution={resolution}
+        resources: {{requests: {{cpu: 50m, memory: 64Mi}}}}
+        ports: [{{name: https, containerPort: 10250, protocol: TCP}}]
+        readinessProbe: {{httpGet: {{path: /readyz, port: https, scheme: HTTPS}}, periodSeconds: 2, failureThreshold: 3}}
+        livenessProbe: {{httpGet: {{path: /livez, port: https, scheme: HTTPS}}, periodSeconds: 10, failureThreshold: 3}}
+        securityContext:
+          readOnlyRootFilesystem: true
+          runAsNonRoot: true
+          runAsUser: 1000
+          allowPrivilegeEscalation: false
+          capabilities: {{drop: [ALL]}}
+        volumeMounts: [{{name: tmp-dir, mountPath: /tmp}}]
+      volumes: [{{name: tmp-dir, emptyDir: {{}}}}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {{name: v1beta1.metrics.k8s.io, labels: {{k8s-app: metrics-server}}}}
+spec:
+  service: {{name: metrics-server, namespace: kube-system}}
+  group: metrics.k8s.io
+  version: v1beta1
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
 """
