@@ -7,9 +7,8 @@ with ``helm upgrade`` and off again, the category ``load`` (the demo Tasks API o
 tool prefix ``hpatasks``) is made for the test and deleted after it.
 
 Scale-in is quick because of two settings: the gateway's HPA has the chart's
-``gateway.autoscaling.scaleDownStabilizationSeconds``; the category's HPA has no ``behavior`` (the
-MCPCategory API has no field for it), so it takes the controller manager's
-``--horizontal-pod-autoscaler-downscale-stabilization`` (30 s in the test cluster, 5 min by default).
+``gateway.autoscaling.scaleDownStabilizationSeconds``, the category's its MCPCategory's
+``spec.autoscaling.scaleDownStabilizationSeconds`` (both 5 min by default).
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ metadata: {name: load}
 spec:
   description: The autoscaling test's category - the demo Tasks API once more.
   replicas: {min: 1, max: 3}
-  autoscaling: {targetCpuUtilizationPercentage: 40}
+  autoscaling: {targetCpuUtilizationPercentage: 40, scaleDownStabilizationSeconds: 30}
   resources:
     requests: {cpu: 50m, memory: 128Mi}
 ---

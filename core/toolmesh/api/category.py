@@ -80,6 +80,14 @@ class Autoscaling(ApiModel):
             le=10000,
         ),
     ] = None
+    scale_down_stabilization_seconds: Annotated[
+        int | None,
+        Field(
+            description="How long load must stay low before the autoscaler removes pods (HPA behavior.scaleDown.stabilizationWindowSeconds). Unset: the cluster's default (5 minutes).",
+            ge=0,
+            le=3600,
+        ),
+    ] = None
 
 
 class Resources(ApiModel):

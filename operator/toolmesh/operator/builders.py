@@ -291,16 +291,20 @@ def autoscaler(obj: MCPCategory, namespace: str, owner: JsonObject) -> JsonObjec
     metrics = _metrics(spec.autoscaling)
     if not metrics or spec.replicas.min == spec.replicas.max:
         return None
+    hpa: JsonObject = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.server(category)},
+        "minReplicas": spec.replicas.min,
+        "maxReplicas": spec.replicas.max,
+        "metrics": metrics,
+    }
+    window = spec.autoscaling.scale_down_stabilization_seconds if spec.autoscaling else None
+    if window is not None:
+        hpa["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": window}}
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
         "metadata": _meta(names.server(category), namespace, category, owner),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.server(category)},
-            "minReplicas": spec.replicas.min,
-            "maxReplicas": spec.replicas.max,
-            "metrics": metrics,
-        },
+        "spec": hpa,
     }
 
 

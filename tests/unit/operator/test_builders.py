@@ -51,3 +51,27 @@ def test_with_vault_the_pod_logs_in_as_its_own_role_with_a_vault_only_token() ->
     assert env["TOOLMESH_VAULT_SERVICE_ACCOUNT_TOKEN_FILE"] == f"{names.VAULT_TOKEN_MOUNT}/token"
     mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
     assert mounts["vault-token"]["readOnly"] is True
+
+
+def category(**spec: object) -> MCPCategory:
+    return MCPCategory.model_validate(
+        {
+            "apiVersion": "toolmesh.dev/v1alpha1",
+            "kind": "MCPCategory",
+            "metadata": {"name": "pm"},
+            "spec": spec,
+        }
+    )
+
+
+def test_the_hpa_takes_the_scale_down_window_only_when_one_is_asked_for() -> None:
+    scaling = {"replicas": {"min": 1, "max": 3}}
+    plain = builders.autoscaler(category(**scaling), "default", OWNER)
+    assert plain is not None
+    assert "behavior" not in plain["spec"]  # type: ignore[operator]
+    quick = builders.autoscaler(
+        category(**scaling, autoscaling={"scaleDownStabilizationSeconds": 30}), "default", OWNER
+    )
+    assert quick is not None
+    kubernetes_validate.validate(quick, "1.33", strict=True)
+    assert quick["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 30}}  # type: ignore[index]
