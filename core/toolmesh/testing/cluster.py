@@ -77,6 +77,7 @@ class LocalCluster:
     #: certificate the API server proxies with, and routing to the APIService's endpoints.
     aggregation: bool = False
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _etcd_port: int = field(default=0, init=False, repr=False)
 
     @property
     def server(self) -> str:
@@ -126,7 +127,8 @@ class LocalCluster:
 
     def start(self, timeout: float = 120.0) -> LocalCluster:
         certs = self._prepare()
-        self._start_api_server(certs, etcd_port=self._start_etcd())
+        self._etcd_port = self._start_etcd()
+        self._start_api_server(certs, etcd_port=self._etcd_port)
         self.kubeconfig.write_text(_kubeconfig(self.server, None, ADMIN_TOKEN, "default"))
         self._wait_ready(timeout)
         # Now that the serving certificate exists, trust it instead of skipping verification.
@@ -136,6 +138,26 @@ class LocalCluster:
             self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         self._start_controller_manager(certs)
         return self
+
+    def restart_api_server(self, down_for: float = 0.0, timeout: float = 120.0) -> float:
+        """Stop the API server (SIGTERM, as a rolling control-plane upgrade does), keep it down
+        ``down_for`` seconds, start it again on the same port and store; returns when it is ready,
+        with the seconds from its start to ready. Clients see their watches break and requests fail."""
+        (process,) = [
+            p for p in self.processes if Path(str(cast(list[str], p.args)[0])).name == "kube-apiserver"
+        ]
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self.processes.remove(process)
+        time.sleep(down_for)
+        started = time.monotonic()
+        self._start_api_server(self.workdir / "certs", etcd_port=self._etcd_port)
+        self._wait_ready(timeout)
+        return time.monotonic() - started
 
     def _prepare(self) -> Path:
         """The work folder: logs, certificates and keys, the audit policy and the token file."""
