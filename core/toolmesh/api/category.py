@@ -21,7 +21,9 @@ from toolmesh.api.base import (
 #: Quantities such as ``500m``, ``1``, ``256Mi`` (``resource.Quantity``), written as string or integer.
 Quantity = (
     int
-    | Annotated[str, Field(pattern=r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$")]
+    | Annotated[
+        str, Field(pattern=r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$", max_length=64)
+    ]
 )
 
 

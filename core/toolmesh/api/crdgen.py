@@ -40,7 +40,13 @@ def _structural(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, A
         variants = [v for v in node["anyOf"] if v.get("type") != "null"]
         types = sorted(str(v.get("type")) for v in variants)
         if types == ["integer", "string"]:
-            out: dict[str, Any] = {"x-kubernetes-int-or-string": True}
+            # As controller-gen writes resource.Quantity: the string's constraints hold for strings.
+            text = next(v for v in variants if v.get("type") == "string")
+            out: dict[str, Any] = {
+                "x-kubernetes-int-or-string": True,
+                "anyOf": [{"type": "integer"}, {"type": "string"}],
+                **{k: text[k] for k in ("pattern", "maxLength") if k in text},
+            }
         elif len(variants) == 1:
             out = _structural(variants[0], defs)
         else:  # pragma: no cover - a model author's mistake, caught by the structural test
