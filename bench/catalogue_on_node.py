@@ -99,7 +99,9 @@ def tools_indexed(release: Release) -> int:
     pod = release.pods("app.kubernetes.io/name=toolmesh-gateway")[0]
     ip = pod["status"]["podIP"]
     out = subprocess.run(
-        ["curl", "-s", "-m", "5", f"http://{ip}:8080/readyz"], capture_output=True, text=True
+        ["curl", "-s", "-m", "5", f"http://{ip}:9090/readyz"],  # the gateway's ops port
+        capture_output=True,
+        text=True,
     )
     try:
         return int(json.loads(out.stdout).get("tools", 0))

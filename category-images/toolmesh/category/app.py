@@ -3,7 +3,9 @@
 ``/healthz``: the process is up. ``/readyz``: the catalog is loaded (200) and what each integration
 is doing, as JSON; broken integrations, and those compiled to another digest than their
 ``status.specDigest``, do not make the server unready: they are listed under ``problems``.
-``/metrics``: Prometheus text.
+``/metrics``: Prometheus text. With ``TOOLMESH_CATEGORY_OPS_PORT`` the three are served on that port
+only (the operator sets it: probes and Prometheus inside the cluster), and answer while the catalog
+loads.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from toolmesh.catalog import folder as catalog_mod
 from toolmesh.category import server as server_mod
 from toolmesh.category.service import CategoryService
 from toolmesh.category.settings import CategorySettings
+from toolmesh.common import ops_listener
 from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy, host_guard
 
 SERVICE = web.AppKey("service", CategoryService)
@@ -31,6 +34,8 @@ def create_app(settings: CategorySettings) -> web.Application:
     endpoint = McpEndpoint(server_mod.build(service), origins)
     app = web.Application(middlewares=[host_guard(origins)])
     app[SERVICE] = service
+    # First: on a port of their own, the probes answer while a large catalog loads (/readyz: 503).
+    ops_listener.attach(app, settings.host, settings.ops_port, lambda target: ops_routes(target, service))
 
     async def runtime(app: web.Application) -> AsyncIterator[None]:
         await service.load(catalog)
@@ -40,21 +45,20 @@ def create_app(settings: CategorySettings) -> web.Application:
     app.cleanup_ctx.append(runtime)
     app.cleanup_ctx.append(endpoint.lifespan)
     app.router.add_route("*", "/mcp", endpoint.handle)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
     return app
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+def ops_routes(app: web.Application, service: CategoryService) -> None:
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
 
+    async def readyz(request: web.Request) -> web.Response:
+        return web.json_response(service.registry.status(), status=200 if service.loaded else 503)
 
-async def readyz(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    return web.json_response(service.registry.status(), status=200 if service.loaded else 503)
+    async def metrics(request: web.Request) -> web.Response:
+        body = generate_latest(service.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-
-async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[SERVICE].metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)

@@ -27,6 +27,12 @@ class CategorySettings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on (0.0.0.0 in a pod).")
     port: int = Field(default=8081, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    ops_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /healthz, /readyz and /metrics on this port only (the operator's pods: 8090). Unset: on the MCP port.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed to call /mcp (JSON list: scheme://host[:port], scheme://host:* for any port, or *) besides the server's own. A request with another Origin is refused (403); one without Origin passes.",

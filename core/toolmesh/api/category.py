@@ -22,7 +22,10 @@ from toolmesh.api.base import (
 Quantity = (
     int
     | Annotated[
-        str, Field(pattern=r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$", max_length=64)
+        str,
+        Field(
+            pattern=r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$", max_length=64
+        ),
     ]
 )
 

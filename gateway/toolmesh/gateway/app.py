@@ -177,6 +177,6 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     ])  # fmt: skip
     resource_metadata.add_routes(app, settings, public_base(settings))
     identity_routes.add_routes(app, lambda: identity.broker)
-    ops.add_routes(app, service)
+    ops.add_routes(app, service, settings.ops_port, settings.host)
     app.router.add_route("*", "/mcp", endpoint.handle)
     return app

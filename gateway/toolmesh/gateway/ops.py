@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from toolmesh.common import ops_listener
 from toolmesh.gateway.catalog import GatewayCatalog
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
@@ -63,7 +64,14 @@ def readiness(service: GatewayService) -> dict[str, Any]:
     }
 
 
-def add_routes(app: web.Application, service: GatewayService) -> None:
+def add_routes(
+    app: web.Application, service: GatewayService, ops_port: int | None = None, host: str = ""
+) -> None:
+    """The three routes, on ``app``'s own port, or apart on ``ops_port`` (common.ops_listener)."""
+    ops_listener.attach(app, host, ops_port, lambda target: _routes(target, service))
+
+
+def _routes(app: web.Application, service: GatewayService) -> None:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 

@@ -50,6 +50,12 @@ class GatewaySettings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    ops_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /healthz, /readyz and /metrics on this port only (the chart: 9090, reachable in the cluster alone). Unset: on the MCP port, as for local development.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed to call /mcp (JSON list: scheme://host[:port], scheme://host:* for any port, or *) besides the gateway's own (its host and public URL; localhost when it listens on loopback). A request with another Origin is refused (403, DNS-rebinding defence); one without Origin passes.",

@@ -123,19 +123,19 @@ def _resources(obj: MCPCategory) -> JsonObject:
 def _probes() -> JsonObject:
     return {
         "readinessProbe": {
-            "httpGet": {"path": "/readyz", "port": "http"},
+            "httpGet": {"path": "/readyz", "port": "ops"},
             "periodSeconds": 5,
             "failureThreshold": 3,
         },
         "livenessProbe": {
-            "httpGet": {"path": "/healthz", "port": "http"},
+            "httpGet": {"path": "/healthz", "port": "ops"},
             "periodSeconds": 10,
             "failureThreshold": 3,
             # A hung server is killed 5 s after its third miss, not after the pod's grace period.
             "terminationGracePeriodSeconds": 5,
         },
         "startupProbe": {
-            "httpGet": {"path": "/healthz", "port": "http"},
+            "httpGet": {"path": "/healthz", "port": "ops"},
             "periodSeconds": 2,
             "failureThreshold": 60,
         },
@@ -149,6 +149,7 @@ def container(obj: MCPCategory, bundle: Bundle, default_image: str, vault: Vault
         {"name": "TOOLMESH_CATEGORY_CATEGORY", "value": category},
         {"name": "TOOLMESH_CATEGORY_HOST", "value": "0.0.0.0"},
         {"name": "TOOLMESH_CATEGORY_PORT", "value": str(names.PORT)},
+        {"name": "TOOLMESH_CATEGORY_OPS_PORT", "value": str(names.OPS_PORT)},
         {"name": "TOOLMESH_CATEGORY_CREDENTIALS_DIR", "value": names.SECRETS_MOUNT},
         {"name": "TOOLMESH_CATEGORY_LOG_FORMAT", "value": "json"},
         *(_vault_env(vault, category) if vault else []),
@@ -165,7 +166,10 @@ def container(obj: MCPCategory, bundle: Bundle, default_image: str, vault: Vault
         "image": obj.spec.image or default_image,
         "args": ["category", "serve", names.CATALOG_MOUNT],
         "env": env,
-        "ports": [{"name": "http", "containerPort": names.PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": names.PORT, "protocol": "TCP"},
+            {"name": "ops", "containerPort": names.OPS_PORT, "protocol": "TCP"},
+        ],
         **_probes(),
         # Serve on while the Service drops this pod (kube-proxy syncs within about a second); then
         # SIGTERM, and the calls in flight finish before the process exits.

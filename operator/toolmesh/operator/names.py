@@ -19,6 +19,8 @@ SECRETS_MOUNT = "/etc/toolmesh/secrets"
 #: A projected ServiceAccount token for the Vault login (audience: the operator's vault_audience).
 VAULT_TOKEN_MOUNT = "/var/run/secrets/toolmesh/vault"
 PORT = 8080
+#: The category server's /healthz, /readyz and /metrics (probes, Prometheus): never in the Service.
+OPS_PORT = 8090
 SERVICE_PORT = 80
 
 

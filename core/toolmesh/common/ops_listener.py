@@ -1,0 +1,38 @@
+"""The operational endpoints (``/healthz``, ``/readyz``, ``/metrics``) on a listener of their own.
+
+Both servers (the gateway, a category server) can serve them on their public port, as local
+development does, or, given an ops port, only there: then the MCP port answers MCP and nothing about
+the process, and the ops port (probes, Prometheus) is reachable only inside the cluster (the chart's
+Services expose it in-cluster, an Ingress never routes to it). The ops listener starts and stops with
+the main application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+
+def attach(
+    app: web.Application, host: str, port: int | None, add_routes: Callable[[web.Application], None]
+) -> None:
+    """Add the operational routes to ``app``, or, with a ``port``, serve them apart on ``host:port``."""
+    if port is None:
+        add_routes(app)
+        return
+    ops = web.Application()
+    add_routes(ops)
+
+    async def listener(app: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(ops, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OSError(exc.errno, f"the ops port {host}:{port} is not free ({exc.strerror})") from None
+        yield
+        await runner.cleanup()
+
+    app.cleanup_ctx.append(listener)
