@@ -20,7 +20,7 @@ from tests.e2e.test_federation import remote_integration
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
 from toolmesh.common.logging import quiet_libraries
 from toolmesh.testing.cluster import free_port
-from toolmesh.testing.vault import DevVault
+from toolmesh.testing.vault import ROOT_TOKEN, DevVault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.vault]
 leaks.secret("vault-key-1", "vault-key-2", "alice-key-1", "bob-key-22", "vault-remote-7")
@@ -188,3 +188,37 @@ async def test_a_federated_remote_gets_its_bearer_token_from_vault(
     assert result.is_error is False
     assert recorder.headers
     assert all(h.get("authorization") == "Bearer vault-remote-7" for h in recorder.headers)
+
+
+async def test_vault_down_then_back_fails_only_the_calls_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, start_category: StartCategory, upstream: StubUpstream
+) -> None:
+    """Vault restarted under a running category server (its storage kept: the secret is written
+    again, as a dev server forgets it): the calls while it is down fail naming it, and the first
+    call once it is back succeeds, with no restart of the category server."""
+    with DevVault() as vault:
+        for name, value in {"ADDR": vault.addr, "AUTH_METHOD": "token", "TOKEN": ROOT_TOKEN,
+                            "CACHE_SECONDS": "0", "TIMEOUT_SECONDS": "1"}.items():  # fmt: skip
+            monkeypatch.setenv(f"TOOLMESH_VAULT_{name}", value)
+
+        def seed() -> None:
+            vault.admin().secrets.kv.v2.create_or_update_secret(
+                path="fault/tasks", secret={"apiKey": "vault-key-1"}
+            )
+
+        seed()
+        upstream.on("GET", "/v1/projects", Reply(body={"projects": []}))
+        url = await tasks_server(start_category, upstream, vault_auth("fault/tasks"))
+        async with Client(url) as client:
+            assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+            vault.stop()
+            calls = len(upstream.seen)
+            down = await client.call_tool("tasks__listProjects", {})
+            assert down.is_error is True
+            assert f"Vault at {vault.addr} is unavailable" in text(down)
+            assert len(upstream.seen) == calls  # nothing went out without its credential
+            vault.start()
+            seed()
+            back = await client.call_tool("tasks__listProjects", {})
+            assert back.is_error is False, text(back)
+            assert upstream.last().headers["X-API-Key"] == "vault-key-1"
