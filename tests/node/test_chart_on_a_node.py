@@ -193,7 +193,7 @@ async def test_helm_upgrade_with_a_changed_value_rolls_with_no_failed_call(relea
     before = {p["metadata"]["name"] for p in release.pods(SELECTOR["gateway"])}
     load = Load(release.gateway_url, LIST, {"projectId": "apollo"}, calls=400, concurrency=2, seconds=150)
     running = asyncio.create_task(load.run())
-    await asyncio.sleep(1)
+    await load.until(10, timeout=60, running=running)  # calls are flowing before the upgrade starts
     upgraded = await asyncio.to_thread(release.upgrade, "--set", "gateway.logLevel=DEBUG")
     assert upgraded.returncode == 0, upgraded.stderr
     load.stop()  # the calls in flight finish; no new ones start

@@ -218,23 +218,35 @@ class Load:
         self.stopped = True
 
     async def across(
-        self, disrupt: Callable[[], object], recovered: Callable[[], object], timeout: float = 120.0
+        self,
+        disrupt: Callable[[], object],
+        recovered: Callable[[], object],
+        timeout: float = 120.0,
+        calls: int = 25,
     ) -> int:
-        """Run; after 2 s, ``disrupt()``; once ``recovered()`` holds and 2 s more have passed, stop.
+        """Run; once ``calls`` calls succeeded, ``disrupt()``; once ``recovered()`` holds and
+        ``calls`` more succeeded, stop (each wait bounded by ``timeout``). Waits on counts, not on
+        time, so a slow machine makes it slower, never flaky.
 
         Returns how many calls had succeeded before the disruption (``ok`` counts them all).
         """
         running = asyncio.create_task(self.run())
         try:
-            await asyncio.sleep(2)
+            await self.until(calls, timeout, running)
             before = self.ok
             await asyncio.to_thread(disrupt)
             await asyncio.to_thread(wait_for, "recovery", recovered, timeout)
-            await asyncio.sleep(2)
+            await self.until(self.ok + calls, timeout, running)
         finally:
             self.stop()
             await running
         return before
+
+    async def until(self, ok: int, timeout: float, running: asyncio.Task[Load]) -> None:
+        """Until ``ok`` calls succeeded in all (or the load ended, or ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while self.ok < ok and not running.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     async def run(self) -> Load:
         deadline = time.monotonic() + self.seconds
