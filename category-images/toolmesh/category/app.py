@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolmesh.catalog import folder as catalog_mod
 from toolmesh.category import server as server_mod
@@ -35,7 +34,13 @@ def create_app(settings: CategorySettings) -> web.Application:
     app = web.Application(middlewares=[host_guard(origins)])
     app[SERVICE] = service
     # First: on a port of their own, the probes answer while a large catalog loads (/readyz: 503).
-    ops_listener.attach(app, settings.host, settings.ops_port, lambda target: ops_routes(target, service))
+    ops_listener.attach(
+        app,
+        settings.host,
+        settings.ops_port,
+        lambda: (service.registry.status(), 200 if service.loaded else 503),
+        service.metrics.registry,
+    )
 
     async def runtime(app: web.Application) -> AsyncIterator[None]:
         await service.load(catalog)
@@ -46,19 +51,3 @@ def create_app(settings: CategorySettings) -> web.Application:
     app.cleanup_ctx.append(endpoint.lifespan)
     app.router.add_route("*", "/mcp", endpoint.handle)
     return app
-
-
-def ops_routes(app: web.Application, service: CategoryService) -> None:
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(request: web.Request) -> web.Response:
-        return web.json_response(service.registry.status(), status=200 if service.loaded else 503)
-
-    async def metrics(request: web.Request) -> web.Response:
-        body = generate_latest(service.metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolmesh.common import ops_listener
 from toolmesh.gateway.catalog import GatewayCatalog
@@ -68,20 +67,4 @@ def add_routes(
     app: web.Application, service: GatewayService, ops_port: int | None = None, host: str = ""
 ) -> None:
     """The three routes, on ``app``'s own port, or apart on ``ops_port`` (common.ops_listener)."""
-    ops_listener.attach(app, host, ops_port, lambda target: _routes(target, service))
-
-
-def _routes(app: web.Application, service: GatewayService) -> None:
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(request: web.Request) -> web.Response:
-        return web.json_response(readiness(service))
-
-    async def metrics(request: web.Request) -> web.Response:
-        body = generate_latest(service.metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    ops_listener.attach(app, host, ops_port, lambda: (readiness(service), 200), service.metrics.registry)
