@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import textwrap
 import uuid
@@ -22,6 +23,8 @@ import aiohttp
 import httpx2
 import pytest
 from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -32,6 +35,7 @@ from tests.e2e.stub_oauth import StubAuthorizationServer
 from tests.e2e.stub_upstream import Reply, Seen, StubUpstream
 from toolmesh.common.logging import quiet_libraries
 from toolmesh.gateway.app import create_app
+from toolmesh.gateway.identity.oauth import CALLBACK_PATH, CONNECT_PATH, DISCONNECT_PATH
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.testing.cluster import free_port
 from toolmesh.testing.redis import LocalRedis
@@ -488,3 +492,52 @@ async def test_redis_down_fails_only_the_sign_in_and_it_works_again_once_redis_i
     assert is_error
     assert (await stack.sign_in(link_in(text), "bob"))[0] == 200
     assert (await stack.call("bob", "tasks__whoAmI"))[0] is False
+
+
+PROPERTY_EXAMPLES = int(os.environ.get("TOOLMESH_PROPERTY_EXAMPLES", "300"))
+ROUTES = [("GET", CONNECT_PATH), ("POST", CONNECT_PATH), ("GET", CALLBACK_PATH), ("POST", DISCONNECT_PATH)]
+texts = st.text(max_size=40) | st.sampled_from(
+    ["", "tasks", "keyed", "access_denied", "%00", "../x", "a" * 300]
+)
+
+
+@settings(
+    max_examples=PROPERTY_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    route=st.sampled_from(ROUTES),
+    query=st.dictionaries(st.sampled_from(["state", "code", "error", "scope", "x"]), texts, max_size=3),
+    form=st.dictionaries(st.sampled_from(["state", "apiKey", "token", "username", "x"]), texts, max_size=4),
+    payload=st.none()
+    | st.binary(max_size=64)
+    | st.dictionaries(st.sampled_from(["integration", "x"]), texts),
+    signed=st.booleans(),
+)
+async def test_the_oauth_pages_answer_any_request_without_a_5xx(
+    stack: Stack,
+    route: tuple[str, str],
+    query: dict[str, str],
+    form: dict[str, str],
+    payload: Any,
+    signed: bool,
+) -> None:
+    """The browser-facing sign-in pages and the disconnect endpoint, under any query, form or body:
+    a page or JSON with a 2xx-4xx status (never a 5xx, never a traceback), and nothing stored."""
+    method, path = route
+    headers = {"Authorization": f"Bearer {stack.token('mallory')}"} if signed else {}
+    body: dict[str, Any] = {"data": form} if method == "POST" and path == CONNECT_PATH else {}
+    if path == DISCONNECT_PATH:
+        body = {"json": payload} if isinstance(payload, dict) else {"data": payload}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(
+            method, stack.gateway_url + path, params=query, headers=headers, allow_redirects=False, **body
+        ) as response,
+    ):
+        text = await response.text()
+    assert response.status < 500, (response.status, text[:300])
+    assert "Traceback" not in text
+    assert stack.stored("mallory", "tasks") is None
