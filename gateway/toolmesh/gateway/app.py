@@ -26,6 +26,7 @@ from toolmesh.gateway.identity.oauth import DISCONNECT_PATH, OAuthBroker
 from toolmesh.gateway.identity.states import MemoryStates, RedisStates, StateStore
 from toolmesh.gateway.index.hybrid import QueryEmbedder
 from toolmesh.gateway.index.model import Location
+from toolmesh.gateway.index.outcome_log import OutcomeLog
 from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
 from toolmesh.gateway.router import Router
@@ -69,6 +70,12 @@ def make_outcomes(settings: GatewaySettings, embedder: QueryEmbedder | None) -> 
         scope=settings.learning, half_life_seconds=settings.learning_half_life_days * 86_400.0
     )
     return Outcomes(dims=len(embedder.embed_query("dimensions")), settings=learning)
+
+
+def make_log(settings: GatewaySettings) -> OutcomeLog | None:
+    """With learning on and Redis configured (TOOLMESH_REDIS_URL, as the chart sets it for more than
+    one replica), what is learned is shared by every replica through a Redis stream."""
+    return OutcomeLog(settings.redis_url) if settings.learning != "off" and settings.redis_url else None
 
 
 def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
@@ -156,8 +163,13 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     source = source_mod.choose(settings)
     catalog = source.catalog
     embedder = embedder if embedder is not None else make_embedder(settings)
+    outcomes = make_outcomes(settings, embedder)
     router = Router(
-        catalog, embedder, store=vector_store(settings), outcomes=make_outcomes(settings, embedder)
+        catalog,
+        embedder,
+        store=vector_store(settings),
+        outcomes=outcomes,
+        log=make_log(settings) if outcomes is not None else None,
     )
     secrets = SecretStore(settings.credentials_dir, objects=source.secrets)
     identity = make_identity(settings, catalog, secrets, public_base(settings))

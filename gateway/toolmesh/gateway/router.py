@@ -8,10 +8,12 @@ import ctypes
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.index import graph
 from toolmesh.gateway.index.hybrid import HybridIndex, Prior, QueryEmbedder, Weights
+from toolmesh.gateway.index.outcome_log import OutcomeLog, vectors_of
 from toolmesh.gateway.index.outcomes import Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, Vectors, VectorStore
 
@@ -27,6 +29,9 @@ class Router:
     store: Callable[[Vectors], VectorStore] = NumpyVectors
     #: Learning from outcomes (off: None). Needs the embedder: outcomes are kept by query vector.
     outcomes: Outcomes | None = None
+    #: With several replicas, what is learned goes through this shared log (index/outcome_log.py),
+    #: and :meth:`apply` feeds it back, in the log's order, to ``outcomes``.
+    log: OutcomeLog | None = None
     #: The tools the index serves (those of the catalog when it was last built).
     indexed: frozenset[str] = field(default=frozenset(), init=False)
     #: Why the last build failed (the index before it serves on); None when it succeeded.
@@ -110,7 +115,11 @@ class Router:
             if len(out) >= limit:
                 break
         if self.outcomes is not None and caller is not None:
-            self.outcomes.searched(caller, ranked.vectors, [r.name for r in out], self._closest)
+            shown = [r.name for r in out]
+            if self.log is not None:
+                self.log.searched(caller, ranked.vectors, shown)
+            else:
+                self.outcomes.searched(caller, ranked.vectors, shown, self._closest)
         return out
 
     def _prerequisites(self, name: str) -> list[str]:
@@ -129,8 +138,28 @@ class Router:
         return self._index.closest(tool, vectors)
 
     def called(self, caller: str, name: str, ok: bool) -> bool:
-        """``caller`` called ``name`` (``ok``: it succeeded); True when it answered their last search."""
-        return self.outcomes.called(caller, name, ok) if self.outcomes is not None else False
+        """``caller`` called ``name`` (``ok``: it succeeded); True when it answered their last search
+        (through the shared log: False here, and :meth:`apply` says it once the log has it)."""
+        if self.outcomes is None:
+            return False
+        if self.log is not None:
+            self.log.called(caller, name, ok)
+            return False
+        return self.outcomes.called(caller, name, ok)
+
+    def apply(self, event: dict[str, Any]) -> bool:
+        """One event of the shared log, dated as it happened; True for a call that answered a search."""
+        if self.outcomes is None:
+            return False
+        clock = self.outcomes.clock
+        try:
+            memory = self.outcomes.at(float(event["at"]))
+            if event["kind"] == "searched":
+                memory.searched(event["who"], vectors_of(event), event["shown"], self._closest)
+                return False
+            return memory.called(event["who"], event["tool"], bool(event["ok"]))
+        finally:
+            self.outcomes.clock = clock
 
     def related(
         self, record: ToolRecord, allowed: Callable[[ToolRecord], bool] | None = None, limit: int = 5

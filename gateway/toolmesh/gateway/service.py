@@ -7,6 +7,7 @@ that will not start, a category server that died) is an ``isError`` result for t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import json
@@ -84,9 +85,25 @@ class GatewayService:
             ).inc()
 
     async def lifespan(self) -> AsyncIterator[None]:
-        """While the app runs; then the router's thread is shut down."""
+        """While the app runs (following the shared learning log, if any); then the router's thread
+        is shut down."""
+        log = self.router.log
+        follower = asyncio.create_task(log.follow(self._apply), name="follow-outcomes") if log else None
         yield
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        if log is not None:
+            log.close()
         self.close()
+
+    async def _apply(self, event: dict[str, Any]) -> None:
+        """One event of the shared learning log, on the router's thread; this replica's calls that
+        answered a search are counted here (they are known only once the log has ordered them)."""
+        followed = await self.on_worker(self.router.apply, event)
+        if followed and self.router.log is not None and event.get("origin") == self.router.log.origin:
+            self.metrics.followups.labels("ok" if event.get("ok") else "error").inc()
 
     def allowed(self, record: ToolRecord) -> bool:
         """May the caller of the request being handled see and call this tool (spec.access)?"""

@@ -120,6 +120,12 @@ class Outcomes:
         pending.called[tool] = ok
         return True
 
+    def at(self, when: float) -> Outcomes:
+        """The same memory with its clock set to ``when``: for applying an event that happened then
+        (index/outcome_log.py), so that every replica dates it alike."""
+        self.clock = lambda: when
+        return self
+
     def settle(self, who: str | None = None) -> None:
         """Turn a finished search into outcomes: ``who``'s, or (None) every caller's past the window.
 
