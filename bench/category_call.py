@@ -45,6 +45,18 @@ async def wait_ready(url: str, timeout: float = 120) -> None:
     raise TimeoutError(url)
 
 
+def tasks_catalogue(folder: Path, upstream_port: int, name: str = "tasks", extra: str = "") -> None:
+    """The demo Tasks API as integration ``name`` (category pm) in ``folder``, calling the stub
+    upstream on ``upstream_port``; ``extra`` is appended to its spec (e.g. an ``auth:`` block)."""
+    (folder / "tasks-openapi").mkdir(exist_ok=True)
+    shutil.copy(DEMO_SPEC, folder / "tasks-openapi" / "tasks.openapi.yaml")
+    (folder / f"{name}.yaml").write_text(
+        f"apiVersion: toolmesh.dev/v1alpha1\nkind: MCPIntegration\nmetadata: {{name: {name}}}\nspec:\n"
+        "  category: pm\n  openapi:\n    spec: {configMapKeyRef: {name: tasks-openapi, key: tasks.openapi.yaml}}\n"
+        f"    baseUrl: http://127.0.0.1:{upstream_port}/v1\n{extra}"
+    )
+
+
 def serve_category(folder: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "toolmesh.category", str(folder), "--port", str(port), "--log-format", "json"],
@@ -95,18 +107,7 @@ async def overhead(calls: int, concurrency: int) -> None:
     stub = subprocess.Popen([sys.executable, str(ROOT / "bench" / "stub_upstream.py"), str(upstream_port)])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "tasks-openapi").mkdir()
-        shutil.copy(DEMO_SPEC, folder / "tasks-openapi" / "tasks.openapi.yaml")
-        (folder / "tasks.yaml").write_text(f"""
-apiVersion: toolmesh.dev/v1alpha1
-kind: MCPIntegration
-metadata: {{name: tasks}}
-spec:
-  category: pm
-  openapi:
-    spec: {{configMapKeyRef: {{name: tasks-openapi, key: tasks.openapi.yaml}}}}
-    baseUrl: http://127.0.0.1:{upstream_port}/v1
-""")
+        tasks_catalogue(folder, upstream_port)
         server = serve_category(folder, category_port)
         try:
             await wait_ready(f"http://127.0.0.1:{upstream_port}/v1/ready")

@@ -17,7 +17,6 @@ import asyncio
 import hashlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from category_call import DEMO_SPEC, ROOT, serve_category, summary, throughput, timed, wait_ready
+from category_call import ROOT, serve_category, summary, tasks_catalogue, throughput, timed, wait_ready
 from toolmesh.gateway.identity.oauth import user_key
 from toolmesh.gateway.supervisor import free_port
 from toolmesh.testing.vault import ROOT_TOKEN, DevVault
@@ -48,18 +47,12 @@ async def main() -> None:
     stub = subprocess.Popen([sys.executable, str(ROOT / "bench" / "stub_upstream.py"), str(upstream_port)])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "tasks-openapi").mkdir()
-        shutil.copy(DEMO_SPEC, folder / "tasks-openapi" / "tasks.openapi.yaml")
-        (folder / "tasks.yaml").write_text(
-            "apiVersion: toolmesh.dev/v1alpha1\nkind: MCPIntegration\nmetadata: {name: tasks}\nspec:\n  category: pm\n"
-            "  openapi:\n    spec: {configMapKeyRef: {name: tasks-openapi, key: tasks.openapi.yaml}}\n"
-            f"    baseUrl: http://127.0.0.1:{upstream_port}/v1\n"
-        )
-        (folder / "mine.yaml").write_text(
-            "apiVersion: toolmesh.dev/v1alpha1\nkind: MCPIntegration\nmetadata: {name: mine}\nspec:\n  category: pm\n"
-            "  openapi:\n    spec: {configMapKeyRef: {name: tasks-openapi, key: tasks.openapi.yaml}}\n"
-            f"    baseUrl: http://127.0.0.1:{upstream_port}/v1\n"
-            "  auth: {type: apiKey, apiKey: {in: header, name: X-API-Key}, perUser: true}\n"
+        tasks_catalogue(folder, upstream_port)
+        tasks_catalogue(
+            folder,
+            upstream_port,
+            "mine",
+            "  auth: {type: apiKey, apiKey: {in: header, name: X-API-Key}, perUser: true}\n",
         )
         vault = DevVault().start()
         digest = hashlib.sha256(API_KEY.encode()).hexdigest()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from category_call import DEMO_SPEC, ROOT, rss_mb, wait_ready
+from category_call import ROOT, rss_mb, tasks_catalogue, wait_ready
 from toolmesh.gateway.supervisor import free_port
 
 SAMPLE_EVERY = 5.0
@@ -34,16 +33,6 @@ SAMPLE_EVERY = 5.0
 def children(pid: int) -> list[int]:
     found = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in found.read_text().split()] if found.exists() else []
-
-
-def catalogue(folder: Path, upstream_port: int) -> None:
-    (folder / "tasks-openapi").mkdir()
-    shutil.copy(DEMO_SPEC, folder / "tasks-openapi" / "tasks.openapi.yaml")
-    (folder / "tasks.yaml").write_text(
-        "apiVersion: toolmesh.dev/v1alpha1\nkind: MCPIntegration\nmetadata: {name: tasks}\nspec:\n  category: pm\n"
-        "  openapi:\n    spec: {configMapKeyRef: {name: tasks-openapi, key: tasks.openapi.yaml}}\n"
-        f"    baseUrl: http://127.0.0.1:{upstream_port}/v1\n"
-    )
 
 
 async def soak(url: str, args: argparse.Namespace, gateway_pid: int) -> None:
@@ -107,7 +96,7 @@ async def main() -> None:
     upstream_port, gateway_port = free_port(), free_port()
     stub = subprocess.Popen([sys.executable, str(ROOT / "bench" / "stub_upstream.py"), str(upstream_port)])
     with tempfile.TemporaryDirectory() as tmp:
-        catalogue(Path(tmp), upstream_port)
+        tasks_catalogue(Path(tmp), upstream_port)
         gateway = subprocess.Popen(
             [sys.executable, "-m", "toolmesh.cli.main", "dev", tmp, "--port", str(gateway_port), "--lexical-only"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
