@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -214,9 +215,15 @@ async def test_with_learning_on_a_tool_callers_pick_after_a_search_rises_in_the_
     assert 'toolmesh_gateway_search_followups_total{outcome="ok"} 3.0' in body
 
 
+@pytest.fixture
+def redis_server() -> Iterator[LocalRedis]:
+    with LocalRedis() as server:
+        yield server
+
+
 @pytest.mark.redis
 async def test_with_two_replicas_learning_converges_whichever_replica_served_the_call(
-    start_gateway: StartGateway, upstream: StubUpstream
+    redis_server: LocalRedis, start_gateway: StartGateway, upstream: StubUpstream
 ) -> None:
     """Searches on one replica, the calls that answer them on the other: through the shared log in
     Redis (TOOLMESH_REDIS_URL) both learn the same, and the replica that served a call counts it."""
@@ -225,34 +232,33 @@ async def test_with_two_replicas_learning_converges_whichever_replica_served_the
     def ranked(result: object) -> list[str]:
         return [line.split(" ", 1)[0] for line in text(result).splitlines() if "__" in line]
 
-    with LocalRedis() as redis_server:
-        settings = {"direct_tools_limit": 0, "learning": "shared", "redis_url": redis_server.url}
-        a, b = await start_gateway(**settings), await start_gateway(**settings)
-        async with Client(a.mcp_url) as on_a, Client(b.mcp_url) as on_b:
-            before = ranked(await on_a.call_tool("search_tools", query))
-            assert "tasks__listProjects" in before[1:], before  # shown, not first
-            for _ in range(3):
-                await on_a.call_tool("search_tools", query)
-                called = await on_b.call_tool("call_tool", {"name": "tasks__listProjects", "arguments": {}})
-                assert called.is_error is False
+    settings = {"direct_tools_limit": 0, "learning": "shared", "redis_url": redis_server.url}
+    a, b = await start_gateway(**settings), await start_gateway(**settings)
+    async with Client(a.mcp_url) as on_a, Client(b.mcp_url) as on_b:
+        before = ranked(await on_a.call_tool("search_tools", query))
+        assert "tasks__listProjects" in before[1:], before  # shown, not first
+        for _ in range(3):
+            await on_a.call_tool("search_tools", query)
+            called = await on_b.call_tool("call_tool", {"name": "tasks__listProjects", "arguments": {}})
+            assert called.is_error is False
 
-            async def learned() -> bool:
-                return all(len(g.service.router.outcomes or ()) >= 2 for g in (a, b))
+        async def learned() -> bool:
+            return all(len(g.service.router.outcomes or ()) >= 2 for g in (a, b))
 
-            deadline = asyncio.get_running_loop().time() + 10
-            while not await learned() and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.05)
-            assert await learned(), "the replicas did not apply the shared log"
-            assert ranked(await on_b.call_tool("search_tools", query))[0] == "tasks__listProjects"
-            assert ranked(await on_a.call_tool("search_tools", query))[0] == "tasks__listProjects"
-        for gateway, served in ((b, 3.0), (a, 0.0)):
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(gateway.mcp_url.replace("/mcp", "/metrics")) as response,
-            ):
-                body = await response.text()
-            line = f'toolmesh_gateway_search_followups_total{{outcome="ok"}} {served}'
-            assert (line in body) if served else ('followups_total{outcome="ok"}' not in body), body[-500:]
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await learned() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert await learned(), "the replicas did not apply the shared log"
+        assert ranked(await on_b.call_tool("search_tools", query))[0] == "tasks__listProjects"
+        assert ranked(await on_a.call_tool("search_tools", query))[0] == "tasks__listProjects"
+    for gateway, served in ((b, 3.0), (a, 0.0)):
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(gateway.mcp_url.replace("/mcp", "/metrics")) as response,
+        ):
+            body = await response.text()
+        line = f'toolmesh_gateway_search_followups_total{{outcome="ok"}} {served}'
+        assert (line in body) if served else ('followups_total{outcome="ok"}' not in body), body[-500:]
 
 
 async def test_learning_without_the_embedding_model_is_refused_naming_both_settings(

@@ -7,7 +7,6 @@ that will not start, a category server that died) is an ``isError`` result for t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import json
@@ -90,10 +89,12 @@ class GatewayService:
         log = self.router.log
         follower = asyncio.create_task(log.follow(self._apply), name="follow-outcomes") if log else None
         yield
-        if follower is not None:
+        if follower is not None and log is not None:
+            log.stop()
             follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+            # Bounded: a follower stuck in a Redis client that ignores cancellation must not hold the
+            # shutdown (it goes with the event loop).
+            await asyncio.wait([follower], timeout=5.0)
         if log is not None:
             log.close()
         self.close()

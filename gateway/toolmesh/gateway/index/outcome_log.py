@@ -34,6 +34,7 @@ from toolmesh.gateway.index.outcomes import Vectors
 log = structlog.get_logger("toolmesh.gateway")
 STREAM = "toolmesh:outcomes"
 MAXLEN = 50_000  # events kept (approximately): a new replica's history
+BLOCK_MS = 2000  # how long one read waits for new events
 EV_NOT_LOGGED = "learning.event_not_logged"
 EV_FOLLOW_FAILED = "learning.follow_failed"
 
@@ -54,7 +55,9 @@ class OutcomeLog:
     def __init__(self, url: str, stream: str = STREAM) -> None:
         self.url, self.stream = url, stream
         self.origin = uuid.uuid4().hex  # this replica, to tell its own events
-        self._writer = redis.Redis.from_url(url, socket_timeout=2.0)  # called from the router's thread
+        self.stopped = False
+        # Called from the router's thread: bounded, so that Redis away never holds a search for long.
+        self._writer = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
 
     def searched(self, who: str, vectors: Sequence[Vectors], shown: Sequence[str]) -> None:
         self._append(
@@ -73,13 +76,21 @@ class OutcomeLog:
 
     async def follow(self, apply: Callable[[Event], Awaitable[None]], retry_seconds: float = 1.0) -> None:
         """Apply every event of the stream, oldest first, for ever (cancel to stop)."""
-        reader = aioredis.Redis.from_url(self.url)
+        # Every read bounded (a blocking read waits BLOCK_MS): a lost connection is noticed, never waited on.
+        reader = aioredis.Redis.from_url(
+            self.url, socket_connect_timeout=2.0, socket_timeout=BLOCK_MS / 1000 + 5.0
+        )
         last = "0"
+        task = asyncio.current_task()
         try:
-            while True:
+            while not self.stopped:
                 try:
-                    batches: Any = await reader.xread({self.stream: last}, count=500, block=5000)
+                    batches: Any = await reader.xread({self.stream: last}, count=500, block=BLOCK_MS)
                 except RedisError as exc:
+                    # The client may turn a cancellation during a connect into a connection error:
+                    # stopping wins over trying again.
+                    if self.stopped or (task is not None and task.cancelling()):
+                        raise asyncio.CancelledError from None
                     log.warning(EV_FOLLOW_FAILED, error=type(exc).__name__)
                     await asyncio.sleep(retry_seconds)
                     continue
@@ -89,6 +100,10 @@ class OutcomeLog:
                         await apply(json.loads(fields[b"event"]))
         finally:
             await reader.aclose()
+
+    def stop(self) -> None:
+        """Make :meth:`follow` end at its next step, whatever the Redis client does with a cancel."""
+        self.stopped = True
 
     def close(self) -> None:
         self._writer.close()
