@@ -8,7 +8,8 @@ cert-manager's ``SetCertificateCondition``; the clock is passed in.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from toolmesh.api.base import Condition, ConditionStatus
 
@@ -38,6 +39,13 @@ MINIMUM_REPLICAS_UNAVAILABLE = "MinimumReplicasUnavailable"
 TOOLS_DISCOVERED = "ToolsDiscovered"
 DISCOVERY_PENDING = "DiscoveryPending"
 DIGEST_MISMATCH = "DigestMismatch"
+
+
+def in_json(obj: Mapping[str, Any] | None, type_: str) -> dict[str, Any]:
+    """The condition of ``type_`` in an object as the API server sends it (JSON), or ``{}``: for
+    readers that keep objects as JSON (the gateway's watch)."""
+    status = (obj or {}).get("status") or {}
+    return next((dict(c) for c in status.get("conditions") or [] if c.get("type") == type_), {})
 
 
 def only(conditions: Sequence[Condition], types: frozenset[str]) -> list[Condition]:

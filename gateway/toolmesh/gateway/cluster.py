@@ -58,23 +58,16 @@ EV_WAKE = "category.wake"
 EV_CONNECT_RETRY = "category.connect_retry"
 
 
-def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(
-        (c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), {}
-    )
-    return found
-
-
 def _ready(obj: dict[str, Any]) -> bool:
     status = obj.get("status") or {}
-    return _condition(obj, conditions.READY).get("status") == "True" and status.get(
+    return conditions.in_json(obj, conditions.READY).get("status") == "True" and status.get(
         "observedGeneration"
     ) == obj["metadata"].get("generation")
 
 
 def _failing(obj: dict[str, Any], type_: str) -> str | None:
     """Why the object's ``type_`` condition is False, as the operator says it; None when it is not."""
-    found = _condition(obj, type_)
+    found = conditions.in_json(obj, type_)
     if found.get("status") != "False":
         return None
     return str(found.get("message") or found.get("reason") or f"{type_} is False")

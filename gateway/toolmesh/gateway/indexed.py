@@ -63,23 +63,15 @@ def not_indexed(reason: str, message: str) -> Verdict:
     return Verdict("False", reason, f"The gateway could not index this integration: {message}")
 
 
-def live_verdict(obj: dict[str, Any]) -> Verdict | None:
-    """The ``Indexed`` condition ``obj`` carries now, if any."""
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == conditions.INDEXED:
-            return Verdict(str(c.get("status")), str(c.get("reason")), str(c.get("message")))
-    return None
+def _verdict(found: dict[str, Any]) -> Verdict | None:
+    """The verdict a live ``Indexed`` condition (JSON, ``{}`` when absent) says, if any."""
+    return (
+        Verdict(str(found["status"]), str(found.get("reason")), str(found.get("message"))) if found else None
+    )
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _transition_time(obj: dict[str, Any]) -> str | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == conditions.INDEXED:
-            return str(c.get("lastTransitionTime"))
-    return None
 
 
 def status_body(
@@ -112,11 +104,13 @@ class Reporter:
 
     def report(self, obj: dict[str, Any], verdict: Verdict | None) -> None:
         """Ask for ``verdict`` on ``obj`` (as last seen): nothing is written when it already says so."""
-        name, live = str(obj["metadata"]["name"]), live_verdict(obj)
+        found = conditions.in_json(obj, conditions.INDEXED)
+        name, live = str(obj["metadata"]["name"]), _verdict(found)
         if live == verdict:
             self._pending.pop(name, None)
             return
-        since = _transition_time(obj) if live and verdict and live.status == verdict.status else None
+        kept = live is not None and verdict is not None and live.status == verdict.status
+        since = str(found["lastTransitionTime"]) if kept else None
         self._pending[name] = (verdict, int(obj["metadata"].get("generation", 0)), since)
         self._wake.set()
 
