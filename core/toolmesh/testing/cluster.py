@@ -43,6 +43,19 @@ ADMIN_TOKEN = "toolmesh-admin-token"
 DOWNSCALE_STABILIZATION = "30s"
 
 
+def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM ``process``'s process group, then SIGKILL it if it has not exited within ``grace`` s."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -146,12 +159,7 @@ class LocalCluster:
         (process,) = [
             p for p in self.processes if Path(str(cast(list[str], p.args)[0])).name == "kube-apiserver"
         ]
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, grace=30)
         self.processes.remove(process)
         time.sleep(down_for)
         started = time.monotonic()

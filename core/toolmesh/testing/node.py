@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolmesh.testing import metrics_server
-from toolmesh.testing.cluster import REPO, LocalCluster, binaries
+from toolmesh.testing.cluster import REPO, LocalCluster, binaries, stop_group
 from toolmesh.testing.node_config import (
     CONTAINERD_CONFIG,
     COREDNS_MANIFEST,
@@ -390,15 +390,8 @@ class LocalNode:
 
     def _terminate(self, name: str) -> None:
         process = self.processes.get(name)
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None:
+            stop_group(process, grace=10)
 
     def _remove_containers(self) -> None:
         tasks = self._ctr("tasks", "ls", "-q", check=False).stdout.decode().split()

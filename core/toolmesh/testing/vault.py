@@ -25,7 +25,7 @@ from pathlib import Path
 
 import hvac
 
-from toolmesh.testing.cluster import free_port
+from toolmesh.testing.cluster import free_port, stop_group
 
 ROOT_TOKEN = "toolmesh-dev-root"
 
@@ -87,13 +87,8 @@ class DevVault:
         raise RuntimeError(f"bao did not become ready within {timeout:g} s: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, grace=10)
         self.process = None
 
     def __enter__(self) -> DevVault:
