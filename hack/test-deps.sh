@@ -20,4 +20,4 @@ fi
 "$HERE/node-binaries.sh" >/dev/null  # kubelet, kube-proxy, kube-scheduler, CoreDNS, pause
 "$HERE/metrics-server-binary.sh" >/dev/null  # metrics-server, for the node tier's HPAs
 "$HERE/helm-binary.sh" >/dev/null
-"$HERE/images.sh" >/dev/null         # the images the node tier runs (rebuilt only when their inputs change)
+"$HERE/images.sh" gateway operator category demo redis openbao >/dev/null  # the node tier's and compose's images (rebuilt only when their inputs change)

@@ -34,15 +34,19 @@ DEMO_KEY = "demo-key"  # the demo Tasks API's fixed key (examples/local/tasks_de
 TARGETS = ("gateway", "operator", "category", "demo")
 
 
-def build_images(tag: str = TAG) -> dict[str, str]:
-    """The project's images built here by hack/images.sh (Docker's layer cache makes reruns quick)."""
+def build_images(tag: str = TAG, targets: tuple[str, ...] = TARGETS) -> dict[str, str]:
+    """The images of ``targets`` built here by hack/images.sh (Docker's layer cache makes reruns quick)."""
     env = {**os.environ, "TOOLMESH_IMAGE_REPOSITORY": f"ghcr.io/{REPOSITORY}", "TOOLMESH_IMAGE_TAG": tag}
     built = subprocess.run(
-        ["bash", str(REPO / "hack" / "images.sh")], env=env, stdout=subprocess.PIPE, text=True, check=True
+        ["bash", str(REPO / "hack" / "images.sh"), *targets],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
     )
     refs = [line.strip() for line in built.stdout.splitlines() if line.strip()]
     by_target = {ref.rsplit(":", 1)[0].rsplit("-", 1)[-1]: ref for ref in refs}
-    missing = set(TARGETS) - by_target.keys()
+    missing = set(targets) - by_target.keys()
     if missing:
         raise RuntimeError(f"hack/images.sh built no {sorted(missing)} image: {refs}")
     return by_target
