@@ -1,4 +1,7 @@
-"""A minimal upstream for benchmarks: answers every request with a small JSON body."""
+"""A minimal upstream for benchmarks: answers every request with a small JSON body.
+
+python bench/stub_upstream.py PORT [HOST]     # HOST default 127.0.0.1
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ async def handle(request: web.Request) -> web.Response:
 def main() -> None:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    web.run_app(app, host=host, port=int(sys.argv[1]), print=None, access_log=None)
 
 
 if __name__ == "__main__":

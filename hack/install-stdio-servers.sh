@@ -8,6 +8,7 @@ CACHE="${TOOLMESH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/toolmesh}/stdio-servers
 PYTHON="${PYTHON:-python3}"
 SERVERS=(
   "mcp-server-git==2026.10.19"   # the MCP project's reference git server: run against a real repository
+  "mcp-proxy==0.13.0"            # a peer for bench/peers.py: the stdio-to-HTTP bridge many users run today
 )
 
 mkdir -p "$CACHE"
