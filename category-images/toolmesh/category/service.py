@@ -28,7 +28,7 @@ from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
-from toolmesh.category.upstream import UpstreamError, UpstreamPool
+from toolmesh.category.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
 from toolmesh.common.secrets import CallScrubber, SecretStore
@@ -170,6 +170,11 @@ class CategoryService:
         request = HttpRequest("GET", url, (("Accept", "application/json, application/yaml"),))
         try:
             response = await self.spec_pool.send(request, timeout=SPEC_FETCH_TIMEOUT)
+        except UpstreamTimeout:
+            return (
+                None,
+                f"spec.openapi.spec.url: {url}: the document did not arrive within {SPEC_FETCH_TIMEOUT:g} s",
+            )
         except UpstreamError as exc:
             return None, f"spec.openapi.spec.url: {exc}"
         if response.status != 200:

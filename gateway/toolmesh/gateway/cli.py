@@ -171,11 +171,13 @@ def search(args: argparse.Namespace) -> int:
         return 2
     import asyncio
 
+    from toolmesh.common import logging as logging_setup
     from toolmesh.gateway.app import make_embedder
     from toolmesh.gateway.router import Router, compact
     from toolmesh.gateway.source import FolderSource
 
     settings = _settings(args)
+    logging_setup.configure(settings.log_level, settings.log_format)  # on stderr: stdout is the ranking
     gateway_catalog = asyncio.run(FolderSource(settings).discover_once())
     for name, problem in sorted(gateway_catalog.problems.items()):
         print(f"toolmesh search: integration {name}: {problem}", file=sys.stderr)
