@@ -91,6 +91,21 @@ async def test_an_unreachable_remote_mcp_server_is_a_problem_naming_it_as_soon_a
         assert (await client.call_tool("tasks__listProjects", {})).is_error is False
 
 
+async def test_a_category_server_that_does_not_start_to_discover_is_a_problem_of_each_waiting_integration(
+    start_gateway: StartGateway,
+) -> None:
+    calculator = remote_integration(f"http://127.0.0.1:{free_port()}/mcp")
+    gateway = await start_gateway({"calc.yaml": calculator}, category_start_seconds=0.01)
+    status, body = await readyz(gateway)
+    assert status == 200
+    assert body["problems"]["integrations"] == {
+        "calculator": "its tools are not indexed: its category server (ai) did not start: "
+        "the category server was not ready within 0.01 s"
+    }
+    assert body["problems"]["categories"] == {"ai": "the category server was not ready within 0.01 s"}
+    assert body["tools"] == 8, "the folder's own document is indexed all the same"
+
+
 async def test_a_category_that_died_is_down_until_the_next_call_starts_it_again(
     start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
 ) -> None:
