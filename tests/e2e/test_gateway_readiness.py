@@ -71,22 +71,39 @@ async def test_a_broken_integration_and_a_category_that_cannot_start_are_problem
     }
 
 
-async def test_an_integration_its_category_server_cannot_serve_is_a_problem_once_it_started(
+async def test_an_unreachable_remote_mcp_server_is_a_problem_naming_it_as_soon_as_the_gateway_serves(
     start_gateway: StartGateway, connect: Connect
 ) -> None:
-    """An mcp integration's tools are known only from its category server: the server's reason for
-    not serving it (here its remote does not answer) is the integration's problem."""
-    calculator = remote_integration(f"http://127.0.0.1:{free_port()}/mcp").replace(
-        "category: ai", "category: pm"
-    )
+    """An mcp integration's tools are known only from its category server, which local mode starts
+    before it listens: the server's reason for not serving it (here its remote does not answer) is
+    the integration's problem from the start, and the category's other tools are served."""
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    calculator = remote_integration(url).replace("category: ai", "category: pm")
     gateway = await start_gateway({"calc.yaml": calculator})
-    assert (await readyz(gateway))[1]["problems"]["integrations"] == {}, "not known before pm runs"
-    async with connect(gateway.mcp_url) as client:
-        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
     status, body = await readyz(gateway)
     assert status == 200
     assert list(body["problems"]["integrations"]) == ["calculator"]
-    assert body["problems"]["integrations"]["calculator"].startswith("spec.mcp.url: ")
+    assert body["problems"]["integrations"]["calculator"].startswith(
+        f"spec.mcp.url: cannot list the tools of {url}: "
+    )
+    assert body["problems"]["categories"] == {}
+    async with connect(gateway.mcp_url) as client:
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+
+
+async def test_a_category_server_that_does_not_start_to_discover_is_a_problem_of_each_waiting_integration(
+    start_gateway: StartGateway,
+) -> None:
+    calculator = remote_integration(f"http://127.0.0.1:{free_port()}/mcp")
+    gateway = await start_gateway({"calc.yaml": calculator}, category_start_seconds=0.01)
+    status, body = await readyz(gateway)
+    assert status == 200
+    assert body["problems"]["integrations"] == {
+        "calculator": "its tools are not indexed: its category server (ai) did not start: "
+        "the category server was not ready within 0.01 s"
+    }
+    assert body["problems"]["categories"] == {"ai": "the category server was not ready within 0.01 s"}
+    assert body["tools"] == 8, "the folder's own document is indexed all the same"
 
 
 async def test_a_category_that_died_is_down_until_the_next_call_starts_it_again(

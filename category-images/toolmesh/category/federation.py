@@ -127,16 +127,23 @@ class Remote:
         return self.client.running
 
     async def start(self) -> None:
-        where = "spec.stdio.command" if self.integration.spec.stdio is not None else "spec.mcp.url"
         try:
             await self.client.start()
         except ServerUnavailable as exc:
-            raise RemoteUnavailable(f"{where}: {exc}") from None
+            raise RemoteUnavailable(f"{self.where()}: {exc}") from None
         prefix = self.integration.spec.tool_prefix or self.name
         for tool in self.client.tools:
             ours = naming.federated(prefix, tool.name)
             self.remote_names[ours] = tool.name
             self.tools.append(tool.model_copy(update={"name": ours}))
+
+    def where(self) -> str:
+        """The field and the server it names, for a message saying the server cannot be listed."""
+        stdio, remote = self.integration.spec.stdio, self.integration.spec.mcp
+        if stdio is not None:
+            return f"spec.stdio.command: {stdio.command!r} did not answer as an MCP server"
+        assert remote is not None
+        return f"spec.mcp.url: cannot list the tools of {remote.url}"
 
     async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
         try:

@@ -95,6 +95,14 @@ def to_mcp_tool(tool: Tool) -> types.Tool:
     return tools.sdk(tool.to_mcp())
 
 
+def _summaries(served: list[types.Tool]) -> list[dict[str, str]]:
+    """Tools as /readyz reports them: the name as served, and the start of the description."""
+    return [
+        {"name": t.name, "description": truncate(t.description or "", naming.SUMMARY_DESCRIPTION)}
+        for t in served
+    ]
+
+
 class Registry:
     """Name → binding, plus per-integration state, in catalog order."""
 
@@ -106,7 +114,10 @@ class Registry:
     def fail(self, entry: Entry, message: str) -> None:
         self.states[entry.name] = IntegrationState(entry.name, _kind(entry.obj), ready=False, message=message)
 
-    def add_openapi(self, entry: Entry, document: bytes) -> None:
+    def add_openapi(self, entry: Entry, document: bytes, *, report: bool = False) -> None:
+        """An OpenAPI integration's tools; ``report``: list them in /readyz as ``discoveredTools``
+        (a document fetched from a URL, whose tools nobody else compiled: local mode's gateway
+        indexes them from there)."""
         assert entry.obj is not None
         try:
             compiled = compile_spec(document, compile_options(entry.obj), source=f"integration {entry.name}")
@@ -132,6 +143,7 @@ class Registry:
             digest=compiled.digest,
             expected_digest=entry.obj.status.spec_digest if entry.obj.status else None,
             warnings=warnings,
+            discovered=_summaries(self.mcp_tools[-len(compiled.tools) :]) if report else [],
         )
 
     def _clash(self, entry: Entry, names: list[str]) -> bool:
@@ -151,12 +163,12 @@ class Registry:
         for tool in remote.tools:
             self.bindings[tool.name] = remote
             self.mcp_tools.append(tool)
-        discovered = [
-            {"name": t.name, "description": truncate(t.description or "", naming.SUMMARY_DESCRIPTION)}
-            for t in remote.tools
-        ]
         self.states[entry.name] = IntegrationState(
-            entry.name, _kind(entry.obj), ready=True, tools=len(remote.tools), discovered=discovered
+            entry.name,
+            _kind(entry.obj),
+            ready=True,
+            tools=len(remote.tools),
+            discovered=_summaries(remote.tools),
         )
 
     def problems(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ import structlog
 from mcp import types
 
 from toolmesh.api import MCPIntegration
+from toolmesh.catalog import fetch
 from toolmesh.catalog.folder import Catalog, Entry
 from toolmesh.category import results
 from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize, lookup
@@ -27,11 +28,11 @@ from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
-from toolmesh.category.upstream import UpstreamError, UpstreamPool
+from toolmesh.category.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
 from toolmesh.common.secrets import CallScrubber, SecretStore
-from toolmesh.openapi import ArgumentError
+from toolmesh.openapi import ArgumentError, budgets
 from toolmesh.openapi.request import HttpRequest, build_request
 from toolmesh.vault import CachedReader, Vault
 
@@ -49,8 +50,9 @@ EV_LOADED = "catalog.loaded"
 EV_INTEGRATION_FAILED = "integration.failed"
 EV_DIGEST_MISMATCH = "integration.digest_mismatch"
 EV_CALL = "tool.called"
-SPEC_FETCH_TIMEOUT = 30.0
-SPEC_MAX_BYTES = 64 * 1024 * 1024
+#: A document at spec.openapi.spec.url: the limits of every process that fetches one (catalog.fetch).
+SPEC_FETCH_TIMEOUT = fetch.TIMEOUT_SECONDS
+SPEC_MAX_BYTES = budgets.MAX_DOCUMENT_BYTES
 
 
 @dataclass
@@ -102,8 +104,8 @@ class CategoryService:
                 document, problem = entry.spec, None
                 if document is None and entry.spec_url is not None:
                     document, problem = await self._fetch_spec(entry.spec_url)
-                if document is not None:
-                    self.registry.add_openapi(entry, document)
+                if document is not None:  # a fetched document's tools are reported: nobody else knows them
+                    self.registry.add_openapi(entry, document, report=entry.spec is None)
                 else:
                     self.registry.fail(entry, problem or "spec.openapi.spec: no document")
             else:
@@ -168,12 +170,17 @@ class CategoryService:
         request = HttpRequest("GET", url, (("Accept", "application/json, application/yaml"),))
         try:
             response = await self.spec_pool.send(request, timeout=SPEC_FETCH_TIMEOUT)
+        except UpstreamTimeout:
+            return (
+                None,
+                f"spec.openapi.spec.url: {url}: the document did not arrive within {SPEC_FETCH_TIMEOUT:g} s",
+            )
         except UpstreamError as exc:
             return None, f"spec.openapi.spec.url: {exc}"
         if response.status != 200:
             return None, f"spec.openapi.spec.url: {url} answered HTTP {response.status}"
         if response.truncated:
-            return None, f"spec.openapi.spec.url: the document is larger than {SPEC_MAX_BYTES} bytes"
+            return None, f"spec.openapi.spec.url: {fetch.too_large(url, self.spec_pool.max_response_bytes)}"
         return response.body, None
 
     async def call(

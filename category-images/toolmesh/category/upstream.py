@@ -40,6 +40,10 @@ class UpstreamError(Exception):
     """The upstream could not be reached or did not answer in time; the message is for the agent."""
 
 
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer within the request's timeout."""
+
+
 def origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -123,7 +127,7 @@ class UpstreamPool:
                         continue
                     return await self._finish(response, method, url)
             except TimeoutError:
-                raise UpstreamError(
+                raise UpstreamTimeout(
                     f"{origin(url)} did not answer within {timeout:g} s (spec.timeoutSeconds)"
                 ) from None
             except aiohttp.ClientConnectorError as exc:

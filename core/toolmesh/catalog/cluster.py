@@ -14,6 +14,7 @@ import aiohttp
 
 from toolmesh.api import MCPIntegration, conditions
 from toolmesh.api.base import KeyReference
+from toolmesh.catalog import fetch
 from toolmesh.kube import KubeClient
 
 
@@ -22,12 +23,6 @@ class Document:
     data: bytes | None
     source: str  # for status.source
     problem: tuple[str, str] | None = None  # (reason, message)
-
-
-def _size(n: int) -> str:
-    return (
-        f"{n} B" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
-    )
 
 
 async def read(
@@ -44,7 +39,7 @@ async def read(
     ref = obj.spec.openapi.spec
     if ref.inline is not None:
         data = ref.inline.encode()
-        return Document(data, f"inline ({_size(len(data))})")
+        return Document(data, f"inline ({fetch.size(len(data))})")
     if ref.config_map_key_ref is not None:
         return await _from_configmap(client, namespace, ref.config_map_key_ref)
     assert ref.url is not None
@@ -87,26 +82,15 @@ async def _from_configmap(client: KubeClient, namespace: str, ref: KeyReference)
             f"{field}: ConfigMap {name!r} has no key {key!r} (it has: {', '.join(keys) or 'none'})",
         )
     packed = " gzip," if data[:2] == b"\x1f\x8b" else ""
-    return Document(data, f"ConfigMap {name}/{key} (mounted,{packed} {_size(len(data))})")
+    return Document(data, f"ConfigMap {name}/{key} (mounted,{packed} {fetch.size(len(data))})")
 
 
 async def _from_url(http: aiohttp.ClientSession, url: str, timeout: float, max_bytes: int) -> Document:
     field = "spec.openapi.spec.url"
     try:
-        async with http.get(
-            url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True
-        ) as response:
-            if response.status >= 400:
-                return _problem(
-                    "URL", conditions.SPEC_UNAVAILABLE, f"{field}: {url} answered HTTP {response.status}"
-                )
-            data = await response.content.read(max_bytes + 1)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return _problem(
-            "URL", conditions.SPEC_UNAVAILABLE, f"{field}: cannot fetch {url}: {exc or type(exc).__name__}"
-        )
-    if len(data) > max_bytes:
-        return _problem(
-            "URL", conditions.SPEC_TOO_LARGE, f"{field}: the document is larger than {_size(max_bytes)}"
-        )
-    return Document(data, f"URL (fetched by the category server at start-up, {_size(len(data))} now)")
+        data = await fetch.fetch(url, http=http, timeout=timeout, max_bytes=max_bytes)
+    except fetch.TooLarge as exc:
+        return _problem("URL", conditions.SPEC_TOO_LARGE, f"{field}: {exc}")
+    except fetch.FetchError as exc:
+        return _problem("URL", conditions.SPEC_UNAVAILABLE, f"{field}: {exc}")
+    return Document(data, f"URL (fetched by the category server at start-up, {fetch.size(len(data))} now)")

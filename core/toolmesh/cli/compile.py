@@ -1,13 +1,19 @@
-"""``toolmesh compile SPEC``: show the tools a spec compiles to, and what was skipped or simplified."""
+"""``toolmesh compile SPEC``: show the tools a spec compiles to, and what was skipped or simplified.
+
+SPEC is a file, ``-`` (standard input) or an http(s) URL, fetched as a category server fetches
+``spec.openapi.spec.url``: within the same time and size budget (``toolmesh.catalog.fetch``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from toolmesh.catalog import fetch
 from toolmesh.openapi import CompiledSpec, CompileOptions, Level, Selector, SpecError, compile_spec
 
 EXIT_BAD_INPUT = 2
@@ -17,7 +23,10 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "compile", help="compile an OpenAPI/Swagger document to MCP tools", description=__doc__
     )
-    p.add_argument("spec", help="path of a JSON or YAML document (gzip accepted), or - for standard input")
+    p.add_argument(
+        "spec",
+        help="path or http(s) URL of a JSON or YAML document (gzip accepted), or - for standard input",
+    )
     p.add_argument("--json", action="store_true", help="print the tools and diagnostics as one JSON object")
     p.add_argument("--prefix", help="tool-name prefix, as an integration's toolPrefix")
     p.add_argument(
@@ -48,8 +57,11 @@ def _options(args: argparse.Namespace) -> CompileOptions:
 
 
 def _read(path: str) -> bytes:
+    """The document: standard input, a URL (fetched within the budget: FetchError) or a file (OSError)."""
     if path == "-":
         return sys.stdin.buffer.read()
+    if path.startswith(("http://", "https://")):
+        return asyncio.run(fetch.fetch(path))
     return Path(path).read_bytes()
 
 
@@ -92,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         data = _read(args.spec)
     except OSError as exc:
         print(f"toolmesh compile: cannot read {args.spec}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except fetch.FetchError as exc:
+        print(f"toolmesh compile: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         spec = compile_spec(data, _options(args), source=args.spec)

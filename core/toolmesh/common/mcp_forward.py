@@ -72,25 +72,33 @@ class CategoryClient:
         self, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
     ) -> types.CallToolResult:
         """Call the server's tool ``name``; ``meta`` joins the request's ``_meta`` (this call only)."""
-        envelope = {
-            types.PROTOCOL_VERSION_META_KEY: LATEST_MODERN_VERSION,
-            types.CLIENT_INFO_META_KEY: CLIENT_INFO,
-            types.CLIENT_CAPABILITIES_META_KEY: {},
-            **(meta or {}),
-        }
-        body = {
-            "jsonrpc": "2.0",
-            "id": next(self._ids),
-            "method": "tools/call",
-            "params": {"name": name, "arguments": arguments or {}, "_meta": envelope},
-        }
+        params = {"name": name, "arguments": arguments or {}, "_meta": _envelope(meta)}
+        status, result = await self._request("tools/call", params, name)
+        try:
+            return types.CallToolResult.model_validate(result)
+        except ValidationError:
+            raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/call result") from None
+
+    async def list_tools(self) -> list[dict[str, Any]]:
+        """The server's tools, in wire form (one page: toolmesh's servers list every tool at once)."""
+        status, result = await self._request("tools/list", {"_meta": _envelope(None)}, None)
+        listed = result.get("tools") if isinstance(result, dict) else None
+        if not isinstance(listed, list):
+            raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/list result")
+        return [t for t in listed if isinstance(t, dict) and isinstance(t.get("name"), str)]
+
+    async def _request(self, method: str, params: dict[str, Any], name: str | None) -> tuple[int, Any]:
+        """One request's HTTP status and JSON-RPC result; a connection refused is tried again until
+        the deadline (nothing was sent), anything else fails at once."""
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json, text/event-stream",
             MCP_PROTOCOL_VERSION_HEADER: LATEST_MODERN_VERSION,
-            MCP_METHOD_HEADER: "tools/call",
-            MCP_NAME_HEADER: encode_header_value(name),
+            MCP_METHOD_HEADER: method,
         }
+        if name is not None:
+            headers[MCP_NAME_HEADER] = encode_header_value(name)
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         started = time.monotonic()
         deadline = self.connect_until if started < self.connect_until else started + self.connect_retry
@@ -112,7 +120,7 @@ class CategoryClient:
                 await asyncio.sleep(min(pause, left))
                 pause = min(2 * pause, CONNECT_PAUSE_LONGEST)
 
-    async def _post(self, data: bytes, headers: dict[str, str]) -> types.CallToolResult:
+    async def _post(self, data: bytes, headers: dict[str, str]) -> tuple[int, Any]:
         """One attempt; a ClientConnectorError (nothing sent) is left to the caller, to retry."""
         try:
             async with self._session().post(
@@ -130,7 +138,7 @@ class CategoryClient:
             raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
         except aiohttp.ClientError as exc:
             raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
-        return self._result(status, raw)
+        return status, self._result(status, raw)
 
     def _unreachable(self, exc: aiohttp.ClientConnectorError, attempts: int, seconds: float) -> str:
         error = exc.os_error
@@ -138,7 +146,7 @@ class CategoryClient:
         tried = f" ({attempts} attempts in {seconds:.1f} s)" if attempts > 1 else ""
         return f"{self.name}: cannot connect to {exc.host}:{exc.port}: {reason}{tried}"
 
-    def _result(self, status: int, raw: bytes) -> types.CallToolResult:
+    def _result(self, status: int, raw: bytes) -> Any:
         try:
             message = json.loads(raw)
         except ValueError:
@@ -146,10 +154,9 @@ class CategoryClient:
         if isinstance(message, dict) and isinstance(message.get("error"), dict):
             error = types.ErrorData.model_validate(message["error"])
             raise ServerUnavailable(f"{self.name}: {error.message}")
-        try:
-            return types.CallToolResult.model_validate(message["result"])
-        except (KeyError, TypeError, ValidationError):
-            raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/call result") from None
+        if not isinstance(message, dict) or "result" not in message:
+            raise ServerUnavailable(f"{self.name}: HTTP {status}, not a JSON-RPC result")
+        return message["result"]
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -163,3 +170,13 @@ class CategoryClient:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+
+def _envelope(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """A stateless request's ``_meta``: the protocol version, who asks, and ``meta`` (one call's)."""
+    return {
+        types.PROTOCOL_VERSION_META_KEY: LATEST_MODERN_VERSION,
+        types.CLIENT_INFO_META_KEY: CLIENT_INFO,
+        types.CLIENT_CAPABILITIES_META_KEY: {},
+        **(meta or {}),
+    }

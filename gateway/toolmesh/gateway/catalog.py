@@ -1,15 +1,17 @@
 """The gateway's view of the catalog: every tool, with its category and routing text.
 
-Built from the same objects a cluster holds (here, a folder). OpenAPI integrations are compiled
-with the shared compiler, so their tools are known, and searchable, before any category server
-runs. Tools of ``mcp`` and ``stdio`` integrations become known when their category server first
-starts (it reports them); the operator will record them in the resources' status (docs/design/0004).
+Built from the same objects a cluster holds (here, a folder). OpenAPI integrations whose document
+is in the folder are compiled with the shared compiler, so their tools are known, and searchable,
+before any category server runs. The tools of ``mcp`` and ``stdio`` integrations, and of documents
+at a URL, are known from the category server that serves them: it reports them when it starts
+(:meth:`GatewayCatalog.learn`), and local mode starts those category servers before it listens
+(discovery.py); in a cluster the operator records them in the resources' status.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,20 +142,41 @@ class GatewayCatalog:
     def dense_document(self, record: ToolRecord) -> str:
         return text.dense_document(record.name, record.description, f"{record.integration} {record.category}")
 
-    def add_discovered(self, category: str, integration: str, tools: list[dict[str, Any]]) -> bool:
-        """Tools a category server reported for an mcp/stdio integration; True when something was new."""
-        new = False
-        for tool in tools:
-            if tool["name"] not in self.tools:
-                self.tools[tool["name"]] = ToolRecord(
-                    tool["name"],
-                    tool.get("description", ""),
-                    tool.get("inputSchema") or {"type": "object"},
-                    category,
-                    integration,
-                )
-                new = True
-        return new
+    def learn(
+        self, category: str, status: Mapping[str, Any], listed: Sequence[Mapping[str, Any]] = ()
+    ) -> bool:
+        """What a category server said when it started (local mode): each integration it could not
+        serve becomes a problem (cleared once it serves it), and the tools it discovered (federated
+        servers, documents fetched from a URL) are added under the names it serves them by, with
+        their definitions from ``listed`` (its tools/list). True when the tools changed."""
+        definitions = {str(t["name"]): t for t in listed}
+        changed = False
+        for state in status.get("integrations", []):
+            name = str(state["name"])
+            failing = state.get("ready") is False
+            self.note_served(name, str(state.get("message") or "not ready") if failing else None)
+            for summary in state.get("discoveredTools") or []:
+                changed |= self._add_discovered(category, name, definitions.get(summary["name"], summary))
+        return changed
+
+    def _add_discovered(self, category: str, integration: str, tool: Mapping[str, Any]) -> bool:
+        """One discovered tool, added or brought up to date; True when the catalog changed."""
+        current = self.tools.get(tool["name"])
+        if current is not None and current.integration != integration:
+            return False  # another integration's name: the category server refuses such a clash too
+        record = ToolRecord(
+            str(tool["name"]),
+            str(tool.get("description") or ""),
+            tool.get("inputSchema") or {"type": "object"},
+            category,
+            integration,
+            tool.get("title"),
+            tool.get("annotations"),
+        )
+        if current is not None and current.definition() == record.definition():
+            return False
+        self.tools[record.name] = record
+        return True
 
 
 def records(obj: MCPIntegration, name: str, spec: bytes) -> list[ToolRecord]:
@@ -194,11 +217,8 @@ def build(catalog: Catalog) -> GatewayCatalog:
             access[entry.name] = obj.spec.access
         if obj.spec.auth is not None and obj.spec.auth.per_caller:
             auth[entry.name] = obj.spec.auth
-        if obj.spec.openapi is None:
-            continue  # discovered when the category server starts
-        if entry.spec is None:
-            problems[entry.name] = "spec.openapi.spec: fetched by the category server; indexed once it runs"
-            continue
+        if obj.spec.openapi is None or entry.spec is None:
+            continue  # a federated server or a URL: its category server discovers the tools (discovery.py)
         try:
             found = records(obj, entry.name, entry.spec)
         except SpecError as exc:

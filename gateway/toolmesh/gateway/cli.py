@@ -17,6 +17,8 @@ from toolmesh.gateway.settings import CONFIGURATION_ERRORS, GatewaySettings
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from toolmesh.gateway.service import GatewayService
+
 
 def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -118,6 +120,22 @@ def _assemble(
         return None
 
 
+def summary(service: GatewayService, started: float, direct_limit: int) -> list[str]:
+    """What ``toolmesh dev`` says once the catalog is indexed: the count, then each problem."""
+    tools = len(service.catalog.tools)
+    categories = {t.category for t in service.catalog.tools.values()}
+    face = "listed directly" if tools <= direct_limit else "behind search_tools, describe_tools and call_tool"
+    lines = [
+        f"{tools} tools in {len(categories)} categories indexed in "
+        f"{time.perf_counter() - started:.1f} s ({face})"
+    ]
+    lines += [f"integration {name}: {problem}" for name, problem in sorted(service.catalog.problems.items())]
+    lines += [
+        f"category {name}: {problem}" for name, problem in sorted(service.categories.problems().items())
+    ]
+    return lines
+
+
 def dev(args: argparse.Namespace) -> int:
     if not _check_catalog(args.catalog, "dev"):
         return 2
@@ -129,21 +147,21 @@ def dev(args: argparse.Namespace) -> int:
     if prepared is None:
         return 2
     settings, listener = prepared
-    port = listener.getsockname()[1]
-    print(f"toolmesh dev: indexing {settings.catalog} ...", file=sys.stderr, flush=True)
+    url = f"http://{settings.host}:{listener.getsockname()[1]}/mcp"
+    print(f"toolmesh dev: indexing {settings.catalog} (and starting the category servers of "
+          "MCP servers and URL specs, to discover their tools) ...", file=sys.stderr, flush=True)  # fmt: skip
     started = time.perf_counter()
     app = _assemble("dev", listener, lambda: create_app(settings, make_embedder(settings, progress_bar)))
     if app is None:
         return 2
     service = app[SERVICE]
-    tools = len(service.catalog.tools)
-    categories = sorted({t.category for t in service.catalog.tools.values()})
-    print(f"toolmesh dev: {tools} tools in {len(categories)} categories indexed in {time.perf_counter() - started:.1f} s "
-          f"({'listed directly' if tools <= settings.direct_tools_limit else 'behind search_tools, describe_tools and call_tool'})",
-          file=sys.stderr)  # fmt: skip
-    for name, problem in service.catalog.problems.items():
-        print(f"toolmesh dev: integration {name}: {problem}", file=sys.stderr)
-    print(client_config(f"http://{settings.host}:{port}/mcp"), flush=True)
+
+    async def ready(app: web.Application) -> None:  # after discovery: the source's lifespan is done
+        for line in summary(service, started, settings.direct_tools_limit):
+            print(f"toolmesh dev: {line}", file=sys.stderr)
+        print(client_config(url), flush=True)
+
+    app.on_startup.append(ready)
     web.run_app(app, sock=listener, print=None)
     return 0
 
@@ -151,13 +169,18 @@ def dev(args: argparse.Namespace) -> int:
 def search(args: argparse.Namespace) -> int:
     if not _check_catalog(args.catalog, "search"):
         return 2
-    from toolmesh.catalog import folder
-    from toolmesh.gateway import catalog as catalog_mod
+    import asyncio
+
+    from toolmesh.common import logging as logging_setup
     from toolmesh.gateway.app import make_embedder
     from toolmesh.gateway.router import Router, compact
+    from toolmesh.gateway.source import FolderSource
 
     settings = _settings(args)
-    gateway_catalog = catalog_mod.build(folder.load(settings.catalog))
+    logging_setup.configure(settings.log_level, settings.log_format)  # on stderr: stdout is the ranking
+    gateway_catalog = asyncio.run(FolderSource(settings).discover_once())
+    for name, problem in sorted(gateway_catalog.problems.items()):
+        print(f"toolmesh search: integration {name}: {problem}", file=sys.stderr)
     router = Router(gateway_catalog, make_embedder(settings))
     found = router.search(args.query, limit=args.limit, budget=10**9)
     if not found:

@@ -43,7 +43,7 @@ from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import indexed
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.settings import GatewaySettings
-from toolmesh.gateway.supervisor import CategoryUnavailable
+from toolmesh.gateway.supervisor import CategoryUnavailable, OnStart
 from toolmesh.kube import ApiError, Connection, KubeClient, load_connection
 from toolmesh.openapi import SpecError
 
@@ -370,7 +370,7 @@ class ClusterCategories:
     endpoints: dict[str, str] = field(default_factory=dict)  # category -> MCP URL (tests, out-of-cluster)
     #: Seconds a call to a category already serving keeps trying to connect (a rollout's gap).
     connect_retry: float = 5.0
-    on_start: Callable[[str, dict[str, Any]], None] | None = None
+    on_start: OnStart | None = None
     #: Told of each connection retried, with its category (the gateway counts them).
     on_connect_retry: Callable[[str], None] | None = None
     running: dict[str, CategoryClient] = field(default_factory=dict)

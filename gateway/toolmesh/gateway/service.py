@@ -217,20 +217,9 @@ class GatewayService:
         self.metrics.calls.labels(category, outcome).inc()
         self.metrics.latency.labels(category).observe(time.perf_counter() - started)
 
-    def _learn(self, category: str, status: dict[str, Any]) -> None:
-        """Index tools a category server discovered (mcp and stdio integrations) when it starts, and
-        note the integrations it could not serve (a remote that does not answer, a missing credential)."""
-        changed = False
-        for state in status.get("integrations", []):
-            failing = state.get("ready") is False
-            self.catalog.note_served(
-                state["name"], str(state.get("message") or "not ready") if failing else None
-            )
-            if state.get("discoveredTools"):
-                tools = [
-                    {"name": t["name"], "description": t.get("description", "")}
-                    for t in state["discoveredTools"]
-                ]
-                changed |= self.catalog.add_discovered(category, state["name"], tools)
-        if changed:
+    def _learn(self, category: str, status: dict[str, Any], listed: list[dict[str, Any]]) -> None:
+        """A category server started (local mode): index the tools it discovered, note the
+        integrations it could not serve (a remote that does not answer, a missing credential)."""
+        if self.catalog.learn(category, status, listed):
+            self.metrics.tools.set(len(self.catalog.tools))
             self.router.rebuild()

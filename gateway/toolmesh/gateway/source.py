@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from toolmesh.catalog import folder
 from toolmesh.gateway import catalog as catalog_mod
+from toolmesh.gateway import discovery
 from toolmesh.gateway.catalog import GatewayCatalog
 from toolmesh.gateway.cluster import ClusterSource
 from toolmesh.gateway.settings import GatewaySettings
@@ -41,29 +42,55 @@ class CatalogSource(Protocol):
 
 
 class FolderSource:
-    """Local mode: the folder's objects, read once; category servers started as child processes."""
+    """Local mode: the folder's objects, read once; category servers started as child processes.
+
+    Integrations whose tools only a category server knows (``spec.mcp``, ``spec.stdio``, a
+    document at a URL) are discovered by starting their category servers before the app listens
+    (discovery.py); each server started later (woken by a call) reports its tools again.
+    """
 
     def __init__(self, settings: GatewaySettings) -> None:
         loaded = folder.load(settings.catalog)
         self.catalog = catalog_mod.build(loaded)
         self.secrets: Mapping[str, Mapping[str, bytes]] = loaded.secrets
+        #: Category -> integrations whose tools its category server discovers.
+        self.pending = discovery.pending(loaded)
         self.categories = LocalCategories(
             settings.catalog,
             settings.category_start_seconds,
             settings.category_idle_seconds,
             settings.call_timeout_seconds,
             endpoints=dict(settings.category_endpoints),
+            on_start=self._learned,  # the gateway's service sets its own, which re-indexes too
         )
 
+    def _learned(self, category: str, status: dict[str, Any], listed: list[dict[str, Any]]) -> None:
+        self.catalog.learn(category, status, listed)
+
+    async def discover(self) -> None:
+        """Start the category servers whose tools only they know; they report them as they start."""
+        await discovery.discover(self.categories, self.catalog, self.pending)
+
     async def lifespan(self, rebuild: Callable[[], None]) -> AsyncIterator[None]:
-        """Stop idle category servers now and then; stop them all at the end. The folder is not
-        watched: ``rebuild`` is not needed (tools discovered at a start re-index on their own)."""
+        """Discover, then stop idle category servers now and then; stop them all at the end. The
+        folder is not watched: ``rebuild`` is not needed (tools a category server reports re-index
+        on their own, through the service's ``on_start``)."""
+        await self.discover()
         reaper = asyncio.create_task(self.categories.reap(REAP_EVERY), name="reap-idle-categories")
         yield
         reaper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reaper
         await self.categories.close()
+
+    async def discover_once(self) -> GatewayCatalog:
+        """The catalog with every discoverable tool, for a one-off command (``toolmesh search``):
+        the category servers are started, asked, and stopped."""
+        try:
+            await self.discover()
+        finally:
+            await self.categories.close()
+        return self.catalog
 
 
 def choose(settings: GatewaySettings) -> CatalogSource:

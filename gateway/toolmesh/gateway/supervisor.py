@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import aiohttp
 import structlog
 
+from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_forward import CategoryClient
 
 log = structlog.get_logger("toolmesh.gateway")
@@ -40,20 +41,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Told of a category server that started: its category, its /readyz status and, when it reports
+#: tools it discovered (federated servers, documents fetched from a URL), its tools/list.
+OnStart = Callable[[str, dict[str, Any], list[dict[str, Any]]], None]
+
+
 @dataclass
 class Running:
     process: asyncio.subprocess.Process
     url: str
     client: CategoryClient
     status: dict[str, Any]
+    #: The server's tools/list when its status reports discovered tools (else empty).
+    tools: list[dict[str, Any]] = field(default_factory=list)
     last_used: float = field(default_factory=time.monotonic)
+
+
+def reports_discovered(status: dict[str, Any]) -> bool:
+    """Does a category server's /readyz name tools that only it knows (discoveredTools)?"""
+    return any(state.get("discoveredTools") for state in status.get("integrations", []))
 
 
 class Categories(Protocol):
     """Where forwarded calls go: local processes (this module) or category Services (cluster.py)."""
 
-    #: Told of each category server started, with its /readyz status (local mode).
-    on_start: Callable[[str, dict[str, Any]], None] | None
+    #: Told of each category server started, with its /readyz status and tools (local mode).
+    on_start: OnStart | None
     #: Told of each connection retried, with its category (the gateway counts them).
     on_connect_retry: Callable[[str], None] | None
 
@@ -76,8 +89,8 @@ class LocalCategories:
     idle_after: float
     call_timeout: float
     log_format: str = "json"
-    #: Called with (category, /readyz status) each time a category server starts.
-    on_start: Callable[[str, dict[str, Any]], None] | None = None
+    #: Called with (category, /readyz status, tools discovered) each time a category server starts.
+    on_start: OnStart | None = None
     #: Never told here: a local category server is ready when started, nothing to retry.
     on_connect_retry: Callable[[str], None] | None = None
     running: dict[str, Running] = field(default_factory=dict)
@@ -110,7 +123,7 @@ class LocalCategories:
                 self._failed.pop(category, None)
                 self.running[category] = current
                 if self.on_start is not None:
-                    self.on_start(category, current.status)
+                    self.on_start(category, current.status, current.tools)
             current.last_used = time.monotonic()
             return current.client
 
@@ -129,8 +142,15 @@ class LocalCategories:
             await process.wait()
             raise
         client = CategoryClient(f"category {category}", f"{url}/mcp", self.call_timeout)
+        try:
+            tools = await client.list_tools() if reports_discovered(status) else []
+        except ServerUnavailable as exc:
+            await client.stop()
+            process.kill()
+            await process.wait()
+            raise CategoryUnavailable(f"the category server did not list its tools: {exc}") from None
         log.info(EV_STARTED, category=category, url=url, pid=process.pid)
-        return Running(process, url, client, status)
+        return Running(process, url, client, status, tools)
 
     async def _wait_ready(self, url: str, process: asyncio.subprocess.Process) -> dict[str, Any]:
         deadline = time.monotonic() + self.start_timeout

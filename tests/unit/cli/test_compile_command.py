@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from tests.conftest import DEMO_SPEC
 from toolmesh.cli.main import main
+from toolmesh.openapi import budgets
 
 
 def test_compile_prints_the_tools_and_a_hint_about_hidden_diagnostics(
@@ -70,3 +75,39 @@ def test_a_missing_file_is_one_line_too(capsys: pytest.CaptureFixture[str], tmp_
 def test_crds_check_passes_on_the_checked_in_files(repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(repo_root)
     assert main(["crds", "--check"]) == 0
+
+
+@pytest.fixture
+async def published() -> AsyncIterator[str]:
+    """The demo document served on loopback, and a path that answers more than the budget."""
+
+    async def document(request: web.Request) -> web.Response:
+        return web.Response(body=DEMO_SPEC.read_bytes())
+
+    async def huge(request: web.Request) -> web.StreamResponse:  # declares one byte over the budget
+        response = web.StreamResponse()
+        response.content_length = budgets.MAX_DOCUMENT_BYTES + 1
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):  # the client hangs up without reading the body
+            await response.write(b"#" * 65536)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/tasks.yaml", document)
+    app.router.add_get("/huge.yaml", huge)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+async def test_compile_fetches_a_url_and_refuses_one_over_the_compilers_budget(
+    published: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await asyncio.to_thread(main, ["compile", f"{published}/tasks.yaml", "--prefix", "tasks"]) == 0
+    assert "8 tools from 8 operations" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["compile", f"{published}/huge.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        f"toolmesh compile: {published}/huge.yaml: the document is larger than the 64.0 MiB budget; it is not read\n"
+    )
