@@ -15,6 +15,7 @@ from tests.e2e.conftest import StartGateway
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import SECRET, Connect, tasks_integration, text
 from toolmesh.gateway.catalog import ToolRecord
+from toolmesh.gateway.supervisor import LocalCategories
 from toolmesh.testing.redis import LocalRedis
 
 pytestmark = pytest.mark.e2e
@@ -164,10 +165,55 @@ async def test_metrics_count_searches_and_forwarded_calls(
     ):
         body = await response.text()
     assert 'toolmesh_gateway_searches_total{found="yes"} 1.0' in body
-    assert 'toolmesh_gateway_tool_calls_total{category="pm",outcome="ok"} 1.0' in body
-    assert 'toolmesh_gateway_tool_calls_total{category="",outcome="unknown_tool"} 1.0' in body
+    assert "toolmesh_gateway_search_seconds_count 1.0" in body
+    assert 'toolmesh_gateway_tool_calls_total{category="pm",integration="tasks",outcome="ok"} 1.0' in body
+    assert 'toolmesh_gateway_tool_call_seconds_count{category="pm",integration="tasks"} 1.0' in body
+    assert 'toolmesh_gateway_tool_calls_total{category="",integration="",outcome="unknown_tool"} 1.0' in body
     assert "toolmesh_gateway_categories_running 1.0" in body
     assert "toolmesh_gateway_tools 8.0" in body
+
+
+def samples(body: str, name: str) -> dict[str, float]:
+    """The samples of one metric in a /metrics body, by their label set as written."""
+    out = {}
+    for line in body.splitlines():
+        if line.startswith((name + "{", name + " ")):
+            labels, _, value = line[len(name) :].rpartition(" ")
+            out[labels] = float(value)
+    return out
+
+
+async def test_metrics_tell_wakes_their_latency_and_which_categories_are_asleep(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    """Local mode wakes a category by starting its server: counted and timed; the scale state
+    follows it up, and back to asleep when the idle server is stopped."""
+    gateway = await start_gateway()
+    url = gateway.mcp_url.replace("/mcp", "/metrics")
+
+    async def scrape() -> str:
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            return await response.text()
+
+    asleep = await scrape()
+    assert samples(asleep, "toolmesh_gateway_category_awake") == {'{category="pm"}': 0.0}
+    assert samples(asleep, "toolmesh_gateway_category_down") == {'{category="pm"}': 0.0}
+    assert samples(asleep, "toolmesh_gateway_category_wakes_total") == {}
+    async with connect(gateway.mcp_url) as client:
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False
+        assert (await client.call_tool("tasks__listProjects", {})).is_error is False  # awake: no wake
+    awake = await scrape()
+    assert samples(awake, "toolmesh_gateway_category_awake") == {'{category="pm"}': 1.0}
+    assert samples(awake, "toolmesh_gateway_category_wakes_total") == {'{category="pm",outcome="ok"}': 1.0}
+    assert samples(awake, "toolmesh_gateway_category_wake_seconds_count") == {'{category="pm"}': 1.0}
+    took = samples(awake, "toolmesh_gateway_category_wake_seconds_sum")['{category="pm"}']
+    calls = samples(awake, "toolmesh_gateway_tool_call_seconds_sum")['{category="pm",integration="tasks"}']
+    assert 0 < took < calls  # the first call's latency includes its wake
+    categories = gateway.service.categories
+    assert isinstance(categories, LocalCategories)
+    categories.idle_after = 0
+    await categories.reap_idle()
+    assert samples(await scrape(), "toolmesh_gateway_category_awake") == {'{category="pm"}': 0.0}
 
 
 async def test_a_category_run_elsewhere_is_used_and_never_started(

@@ -43,7 +43,7 @@ from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import indexed
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.settings import GatewaySettings
-from toolmesh.gateway.supervisor import CategoryUnavailable, OnStart
+from toolmesh.gateway.supervisor import CategoryUnavailable, OnStart, OnWake
 from toolmesh.kube import ApiError, Connection, KubeClient, load_connection
 from toolmesh.openapi import SpecError
 
@@ -373,11 +373,17 @@ class ClusterCategories:
     on_start: OnStart | None = None
     #: Told of each connection retried, with its category (the gateway counts them).
     on_connect_retry: Callable[[str], None] | None = None
+    #: Told of each wake from zero: the demand Lease renewed, then a ready pod reported or not in time.
+    on_wake: OnWake | None = None
     running: dict[str, CategoryClient] = field(default_factory=dict)
     _urls: dict[str, str] = field(default_factory=dict)
     _renewed: dict[str, float] = field(default_factory=dict)
     #: Why each category's last wake failed (until one succeeds, or it serves).
     _failed: dict[str, str] = field(default_factory=dict)
+
+    def awake(self) -> dict[str, bool]:
+        """Every MCPCategory in the namespace, True while the operator reports a ready pod."""
+        return {name: serving(obj) for name, obj in self.source.category_objects.items()}
 
     def problems(self) -> dict[str, str]:
         """Categories the operator reports not available, and those that did not wake in time."""
@@ -401,6 +407,8 @@ class ClusterCategories:
         if asleep:
             log.info(EV_WAKE, category=category)
             woken = await self.source.wait_category(category, serving, self.wake_timeout)
+            if self.on_wake is not None:
+                self.on_wake(category, time.monotonic() - started, woken is not None)
             if woken is None:
                 self._failed[category] = (
                     f"it is starting from zero pods and was not ready within {self.wake_timeout:g} s; "

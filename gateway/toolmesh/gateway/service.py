@@ -26,7 +26,7 @@ from toolmesh.gateway import auth
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.identity.credentials import CredentialsNeeded, UpstreamIdentity
 from toolmesh.gateway.identity.states import StatesUnavailable
-from toolmesh.gateway.metrics import GatewayMetrics
+from toolmesh.gateway.metrics import CategoryState, GatewayMetrics
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
@@ -78,6 +78,8 @@ class GatewayService:
         self.categories.on_connect_retry = lambda category: self.metrics.connect_retries.labels(
             category
         ).inc()
+        self.categories.on_wake = self._woken
+        self.metrics.category_states.source = self.category_states
         if self.identity.broker is not None:
             self.identity.broker.on_event = lambda integration, event: self.metrics.oauth.labels(
                 integration, event
@@ -98,6 +100,17 @@ class GatewayService:
         if log is not None:
             log.close()
         self.close()
+
+    def _woken(self, category: str, seconds: float, ok: bool) -> None:
+        self.metrics.wakes.labels(category, "ok" if ok else "failed").inc()
+        self.metrics.wake_latency.labels(category).observe(seconds)
+
+    def category_states(self) -> dict[str, CategoryState]:
+        """Every category with tools in the catalogue or known to the forwarding side: awake, down."""
+        awake = self.categories.awake()
+        down = self.categories.problems()
+        known = {record.category for record in self.catalog.tools.values()} | set(awake) | set(down)
+        return {c: CategoryState(awake.get(c, False), c in down) for c in known}
 
     async def _apply(self, event: dict[str, Any]) -> None:
         """One event of the shared learning log, on the router's thread; this replica's calls that
@@ -132,6 +145,7 @@ class GatewayService:
         return await self.on_worker(self._describe, names)
 
     def _search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
+        started = time.perf_counter()
         found = self.router.search(
             query,
             limit=limit or self.settings.search_limit,
@@ -140,6 +154,7 @@ class GatewayService:
             allowed=self.allowed,
             caller=auth.caller().subject,
         )
+        self.metrics.search_latency.observe(time.perf_counter() - started)
         self.metrics.searches.labels("yes" if found else "no").inc()
         if not found:
             return text_result("No tools match. Try other words, or fewer category filters.")
@@ -171,7 +186,7 @@ class GatewayService:
     async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
         record = self.visible(name)
         if record is None:
-            self.metrics.calls.labels("", "unknown_tool").inc()
+            self.metrics.calls.labels("", "", "unknown_tool").inc()
             return text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True)
         started = time.perf_counter()
         meta: dict[str, Any] | None = None
@@ -197,11 +212,11 @@ class GatewayService:
             client = await self.categories.client(record.category)
             result = await client.call(name, arguments, meta)
         except (CategoryUnavailable, ServerUnavailable) as exc:
-            self._observe(record.category, "unavailable", started)
+            self._observe(record, "unavailable", started)
             log.warning(EV_CALL, tool=name, category=record.category, outcome="unavailable", reason=str(exc))
             return text_result(f"category {record.category} is unavailable: {exc}", error=True)
         outcome = "error" if result.is_error else "ok"
-        self._observe(record.category, outcome, started)
+        self._observe(record, outcome, started)
         if await self.on_worker(self.router.called, auth.caller().subject, name, ok=not result.is_error):
             self.metrics.followups.labels(outcome).inc()
         log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
@@ -209,13 +224,15 @@ class GatewayService:
 
     def _refuse(self, record: ToolRecord, outcome: str, text: str, started: float) -> types.CallToolResult:
         """A call that was not forwarded: counted, logged, and answered with ``text``."""
-        self._observe(record.category, outcome, started)
+        self._observe(record, outcome, started)
         log.info(EV_CALL, tool=record.name, category=record.category, outcome=outcome)
         return text_result(text, error=True)
 
-    def _observe(self, category: str, outcome: str, started: float) -> None:
-        self.metrics.calls.labels(category, outcome).inc()
-        self.metrics.latency.labels(category).observe(time.perf_counter() - started)
+    def _observe(self, record: ToolRecord, outcome: str, started: float) -> None:
+        self.metrics.calls.labels(record.category, record.integration, outcome).inc()
+        self.metrics.latency.labels(record.category, record.integration).observe(
+            time.perf_counter() - started
+        )
 
     def _learn(self, category: str, status: dict[str, Any], listed: list[dict[str, Any]]) -> None:
         """A category server started (local mode): index the tools it discovered, note the

@@ -44,6 +44,8 @@ def free_port() -> int:
 #: Told of a category server that started: its category, its /readyz status and, when it reports
 #: tools it discovered (federated servers, documents fetched from a URL), its tools/list.
 OnStart = Callable[[str, dict[str, Any], list[dict[str, Any]]], None]
+#: Told of each wake from zero: its category, how long it took (or waited, when it failed) and whether it served.
+OnWake = Callable[[str, float, bool], None]
 
 
 @dataclass
@@ -69,9 +71,15 @@ class Categories(Protocol):
     on_start: OnStart | None
     #: Told of each connection retried, with its category (the gateway counts them).
     on_connect_retry: Callable[[str], None] | None
+    #: Told of each wake from zero (the gateway counts and times them).
+    on_wake: OnWake | None
 
     @property
     def running(self) -> Mapping[str, Any]: ...
+
+    def awake(self) -> dict[str, bool]:
+        """The categories this side knows, each True when it serves now, False when it is asleep."""
+        ...
 
     async def client(self, category: str) -> CategoryClient: ...
 
@@ -93,6 +101,8 @@ class LocalCategories:
     on_start: OnStart | None = None
     #: Never told here: a local category server is ready when started, nothing to retry.
     on_connect_retry: Callable[[str], None] | None = None
+    #: Told of each category server started for a call (local mode's wake from zero).
+    on_wake: OnWake | None = None
     running: dict[str, Running] = field(default_factory=dict)
     #: Category servers someone else runs (e.g. docker-compose services): used, never started or stopped.
     endpoints: dict[str, str] = field(default_factory=dict)
@@ -115,17 +125,31 @@ class LocalCategories:
                 del self.running[category]
                 current = None
             if current is None:
+                started = time.monotonic()
                 try:
                     current = await self._start(category)
                 except CategoryUnavailable as exc:
                     self._failed[category] = str(exc)
+                    self._woken(category, started, ok=False)
                     raise
                 self._failed.pop(category, None)
+                self._woken(category, started, ok=True)
                 self.running[category] = current
                 if self.on_start is not None:
                     self.on_start(category, current.status, current.tools)
             current.last_used = time.monotonic()
             return current.client
+
+    def _woken(self, category: str, started: float, *, ok: bool) -> None:
+        if self.on_wake is not None:
+            self.on_wake(category, time.monotonic() - started, ok)
+
+    def awake(self) -> dict[str, bool]:
+        """Category servers run elsewhere are taken as awake; local ones while their process lives."""
+        states = dict.fromkeys(self.endpoints, True)
+        for category, current in self.running.items():
+            states[category] = current.process.returncode is None
+        return states
 
     async def _start(self, category: str) -> Running:
         port = free_port()

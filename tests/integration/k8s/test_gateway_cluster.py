@@ -288,6 +288,9 @@ async def test_readyz_states_failing_integrations_and_categories_down_and_the_ga
                 return "code" in down and body["problems"]["categories"] == down
 
             await eventually(as_the_operator_says, what="the categories the operator reports not Available")
+            down = "toolmesh_gateway_category_down"
+            assert await metric(http, url, down, category="code") == 1
+            assert await metric(http, url, "toolmesh_gateway_category_awake", category="code") == 0
 
             async with Client(f"{url}/mcp") as client:
                 result = await client.call_tool("status__listComponents", {})
@@ -304,6 +307,7 @@ async def test_readyz_states_failing_integrations_and_categories_down_and_the_ga
                 return found if found and (found == operator_says or wake_failed) else None
 
             assert await eventually(pm_down, what="pm reported down")
+            assert await metric(http, url, down, category="pm") == 1
             await kube.delete("MCPIntegration", namespace, "orphan")
 
             async def orphan_gone() -> bool:
@@ -328,14 +332,20 @@ def closed_port() -> Iterator[socket.socket]:
     sock.close()
 
 
-async def connect_retries(http: aiohttp.ClientSession, gateway_url: str, category: str) -> float:
+async def metric(http: aiohttp.ClientSession, gateway_url: str, name: str, **labels: str) -> float:
+    """A sample of the gateway's /metrics (0 when it has none with these labels)."""
     async with http.get(f"{gateway_url}/metrics") as response:
         for family in text_string_to_metric_families(await response.text()):
             for sample in family.samples:
-                if sample.name == "toolmesh_gateway_category_connect_retries_total":
-                    if sample.labels.get("category") == category:
-                        return sample.value
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    return sample.value
     return 0.0
+
+
+async def connect_retries(http: aiohttp.ClientSession, gateway_url: str, category: str) -> float:
+    return await metric(
+        http, gateway_url, "toolmesh_gateway_category_connect_retries_total", category=category
+    )
 
 
 async def test_a_woken_category_answers_the_first_call_though_its_port_opens_a_while_after_it_is_ready(
@@ -391,6 +401,14 @@ async def test_a_woken_category_answers_the_first_call_though_its_port_opens_a_w
             assert [p["id"] for p in json.loads(text(result))] == ["apollo"]
             assert lag >= 1.0
             assert await connect_retries(http, gateway_url, "pm") >= 5
+            wakes = "toolmesh_gateway_category_wakes_total"
+            assert await metric(http, gateway_url, wakes, category="pm", outcome="ok") == 1
+            assert await metric(http, gateway_url, wakes, category="pm", outcome="failed") == 0
+            took = await metric(
+                http, gateway_url, "toolmesh_gateway_category_wake_seconds_sum", category="pm"
+            )
+            assert 0 < took < 30  # to the operator reporting a ready pod, within the wake's deadline
+            assert await metric(http, gateway_url, "toolmesh_gateway_category_awake", category="pm") == 1
     finally:
         for task in (stand_in, late):
             if task is not None:
