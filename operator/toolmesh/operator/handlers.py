@@ -13,11 +13,13 @@ import contextlib
 
 import aiohttp
 import kopf
+from aiohttp import web
 
 from toolmesh.api import GROUP, VERSION
 from toolmesh.api.meta import ObjectMeta
+from toolmesh.common import ops_listener
 from toolmesh.kube import Connection, KubeClient
-from toolmesh.operator import names, observed
+from toolmesh.operator import metrics, names, observed
 from toolmesh.operator.reconcile import Operator
 from toolmesh.operator.settings import OperatorSettings
 
@@ -65,6 +67,25 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object)
     )
     await memo.operator.prime()
     memo.resync = asyncio.create_task(_resync(memo.operator, config), name="resync")
+    memo.metrics = await _serve_metrics(memo.operator, config)
+
+
+async def _serve_metrics(operator: Operator, config: OperatorSettings) -> web.AppRunner | None:
+    """/metrics (and /healthz, /readyz) on the metrics port, if one is set."""
+    if config.metrics_port is None:
+        return None
+    app = web.Application()
+    ops_listener.add_routes(
+        app, lambda: ({"status": "ok"}, 200), metrics.registry(lambda: operator.integrations)
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, config.metrics_host, config.metrics_port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    return runner
 
 
 async def _resync(operator: Operator, config: OperatorSettings) -> None:
@@ -84,6 +105,8 @@ async def cleanup(memo: kopf.Memo, **_: object) -> None:
     memo.resync.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await memo.resync
+    if memo.metrics is not None:
+        await memo.metrics.cleanup()
     operator = _operator(memo)
     await operator.close()
     await operator.http.close()

@@ -51,6 +51,15 @@ class OperatorSettings(BaseSettings):
         default=None,
         description="Where kopf serves its liveness probe, e.g. http://0.0.0.0:8080/healthz (the chart's probes). Unset: none.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of /metrics (Prometheus; also /healthz and /readyz), e.g. 8081 (the chart's). Unset: not served.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address /metrics listens on (the chart's: 0.0.0.0)."
+    )
     workers: int = Field(default=8, ge=1, le=64, description="Reconciles running at once.")
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(default="json", description="json (production) or console (development).")
