@@ -10,14 +10,14 @@ reached five ways by the same SDK client, each a separate process chain on loopb
    running the upstream over stdio and serving it over Streamable HTTP;
 3. **category server**: toolmesh's category server federating the same stdio upstream
    (``spec.stdio``);
-4. **gateway**: toolmesh's gateway in front of that category server (folder mode, no auth,
-   ``TOOLMESH_CATEGORY_ENDPOINTS``), the tool listed directly;
-5. **gateway, call_tool**: the same gateway with the meta-tools (``--direct-tools-limit 0``).
+4. **gateway**: toolmesh's gateway on the same folder (folder mode, no auth, lexical routing), in
+   front of the category server it starts itself for it, the tool listed directly;
+5. **gateway, call_tool**: the same gateway with the meta-tools (``TOOLMESH_DIRECT_TOOLS_LIMIT=0``).
 
 For each: p50/p99 of sequential ``tools/call`` on one session, calls/s with C concurrent callers,
 and the CPU each bridge's own process spent per call during the concurrent phase (children
-excluded: the upstream's CPU is the same in every row). Ratios are to direct; "hop" is what the
-gateway adds to the category server it forwards to. Noise on these 2-core machines: repeat a run;
+excluded: the upstream's CPU is the same in every row, and the gateway's category server is its
+child). Ratios are to direct; "hop" is what the gateway adds to a category server. Noise on these 2-core machines: repeat a run;
 p50s move by about 0.2 ms between runs (docs/design/0014-forwarding-fast-path.md).
 """
 
@@ -92,7 +92,6 @@ async def chain(folder: Path) -> AsyncIterator[dict[str, tuple[str, int, str]]]:
         "TOOLMESH_SOURCE": "folder",
         "TOOLMESH_AUTH": "none",
         "TOOLMESH_LEXICAL_ONLY": "true",
-        "TOOLMESH_CATEGORY_ENDPOINTS": f'{{"data": "http://127.0.0.1:{ports["category"]}/mcp"}}',
     }
     gateway = [sys.executable, "-m", "toolmesh.cli.main", "gateway", "--catalog", str(folder)]
     processes = {
@@ -113,7 +112,9 @@ async def chain(folder: Path) -> AsyncIterator[dict[str, tuple[str, int, str]]]:
             [sys.executable, "-m", "toolmesh.category", str(folder), "--port", str(ports["category"])], quiet
         ),
         "gateway": start([*gateway, "--port", str(ports["gateway"])], gateway_env),
-        "meta": start([*gateway, "--port", str(ports["meta"]), "--direct-tools-limit", "0"], gateway_env),
+        "meta": start(
+            [*gateway, "--port", str(ports["meta"])], {**gateway_env, "TOOLMESH_DIRECT_TOOLS_LIMIT": "0"}
+        ),
     }
     try:
         for name in ("category", "gateway", "meta"):

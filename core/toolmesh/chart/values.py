@@ -152,7 +152,7 @@ class Gateway(Values):
     )
     resources: Annotated[Resources, Field(description="Gateway container resources.")] = Field(
         default_factory=lambda: Resources(
-            requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "1Gi"}
+            requests={"cpu": "250m", "memory": "1Gi"}, limits={"memory": "2Gi"}
         )
     )
 
