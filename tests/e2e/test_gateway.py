@@ -233,6 +233,44 @@ async def test_a_category_run_elsewhere_is_used_and_never_started(
     assert gateway.service.categories.running == {}  # no child process was started
 
 
+async def test_a_category_server_run_elsewhere_is_asked_what_it_federates(
+    start_category: StartCategory, start_gateway: StartGateway, connect: Connect
+) -> None:
+    """A compose service federating a stdio server: the gateway indexes the tools that server
+    discovered (its /readyz and tools/list), under the names it serves, and calls them there."""
+    from tests.e2e.test_federation import stdio_integration
+
+    elsewhere = await start_category({"notes.yaml": stdio_integration()})
+    gateway = await start_gateway(
+        extra={"notes.yaml": stdio_integration()},
+        category_endpoints={"data": elsewhere.mcp_url},
+        direct_tools_limit=0,
+    )
+    async with connect(gateway.mcp_url) as client:
+        found = text(await client.call_tool("search_tools", {"query": "greet someone"}))
+        assert found.splitlines()[0].startswith("notes__greet [data]"), found
+        greeted = await client.call_tool("call_tool", {"name": "notes__greet", "arguments": {"name": "Ada"}})
+    assert text(greeted).startswith("ahoy, Ada (pid "), text(greeted)
+    assert gateway.service.categories.running == {}  # asked and used, never started here
+
+
+async def test_a_category_server_run_elsewhere_that_does_not_answer_is_a_problem_naming_it(
+    start_gateway: StartGateway, connect: Connect
+) -> None:
+    from tests.e2e.test_federation import free_port, stdio_integration
+
+    nowhere = f"http://127.0.0.1:{free_port()}/mcp"
+    gateway = await start_gateway(
+        extra={"notes.yaml": stdio_integration()},
+        category_endpoints={"data": nowhere},
+        category_start_seconds=2,
+    )
+    problem = gateway.service.catalog.problems["notes"]  # asked before the gateway listened
+    assert problem.startswith("its tools are not indexed: its category server (data) did not start: ")
+    assert f"the category server at {nowhere} did not answer: " in problem
+    assert gateway.service.categories.problems()["data"] == problem.split("did not start: ", 1)[1]
+
+
 async def test_with_learning_on_a_tool_callers_pick_after_a_search_rises_in_the_next(
     start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
 ) -> None:

@@ -217,7 +217,10 @@ class GatewayService:
             return text_result(f"category {record.category} is unavailable: {exc}", error=True)
         outcome = "error" if result.is_error else "ok"
         self._observe(record, outcome, started)
-        if await self.on_worker(self.router.called, auth.caller().subject, name, ok=not result.is_error):
+        learning = self.router.outcomes is not None  # off: no hop to the router's thread for nothing
+        if learning and await self.on_worker(
+            self.router.called, auth.caller().subject, name, ok=not result.is_error
+        ):
             self.metrics.followups.labels(outcome).inc()
         log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
         return result

@@ -114,8 +114,9 @@ class LocalCategories:
     async def client(self, category: str) -> CategoryClient:
         """The client of a running category server, started first if needed."""
         if (url := self.endpoints.get(category)) is not None:
-            if category not in self._external:
-                self._external[category] = CategoryClient(f"category {category}", url, self.call_timeout)
+            async with self._locks.setdefault(category, asyncio.Lock()):
+                if category not in self._external:
+                    self._external[category] = await self._ask_external(category, url)
             return self._external[category]
         async with self._locks.setdefault(category, asyncio.Lock()):
             current = self.running.get(category)
@@ -139,6 +140,31 @@ class LocalCategories:
                     self.on_start(category, current.status, current.tools)
             current.last_used = time.monotonic()
             return current.client
+
+    async def _ask_external(self, category: str, url: str) -> CategoryClient:
+        """The client of a category server someone else runs, once it has told what it serves: its
+        ``/readyz`` beside ``/mcp`` and, when it discovered tools (federated servers, URL specs), its
+        own tools/list, both told to ``on_start`` as a started server's are. One that does not answer
+        is CategoryUnavailable (the next call asks again)."""
+        client = CategoryClient(f"category {category}", url, self.call_timeout)
+        readyz = url.rstrip("/").removesuffix("/mcp") + "/readyz"
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.start_timeout)) as http,
+                http.get(readyz) as response,
+            ):
+                status: dict[str, Any] = await response.json() if response.status == 200 else {}
+            tools = await client.list_tools() if reports_discovered(status) else []
+        except (aiohttp.ClientError, TimeoutError, ValueError, ServerUnavailable) as exc:
+            await client.stop()
+            self._failed[category] = (
+                f"the category server at {url} did not answer: {type(exc).__name__}: {exc}"
+            )
+            raise CategoryUnavailable(self._failed[category]) from None
+        self._failed.pop(category, None)
+        if self.on_start is not None and status:
+            self.on_start(category, status, tools)
+        return client
 
     def _woken(self, category: str, started: float, *, ok: bool) -> None:
         if self.on_wake is not None:
