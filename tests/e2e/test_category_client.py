@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from mcp import Client
+from mcp.types import SERVER_INFO_META_KEY
 
 from tests.conftest import StartCategory
 from tests.e2e.stub_upstream import Reply, StubUpstream
@@ -42,7 +43,12 @@ async def test_results_are_those_the_sdk_client_gets(
             ]:
                 ours = await forward.call(name, arguments)
                 theirs = await sdk.call_tool(name, arguments)
-                assert ours.model_dump() == theirs.model_dump()
+                assert ours.model_dump(exclude={"meta"}) == theirs.model_dump(exclude={"meta"})
+                # The category server's serverInfo stamp is dropped: whoever passes the result on
+                # (the gateway) stamps its own. It is all the category server puts in _meta.
+                assert theirs.meta is not None
+                assert set(theirs.meta) == {SERVER_INFO_META_KEY}
+                assert ours.meta is None
         assert (await forward.call("tasks__getTask", {"projectId": "apollo", "taskId": 7})).is_error is False
     finally:
         await forward.stop()

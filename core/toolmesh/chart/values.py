@@ -151,9 +151,7 @@ class Gateway(Values):
         default_factory=Autoscaling
     )
     resources: Annotated[Resources, Field(description="Gateway container resources.")] = Field(
-        default_factory=lambda: Resources(
-            requests={"cpu": "250m", "memory": "1Gi"}, limits={"memory": "2Gi"}
-        )
+        default_factory=lambda: Resources(requests={"cpu": "250m", "memory": "1Gi"}, limits={"memory": "2Gi"})
     )
 
 

@@ -17,6 +17,14 @@ not ``application/json`` (415), JSON nested deeper than :data:`MAX_DEPTH` and a 
 
 What it does not do: SSE streams (progress notifications are dropped), server-to-client requests,
 ``subscriptions/listen``. Authentication belongs to middleware in front of the route.
+
+The forwarding hot path (``fast_call``): a ``tools/call`` that a server only forwards can skip the
+kernel (its per-request runner, context, middleware and result model) and hand back the result in
+wire form. The SDK's types still decide what is valid: the request passes the same per-version
+surface validation (``mcp_types.methods.validate_client_request``) and typed parameters, and the
+result the same per-version sieve (``serialize_server_result``), ``resultType`` and ``serverInfo``
+stamp as the kernel gives it; anything the hook declines, or any request that does not validate, goes
+to the kernel, which answers it as before (docs/design/0014-forwarding-fast-path.md).
 """
 
 from __future__ import annotations
@@ -42,8 +50,19 @@ from mcp.shared.inbound import (
     classify_inbound_request,
 )
 from mcp.shared.transport_context import TransportContext
-from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, JSONRPCRequest, JSONRPCResponse
-from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp.types import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    SERVER_INFO_META_KEY,
+    CallToolRequestParams,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCRequest,
+    JSONRPCResponse,
+)
+from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from mcp_types import methods
 from pydantic import BaseModel, ValidationError
 
 LEGACY_DEFAULT_VERSION = "2025-03-26"  # what a 2025 client that sends no version header speaks
@@ -217,6 +236,9 @@ def _error(request_id: Any, code: int, message: str, data: Any = None) -> web.Re
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: The forwarding hot path: a tool's name and arguments -> its result in wire form (a CallToolResult
+#: as JSON), or None to leave the request to the SDK's kernel.
+FastCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass
@@ -226,6 +248,8 @@ class McpEndpoint:
     server: Server[Any]
     #: Browser origins allowed besides none at all; the default allows no ``Origin``.
     origins: OriginPolicy = field(default_factory=OriginPolicy)
+    #: Answers the tools/call requests it takes without the kernel (see the module's docstring).
+    fast_call: FastCall | None = None
     _state: Any = None
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
@@ -280,6 +304,10 @@ class McpEndpoint:
             )
         else:
             connection = Connection.from_envelope(version or LEGACY_DEFAULT_VERSION, None, None)
+        if self.fast_call is not None and rpc.method == "tools/call":
+            fast = await self._fast(rpc, connection.protocol_version)
+            if fast is not None:
+                return fast
         transport = TransportContext(
             kind="streamable-http", can_send_request=False, headers=dict(request.headers)
         )
@@ -292,3 +320,27 @@ class McpEndpoint:
             err = modern_error_data(exc)
             return _error(rpc.id, err.code, err.message, err.data)
         return _reply(JSONRPCResponse(jsonrpc="2.0", id=rpc.id, result=result))
+
+    async def _fast(self, rpc: JSONRPCRequest, version: str) -> web.Response | None:
+        """A tools/call answered by ``fast_call``, shaped as the kernel shapes it; None to leave it
+        to the kernel (the hook declined, or the request is not valid: the kernel says how)."""
+        assert self.fast_call is not None
+        try:
+            methods.validate_client_request("tools/call", version, rpc.params)
+            params = CallToolRequestParams.model_validate(rpc.params or {}, by_name=False)
+        except (ValidationError, KeyError, ValueError):
+            return None
+        raw = await self.fast_call(params.name, params.arguments or {})
+        if raw is None:
+            return None
+        try:
+            wire = methods.serialize_server_result("tools/call", version, raw)
+        except ValidationError:  # a bug of ours, as the kernel words it (the detail echoes the body)
+            return _error(rpc.id, INTERNAL_ERROR, "Handler returned an invalid result")
+        if version in MODERN_PROTOCOL_VERSIONS:
+            wire.setdefault("resultType", "complete")
+            meta = wire.get("_meta")
+            if meta is None or (isinstance(meta, dict) and meta.get(SERVER_INFO_META_KEY) is None):
+                wire["_meta"] = {**(meta or {}), SERVER_INFO_META_KEY: self.server.server_info_stamp}
+        body = {"jsonrpc": "2.0", "id": rpc.id, "result": wire}
+        return web.Response(text=json.dumps(body), content_type="application/json")

@@ -72,12 +72,27 @@ class CategoryClient:
         self, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
     ) -> types.CallToolResult:
         """Call the server's tool ``name``; ``meta`` joins the request's ``_meta`` (this call only)."""
-        params = {"name": name, "arguments": arguments or {}, "_meta": _envelope(meta)}
-        status, result = await self._request("tools/call", params, name)
+        result = await self.call_wire(name, arguments, meta)
         try:
             return types.CallToolResult.model_validate(result)
         except ValidationError:
-            raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/call result") from None
+            raise ServerUnavailable(f"{self.name}: not a tools/call result") from None
+
+    async def call_wire(
+        self, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """:meth:`call`'s result as the server sent it (JSON), for a caller that passes it on and
+        has it validated there (the forwarding fast path); its ``serverInfo`` stamp is dropped: the
+        server that passes it on stamps its own."""
+        params = {"name": name, "arguments": arguments or {}, "_meta": _envelope(meta)}
+        status, result = await self._request("tools/call", params, name)
+        if not isinstance(result, dict) or not isinstance(result.get("content"), list):
+            raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/call result")
+        meta_out = result.get("_meta")
+        if isinstance(meta_out, dict) and types.SERVER_INFO_META_KEY in meta_out:
+            rest = {k: v for k, v in meta_out.items() if k != types.SERVER_INFO_META_KEY}
+            result = {k: v for k, v in result.items() if k != "_meta"} | ({"_meta": rest} if rest else {})
+        return result
 
     async def list_tools(self) -> list[dict[str, Any]]:
         """The server's tools, in wire form (one page: toolmesh's servers list every tool at once)."""

@@ -14,6 +14,7 @@ from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
 from toolmesh.common import tools
+from toolmesh.common.mcp_aiohttp import FastCall
 from toolmesh.common.mcp_results import text_result
 from toolmesh.gateway.service import GatewayService
 
@@ -105,6 +106,32 @@ def _direct_tools(service: GatewayService) -> list[types.Tool]:
     return [tools.sdk(r.definition()) for r in service.catalog.tools.values() if service.allowed(r)]
 
 
+def forwarded(service: GatewayService, name: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The tool and arguments a call forwards to a category server, or None for a call the gateway
+    answers itself (a search, a describe, a call_tool whose arguments are not valid).
+
+    A tool listed directly, or any tool name that is not a meta-tool, is forwarded as it is; so is
+    ``call_tool``'s target. The one decision, for the SDK's handler and the fast path alike.
+    """
+    if name not in META_NAMES or (service.direct and name in service.catalog.tools):
+        return name, args
+    if name != CALL or not VALIDATORS[CALL].is_valid(args) or not isinstance(args.get("name"), str):
+        return None
+    arguments = args.get("arguments")
+    return args["name"], arguments if isinstance(arguments, dict) else {}
+
+
+def fast_call(service: GatewayService) -> FastCall:
+    """The forwarding hot path of the MCP endpoint (toolmesh.common.mcp_aiohttp): forwarded calls
+    in wire form; everything else (None) to the SDK's kernel and :func:`build`'s handler."""
+
+    async def forward(name: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        target = forwarded(service, name, args)
+        return None if target is None else await service.call_wire(*target)
+
+    return forward
+
+
 def build(service: GatewayService) -> Server[Any]:
     """The MCP server: a small catalog's tools listed as they are, a larger one behind the meta-tools.
 
@@ -118,8 +145,9 @@ def build(service: GatewayService) -> Server[Any]:
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         args = params.arguments or {}
-        if params.name not in META_NAMES or (service.direct and params.name in service.catalog.tools):
-            return await service.call(params.name, args)
+        target = forwarded(service, params.name, args)
+        if target is not None:
+            return await service.call(*target)
         if params.name in VALIDATORS:
             _validate(params.name, args)
         if params.name == SEARCH:
@@ -138,12 +166,8 @@ def build(service: GatewayService) -> Server[Any]:
                     "describe_tools needs names: a list of tool names from search_tools", error=True
                 )
             return await service.describe([str(n) for n in names])
-        if params.name == CALL:
-            name = args.get("name")
-            if not isinstance(name, str):
-                return text_result("call_tool needs name: the tool's name from search_tools", error=True)
-            arguments = args.get("arguments") if isinstance(args.get("arguments"), dict) else {}
-            return await service.call(name, arguments)
+        if params.name == CALL:  # forwarded() took every call_tool with valid arguments and a name
+            return text_result("call_tool needs name: the tool's name from search_tools", error=True)
         raise AssertionError(f"unhandled meta-tool {params.name}")  # pragma: no cover
 
     return Server("toolmesh-gateway", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool)

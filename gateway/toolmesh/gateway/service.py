@@ -21,7 +21,7 @@ from mcp import types
 
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
 from toolmesh.common.mcp_client import ServerUnavailable
-from toolmesh.common.mcp_results import text_result
+from toolmesh.common.mcp_results import text_result, wire
 from toolmesh.gateway import auth
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.identity.credentials import CredentialsNeeded, UpstreamIdentity
@@ -184,10 +184,16 @@ class GatewayService:
         return text_result(json.dumps(payload, ensure_ascii=False))
 
     async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        """Forward a call to the tool's category server; the result, or why it was not forwarded."""
+        return types.CallToolResult.model_validate(await self.call_wire(name, arguments))
+
+    async def call_wire(self, name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+        """:meth:`call` with the result in wire form, as the category server sent it (the forwarding
+        fast path passes it on; the MCP endpoint validates it for the caller's protocol version)."""
         record = self.visible(name)
         if record is None:
             self.metrics.calls.labels("", "", "unknown_tool").inc()
-            return text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True)
+            return wire(text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True))
         started = time.perf_counter()
         meta: dict[str, Any] | None = None
         own = self.catalog.auth.get(record.integration)
@@ -210,26 +216,25 @@ class GatewayService:
             meta = {USER_CREDENTIALS_META: values}
         try:
             client = await self.categories.client(record.category)
-            result = await client.call(name, arguments, meta)
+            result = await client.call_wire(name, arguments, meta)
         except (CategoryUnavailable, ServerUnavailable) as exc:
             self._observe(record, "unavailable", started)
             log.warning(EV_CALL, tool=name, category=record.category, outcome="unavailable", reason=str(exc))
-            return text_result(f"category {record.category} is unavailable: {exc}", error=True)
-        outcome = "error" if result.is_error else "ok"
+            return wire(text_result(f"category {record.category} is unavailable: {exc}", error=True))
+        failed = result.get("isError") is True
+        outcome = "error" if failed else "ok"
         self._observe(record, outcome, started)
         learning = self.router.outcomes is not None  # off: no hop to the router's thread for nothing
-        if learning and await self.on_worker(
-            self.router.called, auth.caller().subject, name, ok=not result.is_error
-        ):
+        if learning and await self.on_worker(self.router.called, auth.caller().subject, name, ok=not failed):
             self.metrics.followups.labels(outcome).inc()
         log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
         return result
 
-    def _refuse(self, record: ToolRecord, outcome: str, text: str, started: float) -> types.CallToolResult:
+    def _refuse(self, record: ToolRecord, outcome: str, text: str, started: float) -> dict[str, Any]:
         """A call that was not forwarded: counted, logged, and answered with ``text``."""
         self._observe(record, outcome, started)
         log.info(EV_CALL, tool=record.name, category=record.category, outcome=outcome)
-        return text_result(text, error=True)
+        return wire(text_result(text, error=True))
 
     def _observe(self, record: ToolRecord, outcome: str, started: float) -> None:
         self.metrics.calls.labels(record.category, record.integration, outcome).inc()
