@@ -145,6 +145,7 @@ async def test_a_category_is_started_on_use_stopped_when_idle_and_restarted_afte
         again = await client.call_tool("tasks__listProjects", {})
         assert again.is_error is False, text(again)
         assert categories.running["pm"].process.pid != first.pid
+        await asyncio.sleep(0.05)  # idle for longer than category_idle_seconds, however fast the call was
         await categories.reap_idle()
         assert categories.running == {}
         assert (await client.call_tool("tasks__listProjects", {})).is_error is False
