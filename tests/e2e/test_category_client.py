@@ -24,6 +24,7 @@ from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.common.mcp_results import text_result
 from toolmesh.testing.cluster import free_port
+from toolmesh.testing.http import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -76,11 +77,8 @@ async def broken_server() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/mcp", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/mcp"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield f"{url}/mcp"
 
 
 async def test_every_failure_is_a_clear_server_unavailable(broken_server: str) -> None:

@@ -7,6 +7,7 @@ same gateway service, without the fast path, is the reference. Every other e2e t
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +24,7 @@ from tests.e2e.stub_upstream import Reply, StubUpstream
 from toolmesh.common.mcp_aiohttp import McpEndpoint
 from toolmesh.gateway import server as server_mod
 from toolmesh.gateway.service import GatewayService
+from toolmesh.testing.http import serving
 
 pytestmark = pytest.mark.e2e
 LEGACY = "2025-06-18"
@@ -49,22 +51,16 @@ def request(
 @pytest.fixture
 async def kernel_only() -> AsyncIterator[Any]:
     """Serve a gateway service's MCP server without the fast path, on its own port."""
-    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def serve(service: GatewayService) -> str:
-        endpoint = McpEndpoint(server_mod.build(service))
-        app = web.Application()
-        app.router.add_route("*", "/mcp", endpoint.handle)
-        app.cleanup_ctx.append(endpoint.lifespan)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}/mcp"
+        async def serve(service: GatewayService) -> str:
+            endpoint = McpEndpoint(server_mod.build(service))
+            app = web.Application()
+            app.router.add_route("*", "/mcp", endpoint.handle)
+            app.cleanup_ctx.append(endpoint.lifespan)
+            return f"{await stack.enter_async_context(serving(app))}/mcp"
 
-    yield serve
-    for runner in runners:
-        await runner.cleanup()
+        yield serve
 
 
 CASES = [

@@ -24,6 +24,7 @@ from tests.e2e.test_category_server import SECRET, tasks_integration, text
 from tests.e2e.test_federation import git, mcp_server_git  # noqa: F401  (the session fixture)
 from tests.e2e.test_local_stack import wait_http
 from toolmesh.gateway.supervisor import free_port
+from toolmesh.testing.http import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.packaged]
 
@@ -37,11 +38,8 @@ async def spec_url() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/openapi.yaml", document)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/openapi.yaml"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield f"{url}/openapi.yaml"
 
 
 def repository(path: Path) -> Path:

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from toolmesh.catalog import fetch
+from toolmesh.testing.http import serving
 
 DOCUMENT = b"openapi: 3.0.3\n" + b"# padding\n" * 400  # 4 KiB
 
@@ -35,11 +36,8 @@ async def server() -> AsyncIterator[str]:
     app.router.add_get("/whole", whole)
     app.router.add_get("/streamed", streamed)
     app.router.add_get("/slow", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 async def test_a_document_within_the_budget_arrives_whole_however_it_is_sent(server: str) -> None:

@@ -16,6 +16,7 @@ from aiohttp import web
 from tests.conftest import DEMO_SPEC
 from toolmesh.cli.main import main
 from toolmesh.openapi import budgets
+from toolmesh.testing.http import serving
 
 
 def test_compile_prints_the_tools_and_a_hint_about_hidden_diagnostics(
@@ -95,11 +96,8 @@ async def published() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/tasks.yaml", document)
     app.router.add_get("/huge.yaml", huge)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 async def test_compile_fetches_a_url_and_refuses_one_over_the_compilers_budget(
