@@ -159,18 +159,23 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
 
+def repository(path: Path) -> Path:
+    """A git repository at ``path`` with one commit (README.md)."""
+    path.mkdir()
+    git(path, "init", "-q")
+    git(path, "config", "user.email", "ada@example.com")
+    git(path, "config", "user.name", "Ada")
+    (path / "README.md").write_text("hello\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-qm", "first commit")
+    return path
+
+
 @pytest.mark.packaged
 async def test_a_packaged_stdio_server_from_pypi_works_against_a_real_repository(
     start_category: StartCategory, connect: Connect, mcp_server_git: Path, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    git(repo, "config", "user.email", "ada@example.com")
-    git(repo, "config", "user.name", "Ada")
-    (repo / "README.md").write_text("hello\n")
-    git(repo, "add", "README.md")
-    git(repo, "commit", "-qm", "first commit")
+    repo = repository(tmp_path / "repo")
     server = await start_category({"git.yaml": f"""
         apiVersion: toolmesh.dev/v1alpha1
         kind: MCPIntegration

@@ -21,7 +21,7 @@ from tests.conftest import DEMO_SPEC
 from tests.e2e.remote_mcp import HeaderRecorder
 from tests.e2e.stub_upstream import StubUpstream
 from tests.e2e.test_category_server import SECRET, tasks_integration, text
-from tests.e2e.test_federation import git, mcp_server_git  # noqa: F401  (the session fixture)
+from tests.e2e.test_federation import mcp_server_git, repository  # noqa: F401  (the session fixture)
 from tests.e2e.test_local_stack import wait_http
 from toolmesh.gateway.supervisor import free_port
 from toolmesh.testing.http import serving
@@ -40,17 +40,6 @@ async def spec_url() -> AsyncIterator[str]:
     app.router.add_get("/openapi.yaml", document)
     async with serving(app) as url:
         yield f"{url}/openapi.yaml"
-
-
-def repository(path: Path) -> Path:
-    path.mkdir()
-    git(path, "init", "-q")
-    git(path, "config", "user.email", "ada@example.com")
-    git(path, "config", "user.name", "Ada")
-    (path / "README.md").write_text("hello\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-qm", "first commit")
-    return path
 
 
 def catalog(folder: Path, upstream: str, spec_url: str, remote: str, git_server: Path, repo: Path) -> Path:
