@@ -1,11 +1,13 @@
-"""The gateway's memory for a catalogue: steady RSS and the peak while it indexes. Prints figures;
-asserts nothing.
+"""A new gateway replica on a catalogue: how long until its index is whole, its steady RSS and the
+peak while it indexes. Prints figures; asserts nothing.
 
     python bench/gateway_memory.py [FOLDER]     # default: hack/generate_catalog.py's, 43 per category
 
-The gateway runs in folder mode on FOLDER with an empty vector cache (a pod's first start: every
-description is embedded), lexical and dense routing as deployed. Every 2 s: RSS and its high-water
-mark (VmHWM), until ``/readyz`` reports the whole catalogue indexed; then 10 s more at rest.
+The gateway runs in folder mode on FOLDER with an empty vector cache of its own (a new pod), lexical
+and dense routing as deployed, twice, each with a real Redis as TOOLMESH_REDIS_URL (shared
+vectors, as the chart wires replicas): the first replica embeds every description (Redis empty),
+the second reads them back. For each: seconds until ``/readyz`` reports the whole catalogue
+indexed, then RSS after 10 s at rest and its high-water mark (VmHWM).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalogue_on_node import generated_folder
 from toolmesh.testing.cluster import free_port
+from toolmesh.testing.redis import LocalRedis
 
 
 def memory_mib(pid: int) -> dict[str, float]:
@@ -38,12 +41,12 @@ def readiness(port: int) -> dict[str, object]:
         return {}
 
 
-def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else generated_folder(43)
+def replica(folder: Path, redis_url: str) -> dict[str, object]:
+    """One new replica on ``folder``: time to a whole index, RSS at rest and its peak."""
     port = free_port()
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "TOOLMESH_SOURCE": "folder", "TOOLMESH_AUTH": "none", "TOOLMESH_CACHE": cache,
-               "TOOLMESH_LOG_LEVEL": "WARNING"}  # fmt: skip
+               "TOOLMESH_LOG_LEVEL": "WARNING", "TOOLMESH_REDIS_URL": redis_url}  # fmt: skip
         gateway = subprocess.Popen(
             [
                 sys.executable,
@@ -60,9 +63,10 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         started = time.monotonic()
+        ready: dict[str, object] = {}
         try:
             while gateway.poll() is None and time.monotonic() - started < 1800:
-                time.sleep(2)
+                time.sleep(1)
                 ready = readiness(port)
                 problems = ready.get("problems")
                 if isinstance(problems, dict) and problems.get("index") is None:
@@ -73,13 +77,22 @@ def main() -> None:
         finally:
             gateway.terminate()
             gateway.wait(timeout=30)
-    print(json.dumps({
-        "tools": ready.get("tools"),
-        "indexed_after_s": round(indexed_s, 1),
+    tools = int(str(ready.get("tools") or 0))
+    return {
+        "tools": tools,
+        "whole_index_after_s": round(indexed_s, 1),
         "rss_at_rest_mib": round(figures["VmRSS"]),
         "peak_rss_mib": round(figures["VmHWM"]),
-        "kib_per_tool_at_rest": round(1024 * figures["VmRSS"] / max(1, int(str(ready.get("tools") or 1)))),
-    }, indent=2))  # fmt: skip
+        "kib_per_tool_at_rest": round(1024 * figures["VmRSS"] / max(1, tools)),
+    }
+
+
+def main() -> None:
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else generated_folder(43)
+    with LocalRedis() as redis:
+        first = replica(folder, redis.url)
+        second = replica(folder, redis.url)
+    print(json.dumps({"first_replica_embeds": first, "next_replica_reads_shared_vectors": second}, indent=2))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,12 @@ def make_embedder(
     from toolmesh.gateway.index.embedder import FastEmbedder
 
     location = Location(settings.cache, settings.model_dir, settings.embedding_variant)
-    return FastEmbedder(progress=progress, location=location)
+    shared = None
+    if settings.redis_url and settings.shared_vectors:
+        from toolmesh.gateway.index.shared_vectors import SharedVectors
+
+        shared = SharedVectors(settings.redis_url)  # every replica embeds each text once between them
+    return FastEmbedder(progress=progress, location=location, shared=shared)
 
 
 def vector_store(settings: GatewaySettings) -> Callable[[Vectors], VectorStore]:

@@ -129,7 +129,11 @@ class GatewaySettings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis for OAuth sign-ins in progress, shared by every gateway replica. Unset: in process (one replica).",
+        description="Redis shared by every gateway replica: OAuth sign-ins in progress, shared learning, and description vectors (TOOLMESH_SHARED_VECTORS). Unset: in process (one replica).",
+    )
+    shared_vectors: bool = Field(
+        default=True,
+        description="With TOOLMESH_REDIS_URL: keep description vectors in Redis too, so that a replica reads what another embedded instead of embedding it again (about 1.6 KB per tool; unused vectors expire after 30 days).",
     )
     oauth_pending_seconds: float = Field(
         default=600.0,

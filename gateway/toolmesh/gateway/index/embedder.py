@@ -31,6 +31,16 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> Vectors: ...
 
 
+class SharedCache(Protocol):
+    """Vectors other replicas computed (index/shared_vectors.py): same keys, never raising."""
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, Vectors]: ...
+
+    def put_many(self, items: Sequence[tuple[bytes, Vectors]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class EmbeddingCache:
     """float32 vectors in SQLite, keyed by sha256(model digest + text); usable from any thread.
 
@@ -83,6 +93,31 @@ class EmbeddingCache:
             self._db.close()
 
 
+class TieredCache(EmbeddingCache):
+    """This replica's SQLite cache first, then ``shared`` (what other replicas computed); a vector
+    found there is kept here too, a new one goes to both."""
+
+    def __init__(self, path: Path, model_digest: str, shared: SharedCache) -> None:
+        super().__init__(path, model_digest)
+        self.shared = shared
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, Vectors]:
+        found = super().get_many(keys)
+        missing = [k for k in keys if k not in found]
+        if missing and (fetched := self.shared.get_many(missing)):
+            super().put_many(list(fetched.items()))
+            found.update(fetched)
+        return found
+
+    def put_many(self, items: Sequence[tuple[bytes, Vectors]]) -> None:
+        super().put_many(items)
+        self.shared.put_many(items)
+
+    def close(self) -> None:
+        super().close()
+        self.shared.close()
+
+
 class FastEmbedder:
     """all-MiniLM-L6-v2 through fastembed, offline, with the cache in front."""
 
@@ -93,12 +128,14 @@ class FastEmbedder:
         *,
         threads: int | None = None,
         cache: EmbeddingCache | None = None,
+        shared: SharedCache | None = None,
         progress: Progress | None = None,
         variant: str | None = None,
         location: model.Location | None = None,
     ) -> None:
         """``location``: where the model and the vector cache are (the gateway's settings); unset, the
-        environment's (model.Location.from_environment). ``variant`` overrides the location's."""
+        environment's (model.Location.from_environment). ``variant`` overrides the location's.
+        ``shared``: vectors shared by every replica, behind this one's own cache."""
         self.progress = progress
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never try a hub: fail at once if the files are missing
         from fastembed import TextEmbedding
@@ -124,11 +161,10 @@ class FastEmbedder:
             cache_dir=str(location.cache / "fastembed"),
             threads=threads,
         )
-        self.cache = (
-            cache
-            if cache is not None
-            else EmbeddingCache(location.cache / "embeddings.sqlite", model.model_digest(directory))
-        )
+        path, digest = location.cache / "embeddings.sqlite", model.model_digest(directory)
+        if cache is None:
+            cache = EmbeddingCache(path, digest) if shared is None else TieredCache(path, digest, shared)
+        self.cache = cache
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> Vectors:
         """Unit vectors for ``texts``; new texts are embedded in chunks, each cached as it completes."""
