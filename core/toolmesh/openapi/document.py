@@ -80,7 +80,7 @@ def parse(data: bytes | str, *, source: str = "<spec>") -> dict[str, Any]:
         raise SpecError(
             f"{source}: not an OpenAPI document (the top level is a {type(doc).__name__}, not a mapping)"
         )
-    budgets.check_values(doc, source=source)
+    budgets.check_values(doc, source=source, tree=stripped[0] in "{[")  # JSON has no aliases
     return doc
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import time
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toolmesh.openapi import CompileOptions, Selector, SpecError, budgets, compile_spec
 
 HEAD = "openapi: 3.0.0\ninfo: {title: t, version: '1'}\n"
+EXAMPLES = int(os.environ.get("TOOLMESH_PROPERTY_EXAMPLES", "300"))
 
 
 def laughs(levels: int = 9) -> str:
@@ -106,3 +111,64 @@ def test_more_operations_than_the_budget_are_refused_unless_fewer_are_selected(
     assert "more than 3 operations are selected" in refused(operations(4))
     few = CompileOptions(include=Selector(operations=("op1", "op2")))
     assert len(compile_spec(operations(4), few).tools) == 2
+
+
+def test_a_json_document_gets_the_same_verdicts_as_a_yaml_one() -> None:
+    """JSON has no aliases: its one-pass measure (budgets.check_values(tree=True)) must refuse exactly
+    what the alias-aware measure refuses, naming the same budget."""
+    wide = (
+        '{"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}, "x": ['
+        + ",".join(["1"] * (budgets.MAX_VALUES + 1))
+        + "]}"
+    )
+    with pytest.raises(
+        SpecError, match="expands to more than 5,000,000 values"
+    ):  # no time bound: 10 MB of JSON
+        compile_spec(wide, source="integration wide")
+    deep = "[" * budgets.MAX_DEPTH + "]" * budgets.MAX_DEPTH
+    within = json.loads('{"x": ' + "[" * (budgets.MAX_DEPTH - 1) + "]" * (budgets.MAX_DEPTH - 1) + "}")
+    budgets.check_values(within, source="s", tree=True)  # exactly the deepest accepted
+    budgets.check_values(within, source="s")
+    for tree in (True, False):
+        with pytest.raises(SpecError, match=f"nests deeper than {budgets.MAX_DEPTH} levels"):
+            budgets.check_values({"x": json.loads(deep)}, source="s", tree=tree)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None)
+@given(
+    doc=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+        max_leaves=60,
+    ),
+    values=st.integers(min_value=1, max_value=80),
+    depth=st.integers(min_value=1, max_value=8),
+)
+def test_the_one_pass_measure_agrees_with_the_alias_aware_one_on_any_tree(
+    doc: object, values: int, depth: int
+) -> None:
+    verdicts = []
+    with mock.patch.object(budgets, "MAX_VALUES", values), mock.patch.object(budgets, "MAX_DEPTH", depth):
+        for tree in (True, False):
+            try:
+                budgets.check_values(doc, source="s", tree=tree)
+                verdicts.append("ok")
+            except SpecError as exc:
+                verdicts.append(str(exc))
+    count, nesting = measure(doc)
+    assert (verdicts[0] == "ok") == (count <= values and nesting <= depth)
+    assert (verdicts[0] == "ok") == (verdicts[1] == "ok")
+    for verdict in verdicts:  # a refusal names a budget the document breaks (either, when it breaks both)
+        assert (
+            verdict == "ok"
+            or ("values" in verdict and count > values)
+            or ("nests" in verdict and nesting > depth)
+        )
+
+
+def measure(value: object) -> tuple[int, int]:
+    """Values and nesting depth of a small tree, the obvious recursive way (the reference)."""
+    if isinstance(value, dict | list):
+        children = [measure(c) for c in (value.values() if isinstance(value, dict) else value)]
+        return 1 + sum(c for c, _ in children), 1 + max((d for _, d in children), default=0)
+    return 1, 0
