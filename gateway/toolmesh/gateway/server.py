@@ -115,10 +115,10 @@ def forwarded(service: GatewayService, name: str, args: dict[str, Any]) -> tuple
     """
     if name not in META_NAMES or (service.direct and name in service.catalog.tools):
         return name, args
-    if name != CALL or not VALIDATORS[CALL].is_valid(args) or not isinstance(args.get("name"), str):
+    if name != CALL or not VALIDATORS[CALL].is_valid(args):  # its schema requires a string name
         return None
     arguments = args.get("arguments")
-    return args["name"], arguments if isinstance(arguments, dict) else {}
+    return str(args["name"]), arguments if isinstance(arguments, dict) else {}
 
 
 def fast_call(service: GatewayService) -> FastCall:
@@ -166,8 +166,7 @@ def build(service: GatewayService) -> Server[Any]:
                     "describe_tools needs names: a list of tool names from search_tools", error=True
                 )
             return await service.describe([str(n) for n in names])
-        if params.name == CALL:  # forwarded() took every call_tool with valid arguments and a name
-            return text_result("call_tool needs name: the tool's name from search_tools", error=True)
+        # call_tool gets here only with arguments forwarded() found invalid, which _validate refused.
         raise AssertionError(f"unhandled meta-tool {params.name}")  # pragma: no cover
 
     return Server("toolmesh-gateway", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool)

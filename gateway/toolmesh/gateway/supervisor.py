@@ -13,10 +13,10 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import structlog
@@ -49,13 +49,25 @@ OnWake = Callable[[str, float, bool], None]
 
 
 @dataclass
-class Running:
-    process: asyncio.subprocess.Process
-    url: str
+class Reached:
+    """A category server reached: its client, its /readyz status and, when that status reports
+    discovered tools, its tools/list (else empty). As is, one someone else runs
+    (TOOLMESH_CATEGORY_ENDPOINTS)."""
+
     client: CategoryClient
     status: dict[str, Any]
-    #: The server's tools/list when its status reports discovered tools (else empty).
-    tools: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]]
+
+
+R = TypeVar("R", bound=Reached)
+
+
+@dataclass
+class Running(Reached):
+    """A category server this gateway started, as a child process."""
+
+    process: asyncio.subprocess.Process
+    url: str
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -106,7 +118,7 @@ class LocalCategories:
     running: dict[str, Running] = field(default_factory=dict)
     #: Category servers someone else runs (e.g. docker-compose services): used, never started or stopped.
     endpoints: dict[str, str] = field(default_factory=dict)
-    _external: dict[str, CategoryClient] = field(default_factory=dict)
+    _external: dict[str, Reached] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     #: Why each category's last start failed (until one succeeds).
     _failed: dict[str, str] = field(default_factory=dict)
@@ -116,8 +128,10 @@ class LocalCategories:
         if (url := self.endpoints.get(category)) is not None:
             async with self._locks.setdefault(category, asyncio.Lock()):
                 if category not in self._external:
-                    self._external[category] = await self._ask_external(category, url)
-            return self._external[category]
+                    self._external[category] = await self._first_contact(
+                        category, self._ask_external(category, url)
+                    )
+            return self._external[category].client
         async with self._locks.setdefault(category, asyncio.Lock()):
             current = self.running.get(category)
             if current is not None and current.process.returncode is not None:
@@ -128,24 +142,32 @@ class LocalCategories:
             if current is None:
                 started = time.monotonic()
                 try:
-                    current = await self._start(category)
-                except CategoryUnavailable as exc:
-                    self._failed[category] = str(exc)
+                    current = await self._first_contact(category, self._start(category))
+                except CategoryUnavailable:
                     self._woken(category, started, ok=False)
                     raise
-                self._failed.pop(category, None)
                 self._woken(category, started, ok=True)
                 self.running[category] = current
-                if self.on_start is not None:
-                    self.on_start(category, current.status, current.tools)
             current.last_used = time.monotonic()
             return current.client
 
-    async def _ask_external(self, category: str, url: str) -> CategoryClient:
-        """The client of a category server someone else runs, once it has told what it serves: its
-        ``/readyz`` beside ``/mcp`` and, when it discovered tools (federated servers, URL specs), its
-        own tools/list, both told to ``on_start`` as a started server's are. One that does not answer
-        is CategoryUnavailable (the next call asks again)."""
+    async def _first_contact(self, category: str, contact: Awaitable[R]) -> R:
+        """A category server started or first asked (``contact``): what it serves is told to
+        ``on_start``; why it failed is the category's problem until a contact succeeds."""
+        try:
+            reached = await contact
+        except CategoryUnavailable as exc:
+            self._failed[category] = str(exc)
+            raise
+        self._failed.pop(category, None)
+        if self.on_start is not None:
+            self.on_start(category, reached.status, reached.tools)
+        return reached
+
+    async def _ask_external(self, category: str, url: str) -> Reached:
+        """A category server someone else runs, once it has told what it serves: its ``/readyz``
+        beside ``/mcp`` and, when it discovered tools (federated servers, URL specs), its own
+        tools/list. One that does not answer is CategoryUnavailable (the next call asks again)."""
         client = CategoryClient(f"category {category}", url, self.call_timeout)
         readyz = url.rstrip("/").removesuffix("/mcp") + "/readyz"
         try:
@@ -157,14 +179,10 @@ class LocalCategories:
             tools = await client.list_tools() if reports_discovered(status) else []
         except (aiohttp.ClientError, TimeoutError, ValueError, ServerUnavailable) as exc:
             await client.stop()
-            self._failed[category] = (
+            raise CategoryUnavailable(
                 f"the category server at {url} did not answer: {type(exc).__name__}: {exc}"
-            )
-            raise CategoryUnavailable(self._failed[category]) from None
-        self._failed.pop(category, None)
-        if self.on_start is not None and status:
-            self.on_start(category, status, tools)
-        return client
+            ) from None
+        return Reached(client, status, tools)
 
     def _woken(self, category: str, started: float, *, ok: bool) -> None:
         if self.on_wake is not None:
@@ -200,7 +218,7 @@ class LocalCategories:
             await process.wait()
             raise CategoryUnavailable(f"the category server did not list its tools: {exc}") from None
         log.info(EV_STARTED, category=category, url=url, pid=process.pid)
-        return Running(process, url, client, status, tools)
+        return Running(client, status, tools, process=process, url=url)
 
     async def _wait_ready(self, url: str, process: asyncio.subprocess.Process) -> dict[str, Any]:
         deadline = time.monotonic() + self.start_timeout
@@ -263,4 +281,4 @@ class LocalCategories:
 
     async def close(self) -> None:
         await asyncio.gather(*(self._stop(c) for c in list(self.running)), return_exceptions=True)
-        await asyncio.gather(*(c.stop() for c in self._external.values()), return_exceptions=True)
+        await asyncio.gather(*(r.client.stop() for r in self._external.values()), return_exceptions=True)
