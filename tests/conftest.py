@@ -114,7 +114,7 @@ async def start_category(tmp_path: Path) -> AsyncIterator[StartCategory]:
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(textwrap.dedent(text))
         app = create_app(CategorySettings(catalog=folder, log_format="console", **settings))  # type: ignore[arg-type]
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, handler_cancellation=True)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0) if listen is None else web.SockSite(runner, listen.dup())
         await site.start()

@@ -94,7 +94,7 @@ async def start_gateway(tmp_path: Path, upstream: StubUpstream) -> AsyncIterator
         for name, content in (extra or {}).items():
             (folder / name).write_text(textwrap.dedent(content))
         app = create_gateway_app(GatewaySettings(catalog=folder, port=0, **{"auth": "none", **settings}))  # type: ignore[arg-type]
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, handler_cancellation=True)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if listener is None:
         return 2
     logging_setup.configure(settings.log_level, settings.log_format)
-    web.run_app(create_app(settings), sock=listener, print=None)
+    web.run_app(create_app(settings), sock=listener, print=None, handler_cancellation=True)
     return 0
 
 

@@ -33,6 +33,7 @@ from toolmesh.category.auth import (
     static_credential,
 )
 from toolmesh.common.mcp_client import OwnedClient, ServerUnavailable
+from toolmesh.common.mcp_sse import Progress
 from toolmesh.common.secrets import MissingCredential, SecretStore
 from toolmesh.openapi import naming
 
@@ -145,9 +146,11 @@ class Remote:
         assert remote is not None
         return f"spec.mcp.url: cannot list the tools of {remote.url}"
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
+    ) -> types.CallToolResult:
         try:
-            return await self.client.call(self.remote_names[name], arguments)
+            return await self.client.call(self.remote_names[name], arguments, progress)
         except ServerUnavailable as exc:
             raise RemoteUnavailable(str(exc)) from None
 

@@ -9,6 +9,7 @@ from mcp.server.lowlevel.server import Server
 
 from toolmesh.category.service import CategoryService
 from toolmesh.common.credentials_meta import credentials_from_meta
+from toolmesh.common.mcp_sse import wants_progress
 
 SERVER_NAME = "toolmesh-category"
 
@@ -18,6 +19,8 @@ def build(service: CategoryService, *, name: str = SERVER_NAME, version: str = "
         return types.ListToolsResult(tools=service.registry.mcp_tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        return await service.call(params.name, params.arguments, credentials_from_meta(params.meta))
+        # Steps of a federated server's call go back on this request's stream, when it asked for them.
+        progress = ctx.session.report_progress if wants_progress(params) else None
+        return await service.call(params.name, params.arguments, credentials_from_meta(params.meta), progress)
 
     return Server(name, version=version, on_list_tools=list_tools, on_call_tool=call_tool)

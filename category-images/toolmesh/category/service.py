@@ -31,6 +31,7 @@ from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
+from toolmesh.common.mcp_sse import Progress
 from toolmesh.common.secrets import CallScrubber, SecretStore
 from toolmesh.openapi import ArgumentError, budgets
 from toolmesh.openapi.request import HttpRequest, build_request
@@ -184,9 +185,14 @@ class CategoryService:
         return response.body, None
 
     async def call(
-        self, name: str, arguments: dict[str, Any] | None, user: Mapping[str, str] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        user: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
     ) -> types.CallToolResult:
-        """Call a tool; ``user``: the caller's own credentials, sent by the gateway with this call only."""
+        """Call a tool; ``user``: the caller's own credentials, sent by the gateway with this call
+        only; ``progress``: told each step a federated server reports (an OpenAPI call has none)."""
         binding = self.registry.bindings.get(name)
         if binding is None:
             self.metrics.calls.labels("", "", "unknown_tool").inc()
@@ -194,7 +200,7 @@ class CategoryService:
                 f"unknown tool {name!r}: list the tools to see what this server offers", error=True
             )
         if isinstance(binding, Remote):
-            return await self._forward(binding, name, arguments)
+            return await self._forward(binding, name, arguments, progress)
         integration = binding.integration
         openapi = integration.spec.openapi
         assert openapi is not None
@@ -241,11 +247,11 @@ class CategoryService:
         return self.limiters[name]
 
     async def _forward(
-        self, remote: Remote, name: str, arguments: dict[str, Any] | None
+        self, remote: Remote, name: str, arguments: dict[str, Any] | None, progress: Progress | None
     ) -> types.CallToolResult:
         started = time.perf_counter()
         try:
-            result = await remote.call(name, arguments)
+            result = await remote.call(name, arguments, progress)
             outcome = "upstream_error" if result.is_error else "ok"
         except RemoteUnavailable as exc:
             outcome, result = "unavailable", text_result(self.store.scrub(str(exc)), error=True)

@@ -2,8 +2,8 @@
 
 Stateless and JSON-response: each POST carries one JSON-RPC request and gets one JSON answer. MCP
 2026-07-28 requests carry their own envelope (``MCP-Protocol-Version`` and ``_meta``), which the SDK
-classifies; the 2025 revisions are served statelessly (``initialize`` is answered by the kernel, no
-session id is issued). This is the fastest correct bridge measured on these machines (about 1.1 ms
+classifies; the 2025 revisions are served statelessly (``initialize`` is answered by the kernel; the
+session id it issues is only a name for cancelling, ``mcp_cancel``, never state). This is the fastest correct bridge measured on these machines (about 1.1 ms
 per ``tools/call`` against 1.4 to 2.2 ms through the SDK's own Starlette app; docs/design/0004),
 and it needs no ASGI adapter. It uses ``serve_one`` and ``Connection``, which the SDK lists in its
 modules' ``__all__`` but does not document, so ``mcp`` is pinned to a minor version and a test
@@ -15,8 +15,11 @@ the server's own nor allow-listed (403; clients outside browsers send none and p
 not ``application/json`` (415), JSON nested deeper than :data:`MAX_DEPTH` and a message without an
 ``id`` that is not a notification (JSON-RPC errors, never a 500 or a silent 202).
 
-What it does not do: SSE streams (progress notifications are dropped), server-to-client requests,
-``subscriptions/listen``. Authentication belongs to middleware in front of the route.
+A request that asks for progress (``_meta.progressToken``) and accepts ``text/event-stream`` is
+answered as an SSE stream once the handler reports a step (``mcp_sse``: notifications tied to the
+request, then the response; a handler that reports nothing is still answered with JSON). What it
+does not do: server-to-client requests, ``subscriptions/listen``. Authentication belongs to
+middleware in front of the route.
 
 The forwarding hot path (``fast_call``): a ``tools/call`` that a server only forwards can skip the
 kernel (its per-request runner, context, middleware and result model) and hand back the result in
@@ -49,6 +52,7 @@ from mcp.shared.inbound import (
     InboundLadderRejection,
     classify_inbound_request,
 )
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp.shared.transport_context import TransportContext
 from mcp.types import (
     INTERNAL_ERROR,
@@ -65,10 +69,15 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from mcp_types import methods
 from pydantic import BaseModel, ValidationError
 
+from toolmesh.common.mcp_cancel import SESSION_HEADER, CancelledByPeer, InFlight, new_session
+from toolmesh.common.mcp_sse import EventStream, Progress, progress_params, reporter, wants_stream
+
 LEGACY_DEFAULT_VERSION = "2025-03-26"  # what a 2025 client that sends no version header speaks
 #: Deepest JSON nesting accepted in a message (arrays and objects); tool arguments need far less.
 MAX_DEPTH = 64
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+#: The error a request cancelled by its client is answered with (no MCP code exists; LSP's).
+REQUEST_CANCELLED = -32800
 
 
 @dataclass(frozen=True)
@@ -212,22 +221,40 @@ class _OneShotDispatchContext:
     message_metadata: Any = None
     cancel_requested: anyio.Event = field(default_factory=anyio.Event)
     can_send_request: bool = False
+    #: The caller's progress token and the stream its steps go on (None: a JSON answer, steps dropped).
+    progress_token: str | int | None = None
+    stream: EventStream | None = None
 
     async def send_raw_request(self, method: str, params: Any, opts: Any = None) -> Any:
         raise NoBackChannelError(method)
 
     async def notify(self, method: str, params: Any, opts: Any = None) -> None:
-        return None  # JSON-response mode: notifications tied to the request are dropped
+        if self.stream is not None:  # JSON-response mode drops notifications tied to the request
+            await self.stream.notify(method, dict(params or {}))
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        return None
+        if self.progress_token is not None:
+            await self.notify(
+                "notifications/progress", progress_params(self.progress_token, progress, total, message)
+            )
 
 
-def _reply(message: BaseModel, status: int = 200) -> web.Response:
+def _payload(message: BaseModel) -> dict[str, Any]:
     payload = message.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(message, JSONRPCError):
         payload.setdefault("id", None)  # JSON-RPC 2.0: an error about an unreadable request has id null
-    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
+    return payload
+
+
+def _reply(message: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(_payload(message)), status=status, content_type="application/json")
+
+
+async def _answer(stream: EventStream | None, message: BaseModel, status: int = 200) -> web.StreamResponse:
+    """``message`` as the end of the request's stream, or as JSON when there is none."""
+    if stream is None:
+        return _reply(message, status)
+    return await stream.answer(_payload(message), status)
 
 
 def _error(request_id: Any, code: int, message: str, data: Any = None) -> web.Response:
@@ -236,9 +263,10 @@ def _error(request_id: Any, code: int, message: str, data: Any = None) -> web.Re
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-#: The forwarding hot path: a tool's name and arguments -> its result in wire form (a CallToolResult
-#: as JSON), or None to leave the request to the SDK's kernel.
-FastCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+#: The forwarding hot path: a tool's name, its arguments and where its progress goes (None: the
+#: caller asked for none) -> its result in wire form (a CallToolResult as JSON), or None to leave
+#: the request to the SDK's kernel.
+FastCall = Callable[[str, dict[str, Any], Progress | None], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass
@@ -251,6 +279,7 @@ class McpEndpoint:
     #: Answers the tools/call requests it takes without the kernel (see the module's docstring).
     fast_call: FastCall | None = None
     _state: Any = None
+    _in_flight: InFlight = field(default_factory=InFlight)
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         async with self.server.lifespan(self.server) as state:
@@ -284,7 +313,9 @@ class McpEndpoint:
                 and isinstance(method, str)
                 and method.startswith("notifications/")
             ):
-                return web.Response(status=202)  # a notification: acknowledged, nothing to do statelessly
+                if method == "notifications/cancelled":  # a 2025 client's, in its session (mcp_cancel)
+                    self._in_flight.cancel(request.headers.get(SESSION_HEADER), decoded.get("params"))
+                return web.Response(status=202)  # a notification: acknowledged
             return _error(
                 None, INVALID_REQUEST, "A request needs an id: only notifications (notifications/*) have none"
             )
@@ -304,24 +335,52 @@ class McpEndpoint:
             )
         else:
             connection = Connection.from_envelope(version or LEGACY_DEFAULT_VERSION, None, None)
+            if rpc.method == "initialize":
+                answer = await self._dispatch(request, rpc, connection)
+                if not answer.prepared:
+                    answer.headers[SESSION_HEADER] = new_session()
+                return answer
+            session = request.headers.get(SESSION_HEADER)
+            if session is not None:
+                try:
+                    return await self._in_flight.run(
+                        session, rpc.id, self._dispatch(request, rpc, connection)
+                    )
+                except CancelledByPeer:  # the client has forgotten the request: this answer is for the log
+                    return _error(rpc.id, REQUEST_CANCELLED, "The client cancelled the request")
+        return await self._dispatch(request, rpc, connection)
+
+    async def _dispatch(
+        self, request: web.Request, rpc: JSONRPCRequest, connection: Connection
+    ) -> web.StreamResponse:
+        """One valid request's answer: forwarded by the fast path, or served by the SDK's kernel."""
+        token = progress_token_from_params(rpc.params)
+        stream = (
+            EventStream(request)
+            if token is not None and wants_stream(request.headers.get("Accept", ""))
+            else None
+        )
         if self.fast_call is not None and rpc.method == "tools/call":
-            fast = await self._fast(rpc, connection.protocol_version)
+            fast = await self._fast(rpc, connection.protocol_version, stream, token)
             if fast is not None:
                 return fast
         transport = TransportContext(
             kind="streamable-http", can_send_request=False, headers=dict(request.headers)
         )
-        dctx = _OneShotDispatchContext(transport, rpc.id)
+        dctx = _OneShotDispatchContext(transport, rpc.id, progress_token=token, stream=stream)
         try:
             result = await serve_one(
                 self.server, dctx, rpc.method, rpc.params, connection=connection, lifespan_state=self._state
             )
         except Exception as exc:  # the SDK maps its own errors; anything else becomes -32603
             err = modern_error_data(exc)
-            return _error(rpc.id, err.code, err.message, err.data)
-        return _reply(JSONRPCResponse(jsonrpc="2.0", id=rpc.id, result=result))
+            failure = JSONRPCError(jsonrpc="2.0", id=rpc.id, error=err)
+            return await _answer(stream, failure, ERROR_CODE_HTTP_STATUS.get(err.code, 200))
+        return await _answer(stream, JSONRPCResponse(jsonrpc="2.0", id=rpc.id, result=result))
 
-    async def _fast(self, rpc: JSONRPCRequest, version: str) -> web.Response | None:
+    async def _fast(
+        self, rpc: JSONRPCRequest, version: str, stream: EventStream | None, token: str | int | None
+    ) -> web.StreamResponse | None:
         """A tools/call answered by ``fast_call``, shaped as the kernel shapes it; None to leave it
         to the kernel (the hook declined, or the request is not valid: the kernel says how)."""
         assert self.fast_call is not None
@@ -330,17 +389,21 @@ class McpEndpoint:
             params = CallToolRequestParams.model_validate(rpc.params or {}, by_name=False)
         except (ValidationError, KeyError, ValueError):
             return None
-        raw = await self.fast_call(params.name, params.arguments or {})
+        progress = reporter(stream, token) if stream is not None and token is not None else None
+        raw = await self.fast_call(params.name, params.arguments or {}, progress)
         if raw is None:
             return None
         try:
             wire = methods.serialize_server_result("tools/call", version, raw)
         except ValidationError:  # a bug of ours, as the kernel words it (the detail echoes the body)
-            return _error(rpc.id, INTERNAL_ERROR, "Handler returned an invalid result")
+            error = ErrorData(code=INTERNAL_ERROR, message="Handler returned an invalid result")
+            return await _answer(stream, JSONRPCError(jsonrpc="2.0", id=rpc.id, error=error))
         if version in MODERN_PROTOCOL_VERSIONS:
             wire.setdefault("resultType", "complete")
             meta = wire.get("_meta")
             if meta is None or (isinstance(meta, dict) and meta.get(SERVER_INFO_META_KEY) is None):
                 wire["_meta"] = {**(meta or {}), SERVER_INFO_META_KEY: self.server.server_info_stamp}
         body = {"jsonrpc": "2.0", "id": rpc.id, "result": wire}
+        if stream is not None:
+            return await stream.answer(body)
         return web.Response(text=json.dumps(body), content_type="application/json")

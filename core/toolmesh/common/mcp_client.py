@@ -23,6 +23,8 @@ from mcp import Client, types
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED
 
+from toolmesh.common.mcp_sse import Progress
+
 START_TIMEOUT = 15.0
 #: Extra seconds a caller waits beyond the call timeout (the SDK enforces the timeout itself).
 CALL_GRACE = 5.0
@@ -84,7 +86,7 @@ class OwnedClient:
                         break
                     if call is None:
                         break
-                    calls.create_task(self._run(client, call))
+                    call.task = calls.create_task(self._run(client, call))
         except BaseException as exc:  # the server's failure is this integration's state, never the process's
             self._error = exc
             if isinstance(exc, asyncio.CancelledError):
@@ -97,9 +99,13 @@ class OwnedClient:
                     call.future.set_exception(_NotRun())
 
     async def _run(self, client: Client, call: _Call) -> None:
+        if call.future.done():  # its caller gave up while it waited in the queue
+            return
         self._in_flight += 1
         try:
-            result = await client.call_tool(call.name, call.arguments, read_timeout_seconds=self.timeout)
+            result = await client.call_tool(
+                call.name, call.arguments, read_timeout_seconds=self.timeout, progress_callback=call.progress
+            )
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:  # end the owner first: the next call starts the server again
                 self._alive = False
@@ -113,22 +119,32 @@ class OwnedClient:
             if not call.future.done():
                 call.future.set_result(result)
         finally:
+            self._in_flight -= 1
             if not call.future.done():
                 call.future.set_exception(
                     ServerUnavailable(f"{self.name}: the server went away during the call")
                 )
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
-        """Call the server's tool ``name`` (its own name); starts the connection when needed."""
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
+    ) -> types.CallToolResult:
+        """Call the server's tool ``name`` (its own name); starts the connection when needed.
+
+        ``progress`` is told each step the server reports (the SDK then asks for them). A caller
+        that is cancelled cancels its call: the SDK tells the server (``notifications/cancelled``,
+        or the closed stream under 2026-07-28).
+        """
         try:
-            return await self._call_once(name, arguments)
+            return await self._call_once(name, arguments, progress)
         except _NotRun:  # queued while the server went away, never sent: safe to send again
             try:
-                return await self._call_once(name, arguments)
+                return await self._call_once(name, arguments, progress)
             except _NotRun:
                 raise ServerUnavailable(f"{self.name}: the server went away") from None
 
-    async def _call_once(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+    async def _call_once(
+        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None
+    ) -> types.CallToolResult:
         if self._stopped:
             raise ServerUnavailable(f"{self.name}: the server is stopped")
         if not self._alive:
@@ -138,12 +154,15 @@ class OwnedClient:
                         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                             await asyncio.wait_for(asyncio.shield(self._task), START_TIMEOUT)
                     await self.start()
-        call = _Call(name, dict(arguments or {}), asyncio.get_running_loop().create_future())
+        call = _Call(name, dict(arguments or {}), asyncio.get_running_loop().create_future(), progress)
         self._queue.put_nowait(call)
         try:
             return await asyncio.wait_for(asyncio.shield(call.future), self.timeout + CALL_GRACE)
         except TimeoutError:
             raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
+        except asyncio.CancelledError:
+            call.abandon()
+            raise
 
     async def stop(self) -> None:
         self._stopped = True
@@ -162,6 +181,14 @@ class _Call:
     name: str
     arguments: dict[str, Any]
     future: asyncio.Future[types.CallToolResult]
+    progress: Progress | None = None
+    task: asyncio.Task[None] | None = None
+
+    def abandon(self) -> None:
+        """The caller is gone: never send the call, or cancel it where it runs."""
+        self.future.cancel()
+        if self.task is not None:
+            self.task.cancel()
 
 
 def describe(exc: BaseException) -> str:

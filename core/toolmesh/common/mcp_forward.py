@@ -36,7 +36,9 @@ from mcp.shared.inbound import (
 from mcp.types.version import LATEST_MODERN_VERSION
 from pydantic import ValidationError
 
+from toolmesh.common import mcp_sse
 from toolmesh.common.mcp_client import ServerUnavailable
+from toolmesh.common.mcp_sse import Progress
 
 CLIENT_INFO = {"name": "toolmesh-gateway", "version": "0.1.0"}
 #: Connections kept open to one category server.
@@ -69,23 +71,35 @@ class CategoryClient:
         return True  # stateless: there is no connection to keep alive
 
     async def call(
-        self, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any] | None = None,
+        progress: Progress | None = None,
     ) -> types.CallToolResult:
-        """Call the server's tool ``name``; ``meta`` joins the request's ``_meta`` (this call only)."""
-        result = await self.call_wire(name, arguments, meta)
+        """Call the server's tool ``name``; ``meta`` joins the request's ``_meta`` (this call only);
+        ``progress`` is told each step the server reports (the request then asks for them)."""
+        result = await self.call_wire(name, arguments, meta, progress)
         try:
             return types.CallToolResult.model_validate(result)
         except ValidationError:
             raise ServerUnavailable(f"{self.name}: not a tools/call result") from None
 
     async def call_wire(
-        self, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any] | None = None,
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         """:meth:`call`'s result as the server sent it (JSON), for a caller that passes it on and
         has it validated there (the forwarding fast path); its ``serverInfo`` stamp is dropped: the
         server that passes it on stamps its own."""
-        params = {"name": name, "arguments": arguments or {}, "_meta": _envelope(meta)}
-        status, result = await self._request("tools/call", params, name)
+        envelope = _envelope(meta)
+        if progress is not None:  # any token will do: it names this one request on this one stream
+            envelope["progressToken"] = 1
+        params = {"name": name, "arguments": arguments or {}, "_meta": envelope}
+        status, result = await self._request("tools/call", params, name, progress)
         if not isinstance(result, dict) or not isinstance(result.get("content"), list):
             raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/call result")
         meta_out = result.get("_meta")
@@ -102,7 +116,9 @@ class CategoryClient:
             raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/list result")
         return [t for t in listed if isinstance(t, dict) and isinstance(t.get("name"), str)]
 
-    async def _request(self, method: str, params: dict[str, Any], name: str | None) -> tuple[int, Any]:
+    async def _request(
+        self, method: str, params: dict[str, Any], name: str | None, progress: Progress | None = None
+    ) -> tuple[int, Any]:
         """One request's HTTP status and JSON-RPC result; a connection refused is tried again until
         the deadline (nothing was sent), anything else fails at once."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
@@ -120,7 +136,7 @@ class CategoryClient:
         pause, attempt = CONNECT_PAUSE_FIRST, 0
         while True:
             try:
-                return await self._post(data, headers)
+                return await self._post(data, headers, progress)
             except aiohttp.ClientSSLError as exc:  # a certificate does not get better by retrying
                 raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
             except aiohttp.ClientConnectorError as exc:  # never connected, so nothing was sent
@@ -135,8 +151,9 @@ class CategoryClient:
                 await asyncio.sleep(min(pause, left))
                 pause = min(2 * pause, CONNECT_PAUSE_LONGEST)
 
-    async def _post(self, data: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        """One attempt; a ClientConnectorError (nothing sent) is left to the caller, to retry."""
+    async def _post(self, data: bytes, headers: dict[str, str], progress: Progress | None) -> tuple[int, Any]:
+        """One attempt; a ClientConnectorError (nothing sent) is left to the caller, to retry. An
+        SSE answer's progress notifications go to ``progress``; its last message is the answer."""
         try:
             async with self._session().post(
                 self.url,
@@ -145,15 +162,26 @@ class CategoryClient:
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 allow_redirects=False,  # a connection failure is then always before anything was sent
             ) as response:
-                raw = await response.read()
                 status = response.status
+                if response.content_type == "text/event-stream":
+                    return status, await self._streamed(response, progress)
+                raw = await response.read()
         except aiohttp.ClientConnectorError:
             raise
         except TimeoutError:
             raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, ValueError) as exc:
             raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
         return status, self._result(status, raw)
+
+    async def _streamed(self, response: aiohttp.ClientResponse, progress: Progress | None) -> Any:
+        """The answer at the end of an SSE stream, its progress notifications passed on first."""
+        async for message in mcp_sse.messages(response):
+            if "method" in message:
+                await mcp_sse.relay_progress(message, progress)
+            elif "result" in message or "error" in message:
+                return self._message(response.status, message)
+        raise ServerUnavailable(f"{self.name}: the stream ended without an answer")
 
     def _unreachable(self, exc: aiohttp.ClientConnectorError, attempts: int, seconds: float) -> str:
         error = exc.os_error
@@ -166,6 +194,9 @@ class CategoryClient:
             message = json.loads(raw)
         except ValueError:
             raise ServerUnavailable(f"{self.name}: HTTP {status} without a JSON-RPC answer") from None
+        return self._message(status, message)
+
+    def _message(self, status: int, message: Any) -> Any:
         if isinstance(message, dict) and isinstance(message.get("error"), dict):
             error = types.ErrorData.model_validate(message["error"])
             raise ServerUnavailable(f"{self.name}: {error.message}")

@@ -11,7 +11,7 @@ from aiohttp import web
 @asynccontextmanager
 async def serving(app: web.Application, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """Serve ``app`` on ``host`` at a free port; yields its base URL (no trailing slash)."""
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, handler_cancellation=True)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, 0).start()

@@ -162,7 +162,7 @@ def dev(args: argparse.Namespace) -> int:
         print(client_config(url), flush=True)
 
     app.on_startup.append(ready)
-    web.run_app(app, sock=listener, print=None)
+    web.run_app(app, sock=listener, print=None, handler_cancellation=True)
     return 0
 
 
@@ -224,5 +224,5 @@ def serve(args: argparse.Namespace) -> int:
     app = _assemble("gateway", listener, lambda: create_app(settings))
     if app is None:
         return 2
-    web.run_app(app, sock=listener, print=None)
+    web.run_app(app, sock=listener, print=None, handler_cancellation=True)
     return 0

@@ -16,6 +16,7 @@ from mcp.shared.exceptions import MCPError
 from toolmesh.common import tools
 from toolmesh.common.mcp_aiohttp import FastCall
 from toolmesh.common.mcp_results import text_result
+from toolmesh.common.mcp_sse import Progress, wants_progress
 from toolmesh.gateway.service import GatewayService
 
 SEARCH, DESCRIBE, CALL = "search_tools", "describe_tools", "call_tool"
@@ -125,9 +126,9 @@ def fast_call(service: GatewayService) -> FastCall:
     """The forwarding hot path of the MCP endpoint (toolmesh.common.mcp_aiohttp): forwarded calls
     in wire form; everything else (None) to the SDK's kernel and :func:`build`'s handler."""
 
-    async def forward(name: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    async def forward(name: str, args: dict[str, Any], progress: Progress | None) -> dict[str, Any] | None:
         target = forwarded(service, name, args)
-        return None if target is None else await service.call_wire(*target)
+        return None if target is None else await service.call_wire(*target, progress=progress)
 
     return forward
 
@@ -147,7 +148,9 @@ def build(service: GatewayService) -> Server[Any]:
         args = params.arguments or {}
         target = forwarded(service, params.name, args)
         if target is not None:
-            return await service.call(*target)
+            return await service.call(
+                *target, progress=ctx.session.report_progress if wants_progress(params) else None
+            )
         if params.name in VALIDATORS:
             _validate(params.name, args)
         if params.name == SEARCH:

@@ -22,6 +22,7 @@ from mcp import types
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
 from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_results import text_result, wire
+from toolmesh.common.mcp_sse import Progress
 from toolmesh.gateway import auth
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.identity.credentials import CredentialsNeeded, UpstreamIdentity
@@ -183,11 +184,16 @@ class GatewayService:
             payload["unknown"] = unknown
         return text_result(json.dumps(payload, ensure_ascii=False))
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
-        """Forward a call to the tool's category server; the result, or why it was not forwarded."""
-        return types.CallToolResult.model_validate(await self.call_wire(name, arguments))
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
+    ) -> types.CallToolResult:
+        """Forward a call to the tool's category server; the result, or why it was not forwarded.
+        ``progress`` is told each step the tool reports (the agent asked for them)."""
+        return types.CallToolResult.model_validate(await self.call_wire(name, arguments, progress))
 
-    async def call_wire(self, name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+    async def call_wire(
+        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
+    ) -> dict[str, Any]:
         """:meth:`call` with the result in wire form, as the category server sent it (the forwarding
         fast path passes it on; the MCP endpoint validates it for the caller's protocol version)."""
         record = self.visible(name)
@@ -216,7 +222,7 @@ class GatewayService:
             meta = {USER_CREDENTIALS_META: values}
         try:
             client = await self.categories.client(record.category)
-            result = await client.call_wire(name, arguments, meta)
+            result = await client.call_wire(name, arguments, meta, progress)
         except (CategoryUnavailable, ServerUnavailable) as exc:
             self._observe(record, "unavailable", started)
             log.warning(EV_CALL, tool=name, category=record.category, outcome="unavailable", reason=str(exc))

@@ -1,0 +1,131 @@
+"""Progress and cancellation pass through every hop: the SDK client → gateway → category server →
+a federated MCP server toolmesh did not write, and back, in both protocol generations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import StartCategory
+from tests.e2e.conftest import Gateway, StartGateway
+from tests.e2e.progress_server import Waits, serve_progress_remote
+from tests.e2e.test_category_server import text
+from tests.e2e.test_fast_path import request
+from tests.e2e.test_federation import Connect
+from toolmesh.common import mcp_sse
+
+pytestmark = pytest.mark.e2e
+LEGACY = "2025-06-18"
+
+
+def worker_integration(url: str) -> str:
+    return f"""
+        apiVersion: toolmesh.dev/v1alpha1
+        kind: MCPIntegration
+        metadata: {{name: worker}}
+        spec:
+          category: ai
+          mcp: {{url: "{url}"}}
+    """
+
+
+@pytest.fixture
+async def worker() -> AsyncIterator[tuple[str, Waits]]:
+    async with serve_progress_remote() as served:
+        yield served
+
+
+@pytest.fixture
+async def gateway(
+    worker: tuple[str, Waits], start_category: StartCategory, start_gateway: StartGateway
+) -> Gateway:
+    """A gateway forwarding the ``ai`` category to a category server that federates the worker."""
+    category = await start_category({"worker.yaml": worker_integration(worker[0])})
+    return await start_gateway(
+        extra={"worker.yaml": worker_integration(worker[0])}, category_endpoints={"ai": category.mcp_url}
+    )
+
+
+@pytest.mark.parametrize("name", ["worker__count", "call_tool"])
+async def test_progress_reaches_the_agent_from_the_federated_server(
+    gateway: Gateway, connect: Connect, name: str
+) -> None:
+    """Listed directly (the forwarding fast path) or through the call_tool meta-tool (the SDK's kernel)."""
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        steps.append((progress, total, message))
+
+    arguments: dict[str, Any] = {"steps": 3}
+    if name == "call_tool":
+        arguments = {"name": "worker__count", "arguments": arguments}
+    async with connect(gateway.mcp_url) as client:
+        result = await client.call_tool(name, arguments, progress_callback=on_progress)
+    assert result.is_error is False, text(result)
+    assert text(result) == "counted to 3"
+    assert steps == [(1.0, 3.0, "step 1 of 3"), (2.0, 3.0, "step 2 of 3"), (3.0, 3.0, "step 3 of 3")]
+
+
+@pytest.mark.parametrize("version", ["2026-07-28", LEGACY])
+async def test_the_answer_is_a_stream_only_when_progress_was_asked_for_and_can_be_streamed(
+    gateway: Gateway, version: str
+) -> None:
+    body, headers = request(version, "worker__count", {"steps": 2})
+    async with aiohttp.ClientSession() as http:
+        async with http.post(gateway.mcp_url, json=body, headers=headers) as response:
+            assert response.content_type == "application/json", "no progress token: one JSON answer"
+            assert (await response.json())["result"]["content"][0]["text"] == "counted to 2"
+
+        body["params"].setdefault("_meta", {})["progressToken"] = "tok-1"
+        json_only = {**headers, "Accept": "application/json"}
+        async with http.post(gateway.mcp_url, json=body, headers=json_only) as response:
+            assert response.content_type == "application/json", "a client that takes no stream gets JSON"
+            assert (await response.json())["result"]["content"][0]["text"] == "counted to 2"
+
+        async with http.post(gateway.mcp_url, json=body, headers=headers) as response:
+            assert response.content_type == "text/event-stream"
+            messages = [m async for m in mcp_sse.messages(response)]
+    notes, answer = messages[:-1], messages[-1]
+    assert [n["method"] for n in notes] == ["notifications/progress"] * 2
+    assert [n["params"] for n in notes] == [
+        {"progressToken": "tok-1", "progress": 1.0, "total": 2.0, "message": "step 1 of 2"},
+        {"progressToken": "tok-1", "progress": 2.0, "total": 2.0, "message": "step 2 of 2"},
+    ], "the agent's own token, whatever the hops behind used"
+    assert answer["id"] == body["id"]
+    assert answer["result"]["content"][0]["text"] == "counted to 2"
+    assert json.dumps(answer).count("toolmesh-category") == 0, "the category server's stamp is not passed on"
+
+
+async def test_an_agent_that_hangs_up_cancels_the_call_on_the_federated_server(
+    gateway: Gateway, worker: tuple[str, Waits]
+) -> None:
+    """The agent closes its request (how a 2026-07-28 client cancels); the gateway's request to the
+    category server closes with it, and the category server cancels its call to the remote."""
+    _, waits = worker
+    body, headers = request("2026-07-28", "worker__wait", {})
+    async with aiohttp.ClientSession() as http:
+        call = asyncio.create_task(http.post(gateway.mcp_url, json=body, headers=headers))
+        await asyncio.wait_for(waits.started.wait(), 10)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    await asyncio.wait_for(waits.cancelled.wait(), 10)
+
+
+async def test_a_cancelled_sdk_call_is_cancelled_on_the_federated_server(
+    gateway: Gateway, worker: tuple[str, Waits], connect: Connect
+) -> None:
+    """The SDK client in either generation, cancelled by its caller: the remote's tool is cancelled."""
+    _, waits = worker
+    async with connect(gateway.mcp_url) as client:
+        call = asyncio.create_task(client.call_tool("worker__wait", {}))
+        await asyncio.wait_for(waits.started.wait(), 10)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.wait_for(waits.cancelled.wait(), 10)
