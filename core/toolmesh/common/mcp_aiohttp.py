@@ -25,6 +25,9 @@ surface validation (``mcp_types.methods.validate_client_request``) and typed par
 result the same per-version sieve (``serialize_server_result``), ``resultType`` and ``serverInfo``
 stamp as the kernel gives it; anything the hook declines, or any request that does not validate, goes
 to the kernel, which answers it as before (docs/design/0014-forwarding-fast-path.md).
+
+Both run in the caller's trace context, from the request's ``_meta`` or its ``traceparent`` header
+(toolmesh.common.tracing; nothing is read while tracing is off).
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ from mcp.types import (
 from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from mcp_types import methods
 from pydantic import BaseModel, ValidationError
+
+from toolmesh.common import tracing
 
 LEGACY_DEFAULT_VERSION = "2025-03-26"  # what a 2025 client that sends no version header speaks
 #: Deepest JSON nesting accepted in a message (arrays and objects); tool arguments need far less.
@@ -304,6 +309,18 @@ class McpEndpoint:
             )
         else:
             connection = Connection.from_envelope(version or LEGACY_DEFAULT_VERSION, None, None)
+        if tracing.enabled():
+            meta = rpc.params.get("_meta") if isinstance(rpc.params, dict) else None
+            with tracing.attached(
+                tracing.incoming(request.headers, meta if isinstance(meta, dict) else None)
+            ):
+                return await self._dispatch(request, rpc, connection)
+        return await self._dispatch(request, rpc, connection)
+
+    async def _dispatch(
+        self, request: web.Request, rpc: JSONRPCRequest, connection: Connection
+    ) -> web.StreamResponse:
+        """One valid request, in its caller's trace context: the fast path's, else the kernel's."""
         if self.fast_call is not None and rpc.method == "tools/call":
             fast = await self._fast(rpc, connection.protocol_version)
             if fast is not None:
