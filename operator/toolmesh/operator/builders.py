@@ -156,8 +156,9 @@ def container(
         {"name": "TOOLMESH_CATEGORY_CREDENTIALS_DIR", "value": names.SECRETS_MOUNT},
         {"name": "TOOLMESH_CATEGORY_LOG_FORMAT", "value": "json"},
         *(_vault_env(vault, category) if vault else []),
-        *([{"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": otlp}] if otlp else []),
     ]
+    if otlp:
+        env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": otlp})
     mounts: list[JsonValue] = [
         {"name": "catalog", "mountPath": names.CATALOG_MOUNT, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
