@@ -37,6 +37,11 @@ GATEWAY, CATEGORY = "toolmesh-gateway", "toolmesh-category"
 #: The W3C trace-context keys, in HTTP headers and in MCP ``_meta`` alike.
 TRACEPARENT, TRACESTATE = "traceparent", "tracestate"
 PROTOCOL = "http/protobuf"
+#: The standard variables that decide whether and where a process exports (the SDK reads more).
+VARIABLES = frozenset({
+    "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SERVICE_NAME",
+})  # fmt: skip
 
 _W3C = TraceContextTextMapPropagator()
 _NOOP: contextlib.nullcontext[trace.Span] = contextlib.nullcontext(trace.INVALID_SPAN)
