@@ -8,6 +8,8 @@ same gateway behind API keys with an OpenBao dev server for a per-user integrati
 client calls ``tasks__getTask`` through the gateway and directly on the category server: p50/p99 of
 sequential calls and calls/s with C concurrent callers; then with an API key, and with the caller's
 own key read from Vault (``mine__getTask``, ``perUser: true``; cached TOOLMESH_VAULT_CACHE_SECONDS).
+Then the same gateway with tracing on, every call sampled and exported to a real OpenTelemetry
+Collector (``hack/otelcol-binary.sh``; its own category server traces too): tracing's cost end to end.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from category_call import ROOT, serve_category, summary, tasks_catalogue, throughput, timed, wait_ready
 from toolmesh.gateway.identity.oauth import user_key
 from toolmesh.gateway.supervisor import free_port
+from toolmesh.testing.otelcol import LocalCollector
 from toolmesh.testing.vault import ROOT_TOKEN, DevVault
 
 API_KEY = "tm_bench_key"
@@ -74,7 +77,15 @@ async def main() -> None:
                  "TOOLMESH_AUTH_API_KEYS": json.dumps([digest]), "TOOLMESH_VAULT_ADDR": vault.addr,
                  "TOOLMESH_VAULT_AUTH_METHOD": "token", "TOOLMESH_VAULT_TOKEN": ROOT_TOKEN},
         )  # fmt: skip
+        collector = LocalCollector(folder).__enter__()
+        traced_port = free_port()
+        traced = subprocess.Popen(
+            [sys.executable, "-m", "toolmesh.cli.main", "dev", str(folder), "--port", str(traced_port), "--lexical-only"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint},
+        )  # fmt: skip
         try:
+            await wait_ready(f"http://127.0.0.1:{traced_port}/healthz")
             await wait_ready(f"http://127.0.0.1:{category_port}/readyz")
             await wait_ready(f"http://127.0.0.1:{gateway_port}/healthz")
             await wait_ready(f"http://127.0.0.1:{keyed_port}/healthz")
@@ -84,6 +95,7 @@ async def main() -> None:
                 keyed_http,
                 Client(f"http://127.0.0.1:{category_port}/mcp") as direct_client,
                 Client(f"http://127.0.0.1:{gateway_port}/mcp") as gateway_client,
+                Client(f"http://127.0.0.1:{traced_port}/mcp") as traced_client,
                 Client(
                     streamable_http_client(f"http://127.0.0.1:{keyed_port}/mcp", http_client=keyed_http)
                 ) as keyed_client,
@@ -95,6 +107,9 @@ async def main() -> None:
                 async def through() -> None:
                     assert not (await gateway_client.call_tool("tasks__getTask", call_args)).is_error
 
+                async def traced_call() -> None:
+                    assert not (await traced_client.call_tool("tasks__getTask", call_args)).is_error
+
                 async def authenticated() -> None:
                     assert not (await keyed_client.call_tool("tasks__getTask", call_args)).is_error
 
@@ -102,6 +117,7 @@ async def main() -> None:
                     assert not (await keyed_client.call_tool("mine__getTask", call_args)).is_error
 
                 await through()  # wakes the gateway's category server
+                await traced_call()
                 await authenticated()
                 await own_key()
                 print(
@@ -114,6 +130,18 @@ async def main() -> None:
                 print(summary("category server", d, d_rate))
                 print(summary("through the gateway", g, g_rate))
                 print(f"  added by the gateway: p50 {statistics.median(g) - statistics.median(d):.2f} ms")
+                t = await timed(traced_call, args.calls)
+                print(
+                    summary(
+                        "through the gateway, tracing on",
+                        t,
+                        await throughput(traced_call, args.calls, args.concurrency),
+                    )
+                )
+                print(
+                    f"  added by the gateway, tracing on: p50 {statistics.median(t) - statistics.median(d):.2f} ms "
+                    f"({len(collector.spans())} spans exported)"
+                )
                 a = await timed(authenticated, args.calls)
                 print(
                     summary(
@@ -133,9 +161,10 @@ async def main() -> None:
                     f"  added by the per-user credential: p50 {statistics.median(o) - statistics.median(a):.2f} ms"
                 )
         finally:
-            for proc in (keyed, gateway, category, stub):
+            for proc in (traced, keyed, gateway, category, stub):
                 proc.terminate()
                 proc.wait()
+            collector.__exit__(None, None, None)
             vault.stop()
 
 

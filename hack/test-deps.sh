@@ -24,4 +24,5 @@ fi
 "$HERE/node-binaries.sh" >/dev/null  # kubelet, kube-proxy, kube-scheduler, CoreDNS, pause
 "$HERE/metrics-server-binary.sh" >/dev/null  # metrics-server, for the node tier's HPAs
 "$HERE/helm-binary.sh" >/dev/null
+"$HERE/otelcol-binary.sh" >/dev/null  # an OpenTelemetry Collector (core), for the tracing test
 "$HERE/images.sh" gateway operator category demo redis openbao >/dev/null  # the node tier's and compose's images (rebuilt only when their inputs change)

@@ -24,6 +24,7 @@ import yaml
 
 from toolmesh.category.settings import CategorySettings
 from toolmesh.cli.main import build_parser
+from toolmesh.common import tracing
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.vault import VaultSettings
 
@@ -95,7 +96,9 @@ def test_each_service_runs_something_that_exists(name: str) -> None:
         else:
             assert instructions(target, "CMD") or instructions(target, "ENTRYPOINT")  # the image's own
     for key in service.get("environment", {}):
-        assert key in SETTINGS or key.startswith("TOOLMESH_SECRET_"), f"{name}: {key} is not a setting"
+        assert key in SETTINGS or key in tracing.VARIABLES or key.startswith("TOOLMESH_SECRET_"), (
+            f"{name}: {key} is not a setting"
+        )
     for volume in service.get("volumes", []):
         source = volume.split(":")[0]
         if source.startswith("."):

@@ -12,7 +12,7 @@ from toolmesh.category.app import create_app
 from toolmesh.category.arguments import add_arguments
 from toolmesh.category.settings import CategorySettings
 from toolmesh.common import logging as logging_setup
-from toolmesh.common import startup
+from toolmesh.common import startup, tracing
 from toolmesh.vault import VaultSettings
 
 
@@ -37,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not settings.catalog.is_dir():
         print(f"toolmesh category serve: {settings.catalog} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        tracing.setup(tracing.CATEGORY, resource={"toolmesh.category": settings.category or ""})
+    except tracing.TracingSettingsError as exc:
+        print(f"toolmesh category serve: {exc}", file=sys.stderr)
         return 2
     listener = startup.listen(settings.host, settings.port, "category serve")
     if listener is None:

@@ -29,6 +29,7 @@ from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
+from toolmesh.common import tracing
 from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
 from toolmesh.common.mcp_sse import Progress
@@ -216,7 +217,9 @@ class CategoryService:
                 request, integration.spec.auth, store=self.store, tokens=self.tokens, pool=self.pool,
                 timeout=integration.spec.timeout_seconds, vault=self.vault, user=user, reveal=scrub.reveal,
             )  # fmt: skip
-            response = await self.pool.send(request, timeout=integration.spec.timeout_seconds)
+            response = await self.pool.send(
+                request, timeout=integration.spec.timeout_seconds, template=binding.tool.route.path
+            )
             result = results.render(response, cap=self.settings.max_response_bytes, scrub=scrub)
             if result.is_error:
                 outcome = "upstream_error"
@@ -259,6 +262,7 @@ class CategoryService:
         return result
 
     def _observe(self, integration: str, tool: str, outcome: str, started: float) -> None:
+        tracing.outcome(outcome, {"toolmesh.integration": integration})  # on the SDK's tools/call span
         elapsed = time.perf_counter() - started
         self.metrics.calls.labels(integration, tool, outcome).inc()
         self.metrics.latency.labels(integration, tool).observe(elapsed)

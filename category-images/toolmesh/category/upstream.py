@@ -16,9 +16,11 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
+from opentelemetry.trace import SpanKind
 from yarl import URL
 
 from toolmesh.category.egress import EgressPolicy, connector_options
+from toolmesh.common import tracing
 from toolmesh.openapi.request import HttpRequest
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -95,10 +97,33 @@ class UpstreamPool:
         sessions, self._sessions = list(self._sessions.values()), {}
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
 
-    async def send(self, request: HttpRequest, *, timeout: float) -> UpstreamResponse:
-        """Send ``request``; raises UpstreamError for transport failures (never for an HTTP status)."""
+    async def send(
+        self, request: HttpRequest, *, timeout: float, template: str | None = None
+    ) -> UpstreamResponse:
+        """Send ``request``; raises UpstreamError for transport failures (never for an HTTP status).
+
+        Tracing on, in a client span named by ``template`` (the operation's path template: the URL
+        itself can hold identifiers and credentials), whose trace context the request carries."""
+        if not tracing.enabled():
+            return await self._send(request, timeout, CIMultiDict(request.headers))
+        attributes = tracing.http_client_attributes(request.method, request.url, template)
+        with tracing.span(
+            tracing.http_span_name(request.method, template), attributes, SpanKind.CLIENT
+        ) as span:
+            headers = CIMultiDict(request.headers)
+            carried: dict[str, str] = {}
+            tracing.outgoing(carried)
+            headers.update(carried)
+            response = await self._send(request, timeout, headers)
+            span.set_attribute("http.response.status_code", response.status)
+            if response.status >= 400:
+                tracing.failed(span, str(response.status))
+            return response
+
+    async def _send(
+        self, request: HttpRequest, timeout: float, headers: CIMultiDict[str]
+    ) -> UpstreamResponse:
         method, url, body = request.method, request.url, request.body
-        headers = CIMultiDict(request.headers)
         if not urlsplit(url).scheme:
             raise UpstreamError(f"no base URL for {url!r}: set spec.openapi.baseUrl of the integration")
         host = urlsplit(url).hostname or ""

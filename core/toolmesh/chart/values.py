@@ -180,6 +180,21 @@ class Vault(Values):
     ] = "toolmesh/users"
 
 
+class Tracing(Values):
+    otlp_endpoint: Annotated[
+        str,
+        Field(
+            description="OTLP/HTTP endpoint of an OpenTelemetry Collector, e.g. http://otel-collector.observability:4318: the gateway and every category server send their traces there (OTEL_EXPORTER_OTLP_ENDPOINT). Empty: no tracing."
+        ),
+    ] = ""
+    record_query_text: Annotated[
+        bool,
+        Field(
+            description="Record each search's query text on its span (TOOLMESH_TRACE_QUERY_TEXT). Off: spans carry results and scores, never what was asked."
+        ),
+    ] = False
+
+
 class Redis(Values):
     url: Annotated[
         str,
@@ -265,6 +280,9 @@ class ChartValues(Values):
     vault: Annotated[Vault, Field(description="Upstream credentials in Vault (kubernetes auth).")] = Field(
         default_factory=Vault
     )
+    tracing: Annotated[
+        Tracing, Field(description="OpenTelemetry traces (docs/operations/monitoring.md).")
+    ] = Field(default_factory=Tracing)
     redis: Annotated[Redis, Field(description="Shared state of the gateway replicas.")] = Field(
         default_factory=Redis
     )

@@ -28,6 +28,9 @@ surface validation (``mcp_types.methods.validate_client_request``) and typed par
 result the same per-version sieve (``serialize_server_result``), ``resultType`` and ``serverInfo``
 stamp as the kernel gives it; anything the hook declines, or any request that does not validate, goes
 to the kernel, which answers it as before (docs/design/0014-forwarding-fast-path.md).
+
+Both run in the caller's trace context, from the request's ``_meta`` or its ``traceparent`` header
+(toolmesh.common.tracing; nothing is read while tracing is off).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from mcp_types import methods
 from pydantic import BaseModel, ValidationError
 
+from toolmesh.common import tracing
 from toolmesh.common.mcp_cancel import SESSION_HEADER, CancelledByPeer, InFlight, new_session
 from toolmesh.common.mcp_sse import EventStream, Progress, progress_params, reporter, wants_stream
 
@@ -336,18 +340,28 @@ class McpEndpoint:
         else:
             connection = Connection.from_envelope(version or LEGACY_DEFAULT_VERSION, None, None)
             if rpc.method == "initialize":
-                answer = await self._dispatch(request, rpc, connection)
+                answer = await self._traced(request, rpc, connection)
                 if not answer.prepared:
                     answer.headers[SESSION_HEADER] = new_session()
                 return answer
             session = request.headers.get(SESSION_HEADER)
             if session is not None:
                 try:
-                    return await self._in_flight.run(
-                        session, rpc.id, self._dispatch(request, rpc, connection)
-                    )
+                    return await self._in_flight.run(session, rpc.id, self._traced(request, rpc, connection))
                 except CancelledByPeer:  # the client has forgotten the request: this answer is for the log
                     return _error(rpc.id, REQUEST_CANCELLED, "The client cancelled the request")
+        return await self._traced(request, rpc, connection)
+
+    async def _traced(
+        self, request: web.Request, rpc: JSONRPCRequest, connection: Connection
+    ) -> web.StreamResponse:
+        """:meth:`_dispatch` in the caller's trace context (tracing on)."""
+        if tracing.enabled():
+            meta = rpc.params.get("_meta") if isinstance(rpc.params, dict) else None
+            with tracing.attached(
+                tracing.incoming(request.headers, meta if isinstance(meta, dict) else None)
+            ):
+                return await self._dispatch(request, rpc, connection)
         return await self._dispatch(request, rpc, connection)
 
     async def _dispatch(

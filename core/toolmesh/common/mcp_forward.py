@@ -34,9 +34,10 @@ from mcp.shared.inbound import (
     encode_header_value,
 )
 from mcp.types.version import LATEST_MODERN_VERSION
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from toolmesh.common import mcp_sse
+from toolmesh.common import mcp_sse, tracing
 from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_sse import Progress
 
@@ -119,14 +120,34 @@ class CategoryClient:
     async def _request(
         self, method: str, params: dict[str, Any], name: str | None, progress: Progress | None = None
     ) -> tuple[int, Any]:
-        """One request's HTTP status and JSON-RPC result; a connection refused is tried again until
-        the deadline (nothing was sent), anything else fails at once."""
+        """One request's HTTP status and JSON-RPC result, in a client span whose trace context
+        travels in the request's ``_meta`` and headers (tracing on)."""
+        if not tracing.enabled():
+            return await self._send(method, params, name, {}, progress)
+        span_name = f"{method} {name}" if name is not None else method
+        with tracing.span(span_name, tracing.mcp_client_attributes(method, name, self.url), SpanKind.CLIENT):
+            carried: dict[str, str] = {}
+            tracing.outgoing(carried)
+            params["_meta"] = {**params.get("_meta", {}), **carried}
+            return await self._send(method, params, name, carried, progress)
+
+    async def _send(
+        self,
+        method: str,
+        params: dict[str, Any],
+        name: str | None,
+        extra: dict[str, str],
+        progress: Progress | None,
+    ) -> tuple[int, Any]:
+        """:meth:`_request` itself: a connection refused is tried again until the deadline (nothing
+        was sent), anything else fails at once."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json, text/event-stream",
             MCP_PROTOCOL_VERSION_HEADER: LATEST_MODERN_VERSION,
             MCP_METHOD_HEADER: method,
+            **extra,
         }
         if name is not None:
             headers[MCP_NAME_HEADER] = encode_header_value(name)

@@ -11,8 +11,10 @@ import sys
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from toolmesh.common.tracing import TracingSettingsError
+
 #: What reading the settings raises when the environment is wrong (never a bug).
-SETTINGS_ERRORS: tuple[type[Exception], ...] = (ValidationError, SettingsError)
+SETTINGS_ERRORS: tuple[type[Exception], ...] = (ValidationError, SettingsError, TracingSettingsError)
 
 
 def one_line(error: Exception, env_prefix: str = "TOOLMESH_") -> str:

@@ -23,7 +23,9 @@ import hvac
 import hvac.exceptions
 import requests
 import structlog
+from opentelemetry.trace import SpanKind
 
+from toolmesh.common import tracing
 from toolmesh.vault.settings import VaultSettings
 
 log = structlog.get_logger("toolmesh.vault")
@@ -125,8 +127,15 @@ class Vault:
     # -- the token's life, on the worker thread -----------------------------------------------------
 
     async def _run(self, operation: Callable[[hvac.Client], T], path: str) -> T:
+        """``operation`` on the worker thread, in a span that names the operation and the KV mount
+        (never the path: it names callers and integrations)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self._with_token, operation, path)
+        attributes = {
+            "toolmesh.vault.operation": operation.__name__,
+            "toolmesh.vault.mount": self.settings.kv_mount,
+        }
+        with tracing.span("toolmesh.vault", attributes, SpanKind.CLIENT):
+            return await loop.run_in_executor(self._worker, self._with_token, operation, path)
 
     def _with_token(self, operation: Callable[[hvac.Client], T], path: str) -> T:
         try:

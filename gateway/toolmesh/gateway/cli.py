@@ -95,9 +95,11 @@ def _prepare(
     """The settings, read once, and the socket listening where they say, with logging configured;
     None when either fails (said on stderr, in one line)."""
     from toolmesh.common import logging as logging_setup
+    from toolmesh.common import tracing
 
     try:
         settings = read()
+        tracing.setup(tracing.GATEWAY)
     except CONFIGURATION_ERRORS as exc:
         print(f"toolmesh {command}: {one_line(exc)}", file=sys.stderr)
         return None

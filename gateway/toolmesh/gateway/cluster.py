@@ -38,6 +38,7 @@ from pydantic import ValidationError
 
 from toolmesh.api import MCPIntegration, conditions, demand
 from toolmesh.catalog import cluster as cluster_catalog
+from toolmesh.common import tracing
 from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import indexed
@@ -406,7 +407,12 @@ class ClusterCategories:
         await self._renew(category, obj, force=asleep)
         if asleep:
             log.info(EV_WAKE, category=category)
-            woken = await self.source.wait_category(category, serving, self.wake_timeout)
+            with tracing.span(
+                "toolmesh.wake", {"toolmesh.category": category, "toolmesh.wake.mode": "cluster"}
+            ) as span:
+                woken = await self.source.wait_category(category, serving, self.wake_timeout)
+                if woken is None:
+                    tracing.failed(span, "timeout")
             if self.on_wake is not None:
                 self.on_wake(category, time.monotonic() - started, woken is not None)
             if woken is None:

@@ -90,12 +90,29 @@ class Router:
         With learning on, ``caller`` (who searches) is remembered with what the search showed, so
         that the call they make next can teach the ranking (:meth:`called`).
         """
-        out: list[ToolRecord] = []
+        found = self.search_scored(
+            query, limit=limit, budget=budget, categories=categories, allowed=allowed, caller=caller
+        )
+        return [record for record, _ in found]
+
+    def search_scored(
+        self,
+        query: str,
+        *,
+        limit: int,
+        budget: int,
+        categories: Sequence[str] = (),
+        allowed: Callable[[ToolRecord], bool] | None = None,
+        caller: str | None = None,
+    ) -> list[tuple[ToolRecord, float]]:
+        """:meth:`search` with each tool's fused score (0 for a tool shown as another's prerequisite)."""
+        out: list[tuple[ToolRecord, float]] = []
         spent = 0
         prior: Prior | None = None
         if self.outcomes is not None:
             prior = functools.partial(self.outcomes.prior, who=caller)
         ranked = self._index.ranked(query, max(CANDIDATES, limit), prior)
+        scores = dict(ranked.results)
         names = [name for name, _ in ranked.results]
         if self.weights.prerequisites > 0:
             names = graph.with_prerequisites(names, self._prerequisites, self.weights.prerequisites)
@@ -110,12 +127,12 @@ class Router:
             cost = line_tokens(record)
             if out and spent + cost > budget:
                 break
-            out.append(record)
+            out.append((record, scores.get(name, 0.0)))
             spent += cost
             if len(out) >= limit:
                 break
         if self.outcomes is not None and caller is not None:
-            shown = [r.name for r in out]
+            shown = [r.name for r, _ in out]
             if self.log is not None:
                 self.log.searched(caller, ranked.vectors, shown)
             else:

@@ -12,8 +12,9 @@ import jsonschema
 from mcp import types
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
+from opentelemetry.trace import SpanKind
 
-from toolmesh.common import tools
+from toolmesh.common import tools, tracing
 from toolmesh.common.mcp_aiohttp import FastCall
 from toolmesh.common.mcp_results import text_result
 from toolmesh.common.mcp_sse import Progress, wants_progress
@@ -128,7 +129,19 @@ def fast_call(service: GatewayService) -> FastCall:
 
     async def forward(name: str, args: dict[str, Any], progress: Progress | None) -> dict[str, Any] | None:
         target = forwarded(service, name, args)
-        return None if target is None else await service.call_wire(*target, progress=progress)
+        if target is None:
+            return None
+        if not tracing.enabled():
+            return await service.call_wire(*target, progress=progress)
+        # The span the SDK's kernel opens for each request it serves (mcp.server._otel), which this
+        # path skips: the same name and attributes.
+        with tracing.span(
+            f"tools/call {name}", tracing.server_call_attributes(name), SpanKind.SERVER
+        ) as span:
+            result = await service.call_wire(*target, progress=progress)
+            if result.get("isError") is True:
+                tracing.failed(span, "tool_error")
+            return result
 
     return forward
 

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 import structlog
 from mcp import types
 
+from toolmesh.common import tracing
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
 from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_results import text_result, wire
@@ -147,14 +148,23 @@ class GatewayService:
 
     def _search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
         started = time.perf_counter()
-        found = self.router.search(
-            query,
-            limit=limit or self.settings.search_limit,
-            budget=self.settings.search_token_budget,
-            categories=categories,
-            allowed=self.allowed,
-            caller=auth.caller().subject,
-        )
+        limit = limit or self.settings.search_limit
+        with tracing.span("toolmesh.search") as span:
+            scored = self.router.search_scored(
+                query,
+                limit=limit,
+                budget=self.settings.search_token_budget,
+                categories=categories,
+                allowed=self.allowed,
+                caller=auth.caller().subject,
+            )
+            if tracing.enabled():
+                shown = [(record.name, score) for record, score in scored]
+                text = query if self.settings.trace_query_text else None
+                span.set_attributes(
+                    tracing.search_attributes(shown, limit=limit, categories=categories, query=text)
+                )
+        found = [record for record, _ in scored]
         self.metrics.search_latency.observe(time.perf_counter() - started)
         self.metrics.searches.labels("yes" if found else "no").inc()
         if not found:
@@ -166,6 +176,12 @@ class GatewayService:
         return text_result("\n".join(lines))
 
     def _describe(self, names: list[str]) -> types.CallToolResult:
+        with tracing.span("toolmesh.describe", {"toolmesh.describe.requested": len(names)}) as span:
+            result = self._described(names)
+            span.set_attribute("toolmesh.describe.unknown", result.is_error is True)
+            return result
+
+    def _described(self, names: list[str]) -> types.CallToolResult:
         records = {n: self.visible(n) for n in names}
         known = []
         for record in records.values():
@@ -200,12 +216,21 @@ class GatewayService:
         if record is None:
             self.metrics.calls.labels("", "", "unknown_tool").inc()
             return wire(text_result(f"unknown tool {name!r}; use search_tools to find tools", error=True))
+        with tracing.span(
+            "toolmesh.call", tracing.call_attributes(name, record.category, record.integration)
+        ):
+            return await self._forward(record, name, arguments, progress)
+
+    async def _forward(
+        self, record: ToolRecord, name: str, arguments: dict[str, Any] | None, progress: Progress | None
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         meta: dict[str, Any] | None = None
         own = self.catalog.auth.get(record.integration)
         if own is not None:  # the caller's own credentials travel with this call, and only with it
             try:
-                values = await self.identity.credentials(auth.caller().subject, record.integration, own)
+                with tracing.span("toolmesh.credentials", {"toolmesh.integration": record.integration}):
+                    values = await self.identity.credentials(auth.caller().subject, record.integration, own)
             except CredentialsNeeded as exc:
                 return self._refuse(record, "needs_credentials", str(exc), started)
             except VaultError as exc:
@@ -243,6 +268,7 @@ class GatewayService:
         return wire(text_result(text, error=True))
 
     def _observe(self, record: ToolRecord, outcome: str, started: float) -> None:
+        tracing.outcome(outcome)
         self.metrics.calls.labels(record.category, record.integration, outcome).inc()
         self.metrics.latency.labels(record.category, record.integration).observe(
             time.perf_counter() - started

@@ -75,6 +75,10 @@ class GatewaySettings(BaseSettings):
     search_token_budget: int = Field(
         default=1500, ge=100, description="Most tokens (chars/4) a search result may take."
     )
+    trace_query_text: bool = Field(
+        default=False,
+        description="Record each search's query text on its trace span (tracing on: OTEL_EXPORTER_OTLP_ENDPOINT). Off: spans carry the results and their scores, never what was asked.",
+    )
     qdrant_url: str | None = Field(
         default=None,
         description="Keep tool vectors in this Qdrant server (collection toolmesh-tools). Unset: in-process.",

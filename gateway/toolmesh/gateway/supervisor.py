@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 import structlog
 
+from toolmesh.common import tracing
 from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_forward import CategoryClient
 
@@ -69,6 +70,12 @@ class Running(Reached):
     process: asyncio.subprocess.Process
     url: str
     last_used: float = field(default_factory=time.monotonic)
+
+
+def child_environment() -> dict[str, str]:
+    """The environment a local category server starts with: the gateway's, except the service name
+    its traces carry (each process names itself: toolmesh-category, toolmesh.common.tracing)."""
+    return {k: v for k, v in os.environ.items() if k != "OTEL_SERVICE_NAME"}
 
 
 def reports_discovered(status: dict[str, Any]) -> bool:
@@ -141,12 +148,15 @@ class LocalCategories:
                 current = None
             if current is None:
                 started = time.monotonic()
-                try:
-                    current = await self._first_contact(category, self._start(category))
-                except CategoryUnavailable:
-                    self._woken(category, started, ok=False)
-                    raise
-                self._woken(category, started, ok=True)
+                with tracing.span(
+                    "toolmesh.wake", {"toolmesh.category": category, "toolmesh.wake.mode": "local"}
+                ):
+                    try:
+                        current = await self._first_contact(category, self._start(category))
+                    except CategoryUnavailable:
+                        self._woken(category, started, ok=False)
+                        raise
+                    self._woken(category, started, ok=True)
                 self.running[category] = current
             current.last_used = time.monotonic()
             return current.client
@@ -199,7 +209,7 @@ class LocalCategories:
         port = free_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "toolmesh.category", str(self.catalog), "--category", category, "--port", str(port),
-            env={**os.environ, "TOOLMESH_CATEGORY_LOG_FORMAT": self.log_format},
+            env={**child_environment(), "TOOLMESH_CATEGORY_LOG_FORMAT": self.log_format},
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:

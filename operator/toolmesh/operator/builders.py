@@ -142,8 +142,11 @@ def _probes() -> JsonObject:
     }
 
 
-def container(obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultWiring | None) -> JsonObject:
-    """The server container: the generic runtime serving the mounted catalog."""
+def container(
+    obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultWiring | None, otlp: str | None = None
+) -> JsonObject:
+    """The server container: the generic runtime serving the mounted catalog; ``otlp``: the
+    collector its traces go to (OTEL_EXPORTER_OTLP_ENDPOINT; None: no tracing)."""
     category = obj.metadata.name
     env: list[JsonValue] = [
         {"name": "TOOLMESH_CATEGORY_CATEGORY", "value": category},
@@ -154,6 +157,8 @@ def container(obj: MCPCategory, bundle: Bundle, default_image: str, vault: Vault
         {"name": "TOOLMESH_CATEGORY_LOG_FORMAT", "value": "json"},
         *(_vault_env(vault, category) if vault else []),
     ]
+    if otlp:
+        env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": otlp})
     mounts: list[JsonValue] = [
         {"name": "catalog", "mountPath": names.CATALOG_MOUNT, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
@@ -202,7 +207,9 @@ def _scheduling(pod: PodOverrides) -> JsonObject:
     return out
 
 
-def pod_spec(obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultWiring | None) -> JsonObject:
+def pod_spec(
+    obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultWiring | None, otlp: str | None = None
+) -> JsonObject:
     category = obj.metadata.name
     return {
         "serviceAccountName": names.server(category),
@@ -215,7 +222,7 @@ def pod_spec(obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultW
             "fsGroup": RUN_AS,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [container(obj, bundle, default_image, vault)],
+        "containers": [container(obj, bundle, default_image, vault, otlp)],
         "volumes": [
             {"name": "catalog", "projected": {"sources": list(bundle.sources), "defaultMode": 0o444}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
@@ -234,6 +241,7 @@ def deployment(
     scale: Scale,
     default_image: str,
     vault: VaultWiring | None = None,
+    otlp: str | None = None,
 ) -> JsonObject:
     category = obj.metadata.name
     pod = obj.spec.pod
@@ -251,7 +259,7 @@ def deployment(
                     "labels": {**pod.labels, **names.labels(category)},
                     "annotations": {**pod.annotations, names.CATALOG_DIGEST: bundle.digest},
                 },
-                "spec": pod_spec(obj, bundle, default_image, vault),
+                "spec": pod_spec(obj, bundle, default_image, vault, otlp),
             },
         },
     }
@@ -332,6 +340,7 @@ def children(
     scale: Scale,
     default_image: str,
     vault: VaultWiring | None = None,
+    otlp: str | None = None,
 ) -> tuple[list[JsonObject], list[tuple[str, str]]]:
     """Desired children, and the (kind, name) of optional children that must not exist."""
     category, namespace = obj.metadata.name, obj.metadata.namespace
@@ -339,7 +348,7 @@ def children(
     desired = [
         service_account(category, namespace, owner),
         *catalog_configmaps(category, namespace, owner, bundle),
-        deployment(obj, namespace, owner, bundle, scale, default_image, vault),
+        deployment(obj, namespace, owner, bundle, scale, default_image, vault, otlp),
         service(category, namespace, owner),
         disruption_budget(category, namespace, owner),
     ]

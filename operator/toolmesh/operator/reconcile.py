@@ -225,7 +225,12 @@ class Operator:
         meta = obj.metadata
         packed = bundle.build(meta.name, meta.namespace, members.served, self.settings.max_configmap_bytes)
         desired, absent = builders.children(
-            obj, packed, scale, self.settings.category_image, self._vault_wiring()
+            obj,
+            packed,
+            scale,
+            self.settings.category_image,
+            self._vault_wiring(),
+            self.settings.otlp_endpoint,
         )
         for manifest in desired:
             if manifest["kind"] == "Deployment":

@@ -47,6 +47,10 @@ class OperatorSettings(BaseSettings):
         default="vault", description="Audience of the ServiceAccount token projected for the Vault login."
     )
     vault_kv_mount: str = Field(default="secret", description="Mount path of Vault's KV version 2 engine.")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP endpoint of an OpenTelemetry Collector given to category servers (their OTEL_EXPORTER_OTLP_ENDPOINT), e.g. http://otel-collector.observability:4318. Unset: they do not trace.",
+    )
     liveness_endpoint: str | None = Field(
         default=None,
         description="Where kopf serves its liveness probe, e.g. http://0.0.0.0:8080/healthz (the chart's probes). Unset: none.",

@@ -35,6 +35,21 @@ def test_without_vault_the_pod_has_no_token_at_all() -> None:
     assert not any(e["name"].startswith("TOOLMESH_VAULT_") for e in pod["containers"][0]["env"])
 
 
+def test_category_servers_trace_only_when_the_operator_names_a_collector() -> None:
+    def env(otlp: str | None) -> dict[str, str]:
+        manifest = builders.deployment(
+            PM, "default", OWNER, Bundle(digest="sha256:x"), Scale(1, False), "img:1", None, otlp
+        )
+        container = manifest["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
+        return {e["name"]: e["value"] for e in container["env"]}
+
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env(None)
+    assert (
+        env("http://otel.observability:4318")["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        == "http://otel.observability:4318"
+    )
+
+
 def test_with_vault_the_pod_logs_in_as_its_own_role_with_a_vault_only_token() -> None:
     manifest = build(builders.VaultWiring("https://vault.vault:8200", audience="vault"))
     kubernetes_validate.validate(manifest, "1.33", strict=True)
