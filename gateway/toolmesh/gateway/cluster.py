@@ -231,6 +231,7 @@ class ClusterSource:
     def _remove(self, name: str) -> None:
         self.catalog.access.pop(name, None)
         self.catalog.auth.pop(name, None)
+        self.catalog.limits.pop(name, None)
         _, tools = self._indexed.pop(name, ("", []))
         for tool in tools:
             record = self.catalog.tools.get(tool)
@@ -264,6 +265,8 @@ class ClusterSource:
         if model.spec.access is not None:
             self.catalog.access[name] = model.spec.access
         self.catalog.note_auth(name, model.spec.auth)
+        if model.spec.limits is not None:
+            self.catalog.limits[name] = model.spec.limits
         added = []
         for record in records:
             if record.name not in self.catalog.tools:
