@@ -30,7 +30,8 @@ def test_consecutive_outages_open_it_and_a_success_in_between_starts_the_count_a
         b.record(through(b), outage=outage)
     assert b.state is State.CLOSED
     b.record(Pass.CALL, outage=True)
-    assert b.state is State.OPEN and seen == [State.OPEN]
+    assert b.state is State.OPEN
+    assert seen == [State.OPEN]
     assert b.admit() == 30.0  # fails fast, saying when to try again
     clock.now += 12
     assert b.retry_after() == 18.0
@@ -47,7 +48,8 @@ def test_after_the_cooldown_one_probe_goes_through_and_its_success_closes_it() -
     b.record(Pass.CALL, outage=False)  # a call let through before it opened says nothing
     assert b.state is State.HALF_OPEN
     b.record(Pass.PROBE, outage=False)
-    assert b.state is State.CLOSED and seen == [State.OPEN, State.HALF_OPEN, State.CLOSED]
+    assert b.state is State.CLOSED
+    assert seen == [State.OPEN, State.HALF_OPEN, State.CLOSED]
     assert b.admit() is Pass.CALL
 
 
@@ -57,7 +59,8 @@ def test_a_failed_probe_opens_it_for_another_cooldown() -> None:
     b.record(Pass.CALL, outage=True)
     clock.now += 31
     b.record(through(b), outage=True)
-    assert b.state is State.OPEN and b.admit() == 30.0
+    assert b.state is State.OPEN
+    assert b.admit() == 30.0
 
 
 def test_a_probe_that_never_reports_or_is_not_sent_frees_its_turn() -> None:
@@ -86,4 +89,5 @@ def test_zero_failures_means_no_breaker() -> None:
     b = breaker(clock, seen, failures=0)
     for _ in range(100):
         b.record(Pass.CALL, outage=True)
-    assert b.state is State.CLOSED and seen == []
+    assert b.state is State.CLOSED
+    assert seen == []

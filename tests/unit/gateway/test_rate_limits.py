@@ -33,7 +33,8 @@ def guard(clock: Clock, specs: dict[str, IntegrationLimits] | None = None, **set
 def test_windows_are_aligned_on_the_minute_so_replicas_agree() -> None:
     assert windows.window(120.0) == (2, 60.0)
     assert windows.window(179.5) == (2, 0.5)
-    assert windows.retry_seconds(0.2) == 1 and windows.retry_seconds(12.1) == 13
+    assert windows.retry_seconds(0.2) == 1
+    assert windows.retry_seconds(12.1) == 13
 
 
 async def test_a_caller_over_their_limit_is_refused_with_when_to_retry_and_others_go_on() -> None:
@@ -42,8 +43,10 @@ async def test_a_caller_over_their_limit_is_refused_with_when_to_retry_and_other
     assert isinstance(await limits.admit("alice", "t__a", "tasks"), Ticket)
     assert isinstance(await limits.admit("alice", "t__b", "tasks"), Ticket)
     refused = await limits.admit("alice", "t__a", "tasks")
-    assert isinstance(refused, Refusal) and refused.outcome == "rate_limited"
-    assert "your calls per minute (all tools) is 2" in refused.text and "Retry in 45 s" in refused.text
+    assert isinstance(refused, Refusal)
+    assert refused.outcome == "rate_limited"
+    assert "your calls per minute (all tools) is 2" in refused.text
+    assert "Retry in 45 s" in refused.text
     assert refused.meta[REFUSED_META] == {
         "reason": "rateLimited", "limit": "caller", "calls": 2, "integration": "tasks", "retryAfterSeconds": 45,
     }  # fmt: skip
@@ -62,11 +65,13 @@ async def test_the_integrations_spec_overrides_the_gateway_defaults_and_zero_lif
     limits = guard(clock, specs, limits_integration_per_minute=1)
     assert isinstance(await limits.admit("alice", "crm__a", "crm"), Ticket)
     refused = await limits.admit("alice", "crm__b", "crm")
-    assert isinstance(refused, Refusal) and refused.meta[REFUSED_META]["limit"] == "integrationCaller"
+    assert isinstance(refused, Refusal)
+    assert refused.meta[REFUSED_META]["limit"] == "integrationCaller"
     assert isinstance(await limits.admit("bob", "crm__a", "crm"), Ticket)
     assert isinstance(await limits.admit("carol", "crm__a", "crm"), Ticket)
     refused = await limits.admit("dave", "crm__a", "crm")
-    assert isinstance(refused, Refusal) and "integration crm, all callers together is 3" in refused.text
+    assert isinstance(refused, Refusal)
+    assert "integration crm, all callers together is 3" in refused.text
     for caller in ("a", "b", "c"):
         assert isinstance(await limits.admit(caller, "open__x", "open"), Ticket)
     assert isinstance(await limits.admit("a", "other__x", "other"), Ticket)
@@ -91,14 +96,16 @@ async def test_an_open_circuit_refuses_fast_and_marks_search_results() -> None:
         assert isinstance(ticket, Ticket)
         limits.record(ticket, outage=True)
     refused = await limits.admit("bob", "t__a", "tasks")
-    assert isinstance(refused, Refusal) and refused.outcome == "circuit_open"
+    assert isinstance(refused, Refusal)
+    assert refused.outcome == "circuit_open"
     assert refused.meta[REFUSED_META]["retryAfterSeconds"] == 20
     assert limits.unavailable("tasks") == " (unavailable: integration tasks is failing; retry in 20 s)"
     assert limits.unavailable("crm") == ""
     assert limits.metrics.circuit_state.labels("tasks")._value.get() == 2
     clock.now += 20
     probe = await limits.admit("bob", "t__a", "tasks")
-    assert isinstance(probe, Ticket) and probe.admitted is Pass.PROBE
+    assert isinstance(probe, Ticket)
+    assert probe.admitted is Pass.PROBE
     limits.record(probe, outage=False)
     assert limits.unavailable("tasks") == ""
     assert limits.metrics.circuit_transitions.labels("tasks", "closed")._value.get() == 1
@@ -113,7 +120,8 @@ async def test_a_probe_refused_by_a_rate_limit_leaves_the_next_call_its_turn() -
     clock.now += 30
     assert isinstance(await limits.admit("alice", "t__a", "tasks"), Refusal)  # alice's tool limit
     probe = await limits.admit("bob", "t__a", "tasks")
-    assert isinstance(probe, Ticket) and probe.admitted is Pass.PROBE
+    assert isinstance(probe, Ticket)
+    assert probe.admitted is Pass.PROBE
 
 
 def test_each_scope_has_its_own_key_naming_neither_caller_nor_tool() -> None:
