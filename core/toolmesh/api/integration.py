@@ -461,7 +461,10 @@ class MCPIntegrationStatus(ApiModel):
     ] = None
     conditions: Annotated[
         list[Condition],
-        Field(description="Current observations: Ready (summary), SpecValid, Resolved.", max_length=16),
+        Field(
+            description="Current observations: Ready (summary), SpecValid, Resolved (the operator's); Indexed and Available (the gateway's: its search index, and its circuit breaker).",
+            max_length=16,
+        ),
     ] = Field(default_factory=list)
     tools: Annotated[int | None, Field(description="Number of tools the integration provides.", ge=0)] = None
     spec_digest: Annotated[

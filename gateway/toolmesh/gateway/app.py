@@ -183,6 +183,7 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     service = GatewayService(
         settings, catalog, router, source.categories, identity=identity, shared_counts=shared_counts
     )
+    service.limits.on_change = source.report_circuit
     origins = OriginPolicy.for_server(
         settings.host, settings.allowed_origins, settings.public_url, settings.allowed_hosts
     )

@@ -42,6 +42,7 @@ from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import indexed
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.limits import available
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import CategoryUnavailable, OnStart, OnWake
 from toolmesh.kube import ApiError, Connection, KubeClient, load_connection
@@ -109,6 +110,8 @@ class ClusterSource:
         self._tasks: list[asyncio.Task[None]] = []
         #: The Indexed condition of each integration, written from one task (indexed.py).
         self.reporter = indexed.Reporter(namespace)
+        #: The Available condition of each integration: its circuit (limits/available.py).
+        self.circuits = available.Reporter(namespace)
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ClusterSource:
@@ -143,6 +146,7 @@ class ClusterSource:
         """Load everything once (so the first search sees every tool), then follow changes."""
         self.kube, self.http = kube, http
         self.reporter.start(kube)
+        self.circuits.start(kube)
         versions = {}
         for kind in ("MCPCategory", "MCPIntegration"):
             items, versions[kind] = await self.kube.list(kind, self.namespace)
@@ -159,6 +163,7 @@ class ClusterSource:
         # Their exceptions, if any, were logged when they ended (_background).
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.reporter.close()
+        await self.circuits.close()
 
     async def _follow(self, kind: str, version: str | None) -> None:
         """Watch from ``version``; when the watch breaks or falls behind, list again and go on.
@@ -194,6 +199,10 @@ class ClusterSource:
         for item in items:
             await self._apply(kind, "MODIFIED", item)
         return version
+
+    def report_circuit(self, integration: str, open_: bool) -> None:
+        """An integration's circuit opened (True) or closed (False) here: say so in its status."""
+        self.circuits.report(integration, open_)
 
     # -- changes ----------------------------------------------------------------------------------
 

@@ -65,8 +65,10 @@ class Limits:
         #: The wall clock windows are counted in (replicas agree on it); breakers use ``monotonic``.
         self.clock, self.monotonic = clock, monotonic
         self.breakers: dict[str, Breaker] = {}
-        #: Told of each breaker's change of state (cluster mode: the integration's status).
-        self.on_change: Callable[[str, State], None] = lambda integration, state: None
+        #: Told when an integration's circuit opens (True) or closes (False), and of the first call
+        #: to it that succeeds on this replica (False): cluster mode writes its status.
+        self.on_change: Callable[[str, bool], None] = lambda integration, open_: None
+        self._confirmed: set[str] = set()
         self._warned = -WARN_EVERY
 
     def configured(self, integration: str) -> windows.Configured:
@@ -126,7 +128,11 @@ class Limits:
 
     def record(self, ticket: Ticket, *, outage: bool) -> None:
         """The outcome of a call let through: an outage (the category server or upstream down) or not."""
-        self.breaker(ticket.integration).record(ticket.admitted, outage=outage)
+        breaker = self.breaker(ticket.integration)
+        breaker.record(ticket.admitted, outage=outage)
+        if not outage and ticket.integration not in self._confirmed and breaker.state is State.CLOSED:
+            self._confirmed.add(ticket.integration)
+            self.on_change(ticket.integration, False)
 
     def unavailable(self, integration: str) -> str:
         """A note for the integration's tools in search results while its circuit is open; else ''."""
@@ -155,7 +161,9 @@ class Limits:
         self.metrics.circuit_state.labels(integration).set(state.value)
         self.metrics.circuit_transitions.labels(integration, state.name.lower()).inc()
         log.warning(EV_CIRCUIT, integration=integration, state=state.name.lower())
-        self.on_change(integration, state)
+        if state is not State.HALF_OPEN:
+            self._confirmed.add(integration)
+            self.on_change(integration, state is State.OPEN)
 
     async def close(self) -> None:
         if self.shared is not None:
