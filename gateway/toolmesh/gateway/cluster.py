@@ -218,6 +218,7 @@ class ClusterSource:
             async with self._changed:
                 self._changed.notify_all()
             return
+        self.circuits.seen(obj, deleted=type_ == "DELETED")
         if type_ == "DELETED":
             self.catalog.problems.pop(name, None)
             self.catalog.digest_mismatches.discard(name)

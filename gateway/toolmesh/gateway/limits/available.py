@@ -4,8 +4,8 @@ The gateway's breakers (breaker.py) are per replica; what an admin sees on the o
 word of any replica: ``Available=False`` (reason ``CircuitOpen``) when a replica's breaker opened,
 ``Available=True`` (``CircuitClosed``) when a trial call closed it, or when a replica's first
 successful call to the integration finds the condition False (a replica restarted while its breaker
-was open, and left it so). A change the object already shows is not written, and the transition
-time is kept while the status holds.
+was open, and left it so). A change the object already shows (as the gateway's watch last saw it:
+no extra read, no extra permission) is not written.
 
 The condition is written by server-side apply to the status subresource under its own field manager,
 ``toolmesh-gateway-circuit``: an apply is its manager's whole intent for the object, so the
@@ -61,8 +61,19 @@ class Reporter:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self._pending: dict[str, bool] = {}  # integration -> open
+        #: integration -> (its Available condition, its generation), as the watch last saw it
+        self._live: dict[str, tuple[dict[str, Any], int]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    def seen(self, obj: dict[str, Any], deleted: bool = False) -> None:
+        """An integration as the watch saw it (or its deletion)."""
+        name = str(obj["metadata"]["name"])
+        if deleted:
+            self._live.pop(name, None)
+        else:
+            generation = int(obj["metadata"].get("generation", 0))
+            self._live[name] = (conditions.in_json(obj, conditions.AVAILABLE), generation)
 
     def report(self, integration: str, open_: bool) -> None:
         self._pending[integration] = open_
@@ -89,16 +100,11 @@ class Reporter:
                     log.warning(EV_NOT_WRITTEN, integration=name, error=str(exc) or type(exc).__name__)
 
     async def _write(self, kube: KubeClient, name: str, open_: bool) -> None:
-        obj = await kube.get("MCPIntegration", self.namespace, name)
-        if obj is None:
+        if name not in self._live:
             return  # deleted meanwhile
+        live, generation = self._live[name]
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        new = wanted(
-            conditions.in_json(obj, conditions.AVAILABLE),
-            open_,
-            int(obj["metadata"].get("generation", 0)),
-            now,
-        )
+        new = wanted(live, open_, generation, now)
         if new is None:
             return
         body = {
@@ -112,3 +118,5 @@ class Reporter:
         except ApiError as exc:
             if not exc.not_found:
                 raise
+            return
+        self._live[name] = (new, generation)  # until the watch brings the object back
