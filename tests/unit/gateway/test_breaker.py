@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolmesh.gateway.limits import available
 from toolmesh.gateway.limits.breaker import Breaker, Pass, State
 
 
@@ -91,3 +92,14 @@ def test_zero_failures_means_no_breaker() -> None:
         b.record(Pass.CALL, outage=True)
     assert b.state is State.CLOSED
     assert seen == []
+
+
+def test_the_available_condition_is_written_only_when_it_changes() -> None:
+    now = "2026-12-04T05:00:00Z"
+    opened = available.wanted({}, True, 3, now)
+    assert opened is not None
+    assert (opened["status"], opened["reason"], opened["observedGeneration"]) == ("False", "CircuitOpen", 3)
+    assert available.wanted(opened, True, 3, "2026-12-04T06:00:00Z") is None
+    closed = available.wanted(opened, False, 3, now)
+    assert closed is not None
+    assert (closed["status"], closed["reason"]) == ("True", "CircuitClosed")
