@@ -103,3 +103,13 @@ def test_the_available_condition_is_written_only_when_it_changes() -> None:
     closed = available.wanted(opened, False, 3, now)
     assert closed is not None
     assert (closed["status"], closed["reason"]) == ("True", "CircuitClosed")
+
+
+def test_while_a_slow_probe_is_out_callers_are_told_to_retry_within_a_cooldown() -> None:
+    clock, seen = Clock(), list[State]()
+    b = Breaker(1, cooldown=5.0, probe_timeout=120.0, clock=clock, on_change=seen.append)
+    b.record(Pass.CALL, outage=True)
+    clock.now += 5
+    assert b.admit() is Pass.PROBE
+    assert b.admit() == 5.0
+    assert b.retry_after() == 5.0

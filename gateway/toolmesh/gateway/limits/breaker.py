@@ -45,8 +45,8 @@ class Breaker:
         if self.state is State.CLOSED:
             return Pass.CALL
         now = self.clock()
-        if now < self._until:
-            return self._until - now
+        if now < self._until:  # open, or half-open with the probe out (it ends within a cooldown, usually)
+            return min(self._until - now, self.cooldown)
         if self.state is State.OPEN:
             self._move(State.HALF_OPEN)
         self._until = now + self.probe_timeout
@@ -73,7 +73,9 @@ class Breaker:
 
     def retry_after(self) -> float:
         """Seconds until a call may be tried (0 when closed)."""
-        return 0.0 if self.state is State.CLOSED else max(0.0, self._until - self.clock())
+        if self.state is State.CLOSED:
+            return 0.0
+        return max(0.0, min(self._until - self.clock(), self.cooldown))
 
     def _open(self) -> None:
         self._until = self.clock() + self.cooldown
