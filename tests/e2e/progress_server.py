@@ -55,7 +55,9 @@ async def serve_progress_remote() -> AsyncIterator[tuple[str, Waits]]:
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False)
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(5):
         while not server.started:

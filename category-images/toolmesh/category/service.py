@@ -28,8 +28,9 @@ from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
-from toolmesh.category.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
+from toolmesh.category.upstream import UpstreamDown, UpstreamError, UpstreamPool, UpstreamTimeout
 from toolmesh.common import tracing
+from toolmesh.common.call_meta import OUTAGE_META
 from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
 from toolmesh.common.mcp_sse import Progress
@@ -223,11 +224,15 @@ class CategoryService:
             result = results.render(response, cap=self.settings.max_response_bytes, scrub=scrub)
             if result.is_error:
                 outcome = "upstream_error"
+                if response.status >= 500:
+                    result.meta = {OUTAGE_META: f"HTTP {response.status}"}
         except ArgumentError as exc:
             outcome, result = "invalid_arguments", text_result(str(exc), error=True)
         except (AuthUnavailable, UpstreamError, RateLimited) as exc:
             outcome = "unavailable"
             result = text_result(scrub(f"{binding.name}: {exc}"), error=True)
+            if isinstance(exc, UpstreamDown):
+                result.meta = {OUTAGE_META: type(exc).__name__}
         except aiohttp.InvalidURL as exc:
             outcome, result = (
                 "unavailable",
@@ -258,6 +263,7 @@ class CategoryService:
             outcome = "upstream_error" if result.is_error else "ok"
         except RemoteUnavailable as exc:
             outcome, result = "unavailable", text_result(self.store.scrub(str(exc)), error=True)
+            result.meta = {OUTAGE_META: "unreachable"}
         self._observe(remote.name, name, outcome, started)
         return result
 

@@ -42,7 +42,12 @@ class UpstreamError(Exception):
     """The upstream could not be reached or did not answer in time; the message is for the agent."""
 
 
-class UpstreamTimeout(UpstreamError):
+class UpstreamDown(UpstreamError):
+    """The upstream could not be connected to, broke off, or did not answer: it looks down (the
+    gateway's circuit breakers count these; a refusal by configuration is a plain UpstreamError)."""
+
+
+class UpstreamTimeout(UpstreamDown):
     """The upstream did not answer within the request's timeout."""
 
 
@@ -156,11 +161,11 @@ class UpstreamPool:
                     f"{origin(url)} did not answer within {timeout:g} s (spec.timeoutSeconds)"
                 ) from None
             except aiohttp.ClientConnectorError as exc:
-                raise UpstreamError(
+                raise UpstreamDown(
                     f"cannot connect to {origin(url)}: {exc.os_error.strerror or exc}"
                 ) from None
             except aiohttp.ClientError as exc:
-                raise UpstreamError(f"request to {origin(url)} failed: {type(exc).__name__}") from None
+                raise UpstreamDown(f"request to {origin(url)} failed: {type(exc).__name__}") from None
         raise UpstreamError(f"{origin(url)} redirected more than {self.max_redirects} times")
 
     async def _finish(

@@ -21,6 +21,8 @@ AVAILABLE = "Available"
 #: Written by the gateway (field manager ``toolmesh-gateway``), not the operator: whether the
 #: integration's tools are in the gateway's index, compiled to the digest the operator recorded.
 INDEXED = "Indexed"
+#: ``Available`` on an MCPIntegration is the gateway's too (field manager ``toolmesh-gateway-circuit``):
+#: False while a replica's circuit breaker for it is open.
 
 # Reasons.
 RECONCILED = "Reconciled"
@@ -39,6 +41,8 @@ MINIMUM_REPLICAS_UNAVAILABLE = "MinimumReplicasUnavailable"
 TOOLS_DISCOVERED = "ToolsDiscovered"
 DISCOVERY_PENDING = "DiscoveryPending"
 DIGEST_MISMATCH = "DigestMismatch"
+CIRCUIT_OPEN = "CircuitOpen"
+CIRCUIT_CLOSED = "CircuitClosed"
 
 
 def in_json(obj: Mapping[str, Any] | None, type_: str) -> dict[str, Any]:

@@ -321,6 +321,43 @@ class RateLimit(ApiModel):
     ] = 1
 
 
+class Limits(ApiModel):
+    """How many calls the gateway forwards to the integration's tools (every replica together).
+
+    Unset fields take the gateway's defaults (TOOLMESH_LIMITS_*). A call over a limit is answered
+    with an error saying which limit and when to retry, and is not forwarded.
+    """
+
+    rules = (
+        Rule(
+            cel="!has(self.callsPerMinute) || self.callsPerMinute == 0 || !has(self.perUserCallsPerMinute) || self.perUserCallsPerMinute <= self.callsPerMinute",
+            message="spec.limits.perUserCallsPerMinute cannot exceed spec.limits.callsPerMinute (one caller would never reach it): lower it, or raise callsPerMinute",
+            check=lambda s: (
+                not s.calls_per_minute
+                or s.per_user_calls_per_minute is None
+                or s.per_user_calls_per_minute <= s.calls_per_minute
+            ),
+        ),
+    )
+
+    calls_per_minute: Annotated[
+        int | None,
+        Field(
+            description="Calls per minute to the integration's tools, all callers together. 0: no limit. Unset: TOOLMESH_LIMITS_INTEGRATION_PER_MINUTE.",
+            ge=0,
+            le=10_000_000,
+        ),
+    ] = None
+    per_user_calls_per_minute: Annotated[
+        int | None,
+        Field(
+            description="Calls per minute one caller (token subject) may make to the integration's tools. 0: no limit. Unset: TOOLMESH_LIMITS_INTEGRATION_CALLER_PER_MINUTE.",
+            ge=0,
+            le=10_000_000,
+        ),
+    ] = None
+
+
 class Access(ApiModel):
     """Who may see and call the integration's tools through the gateway. Unset: every authenticated caller."""
 
@@ -395,6 +432,12 @@ class MCPIntegrationSpec(ApiModel):
     rate_limit: Annotated[
         RateLimit | None, Field(description="Client-side rate limit towards the upstream.")
     ] = None
+    limits: Annotated[
+        Limits | None,
+        Field(
+            description="Rate limits the gateway applies to calls of the integration's tools, shared by its replicas. Unset: the gateway's defaults."
+        ),
+    ] = None
     access: Annotated[
         Access | None,
         Field(
@@ -418,7 +461,10 @@ class MCPIntegrationStatus(ApiModel):
     ] = None
     conditions: Annotated[
         list[Condition],
-        Field(description="Current observations: Ready (summary), SpecValid, Resolved.", max_length=16),
+        Field(
+            description="Current observations: Ready (summary), SpecValid, Resolved (the operator's); Indexed and Available (the gateway's: its search index, and its circuit breaker).",
+            max_length=16,
+        ),
     ] = Field(default_factory=list)
     tools: Annotated[int | None, Field(description="Number of tools the integration provides.", ge=0)] = None
     spec_digest: Annotated[

@@ -118,6 +118,46 @@ class Auth(Values):
     ] = Field(default_factory=list)
 
 
+class Limits(Values):
+    caller_per_minute: Annotated[
+        int,
+        Field(
+            description="Calls per minute one caller (token subject) may make, all tools together; the calls over it get an error with a retry-after. Counted in Redis (redis.url) across replicas. 0: no limit.",
+            ge=0,
+        ),
+    ] = 0
+    caller_tool_per_minute: Annotated[
+        int, Field(description="Calls per minute one caller may make to any one tool. 0: no limit.", ge=0)
+    ] = 0
+    integration_per_minute: Annotated[
+        int,
+        Field(
+            description="Calls per minute to one integration, all callers together, where its spec.limits.callsPerMinute is unset. 0: no limit.",
+            ge=0,
+        ),
+    ] = 0
+    integration_caller_per_minute: Annotated[
+        int,
+        Field(
+            description="Calls per minute one caller may make to one integration, where its spec.limits.perUserCallsPerMinute is unset. 0: no limit.",
+            ge=0,
+        ),
+    ] = 0
+
+
+class Breaker(Values):
+    failures: Annotated[
+        int,
+        Field(
+            description="Consecutive outages (category server or upstream unreachable, timed out, HTTP 5xx) that open an integration's circuit: calls fail fast, searches mark its tools unavailable, its Available condition turns False. 0: no breaker.",
+            ge=0,
+        ),
+    ] = 5
+    cooldown_seconds: Annotated[
+        float, Field(description="How long an open circuit waits before one trial call.", gt=0)
+    ] = 30.0
+
+
 class Gateway(Values):
     enabled: Annotated[bool, Field(description="Run the gateway.")] = True
     replicas: Annotated[int, Field(description="Gateway pods when autoscaling is off.", ge=0)] = 2
@@ -139,6 +179,12 @@ class Gateway(Values):
             description="Learn from which tool callers call after a search: caller (each caller's own), shared (everyone's), or off. Per replica, in memory."
         ),
     ] = "off"
+    limits: Annotated[
+        Limits, Field(description="Rate limits of forwarded calls (docs/operations/limits.md).")
+    ] = Field(default_factory=Limits)
+    breaker: Annotated[Breaker, Field(description="Circuit breakers, one per integration and replica.")] = (
+        Field(default_factory=Breaker)
+    )
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(description="Log level.")] = (
         "INFO"
     )
@@ -199,7 +245,7 @@ class Redis(Values):
     url: Annotated[
         str,
         Field(
-            description="Redis URL for OAuth sign-ins in progress, shared by gateway replicas (needed for brokered OAuth with more than one replica). Empty: in process."
+            description="Redis URL for state shared by gateway replicas: OAuth sign-ins in progress (needed for brokered OAuth with more than one replica) and rate-limit counts (without it, each replica counts alone). Empty: in process."
         ),
     ] = ""
 

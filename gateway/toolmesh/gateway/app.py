@@ -29,6 +29,7 @@ from toolmesh.gateway.index.model import Location
 from toolmesh.gateway.index.outcome_log import OutcomeLog
 from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
+from toolmesh.gateway.limits.counters import RedisCounters
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings, SettingsError
@@ -178,7 +179,11 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     )
     secrets = SecretStore(settings.credentials_dir, objects=source.secrets)
     identity = make_identity(settings, catalog, secrets, public_base(settings))
-    service = GatewayService(settings, catalog, router, source.categories, identity=identity)
+    shared_counts = RedisCounters(settings.redis_url) if settings.redis_url else None
+    service = GatewayService(
+        settings, catalog, router, source.categories, identity=identity, shared_counts=shared_counts
+    )
+    service.limits.on_change = source.report_circuit
     origins = OriginPolicy.for_server(
         settings.host, settings.allowed_origins, settings.public_url, settings.allowed_hosts
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from toolmesh.api import MCPIntegration
 from toolmesh.api.compile import compile_options
-from toolmesh.api.integration import Access, Auth
+from toolmesh.api.integration import Access, Auth, Limits
 from toolmesh.catalog.folder import Catalog
 from toolmesh.common import tools
 from toolmesh.gateway.index import graph, text
@@ -108,6 +108,8 @@ class GatewayCatalog:
     access: dict[str, Access] = field(default_factory=dict)
     #: Integrations whose calls carry each caller's own credentials (perUser, authorization code).
     auth: dict[str, Auth] = field(default_factory=dict)
+    #: Integrations with their own rate limits (spec.limits); the others take the gateway's defaults.
+    limits: dict[str, Limits] = field(default_factory=dict)
     #: Integrations compiled here to another digest than their status.specDigest (cluster mode).
     digest_mismatches: set[str] = field(default_factory=set)
     #: Integrations whose problem a category server reported (local mode), cleared when it serves them.
@@ -208,6 +210,7 @@ def build(catalog: Catalog) -> GatewayCatalog:
     problems: dict[str, str] = {}
     access: dict[str, Access] = {}
     auth: dict[str, Auth] = {}
+    limits: dict[str, Limits] = {}
     for entry in catalog.entries:
         obj = entry.obj
         if obj is None or entry.error:
@@ -217,6 +220,8 @@ def build(catalog: Catalog) -> GatewayCatalog:
             access[entry.name] = obj.spec.access
         if obj.spec.auth is not None and obj.spec.auth.per_caller:
             auth[entry.name] = obj.spec.auth
+        if obj.spec.limits is not None:
+            limits[entry.name] = obj.spec.limits
         if obj.spec.openapi is None or entry.spec is None:
             continue  # a federated server or a URL: its category server discovers the tools (discovery.py)
         try:
@@ -227,4 +232,4 @@ def build(catalog: Catalog) -> GatewayCatalog:
         for record in found:
             tools.setdefault(record.name, record)
     descriptions = {name: c.spec.description for name, c in catalog.categories.items()}
-    return GatewayCatalog(tools, descriptions, problems, access, auth)
+    return GatewayCatalog(tools, descriptions, problems, access, auth, limits)

@@ -43,6 +43,7 @@ from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import indexed
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.limits import available
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import CategoryUnavailable, OnStart, OnWake
 from toolmesh.kube import ApiError, Connection, KubeClient, load_connection
@@ -110,6 +111,8 @@ class ClusterSource:
         self._tasks: list[asyncio.Task[None]] = []
         #: The Indexed condition of each integration, written from one task (indexed.py).
         self.reporter = indexed.Reporter(namespace)
+        #: The Available condition of each integration: its circuit (limits/available.py).
+        self.circuits = available.Reporter(namespace)
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ClusterSource:
@@ -144,6 +147,7 @@ class ClusterSource:
         """Load everything once (so the first search sees every tool), then follow changes."""
         self.kube, self.http = kube, http
         self.reporter.start(kube)
+        self.circuits.start(kube)
         versions = {}
         for kind in ("MCPCategory", "MCPIntegration"):
             items, versions[kind] = await self.kube.list(kind, self.namespace)
@@ -160,6 +164,7 @@ class ClusterSource:
         # Their exceptions, if any, were logged when they ended (_background).
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.reporter.close()
+        await self.circuits.close()
 
     async def _follow(self, kind: str, version: str | None) -> None:
         """Watch from ``version``; when the watch breaks or falls behind, list again and go on.
@@ -196,6 +201,10 @@ class ClusterSource:
             await self._apply(kind, "MODIFIED", item)
         return version
 
+    def report_circuit(self, integration: str, open_: bool) -> None:
+        """An integration's circuit opened (True) or closed (False) here: say so in its status."""
+        self.circuits.report(integration, open_)
+
     # -- changes ----------------------------------------------------------------------------------
 
     async def _apply(self, kind: str, type_: str, obj: dict[str, Any]) -> None:
@@ -210,6 +219,7 @@ class ClusterSource:
             async with self._changed:
                 self._changed.notify_all()
             return
+        self.circuits.seen(obj, deleted=type_ == "DELETED")
         if type_ == "DELETED":
             self.catalog.problems.pop(name, None)
             self.catalog.digest_mismatches.discard(name)
@@ -232,6 +242,7 @@ class ClusterSource:
     def _remove(self, name: str) -> None:
         self.catalog.access.pop(name, None)
         self.catalog.auth.pop(name, None)
+        self.catalog.limits.pop(name, None)
         _, tools = self._indexed.pop(name, ("", []))
         for tool in tools:
             record = self.catalog.tools.get(tool)
@@ -265,6 +276,8 @@ class ClusterSource:
         if model.spec.access is not None:
             self.catalog.access[name] = model.spec.access
         self.catalog.note_auth(name, model.spec.auth)
+        if model.spec.limits is not None:
+            self.catalog.limits[name] = model.spec.limits
         added = []
         for record in records:
             if record.name not in self.catalog.tools:

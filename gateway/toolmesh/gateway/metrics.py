@@ -72,7 +72,7 @@ class GatewayMetrics:
         )
         self.calls = Counter(
             "toolmesh_gateway_tool_calls_total",
-            "Tool calls by category, integration and outcome (ok, error, unavailable, unknown_tool, needs_credentials).",
+            "Tool calls by category, integration and outcome (ok, error, unavailable, unknown_tool, needs_credentials, rate_limited, circuit_open).",
             ["category", "integration", "outcome"],
             registry=self.registry,
         )
@@ -81,6 +81,29 @@ class GatewayMetrics:
             "Forwarded tool call latency, category wake-up included.",
             ["category", "integration"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.limited = Counter(
+            "toolmesh_gateway_rate_limited_total",
+            "Calls refused by a rate limit (not forwarded), by integration and limit (caller, callerTool, integration, integrationCaller).",
+            ["integration", "limit"],
+            registry=self.registry,
+        )
+        self.limits_store_errors = Counter(
+            "toolmesh_gateway_rate_limit_store_errors_total",
+            "Calls whose rate limits could not be counted in Redis (unreachable, slow): this replica counted them alone.",
+            registry=self.registry,
+        )
+        self.circuit_state = Gauge(
+            "toolmesh_gateway_circuit_state",
+            "An integration's circuit breaker on this replica: 0 closed, 1 half-open (a trial call), 2 open (calls fail fast). Absent: closed, never opened.",
+            ["integration"],
+            registry=self.registry,
+        )
+        self.circuit_transitions = Counter(
+            "toolmesh_gateway_circuit_transitions_total",
+            "Changes of an integration's circuit breaker on this replica, by the state entered (open, half_open, closed).",
+            ["integration", "state"],
             registry=self.registry,
         )
         self.wakes = Counter(

@@ -20,6 +20,7 @@ import structlog
 from mcp import types
 
 from toolmesh.common import tracing
+from toolmesh.common.call_meta import outage
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
 from toolmesh.common.mcp_client import ServerUnavailable
 from toolmesh.common.mcp_results import text_result, wire
@@ -28,6 +29,8 @@ from toolmesh.gateway import auth
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.identity.credentials import CredentialsNeeded, UpstreamIdentity
 from toolmesh.gateway.identity.states import StatesUnavailable
+from toolmesh.gateway.limits.counters import Counters
+from toolmesh.gateway.limits.guard import Limits, Refusal
 from toolmesh.gateway.metrics import CategoryState, GatewayMetrics
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
@@ -53,6 +56,10 @@ class GatewayService:
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     #: Each caller's own upstream credentials (Vault, OAuth broker); without Vault, calls needing them say so.
     identity: UpstreamIdentity = field(default_factory=UpstreamIdentity.without_vault)
+    #: Rate-limit counts shared by every replica (Redis); None: counted in process.
+    shared_counts: Counters | None = None
+    #: Rate limits and circuit breakers of forwarded calls (limits/guard.py).
+    limits: Limits = field(init=False)
     #: Once the catalog has outgrown the direct limit, the meta-tools are listed from then on.
     _outgrown: bool = field(default=False, repr=False)
     #: The router's own thread: a search embeds its query (CPU for milliseconds, more for long
@@ -73,6 +80,7 @@ class GatewayService:
         return not self._outgrown
 
     def __post_init__(self) -> None:
+        self.limits = Limits(self.settings, self.catalog.limits, self.metrics, self.shared_counts)
         self.metrics.tools.set(len(self.catalog.tools))
         self.metrics.running.set_function(lambda: len(self.categories.running))
         self.metrics.digest_mismatches.set_function(lambda: len(self.catalog.digest_mismatches))
@@ -101,6 +109,7 @@ class GatewayService:
             await asyncio.wait([follower], timeout=5.0)
         if log is not None:
             log.close()
+        await self.limits.close()
         self.close()
 
     def _woken(self, category: str, seconds: float, ok: bool) -> None:
@@ -169,7 +178,7 @@ class GatewayService:
         self.metrics.searches.labels("yes" if found else "no").inc()
         if not found:
             return text_result("No tools match. Try other words, or fewer category filters.")
-        lines = [compact(r) for r in found]
+        lines = [compact(r) + self.limits.unavailable(r.integration) for r in found]
         lines.append(
             "\nCall describe_tools with the names you need to get their input schemas, then call_tool."
         )
@@ -245,14 +254,19 @@ class GatewayService:
                     started,
                 )
             meta = {USER_CREDENTIALS_META: values}
+        ticket = await self.limits.admit(auth.caller().subject, name, record.integration)
+        if isinstance(ticket, Refusal):
+            return self._refuse(record, ticket.outcome, ticket.text, started, ticket.meta)
         try:
             client = await self.categories.client(record.category)
             result = await client.call_wire(name, arguments, meta, progress)
         except (CategoryUnavailable, ServerUnavailable) as exc:
+            self.limits.record(ticket, outage=True)
             self._observe(record, "unavailable", started)
             log.warning(EV_CALL, tool=name, category=record.category, outcome="unavailable", reason=str(exc))
             return wire(text_result(f"category {record.category} is unavailable: {exc}", error=True))
         failed = result.get("isError") is True
+        self.limits.record(ticket, outage=failed and outage(result))
         outcome = "error" if failed else "ok"
         self._observe(record, outcome, started)
         learning = self.router.outcomes is not None  # off: no hop to the router's thread for nothing
@@ -261,11 +275,13 @@ class GatewayService:
         log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
         return result
 
-    def _refuse(self, record: ToolRecord, outcome: str, text: str, started: float) -> dict[str, Any]:
-        """A call that was not forwarded: counted, logged, and answered with ``text``."""
+    def _refuse(
+        self, record: ToolRecord, outcome: str, text: str, started: float, meta: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A call that was not forwarded: counted, logged, and answered with ``text`` (and ``meta``)."""
         self._observe(record, outcome, started)
         log.info(EV_CALL, tool=record.name, category=record.category, outcome=outcome)
-        return wire(text_result(text, error=True))
+        return wire(text_result(text, error=True)) | ({"_meta": meta} if meta else {})
 
     def _observe(self, record: ToolRecord, outcome: str, started: float) -> None:
         tracing.outcome(outcome)

@@ -127,13 +127,41 @@ class GatewaySettings(BaseSettings):
         ge=0,
         description="Wrong credentials a client address may send at once, then one per 60/N seconds; beyond, its requests get 429 unchecked. 0: no limit.",
     )
+    limits_caller_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Calls per minute one caller (token subject) may make, all tools together; the calls over it are answered with a retry-after and not forwarded. Counted in Redis with TOOLMESH_REDIS_URL (every replica together). 0: no limit.",
+    )
+    limits_caller_tool_per_minute: int = Field(
+        default=0, ge=0, description="Calls per minute one caller may make to any one tool. 0: no limit."
+    )
+    limits_integration_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Calls per minute to one integration's tools, all callers together, where its spec.limits.callsPerMinute is unset. 0: no limit.",
+    )
+    limits_integration_caller_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Calls per minute one caller may make to one integration's tools, where its spec.limits.perUserCallsPerMinute is unset. 0: no limit.",
+    )
+    breaker_failures: int = Field(
+        default=5,
+        ge=0,
+        description="Consecutive outages (category server or upstream unreachable, timed out, or HTTP 5xx) that open an integration's circuit: its calls then fail fast, and searches mark its tools unavailable. 0: no circuit breaker.",
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an open circuit stays open before one trial call is let through (a success closes it, a failure opens it again).",
+    )
     credentials_dir: Path | None = Field(
         default=None,
         description="Folder of mounted Secrets (one sub-folder per Secret): the OAuth clients of authorization-code integrations that use secretRef.",
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis shared by every gateway replica: OAuth sign-ins in progress, shared learning, and description vectors (TOOLMESH_SHARED_VECTORS). Unset: in process (one replica).",
+        description="Redis shared by every gateway replica: OAuth sign-ins in progress, rate-limit counts, shared learning, and description vectors (TOOLMESH_SHARED_VECTORS). Unset: in process (one replica).",
     )
     shared_vectors: bool = Field(
         default=True,

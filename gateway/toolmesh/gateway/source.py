@@ -40,6 +40,10 @@ class CatalogSource(Protocol):
         """Runs while the app does (an aiohttp cleanup context); ``rebuild`` re-indexes the catalog."""
         ...
 
+    def report_circuit(self, integration: str, open_: bool) -> None:
+        """An integration's circuit breaker opened (True) or closed (False) on this replica."""
+        ...
+
 
 class FolderSource:
     """Local mode: the folder's objects, read once; category servers started as child processes.
@@ -63,6 +67,9 @@ class FolderSource:
             endpoints=dict(settings.category_endpoints),
             on_start=self._learned,  # the gateway's service sets its own, which re-indexes too
         )
+
+    def report_circuit(self, integration: str, open_: bool) -> None:
+        """Local mode has no status to write: the metrics and the log say it."""
 
     def _learned(self, category: str, status: dict[str, Any], listed: list[dict[str, Any]]) -> None:
         self.catalog.learn(category, status, listed)

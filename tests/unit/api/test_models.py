@@ -67,6 +67,11 @@ def test_unknown_fields_are_rejected_with_their_name() -> None:
             "spec.auth.oauth2 (tokenUrl, scopes) is required",
         ),
         ({"stdio": {"command": "x", "env": [{"name": "A"}]}}, "exactly one of value or secretKeyRef"),
+        (
+            {"openapi": OPENAPI, "limits": {"callsPerMinute": 10, "perUserCallsPerMinute": 20}},
+            "spec.limits.perUserCallsPerMinute cannot exceed spec.limits.callsPerMinute",
+        ),
+        ({"openapi": OPENAPI, "limits": {"callsPerMinute": -1}}, "greater than or equal to 0"),
     ],
 )
 def test_cross_field_rules_reject_with_a_message_naming_the_field(spec: dict[str, Any], message: str) -> None:

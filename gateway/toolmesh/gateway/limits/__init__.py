@@ -1,0 +1,1 @@
+"""Rate limits and circuit breakers of forwarded calls (docs/design/0015)."""
