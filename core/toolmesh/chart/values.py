@@ -139,6 +139,12 @@ class Gateway(Values):
             description="Learn from which tool callers call after a search: caller (each caller's own), shared (everyone's), or off. Per replica, in memory."
         ),
     ] = "off"
+    console: Annotated[
+        bool,
+        Field(
+            description="Serve the read-only web console at /console (catalogue, search playground, categories, recent calls) behind the same authentication and tool access as /mcp."
+        ),
+    ] = True
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(description="Log level.")] = (
         "INFO"
     )

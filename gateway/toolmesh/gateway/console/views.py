@@ -209,8 +209,8 @@ class SearchCost:
 
     @property
     def ratio(self) -> float:
-        """How many times the listing of everything costs what the search and its schemas cost."""
-        return self.everything / max(1, self.lines + self.schemas)
+        """How many times the listing of everything costs what the search's result costs."""
+        return self.everything / max(1, self.lines)
 
 
 def search_rows(found: Sequence[tuple[ToolRecord, Scores | None]]) -> list[ResultRow]:
