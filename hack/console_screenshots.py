@@ -54,7 +54,8 @@ CALLS = [
 
 def demo_api() -> object:
     spec = importlib.util.spec_from_file_location("tasks_demo_api", LOCAL / "tasks_demo_api.py")
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {LOCAL / 'tasks_demo_api.py'}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.create_app()
