@@ -11,13 +11,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 #: Calls kept (the oldest forgotten first).
 CALLS = 200
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
+    """One call (a tuple: kept on every call, so as cheap to make as it can be)."""
+
     tool: str
     category: str
     integration: str
