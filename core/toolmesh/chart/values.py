@@ -185,6 +185,12 @@ class Gateway(Values):
     breaker: Annotated[Breaker, Field(description="Circuit breakers, one per integration and replica.")] = (
         Field(default_factory=Breaker)
     )
+    console: Annotated[
+        bool,
+        Field(
+            description="Serve the read-only web console at /console (catalogue, search playground, categories, recent calls) behind the same authentication and tool access as /mcp."
+        ),
+    ] = True
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(description="Log level.")] = (
         "INFO"
     )

@@ -24,6 +24,7 @@ EXTRAS = {
     "threadpoolctl": "gateway",
     "redis": "gateway",
     "jwt": "gateway",
+    "jinja2": "gateway",
 }
 
 

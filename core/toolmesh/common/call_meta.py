@@ -1,4 +1,4 @@
-"""What a tool result says to the gateway and agents beyond its text, in ``_meta`` (docs/design/0015).
+"""What a tool result says to the gateway and agents beyond its text, in ``_meta`` (docs/design/0016).
 
 * :data:`OUTAGE_META`, set by a category server on an error result when the upstream is down
   (unreachable, no answer in time, HTTP 5xx) rather than refusing the call: the gateway's circuit

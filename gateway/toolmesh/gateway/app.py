@@ -20,6 +20,7 @@ from toolmesh.gateway import auth, ops, resource_metadata
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import server as server_mod
 from toolmesh.gateway import source as source_mod
+from toolmesh.gateway.console import routes as console_routes
 from toolmesh.gateway.identity import routes as identity_routes
 from toolmesh.gateway.identity.credentials import UpstreamIdentity, client_credentials_from
 from toolmesh.gateway.identity.oauth import DISCONNECT_PATH, OAuthBroker
@@ -30,6 +31,7 @@ from toolmesh.gateway.index.outcome_log import OutcomeLog
 from toolmesh.gateway.index.outcomes import LearningSettings, Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors, Vectors, VectorStore
 from toolmesh.gateway.limits.counters import RedisCounters
+from toolmesh.gateway.recent import CALLS, Recent
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings, SettingsError
@@ -151,13 +153,15 @@ def public_base(settings: GatewaySettings) -> str:
 def guards(
     settings: GatewaySettings, authenticator: auth.Authenticator, origins: OriginPolicy
 ) -> list[Middleware]:
-    """The DNS-rebinding guard (Host, Origin), then the check of callers on /mcp and disconnect."""
+    """The DNS-rebinding guard (Host, Origin), then the check of callers on /mcp, disconnect and the
+    console (every path under /console)."""
+    console = (console_routes.PREFIX, console_routes.PREFIX + "/")
     return [
         host_guard(origins),
         auth.middleware(
             authenticator,
             public_base(settings) + auth.METADATA_PATH,
-            ("/mcp", DISCONNECT_PATH),
+            ("/mcp", DISCONNECT_PATH, *console),
             auth.FailureThrottle(settings.auth_failures_per_minute),
         ),
     ]
@@ -181,8 +185,9 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     identity = make_identity(settings, catalog, secrets, public_base(settings))
     shared_counts = RedisCounters(settings.redis_url) if settings.redis_url else None
     service = GatewayService(
-        settings, catalog, router, source.categories, identity=identity, shared_counts=shared_counts
-    )
+        settings, catalog, router, source.categories, identity=identity, shared_counts=shared_counts,
+        recent=Recent(CALLS if settings.console else 0),
+    )  # fmt: skip
     service.limits.on_change = source.report_circuit
     origins = OriginPolicy.for_server(
         settings.host, settings.allowed_origins, settings.public_url, settings.allowed_hosts
@@ -201,4 +206,6 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     identity_routes.add_routes(app, lambda: identity.broker)
     ops.add_routes(app, service, settings.ops_port, settings.host)
     app.router.add_route("*", "/mcp", endpoint.handle)
+    if settings.console:
+        console_routes.add_routes(app, service)
     return app

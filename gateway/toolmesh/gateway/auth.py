@@ -241,12 +241,14 @@ def middleware(
     protected: tuple[str, ...],
     throttle: FailureThrottle | None = None,
 ) -> Any:
-    """Checks every request to a ``protected`` path; a refusal is a 401 with a Bearer challenge."""
+    """Checks every request to a ``protected`` path (one ending in ``/``: every path under it); a
+    refusal is a 401 with a Bearer challenge."""
     throttle = throttle if throttle is not None else FailureThrottle(0)
+    prefixes = tuple(p for p in protected if p.endswith("/"))
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in protected:
+        if request.path not in protected and not request.path.startswith(prefixes):
             return await handler(request)
         client = request.remote or ""
         if wait := throttle.retry_after(client):

@@ -80,6 +80,11 @@ class ToolRecord:
         return self._features
 
     @property
+    def schema_chars(self) -> int:
+        """The length of the input schema as compact JSON (UTF-8 bytes: about its characters)."""
+        return len(self._schema)
+
+    @property
     def input_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = json.loads(self._schema)
         return schema
@@ -112,6 +117,8 @@ class GatewayCatalog:
     limits: dict[str, Limits] = field(default_factory=dict)
     #: Integrations compiled here to another digest than their status.specDigest (cluster mode).
     digest_mismatches: set[str] = field(default_factory=set)
+    #: Each integration's category as its object names it, tools or not (the console groups by it).
+    integration_categories: dict[str, str] = field(default_factory=dict)
     #: Integrations whose problem a category server reported (local mode), cleared when it serves them.
     _reported: set[str] = field(default_factory=set, repr=False)
 
@@ -132,7 +139,11 @@ class GatewayCatalog:
             self.auth.pop(integration, None)
 
     def allowed(self, record: ToolRecord, groups: frozenset[str], scopes: frozenset[str]) -> bool:
-        rule = self.access.get(record.integration)
+        return self.integration_allowed(record.integration, groups, scopes)
+
+    def integration_allowed(self, integration: str, groups: frozenset[str], scopes: frozenset[str]) -> bool:
+        """May a caller with ``groups`` and ``scopes`` use ``integration``'s tools (spec.access)?"""
+        rule = self.access.get(integration)
         return rule is None or rule.allows(groups, scopes)
 
     def document(self, record: ToolRecord) -> str:
@@ -211,8 +222,11 @@ def build(catalog: Catalog) -> GatewayCatalog:
     access: dict[str, Access] = {}
     auth: dict[str, Auth] = {}
     limits: dict[str, Limits] = {}
+    categories: dict[str, str] = {}
     for entry in catalog.entries:
         obj = entry.obj
+        if obj is not None:
+            categories[entry.name] = obj.spec.category
         if obj is None or entry.error:
             problems[entry.name] = entry.error or "invalid object"
             continue
@@ -232,4 +246,6 @@ def build(catalog: Catalog) -> GatewayCatalog:
         for record in found:
             tools.setdefault(record.name, record)
     descriptions = {name: c.spec.description for name, c in catalog.categories.items()}
-    return GatewayCatalog(tools, descriptions, problems, access, auth, limits)
+    return GatewayCatalog(
+        tools, descriptions, problems, access, auth, limits, integration_categories=categories
+    )

@@ -161,6 +161,8 @@ def dev(args: argparse.Namespace) -> int:
     async def ready(app: web.Application) -> None:  # after discovery: the source's lifespan is done
         for line in summary(service, started, settings.direct_tools_limit):
             print(f"toolmesh dev: {line}", file=sys.stderr)
+        if settings.console:
+            print(f"toolmesh dev: web console at {url.removesuffix('/mcp')}/console", file=sys.stderr)
         print(client_config(url), flush=True)
 
     app.on_startup.append(ready)

@@ -223,8 +223,12 @@ class ClusterSource:
         if type_ == "DELETED":
             self.catalog.problems.pop(name, None)
             self.catalog.digest_mismatches.discard(name)
+            self.catalog.integration_categories.pop(name, None)
             self._remove(name)
-        elif not _ready(obj):
+            return
+        if category := (obj.get("spec") or {}).get("category"):
+            self.catalog.integration_categories[name] = str(category)
+        if not _ready(obj):
             self._note(name, _failing(obj, conditions.READY))
             self._remove(name)
             self.reporter.report(obj, None)
@@ -398,6 +402,13 @@ class ClusterCategories:
     def awake(self) -> dict[str, bool]:
         """Every MCPCategory in the namespace, True while the operator reports a ready pod."""
         return {name: serving(obj) for name, obj in self.source.category_objects.items()}
+
+    def replicas(self) -> dict[str, int]:
+        """Each MCPCategory's ready pods, as the operator reports them."""
+        return {
+            name: int((obj.get("status") or {}).get("readyReplicas") or 0)
+            for name, obj in self.source.category_objects.items()
+        }
 
     def problems(self) -> dict[str, str]:
         """Categories the operator reports not available, and those that did not wake in time."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.index import graph
-from toolmesh.gateway.index.hybrid import HybridIndex, Prior, QueryEmbedder, Weights
+from toolmesh.gateway.index.hybrid import HybridIndex, Prior, QueryEmbedder, Scores, Weights
 from toolmesh.gateway.index.outcome_log import OutcomeLog, vectors_of
 from toolmesh.gateway.index.outcomes import Outcomes
 from toolmesh.gateway.index.vectors import NumpyVectors, Vectors, VectorStore
@@ -138,6 +138,12 @@ class Router:
             else:
                 self.outcomes.searched(caller, ranked.vectors, shown, self._closest)
         return out
+
+    def scores(self, query: str, names: Sequence[str], caller: str | None = None) -> dict[str, Scores]:
+        """Each of ``names``' lexical, dense and fused scores for ``query`` (HybridIndex.explain), with
+        what ``caller`` taught the ranking (learning on); nothing is remembered of the query."""
+        prior = functools.partial(self.outcomes.prior, who=caller) if self.outcomes is not None else None
+        return self._index.explain(query, names, prior)
 
     def _prerequisites(self, name: str) -> list[str]:
         """The tools to run before ``name`` (graph.prerequisites), worked out once per index."""

@@ -29,9 +29,11 @@ from toolmesh.gateway import auth
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.identity.credentials import CredentialsNeeded, UpstreamIdentity
 from toolmesh.gateway.identity.states import StatesUnavailable
+from toolmesh.gateway.index.hybrid import Scores
 from toolmesh.gateway.limits.counters import Counters
 from toolmesh.gateway.limits.guard import Limits, Refusal
 from toolmesh.gateway.metrics import CategoryState, GatewayMetrics
+from toolmesh.gateway.recent import Recent
 from toolmesh.gateway.router import Router, compact
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
@@ -60,6 +62,8 @@ class GatewayService:
     shared_counts: Counters | None = None
     #: Rate limits and circuit breakers of forwarded calls (limits/guard.py).
     limits: Limits = field(init=False)
+    #: The last calls and wakes, for the console (recent.py).
+    recent: Recent = field(default_factory=Recent)
     #: Once the catalog has outgrown the direct limit, the meta-tools are listed from then on.
     _outgrown: bool = field(default=False, repr=False)
     #: The router's own thread: a search embeds its query (CPU for milliseconds, more for long
@@ -113,6 +117,7 @@ class GatewayService:
         self.close()
 
     def _woken(self, category: str, seconds: float, ok: bool) -> None:
+        self.recent.woke(category, seconds, ok)
         self.metrics.wakes.labels(category, "ok" if ok else "failed").inc()
         self.metrics.wake_latency.labels(category).observe(seconds)
 
@@ -183,6 +188,23 @@ class GatewayService:
             "\nCall describe_tools with the names you need to get their input schemas, then call_tool."
         )
         return text_result("\n".join(lines))
+
+    async def explain(
+        self, query: str, limit: int, categories: list[str]
+    ) -> list[tuple[ToolRecord, Scores | None]]:
+        """What search_tools would show the caller for ``query``, each tool with its scores (the
+        console's playground): neither counted nor remembered, for learning or anywhere else."""
+        return await self.on_worker(self._explain, query, limit, categories)
+
+    def _explain(
+        self, query: str, limit: int, categories: list[str]
+    ) -> list[tuple[ToolRecord, Scores | None]]:
+        found = self.router.search(
+            query, limit=limit, budget=self.settings.search_token_budget, categories=categories,
+            allowed=self.allowed,
+        )  # fmt: skip
+        scores = self.router.scores(query, [r.name for r in found], auth.caller().subject)
+        return [(r, scores.get(r.name)) for r in found]
 
     def _describe(self, names: list[str]) -> types.CallToolResult:
         with tracing.span("toolmesh.describe", {"toolmesh.describe.requested": len(names)}) as span:
@@ -285,10 +307,10 @@ class GatewayService:
 
     def _observe(self, record: ToolRecord, outcome: str, started: float) -> None:
         tracing.outcome(outcome)
+        seconds = time.perf_counter() - started
         self.metrics.calls.labels(record.category, record.integration, outcome).inc()
-        self.metrics.latency.labels(record.category, record.integration).observe(
-            time.perf_counter() - started
-        )
+        self.metrics.latency.labels(record.category, record.integration).observe(seconds)
+        self.recent.called(record.name, record.category, record.integration, seconds, outcome)
 
     def _learn(self, category: str, status: dict[str, Any], listed: list[dict[str, Any]]) -> None:
         """A category server started (local mode): index the tools it discovered, note the

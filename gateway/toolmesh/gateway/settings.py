@@ -189,6 +189,10 @@ class GatewaySettings(BaseSettings):
         default_factory=VaultSettings,
         description="Where users' own upstream credentials are kept (TOOLMESH_VAULT_*; unset TOOLMESH_VAULT_ADDR: no Vault).",
     )
+    console: bool = Field(
+        default=True,
+        description="Serve the read-only web console at /console (the catalogue, a search playground, categories, recent calls), behind the same authentication and tool access as /mcp. false: not served.",
+    )
     public_url: str | None = Field(
         default=None,
         description="The gateway's external base URL (resource identifier). Unset: http://host:port.",

@@ -100,6 +100,10 @@ class Categories(Protocol):
         """The categories this side knows, each True when it serves now, False when it is asleep."""
         ...
 
+    def replicas(self) -> dict[str, int]:
+        """Serving replicas of the categories whose count this side knows (pods, processes)."""
+        ...
+
     async def client(self, category: str) -> CategoryClient: ...
 
     def problems(self) -> dict[str, str]:
@@ -204,6 +208,10 @@ class LocalCategories:
         for category, current in self.running.items():
             states[category] = current.process.returncode is None
         return states
+
+    def replicas(self) -> dict[str, int]:
+        """One process per category started here while it lives (servers run elsewhere: not known)."""
+        return {c: int(current.process.returncode is None) for c, current in self.running.items()}
 
     async def _start(self, category: str) -> Running:
         port = free_port()

@@ -64,6 +64,7 @@ async def test_an_integration_the_operator_reports_not_ready_is_a_problem_until_
     )
     assert cluster.catalog.problems == {"notes": message}
     assert cluster.catalog.tools == {}
+    assert cluster.catalog.integration_categories == {"notes": "notes"}  # the console places it, tools or not
     await cluster._apply("MCPIntegration", "MODIFIED", integration("notes", SPEC, condition("Ready", "True")))
     assert cluster.catalog.problems == {}
     assert list(cluster.catalog.tools) == ["notes__listNotes"]
@@ -72,6 +73,7 @@ async def test_an_integration_the_operator_reports_not_ready_is_a_problem_until_
     )
     await cluster._apply("MCPIntegration", "DELETED", {"metadata": {"name": "notes"}})
     assert cluster.catalog.problems == {}
+    assert cluster.catalog.integration_categories == {}
     await cluster.close()
 
 
@@ -99,3 +101,4 @@ async def test_a_category_not_available_or_that_did_not_wake_is_down() -> None:
         "MCPCategory", "MODIFIED", category("pm", condition("Available", "True"), ready_replicas=1)
     )
     assert cluster.categories.problems() == {"notes": rolling}, "serving since: the failed wake is past"
+    assert cluster.categories.replicas() == {"notes": 0, "pm": 1}  # ready pods, as the operator reports them

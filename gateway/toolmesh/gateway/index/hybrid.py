@@ -48,6 +48,15 @@ class Weights:
     prerequisites: int = 10
 
 
+@dataclass(frozen=True)
+class Scores:
+    """Why a tool ranks where it does for a query (HybridIndex.explain)."""
+
+    lexical: float  #: BM25 of its routing text (0: no term in common with the query)
+    dense: float | None  #: cosine of the query's and its description's vectors; None: no model
+    fused: float | None  #: the fusion's score; None: not a candidate of the whole query
+
+
 @dataclass
 class Ranked:
     """A search's results, best first, and the query vectors it searched (the whole request's first)."""
@@ -127,9 +136,55 @@ class HybridIndex:
         ids = np.array([position], dtype=np.int64)
         return int(np.argmax([float(self.vectors.scores(v, ids)[0]) for v in vectors]))
 
+    def explain(self, query: str, ids: Sequence[str], prior: Prior | None = None) -> dict[str, Scores]:
+        """Each of ``ids``' scores for ``query`` as a whole (the console's search playground): its
+        lexical and dense scores, and the fused score it ranked by (None when it was not among the
+        candidates, e.g. a prerequisite or a tool of one intent of a multi-intent request)."""
+        wanted = set(ids)
+        positions = {tid: i for i, tid in enumerate(self.ids) if tid in wanted}  # one pass, kept by no one
+        found = np.fromiter(positions.values(), dtype=np.int64, count=len(positions))
+        vector = None
+        if self.embedder is not None and self.vectors is not None and self.weights.dense > 0:
+            vector = self.embedder.embed_query(query)
+        lexical = self.lexical.scores(text.terms(query))
+        dense = (
+            self.vectors.scores(vector, found) if vector is not None and self.vectors is not None else None
+        )
+        fused: dict[int, float] = {}
+        if (pair := self._fused(query, vector, prior)) is not None:
+            candidates, values = pair
+            members = set(positions.values())
+            fused = {int(c): float(v) for c, v in zip(candidates, values, strict=True) if int(c) in members}
+        return {
+            tid: Scores(
+                lexical=float(lexical[i]),
+                dense=float(dense[n]) if dense is not None else None,
+                fused=fused.get(i),
+            )
+            for n, (tid, i) in enumerate(positions.items())
+        }
+
     def _search_one(
         self, query: str, query_vector: Vectors | None, k: int, prior: Prior | None = None
     ) -> list[tuple[int, float]]:
+        pair = self._fused(query, query_vector, prior)
+        if pair is None:
+            return []
+        candidates, fused = pair
+        if self.weights.method == "rrf":  # ties fall to the lower document index, as over the catalogue
+            return [(int(candidates[i]), float(fused[i])) for i in fusion.top(fused, k) if fused[i] > 0]
+        if self.groups is not None and self.weights.integration_penalty > 0:
+            best = fusion.diversify(
+                fused, self.groups[candidates].tolist(), self.weights.integration_penalty, k
+            )
+        else:
+            best = fusion.top(fused, k)
+        return [(int(candidates[i]), float(fused[i])) for i in best]
+
+    def _fused(
+        self, query: str, query_vector: Vectors | None, prior: Prior | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None:
+        """The candidates of both rankings (and of the prior) and their fused scores; None: no candidate."""
         rankings: list[npt.NDArray[np.int64]] = []
         weights: list[float] = []
         lexical = self.lexical.scores(text.terms(query))
@@ -141,11 +196,9 @@ class HybridIndex:
             rankings.append(self.vectors.top(query_vector, self.weights.depth))
             weights.append(self.weights.dense)
         if not rankings:
-            return []
+            return None
         if self.weights.method == "rrf":  # ranks only: a learned prior (a score) does not apply
-            candidates, fused = fusion.rrf_candidates(rankings, weights)
-            best = fusion.top(fused, k)  # ties fall to the lower document index, as over the catalogue
-            return [(int(candidates[i]), float(fused[i])) for i in best if fused[i] > 0]
+            return fusion.rrf_candidates(rankings, weights)
         learned = prior(query_vector) if prior is not None and query_vector is not None else {}
         position = self._position if learned else {}
         known = {position[t]: v for t, v in learned.items() if t in position}
@@ -158,13 +211,7 @@ class HybridIndex:
         if known:  # added after the standardisation, in its units
             values = np.fromiter(known.values(), dtype=np.float32, count=len(known))
             fused[np.searchsorted(candidates, boosted)] += self.weights.prior * values
-        if self.groups is not None and self.weights.integration_penalty > 0:
-            best = fusion.diversify(
-                fused, self.groups[candidates].tolist(), self.weights.integration_penalty, k
-            )
-        else:
-            best = fusion.top(fused, k)
-        return [(int(candidates[i]), float(fused[i])) for i in best]
+        return candidates, fused
 
 
 def _embed_queries(embedder: QueryEmbedder, queries: Sequence[str]) -> list[Vectors]:

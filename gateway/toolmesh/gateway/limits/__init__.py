@@ -1,1 +1,1 @@
-"""Rate limits and circuit breakers of forwarded calls (docs/design/0015)."""
+"""Rate limits and circuit breakers of forwarded calls (docs/design/0016)."""

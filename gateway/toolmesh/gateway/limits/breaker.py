@@ -1,4 +1,4 @@
-"""A circuit breaker per integration: pure state, a clock passed in (docs/design/0015).
+"""A circuit breaker per integration: pure state, a clock passed in (docs/design/0016).
 
 Closed, it counts consecutive outages (the category server or the upstream down, not a tool's own
 error); at ``failures`` of them it opens for ``cooldown`` seconds, during which calls fail fast.

@@ -4,7 +4,7 @@
 forwarded) and tells :meth:`Limits.record` the outcome after. Limits are counted in Redis when
 TOOLMESH_REDIS_URL is set, shared by every replica; if Redis cannot be reached, each replica counts
 alone meanwhile (so a limit holds per replica rather than not at all) and says so in a metric and
-its log. Breakers are per replica (docs/design/0015).
+its log. Breakers are per replica (docs/design/0016).
 """
 
 from __future__ import annotations
