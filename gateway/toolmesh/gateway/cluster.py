@@ -56,6 +56,8 @@ EV_DIGEST_MISMATCH = "catalog.spec_digest_mismatch"
 EV_TASK_FAILED = "catalog.task_failed"
 EV_WAKE = "category.wake"
 EV_CONNECT_RETRY = "category.connect_retry"
+#: The status fields where the operator records a federated server's prompts, resources, templates.
+DISCOVERED_OFFERED = ("discoveredPrompts", "discoveredResources", "discoveredResourceTemplates")
 
 
 def _ready(obj: dict[str, Any]) -> bool:
@@ -229,6 +231,7 @@ class ClusterSource:
             log.warning(EV_PROBLEM, integration=integration, problem=problem)
 
     def _remove(self, name: str) -> None:
+        self.catalog.offered.remove(name)
         self.catalog.access.pop(name, None)
         self.catalog.auth.pop(name, None)
         _, tools = self._indexed.pop(name, ("", []))
@@ -264,6 +267,9 @@ class ClusterSource:
         if model.spec.access is not None:
             self.catalog.access[name] = model.spec.access
         self.catalog.note_auth(name, model.spec.auth)
+        self.catalog.offered.replace(
+            name, model.spec.category, *(list(status.get(k) or []) for k in DISCOVERED_OFFERED)
+        )
         added = []
         for record in records:
             if record.name not in self.catalog.tools:
