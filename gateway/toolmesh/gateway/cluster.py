@@ -7,7 +7,8 @@ one that is deleted or no longer Ready loses its tools. What it found is written
 integration's ``Indexed`` condition (indexed.py: the only thing it writes to these objects, in
 their status; a digest other than the operator's is a ``DigestMismatch``). Why an integration's tools
 are missing (the operator's Ready message, or what reading or compiling its spec here said) is kept
-in the catalog's ``problems``, as folder mode keeps it. The index is rebuilt once per burst of
+in the catalog's ``problems``, as folder mode keeps it. A federated integration's prompts, resources and
+templates are taken from its status (``discoveredPrompts``, ...: offered.py), recorded by the operator. The index is rebuilt once per burst of
 changes, in a thread, and swapped in whole, so searches never wait for it; a rebuild that fails is
 logged and the previous index serves on until the next change.
 
