@@ -57,10 +57,12 @@ def federated(remote_url: str) -> dict[str, str]:
 
 
 async def start(start_gateway: StartGateway, issuer: Issuer, remote_url: str) -> Gateway:
-    return await start_gateway(
+    gateway = await start_gateway(
         extra=federated(remote_url), auth="jwt", auth_issuer=issuer.url,
         auth_jwks_url=f"{issuer.url}/jwks", auth_audience=AUDIENCE,
     )  # fmt: skip
+    assert gateway.service.catalog.problems == {}, "both category servers started and served"
+    return gateway
 
 
 @contextlib.asynccontextmanager
