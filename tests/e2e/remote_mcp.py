@@ -30,7 +30,8 @@ class HeaderRecorder:
 
 @contextlib.asynccontextmanager
 async def serve_remote() -> AsyncIterator[tuple[str, HeaderRecorder]]:
-    """The SDK's own MCPServer on uvicorn: a server toolmesh did not write."""
+    """The SDK's own MCPServer on uvicorn: a server toolmesh did not write, with two tools, a
+    prompt, a static resource and a resource template."""
     mcp = MCPServer("calculator")
 
     @mcp.tool()
@@ -42,6 +43,21 @@ async def serve_remote() -> AsyncIterator[tuple[str, HeaderRecorder]]:
     def divide(a: float, b: float) -> float:
         """Divides a by b."""
         return a / b
+
+    @mcp.prompt()
+    def explain(operation: str) -> str:
+        """Asks for an explanation of an arithmetic operation."""
+        return f"Explain how to {operation} two numbers."
+
+    @mcp.resource("calc://constants/pi", mime_type="text/plain")
+    def pi() -> str:
+        """The constant pi."""
+        return "3.14159"
+
+    @mcp.resource("calc://square/{n}", mime_type="text/plain")
+    def square(n: str) -> str:
+        """The square of n."""
+        return str(int(n) ** 2)
 
     app = HeaderRecorder(mcp.streamable_http_app(
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False)

@@ -21,5 +21,23 @@ def crash() -> str:
     os._exit(3)
 
 
+@server.prompt()
+def summarize(topic: str) -> str:
+    """Asks for a summary of the notes on a topic."""
+    return f"Summarize my notes on {topic}."
+
+
+@server.resource("notes://today", mime_type="text/plain")
+def today() -> str:
+    """Today's notes."""
+    return "buy milk"
+
+
+@server.resource("notes://day/{day}", mime_type="text/plain")
+def day(day: str) -> str:
+    """The notes of a day."""
+    return f"notes of {day}"
+
+
 if __name__ == "__main__":
     server.run("stdio")

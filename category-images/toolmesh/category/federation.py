@@ -8,6 +8,10 @@ are listed once at start-up, renamed ``<prefix>__<tool>`` (shortened like compil
 recorded in the integration's state so that the operator can copy them into the resource's
 ``status.discoveredTools`` for the gateway to index while the category is at zero (docs/design/0004).
 Calls are forwarded with the caller's arguments; the remote's result passes through unchanged.
+
+Its prompts are renamed like its tools; its resources and resource templates are served under
+``toolmesh://<integration>/<its URI>`` (toolmesh.common.resource_uri), unwrapped again before a read
+reaches it. A server that fails fails only its own reads, with an MCP error naming the integration.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 from mcp import Client, StdioServerParameters, types
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from toolmesh.api import MCPIntegration
 from toolmesh.api.integration import AuthType
@@ -32,6 +37,7 @@ from toolmesh.category.auth import (
     secret_lookup,
     static_credential,
 )
+from toolmesh.common import resource_uri
 from toolmesh.common.mcp_client import OwnedClient, ServerUnavailable
 from toolmesh.common.mcp_sse import Progress
 from toolmesh.common.secrets import MissingCredential, SecretStore
@@ -39,6 +45,7 @@ from toolmesh.openapi import naming
 
 #: Environment a stdio server inherits from the category server; everything else is explicit.
 INHERITED_ENV = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV"})
+T = TypeVar("T")
 
 
 class RemoteUnavailable(Exception):
@@ -122,6 +129,10 @@ class Remote:
     client: OwnedClient
     tools: list[types.Tool] = field(default_factory=list)  # renamed, as we serve them
     remote_names: dict[str, str] = field(default_factory=dict)  # ours -> theirs
+    prompts: list[types.Prompt] = field(default_factory=list)  # renamed, as we serve them
+    prompt_names: dict[str, str] = field(default_factory=dict)  # ours -> theirs
+    resources: list[types.Resource] = field(default_factory=list)  # URIs wrapped
+    templates: list[types.ResourceTemplate] = field(default_factory=list)  # URI templates wrapped
 
     @property
     def running(self) -> bool:
@@ -137,6 +148,22 @@ class Remote:
             ours = naming.federated(prefix, tool.name)
             self.remote_names[ours] = tool.name
             self.tools.append(tool.model_copy(update={"name": ours}))
+        for prompt in self.client.prompts:
+            ours = naming.federated(prefix, prompt.name)
+            self.prompt_names[ours] = prompt.name
+            self.prompts.append(prompt.model_copy(update={"name": ours}))
+        try:
+            self.resources = [
+                r.model_copy(update={"uri": resource_uri.wrap(self.name, r.uri)})
+                for r in self.client.resources
+            ]
+            self.templates = [
+                t.model_copy(update={"uri_template": resource_uri.wrap(self.name, t.uri_template)})
+                for t in self.client.templates
+            ]
+        except resource_uri.BadResourceUri as exc:
+            await self.client.stop()
+            raise RemoteUnavailable(f"metadata.name: its resources cannot be served: {exc}") from None
 
     def where(self) -> str:
         """The field and the server it names, for a message saying the server cannot be listed."""
@@ -153,6 +180,28 @@ class Remote:
             return await self.client.call(self.remote_names[name], arguments, progress)
         except ServerUnavailable as exc:
             raise RemoteUnavailable(str(exc)) from None
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
+        """Our prompt ``name`` got from the server (an MCPError naming the integration if it fails)."""
+        theirs = self.prompt_names[name]
+        return await self._request(lambda client: client.get_prompt(theirs, arguments))
+
+    async def read_resource(self, original: str) -> types.ReadResourceResult:
+        """The server's resource at its own URI ``original``; the contents' URIs wrapped again."""
+        result = await self._request(lambda client: client.read_resource(original))
+        contents = [
+            c.model_copy(update={"uri": resource_uri.wrap(self.name, c.uri)}) if c.uri else c
+            for c in result.contents
+        ]
+        return result.model_copy(update={"contents": contents})
+
+    async def _request(self, run: Callable[[Client], Awaitable[T]]) -> T:
+        try:
+            return await self.client.request(run)
+        except ServerUnavailable as exc:
+            raise MCPError(types.INTERNAL_ERROR, f"integration {self.name}: {exc}") from None
+        except MCPError as exc:  # the server's own answer (not found, invalid params), said by whom
+            raise MCPError(exc.code, f"integration {self.name}: {exc.message}", exc.data) from None
 
     async def stop(self) -> None:
         await self.client.stop()

@@ -7,14 +7,21 @@ no tools; the others are served. ``status()`` is what the readiness endpoint rep
 An OpenAPI integration whose catalog object carries the operator's ``status.specDigest`` is checked
 against it: a different digest (another compiler version, a document changed since) is still
 served, but reported as a problem, since the gateway indexes the operator's tools.
+
+Federated servers bring their prompts, resources and resource templates too (renamed and wrapped by
+federation.py); ``/readyz`` reports them in full per integration (``discoveredPrompts``,
+``discoveredResources``, ``discoveredResourceTemplates``), for local mode's gateway to list them
+without asking again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mcp import types
+from pydantic import BaseModel
 
 from toolmesh.api import MCPIntegration
 from toolmesh.api.compile import compile_options
@@ -37,6 +44,10 @@ class IntegrationState:
     expected_digest: str | None = None
     warnings: int = 0
     discovered: list[dict[str, str]] = field(default_factory=list)
+    #: A federated server's prompts, resources and templates, in wire form as served.
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def digest_mismatch(self) -> bool:
@@ -69,6 +80,12 @@ class IntegrationState:
             out["warnings"] = self.warnings
         if self.discovered:
             out["discoveredTools"] = self.discovered
+        if self.prompts:
+            out["discoveredPrompts"] = self.prompts
+        if self.resources:
+            out["discoveredResources"] = self.resources
+        if self.templates:
+            out["discoveredResourceTemplates"] = self.templates
         return out
 
 
@@ -95,6 +112,10 @@ def to_mcp_tool(tool: Tool) -> types.Tool:
     return tools.sdk(tool.to_mcp())
 
 
+def _wire(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in items]
+
+
 def _summaries(served: list[types.Tool]) -> list[dict[str, str]]:
     """Tools as /readyz reports them: the name as served, and the start of the description."""
     return [
@@ -110,6 +131,13 @@ class Registry:
         self.bindings: dict[str, Binding | Remote] = {}
         self.states: dict[str, IntegrationState] = {}
         self.mcp_tools: list[types.Tool] = []
+        #: Federated servers' prompts (by the name served), resources and templates, and each
+        #: integration that serves resources (reads go to it by the name its URIs carry).
+        self.prompts: dict[str, Remote] = {}
+        self.mcp_prompts: list[types.Prompt] = []
+        self.mcp_resources: list[types.Resource] = []
+        self.mcp_templates: list[types.ResourceTemplate] = []
+        self.readable: dict[str, Remote] = {}
 
     def fail(self, entry: Entry, message: str) -> None:
         self.states[entry.name] = IntegrationState(entry.name, _kind(entry.obj), ready=False, message=message)
@@ -157,18 +185,37 @@ class Registry:
         return bool(clashes)
 
     def add_remote(self, entry: Entry, remote: Remote) -> None:
-        """A federated server's tools, as discovered; recorded for the operator to publish."""
+        """A federated server's tools, prompts and resources, as discovered; recorded for the
+        operator and local mode's gateway."""
         if self._clash(entry, [t.name for t in remote.tools]):
+            return
+        clashes = sorted(p.name for p in remote.prompts if p.name in self.prompts)
+        if clashes:
+            other = self.prompts[clashes[0]].name
+            self.fail(
+                entry,
+                f"prompt names clash with integration {other!r} ({clashes[0]}, ...): set a distinct spec.toolPrefix",
+            )
             return
         for tool in remote.tools:
             self.bindings[tool.name] = remote
             self.mcp_tools.append(tool)
+        for prompt in remote.prompts:
+            self.prompts[prompt.name] = remote
+            self.mcp_prompts.append(prompt)
+        self.mcp_resources.extend(remote.resources)
+        self.mcp_templates.extend(remote.templates)
+        if remote.resources or remote.templates:
+            self.readable[remote.name] = remote
         self.states[entry.name] = IntegrationState(
             entry.name,
             _kind(entry.obj),
             ready=True,
             tools=len(remote.tools),
             discovered=_summaries(remote.tools),
+            prompts=_wire(remote.prompts),
+            resources=_wire(remote.resources),
+            templates=_wire(remote.templates),
         )
 
     def problems(self) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The category server's behaviour: load the catalog, list the tools, call them.
+"""The category server's behaviour: load the catalog, list the tools, call them (and the federated
+servers' prompts and resources: got and read through the server that offers them).
 
 Transport-free: ``server.py`` puts it behind MCP, ``app.py`` behind aiohttp. Every failure of one
 call (bad arguments, missing credentials, upstream down or slow or failing) becomes an ``isError``
@@ -16,6 +17,8 @@ from typing import Any
 import aiohttp
 import structlog
 from mcp import types
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 from toolmesh.api import MCPIntegration
 from toolmesh.catalog import fetch
@@ -29,7 +32,7 @@ from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamDown, UpstreamError, UpstreamPool, UpstreamTimeout
-from toolmesh.common import tracing
+from toolmesh.common import resource_uri, tracing
 from toolmesh.common.call_meta import OUTAGE_META
 from toolmesh.common.mcp_client import OwnedClient
 from toolmesh.common.mcp_results import text_result
@@ -266,6 +269,29 @@ class CategoryService:
             result.meta = {OUTAGE_META: "unreachable"}
         self._observe(remote.name, name, outcome, started)
         return result
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
+        """A federated server's prompt; MCPError (naming the integration) when it cannot be had."""
+        remote = self.registry.prompts.get(name)
+        if remote is None:
+            raise MCPError(
+                INVALID_PARAMS, f"unknown prompt {name!r}: list the prompts to see what this server offers"
+            )
+        return await remote.get_prompt(name, arguments)
+
+    async def read_resource(self, uri: str) -> types.ReadResourceResult:
+        """A federated server's resource, by the URI it is served under (toolmesh.common.resource_uri)."""
+        try:
+            integration, original = resource_uri.unwrap(uri)
+        except resource_uri.BadResourceUri as exc:
+            raise MCPError(INVALID_PARAMS, f"unknown resource {uri[:200]!r}: {exc}") from None
+        remote = self.registry.readable.get(integration)
+        if remote is None:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"unknown resource {uri[:200]!r}: no integration {integration!r} serves resources here",
+            )
+        return await remote.read_resource(original)
 
     def _observe(self, integration: str, tool: str, outcome: str, started: float) -> None:
         tracing.outcome(outcome, {"toolmesh.integration": integration})  # on the SDK's tools/call span

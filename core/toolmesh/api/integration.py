@@ -453,6 +453,58 @@ class ToolSummary(ApiModel):
     description: Annotated[str, Field(description="Tool description (truncated).", max_length=1024)] = ""
 
 
+class PromptArgumentSummary(ApiModel):
+    """One argument of a discovered prompt."""
+
+    name: Annotated[str, Field(description="Argument name.", max_length=128)]
+    description: Annotated[str, Field(description="Argument description (truncated).", max_length=1024)] = ""
+    required: Annotated[bool, Field(description="Whether the prompt needs it.")] = False
+
+
+class PromptSummary(ApiModel):
+    """A prompt discovered on an MCP or stdio source, recorded so the gateway can list it at zero replicas."""
+
+    name: Annotated[str, Field(description="Prompt name as the gateway exposes it.", max_length=64)]
+    description: Annotated[str, Field(description="Prompt description (truncated).", max_length=1024)] = ""
+    arguments: Annotated[
+        list[PromptArgumentSummary], Field(description="The prompt's arguments.", max_length=32)
+    ] = Field(default_factory=list)
+
+
+class ResourceSummary(ApiModel):
+    """A resource discovered on an MCP or stdio source, under the URI the gateway serves it by."""
+
+    uri: Annotated[
+        str,
+        Field(
+            description="URI as the gateway serves it: toolmesh://<integration>/<the server's URI>.",
+            max_length=2048,
+        ),
+    ]
+    name: Annotated[str, Field(description="The resource's name.", max_length=256)]
+    description: Annotated[str, Field(description="Resource description (truncated).", max_length=1024)] = ""
+    mime_type: Annotated[
+        str | None, Field(description="MIME type, when the server says.", max_length=128)
+    ] = None
+
+
+class ResourceTemplateSummary(ApiModel):
+    """A resource template discovered on an MCP or stdio source, under the template the gateway serves."""
+
+    uri_template: Annotated[
+        str,
+        Field(
+            description="URI template as the gateway serves it: toolmesh://<integration>/<the server's template>.",
+            max_length=2048,
+        ),
+    ]
+    name: Annotated[str, Field(description="The template's name.", max_length=256)]
+    description: Annotated[str, Field(description="Template description (truncated).", max_length=1024)] = ""
+    mime_type: Annotated[
+        str | None, Field(description="MIME type, when the server says.", max_length=128)
+    ] = None
+
+
 class MCPIntegrationStatus(ApiModel):
     """Observed state of an integration, written by the operator only."""
 
@@ -491,6 +543,20 @@ class MCPIntegrationStatus(ApiModel):
     discovered_tools: Annotated[
         list[ToolSummary],
         Field(description="Tools of an mcp or stdio source, as last discovered.", max_length=2048),
+    ] = Field(default_factory=list)
+    discovered_prompts: Annotated[
+        list[PromptSummary],
+        Field(description="Prompts of an mcp or stdio source, as last discovered.", max_length=256),
+    ] = Field(default_factory=list)
+    discovered_resources: Annotated[
+        list[ResourceSummary],
+        Field(description="Resources of an mcp or stdio source, as last discovered.", max_length=512),
+    ] = Field(default_factory=list)
+    discovered_resource_templates: Annotated[
+        list[ResourceTemplateSummary],
+        Field(
+            description="Resource templates of an mcp or stdio source, as last discovered.", max_length=256
+        ),
     ] = Field(default_factory=list)
 
 

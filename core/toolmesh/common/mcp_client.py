@@ -7,16 +7,20 @@ client; calls arrive on a queue and run inside the owner's task group. When the 
 pending caller gets a ServerUnavailable, calls that were queued but never sent are sent once more,
 and the next call starts a fresh connection. An idle limit lets a child process go after a quiet
 spell (``idle_after``); the next call starts it again.
+
+Besides its tools, the first start lists the server's prompts, resources and resource templates
+when its capabilities advertise them; :meth:`OwnedClient.request` runs any other request (a prompt
+got, a resource read) through the owner the same way, the server's own MCP errors passing through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx2
 from mcp import Client, types
@@ -28,6 +32,9 @@ from toolmesh.common.mcp_sse import Progress
 START_TIMEOUT = 15.0
 #: Extra seconds a caller waits beyond the call timeout (the SDK enforces the timeout itself).
 CALL_GRACE = 5.0
+#: Most pages of prompts, resources or templates read from one server at start-up.
+MAX_PAGES = 20
+T = TypeVar("T")
 
 
 class ServerUnavailable(Exception):
@@ -44,7 +51,13 @@ class OwnedClient:
     #: Close the connection after this many idle seconds; the next call opens it again.
     idle_after: float | None = None
     tools: list[types.Tool] = field(default_factory=list)
-    _queue: asyncio.Queue[_Call | None] = field(default_factory=asyncio.Queue)
+    #: The server's prompts, resources and resource templates, listed at the first start when its
+    #: capabilities advertise them (else empty).
+    prompts: list[types.Prompt] = field(default_factory=list)
+    resources: list[types.Resource] = field(default_factory=list)
+    templates: list[types.ResourceTemplate] = field(default_factory=list)
+    _described: bool = False
+    _queue: asyncio.Queue[_Call | _Op | None] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -74,6 +87,9 @@ class OwnedClient:
                 listed = await client.list_tools()
                 if not self.tools:  # the first start lists the tools; a restart keeps the list
                     self.tools = list(listed.tools)
+                if not self._described:
+                    self.prompts, self.resources, self.templates = await _described(client)
+                    self._described = True
                 self._alive = True
                 self._ready.set()
                 while True:
@@ -86,7 +102,10 @@ class OwnedClient:
                         break
                     if call is None:
                         break
-                    call.task = calls.create_task(self._run(client, call))
+                    if isinstance(call, _Op):
+                        calls.create_task(self._run_op(client, call))
+                    else:
+                        call.task = calls.create_task(self._run(client, call))
         except BaseException as exc:  # the server's failure is this integration's state, never the process's
             self._error = exc
             if isinstance(exc, asyncio.CancelledError):
@@ -125,6 +144,48 @@ class OwnedClient:
                     ServerUnavailable(f"{self.name}: the server went away during the call")
                 )
 
+    async def _run_op(self, client: Client, op: _Op) -> None:
+        """A request other than a tool call (:meth:`request`); the server's own MCP errors pass
+        through as MCPError, its going away is ServerUnavailable."""
+        self._in_flight += 1
+        try:
+            result = await op.run(client)
+        except MCPError as exc:
+            failure: Exception = exc
+            if exc.code == CONNECTION_CLOSED:
+                self._alive = False
+                self._queue.put_nowait(None)
+                failure = ServerUnavailable(f"{self.name}: {exc.message}")
+            if not op.future.done():
+                op.future.set_exception(failure)
+        except (httpx2.HTTPError, OSError) as exc:
+            if not op.future.done():
+                op.future.set_exception(ServerUnavailable(f"{self.name}: {describe(exc)}"))
+        else:
+            if not op.future.done():
+                op.future.set_result(result)
+        finally:
+            self._in_flight -= 1
+            if not op.future.done():
+                op.future.set_exception(
+                    ServerUnavailable(f"{self.name}: the server went away during the request")
+                )
+
+    async def request(self, run: Callable[[Client], Awaitable[T]]) -> T:
+        """``run`` with the server's client (a prompt got, a resource read), in the owner's task;
+        starts the connection when needed. The server's MCP errors are raised as MCPError."""
+        for _ in range(2):  # a request queued while the server went away was never sent: once more
+            await self._start_if_needed()
+            op = _Op(run, asyncio.get_running_loop().create_future())
+            self._queue.put_nowait(op)
+            try:
+                return cast(T, await asyncio.wait_for(asyncio.shield(op.future), self.timeout + CALL_GRACE))
+            except TimeoutError:
+                raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
+            except _NotRun:
+                continue
+        raise ServerUnavailable(f"{self.name}: the server went away")
+
     async def call(
         self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
     ) -> types.CallToolResult:
@@ -145,15 +206,7 @@ class OwnedClient:
     async def _call_once(
         self, name: str, arguments: dict[str, Any] | None, progress: Progress | None
     ) -> types.CallToolResult:
-        if self._stopped:
-            raise ServerUnavailable(f"{self.name}: the server is stopped")
-        if not self._alive:
-            async with self._start_lock:  # concurrent first calls share one start
-                if not self._alive and not self._stopped:
-                    if self._task is not None:  # a previous owner is unwinding (idle, or the server died)
-                        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                            await asyncio.wait_for(asyncio.shield(self._task), START_TIMEOUT)
-                    await self.start()
+        await self._start_if_needed()
         call = _Call(name, dict(arguments or {}), asyncio.get_running_loop().create_future(), progress)
         self._queue.put_nowait(call)
         try:
@@ -163,6 +216,17 @@ class OwnedClient:
         except asyncio.CancelledError:
             call.abandon()
             raise
+
+    async def _start_if_needed(self) -> None:
+        if self._stopped:
+            raise ServerUnavailable(f"{self.name}: the server is stopped")
+        if not self._alive:
+            async with self._start_lock:  # concurrent first calls share one start
+                if not self._alive and not self._stopped:
+                    if self._task is not None:  # a previous owner is unwinding (idle, or the server died)
+                        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                            await asyncio.wait_for(asyncio.shield(self._task), START_TIMEOUT)
+                    await self.start()
 
     async def stop(self) -> None:
         self._stopped = True
@@ -189,6 +253,43 @@ class _Call:
         self.future.cancel()
         if self.task is not None:
             self.task.cancel()
+
+
+@dataclass
+class _Op:
+    run: Callable[[Client], Awaitable[Any]]
+    future: asyncio.Future[Any]
+
+
+async def _described(
+    client: Client,
+) -> tuple[list[types.Prompt], list[types.Resource], list[types.ResourceTemplate]]:
+    """The prompts, resources and templates a server advertises (each list read page by page, bounded)."""
+    capabilities = client.server_capabilities
+    prompts: list[types.Prompt] = []
+    resources: list[types.Resource] = []
+    templates: list[types.ResourceTemplate] = []
+    if capabilities.prompts is not None:
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            page = await client.list_prompts(cursor=cursor)
+            prompts.extend(page.prompts)
+            if not (cursor := page.next_cursor):
+                break
+    if capabilities.resources is not None:
+        cursor = None
+        for _ in range(MAX_PAGES):
+            listed = await client.list_resources(cursor=cursor)
+            resources.extend(listed.resources)
+            if not (cursor := listed.next_cursor):
+                break
+        cursor = None
+        for _ in range(MAX_PAGES):
+            found = await client.list_resource_templates(cursor=cursor)
+            templates.extend(found.resource_templates)
+            if not (cursor := found.next_cursor):
+                break
+    return prompts, resources, templates
 
 
 def describe(exc: BaseException) -> str:

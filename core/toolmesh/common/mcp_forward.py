@@ -50,6 +50,14 @@ CONNECT_PAUSE_FIRST = 0.05
 CONNECT_PAUSE_LONGEST = 1.0
 
 
+class CategoryError(ServerUnavailable):
+    """The category server answered with a JSON-RPC error: its code and data, kept for passing on."""
+
+    def __init__(self, message: str, code: int, data: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.data = code, data
+
+
 @dataclass
 class CategoryClient:
     """``tools/call`` to one category server at ``url`` (its ``/mcp``); failures are ServerUnavailable."""
@@ -116,6 +124,11 @@ class CategoryClient:
         if not isinstance(listed, list):
             raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/list result")
         return [t for t in listed if isinstance(t, dict) and isinstance(t.get("name"), str)]
+
+    async def request_wire(self, method: str, params: dict[str, Any], name: str | None = None) -> Any:
+        """Any other request (``prompts/get``, ``resources/read``, ...): its result as sent; ``name``
+        is what the method's ``Mcp-Name`` header carries (a prompt's name, a resource's URI)."""
+        return (await self._request(method, {**params, "_meta": _envelope(None)}, name))[1]
 
     async def _request(
         self, method: str, params: dict[str, Any], name: str | None, progress: Progress | None = None
@@ -220,7 +233,7 @@ class CategoryClient:
     def _message(self, status: int, message: Any) -> Any:
         if isinstance(message, dict) and isinstance(message.get("error"), dict):
             error = types.ErrorData.model_validate(message["error"])
-            raise ServerUnavailable(f"{self.name}: {error.message}")
+            raise CategoryError(f"{self.name}: {error.message}", error.code, error.data)
         if not isinstance(message, dict) or "result" not in message:
             raise ServerUnavailable(f"{self.name}: HTTP {status}, not a JSON-RPC result")
         return message["result"]

@@ -5,7 +5,8 @@ is in the folder are compiled with the shared compiler, so their tools are known
 before any category server runs. The tools of ``mcp`` and ``stdio`` integrations, and of documents
 at a URL, are known from the category server that serves them: it reports them when it starts
 (:meth:`GatewayCatalog.learn`), and local mode starts those category servers before it listens
-(discovery.py); in a cluster the operator records them in the resources' status.
+(discovery.py); in a cluster the operator records them in the resources' status. Federated
+servers' prompts, resources and resource templates are learnt the same way (offered.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from toolmesh.api.integration import Access, Auth, Limits
 from toolmesh.catalog.folder import Catalog
 from toolmesh.common import tools
 from toolmesh.gateway.index import graph, text
+from toolmesh.gateway.offered import OfferedCatalog
 from toolmesh.openapi import SpecError, compile_spec
 
 
@@ -119,6 +121,8 @@ class GatewayCatalog:
     digest_mismatches: set[str] = field(default_factory=set)
     #: Each integration's category as its object names it, tools or not (the console groups by it).
     integration_categories: dict[str, str] = field(default_factory=dict)
+    #: Federated servers' prompts, resources and resource templates.
+    offered: OfferedCatalog = field(default_factory=OfferedCatalog)
     #: Integrations whose problem a category server reported (local mode), cleared when it serves them.
     _reported: set[str] = field(default_factory=set, repr=False)
 
@@ -139,10 +143,10 @@ class GatewayCatalog:
             self.auth.pop(integration, None)
 
     def allowed(self, record: ToolRecord, groups: frozenset[str], scopes: frozenset[str]) -> bool:
-        return self.integration_allowed(record.integration, groups, scopes)
+        return self.allows(record.integration, groups, scopes)
 
-    def integration_allowed(self, integration: str, groups: frozenset[str], scopes: frozenset[str]) -> bool:
-        """May a caller with ``groups`` and ``scopes`` use ``integration``'s tools (spec.access)?"""
+    def allows(self, integration: str, groups: frozenset[str], scopes: frozenset[str]) -> bool:
+        """May a caller with these groups and scopes use what ``integration`` offers (spec.access)?"""
         rule = self.access.get(integration)
         return rule is None or rule.allows(groups, scopes)
 
@@ -161,7 +165,8 @@ class GatewayCatalog:
         """What a category server said when it started (local mode): each integration it could not
         serve becomes a problem (cleared once it serves it), and the tools it discovered (federated
         servers, documents fetched from a URL) are added under the names it serves them by, with
-        their definitions from ``listed`` (its tools/list). True when the tools changed."""
+        their definitions from ``listed`` (its tools/list); its federated servers' prompts and
+        resources replace what was known of them. True when the tools changed."""
         definitions = {str(t["name"]): t for t in listed}
         changed = False
         for state in status.get("integrations", []):
@@ -170,6 +175,13 @@ class GatewayCatalog:
             self.note_served(name, str(state.get("message") or "not ready") if failing else None)
             for summary in state.get("discoveredTools") or []:
                 changed |= self._add_discovered(category, name, definitions.get(summary["name"], summary))
+            self.offered.replace(
+                name,
+                category,
+                state.get("discoveredPrompts") or [],
+                state.get("discoveredResources") or [],
+                state.get("discoveredResourceTemplates") or [],
+            )
         return changed
 
     def _add_discovered(self, category: str, integration: str, tool: Mapping[str, Any]) -> bool:

@@ -7,7 +7,8 @@ one that is deleted or no longer Ready loses its tools. What it found is written
 integration's ``Indexed`` condition (indexed.py: the only thing it writes to these objects, in
 their status; a digest other than the operator's is a ``DigestMismatch``). Why an integration's tools
 are missing (the operator's Ready message, or what reading or compiling its spec here said) is kept
-in the catalog's ``problems``, as folder mode keeps it. The index is rebuilt once per burst of
+in the catalog's ``problems``, as folder mode keeps it. A federated integration's prompts, resources and
+templates are taken from its status (``discoveredPrompts``, ...: offered.py), recorded by the operator. The index is rebuilt once per burst of
 changes, in a thread, and swapped in whole, so searches never wait for it; a rebuild that fails is
 logged and the previous index serves on until the next change.
 
@@ -58,6 +59,8 @@ EV_DIGEST_MISMATCH = "catalog.spec_digest_mismatch"
 EV_TASK_FAILED = "catalog.task_failed"
 EV_WAKE = "category.wake"
 EV_CONNECT_RETRY = "category.connect_retry"
+#: The status fields where the operator records a federated server's prompts, resources, templates.
+DISCOVERED_OFFERED = ("discoveredPrompts", "discoveredResources", "discoveredResourceTemplates")
 
 
 def _ready(obj: dict[str, Any]) -> bool:
@@ -244,6 +247,7 @@ class ClusterSource:
             log.warning(EV_PROBLEM, integration=integration, problem=problem)
 
     def _remove(self, name: str) -> None:
+        self.catalog.offered.remove(name)
         self.catalog.access.pop(name, None)
         self.catalog.auth.pop(name, None)
         self.catalog.limits.pop(name, None)
@@ -282,6 +286,9 @@ class ClusterSource:
         self.catalog.note_auth(name, model.spec.auth)
         if model.spec.limits is not None:
             self.catalog.limits[name] = model.spec.limits
+        self.catalog.offered.replace(
+            name, model.spec.category, *(list(status.get(k) or []) for k in DISCOVERED_OFFERED)
+        )
         added = []
         for record in records:
             if record.name not in self.catalog.tools:

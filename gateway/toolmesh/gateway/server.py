@@ -1,4 +1,5 @@
-"""The gateway's MCP face: the catalog's tools directly, or three meta-tools that reach all of them.
+"""The gateway's MCP face: the catalog's tools directly, or three meta-tools that reach all of them;
+and federated servers' prompts, resources and resource templates, as the caller may use them.
 
 Which of the two is decided once, at start-up, from the catalog's size: the tool list then never
 changes while clients are connected, so their caches stay valid (docs/design/0006).
@@ -185,4 +186,51 @@ def build(service: GatewayService) -> Server[Any]:
         # call_tool gets here only with arguments forwarded() found invalid, which _validate refused.
         raise AssertionError(f"unhandled meta-tool {params.name}")  # pragma: no cover
 
-    return Server("toolmesh-gateway", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool)
+    async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        prompts = service.offered(service.catalog.offered.prompts)
+        return types.ListPromptsResult(prompts=[types.Prompt.model_validate(p) for p in prompts])
+
+    async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        return await service.get_prompt(params.name, params.arguments)
+
+    async def list_resources(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        resources = service.offered(service.catalog.offered.resources)
+        return types.ListResourcesResult(resources=[types.Resource.model_validate(r) for r in resources])
+
+    async def list_templates(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        templates = service.offered(service.catalog.offered.templates)
+        return types.ListResourceTemplatesResult(
+            resource_templates=[types.ResourceTemplate.model_validate(t) for t in templates]
+        )
+
+    async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        return await service.read_resource(params.uri)
+
+    return GatewayServer(
+        service, "toolmesh-gateway", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool,
+        on_list_prompts=list_prompts, on_get_prompt=get_prompt, on_list_resources=list_resources,
+        on_list_resource_templates=list_templates, on_read_resource=read_resource,
+    )  # fmt: skip
+
+
+class GatewayServer(Server[Any]):
+    """The SDK server, advertising ``prompts`` and ``resources`` only while the catalog holds some
+    (federated servers that offer them): a gateway of OpenAPI tools alone says it has tools only."""
+
+    def __init__(self, service: GatewayService, name: str, **handlers: Any) -> None:
+        super().__init__(name, **handlers)
+        self.service = service
+
+    def get_capabilities(self, *args: Any, **kwargs: Any) -> types.ServerCapabilities:
+        capabilities = super().get_capabilities(*args, **kwargs)
+        offered = self.service.catalog.offered
+        return capabilities.model_copy(
+            update={
+                "prompts": capabilities.prompts if offered.any_prompts else None,
+                "resources": capabilities.resources if offered.any_resources else None,
+            }
+        )

@@ -77,13 +77,19 @@ class Checks:
         return dataclasses.replace(found, problems=problems)
 
     async def federated(self, obj: MCPIntegration, generation: int) -> IntegrationFindings:
-        """An mcp or stdio source: the tools last discovered, listed again when the spec changed."""
+        """An mcp or stdio source: what was last discovered (tools, prompts, resources), listed
+        again when the spec changed."""
         status = obj.status
-        discovered = list(status.discovered_tools) if status else []
+        found = discovery.Discovered(
+            list(status.discovered_tools) if status else [],
+            list(status.discovered_prompts) if status else [],
+            list(status.discovered_resources) if status else [],
+            list(status.discovered_resource_templates) if status else [],
+        )
         current = status is not None and status.observed_generation == generation
-        if obj.spec.mcp is not None and not (discovered and current):
+        if obj.spec.mcp is not None and not (found.tools and current):
             try:
-                discovered = await discovery.list_tools(
+                found = await discovery.discover(
                     obj, self.client, obj.metadata.namespace, self.settings.spec_fetch_timeout_seconds
                 )
             except discovery.Undiscoverable as exc:
@@ -95,9 +101,12 @@ class Checks:
                 )
         return IntegrationFindings(
             generation,
-            tools=len(discovered) or None,
-            discovery_pending=not discovered,
-            discovered=discovered,
+            tools=len(found.tools) or None,
+            discovery_pending=not found.tools,
+            discovered=found.tools,
+            prompts=found.prompts,
+            resources=found.resources,
+            templates=found.templates,
         )
 
     async def dependencies(self, obj: MCPIntegration) -> list[Problem]:

@@ -16,7 +16,12 @@ from pydantic.alias_generators import to_camel
 
 from toolmesh.api import MCPCategoryStatus, MCPIntegrationStatus, conditions
 from toolmesh.api.base import Condition, ConditionStatus
-from toolmesh.api.integration import ToolSummary
+from toolmesh.api.integration import (
+    PromptSummary,
+    ResourceSummary,
+    ResourceTemplateSummary,
+    ToolSummary,
+)
 from toolmesh.api.meta import ObjectMeta
 from toolmesh.operator.scaling import Scale
 
@@ -56,6 +61,10 @@ class IntegrationFindings:
     warnings: tuple[str, ...] = ()
     discovery_pending: bool = False
     discovered: list[ToolSummary] = field(default_factory=list)
+    #: A federated server's prompts, resources and templates (recorded beside its tools).
+    prompts: list[PromptSummary] = field(default_factory=list)
+    resources: list[ResourceSummary] = field(default_factory=list)
+    templates: list[ResourceTemplateSummary] = field(default_factory=list)
 
     def problem(self, type_: str) -> Verdict | None:
         """The first problem of a condition type, as a False verdict."""
@@ -123,6 +132,9 @@ def integration(
         source=found.source,
         warnings=list(found.warnings),
         discovered_tools=found.discovered,
+        discovered_prompts=found.prompts,
+        discovered_resources=found.resources,
+        discovered_resource_templates=found.templates,
     )
 
 

@@ -4,14 +4,18 @@ them while the category runs no pod)."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 import yaml
 from mcp import Client
 
 from tests.conftest import DEMO_SPEC, StartCategory
-from tests.integration.k8s.conftest import OperatorThread, condition
+from tests.e2e.remote_mcp import serve_remote
+from tests.integration.k8s.conftest import OperatorThread, condition, eventually
 from tests.integration.k8s.test_operator import category, create, ready
-from toolmesh.kube import KubeClient
+from toolmesh.gateway.cluster import ClusterSource
+from toolmesh.kube import KubeClient, load_connection
+from toolmesh.testing.cluster import LocalCluster
 
 pytestmark = pytest.mark.k8s
 
@@ -48,3 +52,54 @@ async def test_federated_tools_are_recorded_under_the_names_a_category_server_se
     async with Client(local.mcp_url) as client:
         served = {t.name for t in (await client.list_tools()).tools}
     assert served == recorded
+
+
+async def test_federated_prompts_and_resources_are_recorded_and_listed_by_the_gateway_at_zero(
+    kube: KubeClient, operator: OperatorThread, namespace: str, cluster: LocalCluster
+) -> None:
+    async with serve_remote() as (url, _):
+        federated = {
+            "apiVersion": "toolmesh.dev/v1alpha1", "kind": "MCPIntegration",
+            "metadata": {"name": "calculator", "namespace": namespace},
+            "spec": {"category": "ai", "toolPrefix": "calc", "mcp": {"url": url}, "access": {"groups": ["finance"]}},
+        }  # fmt: skip
+        await create(kube, category("ai", namespace), federated)
+        obj = await ready(kube, "MCPIntegration", namespace, "calculator")
+    status = obj["status"]
+    assert status["discoveredPrompts"] == [
+        {
+            "name": "calc__explain",
+            "description": "Asks for an explanation of an arithmetic operation.",
+            "arguments": [{"name": "operation", "description": "", "required": True}],
+        }
+    ]
+    assert [(r["uri"], r["name"], r.get("mimeType")) for r in status["discoveredResources"]] == [
+        ("toolmesh://calculator/calc://constants/pi", "pi", "text/plain")
+    ]
+    assert [t["uriTemplate"] for t in status["discoveredResourceTemplates"]] == [
+        "toolmesh://calculator/calc://square/{n}"
+    ]
+
+    # The gateway lists them from the status: the category runs no pod.
+    source = ClusterSource(namespace, load_connection(str(cluster.kubeconfig)))
+    async with aiohttp.ClientSession() as http:
+        await source.start(kube, http)
+        try:
+            offered = source.catalog.offered
+            assert set(offered.prompts) == {"calc__explain"}
+            assert offered.prompts["calc__explain"].category == "ai"
+            assert set(offered.resources) == {"toolmesh://calculator/calc://constants/pi"}
+            assert set(offered.templates) == {"toolmesh://calculator/calc://square/{n}"}
+            assert offered.readable == {"calculator": "ai"}
+            assert not source.catalog.allows("calculator", frozenset({"engineering"}), frozenset())
+            assert source.catalog.allows("calculator", frozenset({"finance"}), frozenset())
+            await kube.delete("MCPIntegration", namespace, "calculator")
+
+            async def gone() -> bool | None:
+                return True if not source.catalog.offered.prompts else None
+
+            await eventually(gone, what="the gateway drops a deleted integration's prompts")
+            assert offered.resources == offered.templates == {}
+            assert offered.readable == {}
+        finally:
+            await source.close()

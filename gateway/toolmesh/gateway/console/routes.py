@@ -52,7 +52,7 @@ class Console:
 
     def may_use(self, integration: str) -> bool:
         caller = auth.caller()
-        return self.service.catalog.integration_allowed(integration, caller.groups, caller.scopes)
+        return self.service.catalog.allows(integration, caller.groups, caller.scopes)
 
     def render(self, template: str, page: str, status: int = 200, **context: Any) -> web.Response:
         caller = auth.caller()

@@ -37,7 +37,7 @@ def catalog() -> GatewayCatalog:
 
 
 def may_use(cat: GatewayCatalog, groups: frozenset[str] = frozenset()) -> views.MayUse:
-    return lambda integration: cat.integration_allowed(integration, groups, frozenset())
+    return lambda integration: cat.allows(integration, groups, frozenset())
 
 
 def test_the_catalogue_groups_integrations_by_category_and_hides_those_the_viewer_may_not_use() -> None:
