@@ -37,6 +37,7 @@ from toolmesh.vault import Vault
 SERVICE = web.AppKey("service", GatewayService)
 QDRANT_COLLECTION = "toolmesh-tools"
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+UNSPECIFIED = ("0.0.0.0", "::", "")  # listening on every address: no URL a client could use
 
 
 def make_embedder(
@@ -110,12 +111,16 @@ def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
             "tokens the gateway accepts. Or TOOLMESH_AUTH=api-key, or TOOLMESH_AUTH=none for local development."
         )
     base = public_base(settings)
-    jwks_url = settings.auth_jwks_url or settings.auth_issuer.rstrip("/") + "/.well-known/jwks.json"
+    if not settings.public_url and settings.host in UNSPECIFIED:
+        raise SettingsError(
+            f"TOOLMESH_PUBLIC_URL is required with TOOLMESH_AUTH=jwt when listening on {settings.host}: MCP "
+            "clients ask the authorization server for tokens for <public URL>/mcp, the URL they connect to"
+        )
     return auth.Authenticator(
         "jwt",
         issuer=settings.auth_issuer,
-        audience=settings.auth_audience or base + "/mcp",
-        jwks=auth.JwksCache(jwks_url),
+        audience=settings.auth_audience or resource_metadata.resource(base),
+        jwks=auth.JwksCache(settings.auth_jwks_url, settings.auth_issuer),
     )
 
 

@@ -33,6 +33,8 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from toolmesh.gateway import authserver
+
 log = structlog.get_logger("toolmesh.gateway")
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
@@ -68,7 +70,8 @@ def caller() -> Principal:
 
 @dataclass
 class JwksCache:
-    url: str
+    url: str | None  # None: the jwks_uri of the issuer's metadata (authserver), read on first use
+    issuer: str = ""
     http: aiohttp.ClientSession | None = None  # set when the app starts
     ttl: float = 600.0
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
@@ -99,6 +102,12 @@ class JwksCache:
         async with self._lock:
             if self.http is None:
                 raise AuthError("the gateway is not started")
+            if self.url is None:
+                try:
+                    self.url = await authserver.jwks_uri(self.http, self.issuer)
+                except authserver.DiscoveryError as exc:
+                    log.warning("auth.issuer_metadata_unavailable", issuer=self.issuer, error=str(exc))
+                    raise AuthError("the issuer's keys cannot be fetched right now") from None
             try:
                 async with self.http.get(self.url, timeout=aiohttp.ClientTimeout(total=10)) as response:
                     response.raise_for_status()
