@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -103,14 +104,16 @@ class GatewaySettings(BaseSettings):
         description="How callers authenticate: jwt (OAuth 2.1 bearer tokens of auth_issuer), api-key, or none (local development only).",
     )
     auth_issuer: str | None = Field(
-        default=None, description="jwt: the authorization server's issuer URL (the iss claim)."
+        default=None,
+        description="jwt: the authorization server's issuer URL (the iss claim), as its metadata names it; named in the protected resource metadata for MCP clients to discover it.",
     )
     auth_audience: str | None = Field(
-        default=None, description="jwt: the aud claim tokens must carry. Unset: the resource URL of /mcp."
+        default=None,
+        description="jwt: the aud claim tokens must carry. Unset: the resource identifier of /mcp (<public URL>/mcp, host in lower case), which MCP clients ask tokens for (RFC 8707); set it only for an issuer that cannot put that in aud.",
     )
     auth_jwks_url: str | None = Field(
         default=None,
-        description="jwt: where the issuer's signing keys are. Unset: <issuer>/.well-known/jwks.json.",
+        description="jwt: where the issuer's signing keys are. Unset: the jwks_uri of the issuer's metadata (RFC 8414 or OpenID discovery).",
     )
     auth_scopes: list[str] = Field(
         default_factory=list, description="jwt: scopes advertised in the resource metadata."
@@ -159,13 +162,24 @@ class GatewaySettings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        description="The gateway's external base URL (resource identifier). Unset: http://host:port.",
+        description="The gateway's external base URL, as MCP clients connect to it: <public URL>/mcp is the OAuth resource identifier (RFC 9728, RFC 8707). Unset: http://host:port; required with jwt when listening on every address.",
     )
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(
         default="auto",
         description="console (development), json (production), or auto: console when stderr is a terminal, else json.",
     )
+
+    @field_validator("public_url", "auth_issuer", "auth_jwks_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        """An identifier MCP clients and tokens compare as strings: http(s), a host, no query or fragment."""
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host and no query or fragment")
+        return value
 
     @field_validator("cache", "model_dir", mode="before")
     @classmethod
