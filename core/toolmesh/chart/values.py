@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+URL_OR_EMPTY = r"^(https?://[^/?#\s]+[^?#\s]*)?$"  # an http(s) URL with a host, no query or fragment
+
 
 class Values(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
@@ -102,13 +104,24 @@ class Auth(Values):
         ),
     ] = "jwt"
     issuer: Annotated[
-        str, Field(description="jwt: the authorization server's issuer URL. Required with mode jwt.")
+        str,
+        Field(
+            description="jwt: the authorization server's issuer URL, as its metadata names it. Required with mode jwt; MCP clients find it in the gateway's protected resource metadata.",
+            pattern=URL_OR_EMPTY,
+        ),
     ] = ""
     audience: Annotated[
-        str, Field(description="jwt: the aud claim tokens must carry. Empty: <publicUrl>/mcp.")
+        str,
+        Field(
+            description="jwt: the aud claim tokens must carry. Empty: <publicUrl>/mcp, the resource MCP clients ask tokens for (RFC 8707); set it only for an issuer that cannot put that in aud."
+        ),
     ] = ""
     jwks_url: Annotated[
-        str, Field(description="jwt: the issuer's JWKS. Empty: <issuer>/.well-known/jwks.json.")
+        str,
+        Field(
+            description="jwt: the issuer's JWKS. Empty: the jwks_uri of the issuer's metadata (RFC 8414 or OpenID discovery).",
+            pattern=URL_OR_EMPTY,
+        ),
     ] = ""
     scopes: Annotated[
         list[str], Field(description="jwt: scopes advertised in the protected resource metadata.")
@@ -143,7 +156,11 @@ class Gateway(Values):
         "INFO"
     )
     public_url: Annotated[
-        str, Field(description="The gateway's external base URL (the OAuth resource identifier).")
+        str,
+        Field(
+            description="The gateway's external base URL, as MCP clients connect to it; <publicUrl>/mcp is the OAuth resource identifier. Required with auth.mode jwt.",
+            pattern=URL_OR_EMPTY,
+        ),
     ] = ""
     auth: Annotated[Auth, Field(description="Caller authentication.")] = Field(default_factory=Auth)
     service: Annotated[Service, Field(description="The gateway's Service.")] = Field(default_factory=Service)
