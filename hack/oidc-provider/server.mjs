@@ -13,8 +13,8 @@
 //     "scope": "tools:read",              // the scope a token for any of them carries
 //     "groups": {"alice": ["finance"]},   // a `groups` claim in the access tokens of these users
 //     "clients": [{client_id, client_secret, grant_types: ["client_credentials"], ...}],
-//     "clientIdMetadataDocuments": false  // accept HTTPS URLs as client ids (draft-02, experimental)
-//   }
+//     "clientIdMetadataDocuments": false  // accept HTTPS URLs as client ids (draft-02, experimental),
+//   }                                     // fetched from loopback too (NODE_EXTRA_CA_CERTS to trust it)
 //
 // Prints one line `listening <issuer>` on stdout once it serves; logs go to stderr.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -59,6 +59,9 @@ const features = {
 if (config.clientIdMetadataDocuments) {
   features.clientIdMetadataDocument = { enabled: true, ack: 'draft-02' };
 }
+// oidc-provider refuses to fetch documents from loopback and private addresses (SSRF protection);
+// a test serves its client's metadata document on loopback, so this test provider lets it.
+const fetchLoopback = (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined });
 
 const provider = new Provider(issuer, {
   jwks: { keys: [{ ...signing, kid: 'test-1', use: 'sig', alg: 'RS256' }] },
@@ -67,6 +70,7 @@ const provider = new Provider(issuer, {
   scopes: ['openid', 'offline_access', scope],
   features,
   pkce: { required: () => true },
+  ...(config.clientIdMetadataDocuments ? { fetch: fetchLoopback } : {}),
   findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
   extraTokenClaims: (ctx, token) => {
     const member = groups[token.accountId];

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import ipaddress
 import json
+import os
 import re
 import shutil
+import ssl
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +27,11 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 import pytest
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from mcp.shared.auth import AuthorizationCodeResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,11 +70,13 @@ class Provider:
 
 
 @contextlib.asynccontextmanager
-async def serve_provider(**config: Any) -> AsyncIterator[Provider]:
-    """oidc-provider on a free loopback port; ``config`` as hack/oidc-provider/server.mjs documents."""
+async def serve_provider(trust: Path | None = None, **config: Any) -> AsyncIterator[Provider]:
+    """oidc-provider on a free loopback port; ``config`` as hack/oidc-provider/server.mjs documents,
+    ``trust`` a PEM certificate it trusts besides the system's (for documents a test serves)."""
     argument = json.dumps({"modules": install(), "port": 0, **config})
+    env = {**os.environ, **({"NODE_EXTRA_CA_CERTS": str(trust)} if trust else {})}
     process = await asyncio.create_subprocess_exec(
-        "node", str(SERVER), argument, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        "node", str(SERVER), argument, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
     )
     assert process.stdout is not None
     assert process.stderr is not None
@@ -131,3 +142,54 @@ class Browser:
         assert self._result is not None, "the redirect handler did not finish a sign-in"
         result, self._result = self._result, None
         return result
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files in ``folder``), trusted by whoever is told to."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+@contextlib.asynccontextmanager
+async def serve_client_document(folder: Path, redirect_uri: str) -> AsyncIterator[tuple[str, Path]]:
+    """A client's metadata document (Client ID Metadata Documents) over HTTPS on loopback: its URL,
+    which is the client's id, and the certificate to trust."""
+    cert_file, key_file = self_signed(folder)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    url = ""
+
+    async def document(request: web.Request) -> web.Response:
+        return web.json_response({
+            "client_id": url, "client_name": "toolmesh oidc test (CIMD)", "redirect_uris": [redirect_uri],
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+            "token_endpoint_auth_method": "none", "application_type": "native",
+        })  # fmt: skip
+
+    app = web.Application()
+    app.router.add_get("/oauth/client.json", document)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
+    url = f"https://127.0.0.1:{runner.addresses[0][1]}/oauth/client.json"
+    try:
+        yield url, cert_file
+    finally:
+        await runner.cleanup()

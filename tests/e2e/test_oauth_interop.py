@@ -6,6 +6,11 @@ gets. Only the user's sign-in at the provider's pages is played by the test."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
 import httpx2
 import jwt
 import pytest
@@ -15,7 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from tests.e2e.conftest import Gateway, StartGateway
-from tests.e2e.oidc_provider import Browser, Provider, serve_provider
+from tests.e2e.oidc_provider import Browser, Provider, serve_client_document, serve_provider
 from tests.e2e.test_gateway_auth import PAYROLL, post_mcp
 from tests.leaks import secret
 from toolmesh.testing.cluster import free_port
@@ -51,8 +56,10 @@ class MemoryStorage:
         self.client = client_info
 
 
-@pytest.fixture
-async def stack(start_gateway: StartGateway) -> tuple[Provider, Gateway]:
+@contextlib.asynccontextmanager
+async def provider_and_gateway(
+    start_gateway: StartGateway, trust: Path | None = None, **provider: Any
+) -> AsyncIterator[tuple[Provider, Gateway]]:
     """oidc-provider issuing tokens for the gateway's resource and another; the gateway trusting it
     with nothing configured but the issuer and its own public URL (keys found from the metadata)."""
     port = free_port()
@@ -65,13 +72,34 @@ async def stack(start_gateway: StartGateway) -> tuple[Provider, Gateway]:
         "response_types": [],
     }
     async with serve_provider(
-        resources=[f"{base}/mcp", OTHER_RESOURCE], groups={"alice": ["finance"]}, clients=[client]
-    ) as provider:
+        trust,
+        resources=[f"{base}/mcp", OTHER_RESOURCE],
+        groups={"alice": ["finance"]},
+        clients=[client],
+        **provider,
+    ) as running:
         gateway = await start_gateway(
-            extra={"payroll.yaml": PAYROLL}, auth="jwt", auth_issuer=provider.issuer, public_url=base,
+            extra={"payroll.yaml": PAYROLL}, auth="jwt", auth_issuer=running.issuer, public_url=base,
             port=port, direct_tools_limit=100, lexical_only=True,
         )  # fmt: skip
-        yield provider, gateway
+        yield running, gateway
+
+
+@pytest.fixture
+async def stack(start_gateway: StartGateway) -> AsyncIterator[tuple[Provider, Gateway]]:
+    async with provider_and_gateway(start_gateway) as both:
+        yield both
+
+
+async def list_and_call(gateway: Gateway, oauth: OAuthClientProvider) -> tuple[list[str], bool]:
+    """The tools the SDK client sees through ``oauth``, and whether calling one failed."""
+    async with (
+        httpx2.AsyncClient(auth=oauth, timeout=30) as http,
+        Client(streamable_http_client(gateway.mcp_url, http_client=http)) as client,
+    ):
+        names = [t.name for t in (await client.list_tools()).tools]
+        result = await client.call_tool("tasks__listProjects", {})
+    return names, bool(result.is_error)
 
 
 async def test_the_sdk_client_registers_signs_in_and_calls_tools_with_no_preshared_client(
@@ -87,15 +115,10 @@ async def test_the_sdk_client_registers_signs_in_and_calls_tools_with_no_preshar
         redirect_handler=browser.open,
         callback_handler=browser.callback,
     )
-    async with (
-        httpx2.AsyncClient(auth=oauth, timeout=30) as http,
-        Client(streamable_http_client(gateway.mcp_url, http_client=http)) as client,
-    ):
-        names = [t.name for t in (await client.list_tools()).tools]
-        result = await client.call_tool("tasks__listProjects", {})
+    names, failed = await list_and_call(gateway, oauth)
     assert "tasks__listProjects" in names
     assert "payroll__listProjects" in names  # alice's groups claim from the provider: finance
-    assert not result.is_error
+    assert not failed
 
     assert storage.client is not None
     assert storage.client.client_id
@@ -135,3 +158,41 @@ async def test_a_token_of_the_same_provider_for_another_resource_is_refused(
     assert (await post_mcp(gateway.mcp_url, here))[
         0
     ] == 200  # the same issuer, key and client: only aud differs
+
+
+async def test_a_client_identified_by_its_metadata_document_url_connects_without_registering(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    """Client ID Metadata Documents: the client's id is an HTTPS URL the provider fetches, so
+    nothing is registered; the gateway's side is the same."""
+    async with (
+        serve_client_document(tmp_path, REDIRECT) as (client_id, certificate),
+        provider_and_gateway(start_gateway, certificate, clientIdMetadataDocuments=True) as (
+            provider,
+            gateway,
+        ),
+    ):
+        storage = MemoryStorage()
+        browser = Browser(login="bob", redirect_uri=REDIRECT)
+        oauth = OAuthClientProvider(
+            server_url=gateway.mcp_url,
+            client_metadata=OAuthClientMetadata(redirect_uris=[REDIRECT]),  # type: ignore[list-item]
+            storage=storage,
+            redirect_handler=browser.open,
+            callback_handler=browser.callback,
+            client_metadata_url=client_id,
+        )
+        names, failed = await list_and_call(gateway, oauth)
+    assert "tasks__listProjects" in names
+    assert not [n for n in names if n.startswith("payroll__")]  # bob is in no group
+    assert not failed
+    assert storage.client is not None
+    assert storage.client.client_id == client_id
+    assert storage.tokens is not None
+    claims = jwt.decode(storage.tokens.access_token, options={"verify_signature": False})
+    assert (claims["iss"], claims["client_id"], claims["aud"], claims["sub"]) == (
+        provider.issuer,
+        client_id,
+        gateway.mcp_url,
+        "bob",
+    )
