@@ -1,7 +1,8 @@
 // The real authorization server of toolmesh's `oidc` tests: npm's oidc-provider (a certified OpenID
 // provider) on a loopback port, configured the way an MCP deployment needs it. Clients register
-// themselves (RFC 7591, open registration), use authorization code + PKCE (S256), and ask for a
-// resource (RFC 8707); access tokens for a known resource are JWTs whose `aud` is that resource.
+// themselves (RFC 7591, open registration, unless turned off), use authorization code + PKCE
+// (S256), and ask for a resource (RFC 8707); access tokens for a known resource are JWTs whose
+// `aud` is that resource.
 // A user signs in at the development interaction pages (any login, then consent), which a test can
 // complete with plain HTTP. A confidential client may also use client credentials, so a test can
 // get a real token for another resource.
@@ -11,7 +12,8 @@
 //     "port": 0,                          // 0: any free port
 //     "resources": ["http://127.0.0.1:8080/mcp", ...],   // resources it issues tokens for
 //     "scope": "tools:read",              // the scope a token for any of them carries
-//     "groups": {"alice": ["finance"]},   // a `groups` claim in the access tokens of these users
+//     "groups": {"alice": ["finance"]},   // a `groups` claim in these users' access and ID tokens
+//     "registration": true,               // false: no dynamic registration (clients configured only)
 //     "clients": [{client_id, client_secret, grant_types: ["client_credentials"], ...}],
 //     "clientIdMetadataDocuments": false  // accept HTTPS URLs as client ids (draft-02, experimental),
 //   }                                     // fetched from loopback too (NODE_EXTRA_CA_CERTS to trust it)
@@ -37,7 +39,7 @@ const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const features = {
   devInteractions: { enabled: true },
-  registration: { enabled: true },
+  registration: { enabled: config.registration !== false },
   clientCredentials: { enabled: true },
   revocation: { enabled: true },
   resourceIndicators: {
@@ -71,7 +73,9 @@ const provider = new Provider(issuer, {
   features,
   pkce: { required: () => true },
   ...(config.clientIdMetadataDocuments ? { fetch: fetchLoopback } : {}),
-  findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+  findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub, groups: groups[sub] ?? [] }) }),
+  claims: { openid: ['sub', 'groups'] },
+  conformIdTokenClaims: false, // the ID token carries groups too (a client signing users in reads it)
   extraTokenClaims: (ctx, token) => {
     const member = groups[token.accountId];
     return member ? { groups: member } : undefined;

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -78,6 +79,11 @@ class JwksCache:
     _fetched: float = -1e9
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tried: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fixed(cls, keys: dict[str, jwt.PyJWK]) -> JwksCache:
+        """Keys known in advance (the gateway's own, when it issues the tokens): never fetched."""
+        return cls(None, _keys=dict(keys), _fetched=math.inf)
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         now = time.monotonic()
@@ -159,9 +165,10 @@ class Authenticator:
             if any(hmac.compare_digest(digest, allowed) for allowed in self.api_key_digests):
                 return Principal(f"api-key:{digest[:12]}", method="api-key")
             raise AuthError("unknown API key")
-        return await self._jwt(credentials)
+        return await self.verify(credentials)
 
-    async def _jwt(self, token: str) -> Principal:
+    async def verify(self, token: str) -> Principal:
+        """The caller a JWT names, if it is valid for this issuer and audience (AuthError otherwise)."""
         if self.jwks is None or not self.issuer or not self.audience:
             raise AuthError("the gateway's token check is not configured")
         try:

@@ -9,6 +9,7 @@ to find the authorization and registration endpoints, unless ``TOOLMESH_AUTH_JWK
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -37,8 +38,8 @@ def same_issuer(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/") if urlsplit(a).path in ("", "/") else a == b
 
 
-async def jwks_uri(http: aiohttp.ClientSession, issuer: str) -> str:
-    """The ``jwks_uri`` that ``issuer`` publishes; a document naming another issuer is not trusted."""
+async def metadata(http: aiohttp.ClientSession, issuer: str) -> dict[str, Any]:
+    """The metadata ``issuer`` publishes; a document naming another issuer is not trusted."""
     reasons = []
     for url in metadata_urls(issuer):
         try:
@@ -55,8 +56,18 @@ async def jwks_uri(http: aiohttp.ClientSession, issuer: str) -> str:
             continue
         if not same_issuer(str(document.get("issuer", "")), issuer):
             raise DiscoveryError(f"{url} names issuer {document.get('issuer')!r}, not {issuer!r}")
-        found = document.get("jwks_uri")
-        if not isinstance(found, str) or not found:
-            raise DiscoveryError(f"{url} names no jwks_uri; set TOOLMESH_AUTH_JWKS_URL")
-        return found
+        return document
     raise DiscoveryError("no metadata at " + "; ".join(reasons))
+
+
+def endpoint(document: dict[str, Any], name: str, setting: str) -> str:
+    """An endpoint URL the metadata must name (``jwks_uri``, ``token_endpoint``, ...)."""
+    found = document.get(name)
+    if not isinstance(found, str) or not found:
+        raise DiscoveryError(f"the issuer's metadata names no {name}; set {setting}")
+    return found
+
+
+async def jwks_uri(http: aiohttp.ClientSession, issuer: str) -> str:
+    """The ``jwks_uri`` that ``issuer`` publishes in its metadata."""
+    return endpoint(await metadata(http, issuer), "jwks_uri", "TOOLMESH_AUTH_JWKS_URL")

@@ -26,9 +26,10 @@ def resource(base: str) -> str:
     return urlunsplit((scheme, netloc, parts.path, "", ""))
 
 
-def add_routes(app: web.Application, settings: GatewaySettings, base: str) -> None:
-    """At the well-known path, and at it suffixed with the resource's path (RFC 9728 §3.1)."""
-    document = auth.metadata(resource(base), settings.auth_issuer, settings.auth_scopes)
+def add_routes(app: web.Application, settings: GatewaySettings, base: str, issuer: str | None) -> None:
+    """At the well-known path, and at it suffixed with the resource's path (RFC 9728 §3.1);
+    ``issuer`` is the authorization server clients go to (the gateway itself, when it is one)."""
+    document = auth.metadata(resource(base), issuer, settings.auth_scopes)
 
     async def resource_metadata(request: web.Request) -> web.Response:
         return web.json_response(document)

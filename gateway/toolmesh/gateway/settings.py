@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from toolmesh.common import startup
@@ -117,6 +117,28 @@ class GatewaySettings(BaseSettings):
     )
     auth_scopes: list[str] = Field(
         default_factory=list, description="jwt: scopes advertised in the resource metadata."
+    )
+    auth_delegate_client_id: str | None = Field(
+        default=None,
+        description="jwt, for an issuer that does not register clients: the gateway's own OAuth client there. Set: the gateway is the authorization server MCP clients see; it registers them, sends users to the issuer to sign in, and issues its own tokens for /mcp.",
+    )
+    auth_delegate_client_secret: SecretStr | None = Field(
+        default=None,
+        description="jwt with TOOLMESH_AUTH_DELEGATE_CLIENT_ID: that client's secret (client_secret_basic). Unset: a public client (PKCE alone).",
+    )
+    auth_delegate_scopes: list[str] = Field(
+        default_factory=lambda: ["openid"],
+        description="jwt with TOOLMESH_AUTH_DELEGATE_CLIENT_ID: scopes asked of the issuer at sign-in (JSON list); the ID token's sub and groups claims name the caller.",
+    )
+    auth_signing_key: Path | None = Field(
+        default=None,
+        description="jwt with TOOLMESH_AUTH_DELEGATE_CLIENT_ID: PEM file of the key that signs the gateway's tokens (RSA 2048+ or EC P-256), the same in every replica. Unset: a key made at start (one replica; tokens end with it).",
+    )
+    auth_token_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86400,
+        description="jwt with TOOLMESH_AUTH_DELEGATE_CLIENT_ID: lifetime of the tokens the gateway issues.",
     )
     auth_api_keys: list[str] = Field(
         default_factory=list, description="api-key: SHA-256 hex digests of the accepted keys (JSON list)."
