@@ -16,9 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-
-class SigningKeyError(ValueError):
-    """The signing key file cannot be used; the message names the setting."""
+from toolmesh.gateway.settings import SettingsError
 
 
 @dataclass(frozen=True)
@@ -34,14 +32,14 @@ class SigningKey:
         try:
             loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (OSError, ValueError, TypeError) as exc:
-            raise SigningKeyError(
+            raise SettingsError(
                 f"TOOLMESH_AUTH_SIGNING_KEY: {path} is not a readable PEM private key ({type(exc).__name__})"
             ) from None
         if isinstance(loaded, rsa.RSAPrivateKey) and loaded.key_size >= 2048:
             return cls.of(loaded)
         if isinstance(loaded, ec.EllipticCurvePrivateKey) and isinstance(loaded.curve, ec.SECP256R1):
             return cls.of(loaded)
-        raise SigningKeyError(
+        raise SettingsError(
             f"TOOLMESH_AUTH_SIGNING_KEY: {path} must hold an RSA key (2048 bits or more) or an EC P-256 key"
         )
 
