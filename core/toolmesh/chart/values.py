@@ -96,6 +96,36 @@ class Service(Values):
     )
 
 
+class Delegate(Values):
+    client_id: Annotated[
+        str,
+        Field(
+            description="jwt, for an issuer that registers no clients: the gateway's own client there. Set: the gateway registers MCP clients itself, sends users to the issuer to sign in and issues its own tokens (docs/design/0016-oauth-interop.md)."
+        ),
+    ] = ""
+    client_secret_name: Annotated[
+        str,
+        Field(
+            description="Secret (in the release's namespace) holding that client's secret under the key clientSecret. Empty: a public client (PKCE alone)."
+        ),
+    ] = ""
+    scopes: Annotated[
+        list[str],
+        Field(
+            description="Scopes asked of the issuer at sign-in; its ID token's sub and groups name the caller."
+        ),
+    ] = Field(default_factory=lambda: ["openid"])
+    signing_key_secret: Annotated[
+        str,
+        Field(
+            description="Secret holding the PEM key that signs the gateway's tokens under the key key.pem (RSA 2048+ or EC P-256), shared by every replica. Required with clientId."
+        ),
+    ] = ""
+    token_seconds: Annotated[
+        int, Field(description="Lifetime of the tokens the gateway issues.", ge=60, le=86400)
+    ] = 3600
+
+
 class Auth(Values):
     mode: Annotated[
         Literal["jwt", "api-key", "none"],
@@ -129,6 +159,9 @@ class Auth(Values):
     api_key_digests: Annotated[
         list[str], Field(description="api-key: SHA-256 hex digests of the accepted keys (never the keys).")
     ] = Field(default_factory=list)
+    delegate: Annotated[
+        Delegate, Field(description="jwt: delegated sign-in, for an issuer that registers no clients.")
+    ] = Field(default_factory=Delegate)
 
 
 class Gateway(Values):

@@ -99,6 +99,9 @@ def test_a_bad_value_is_rejected_naming_it(helm: str) -> None:
     bad_url = render(helm, *ISSUER, "--set", "gateway.publicUrl=mcp.example.com")
     assert bad_url.returncode != 0
     assert "/gateway/publicUrl" in bad_url.stderr
+    unsigned = render(helm, *ISSUER, "--set", "gateway.auth.delegate.clientId=toolmesh-gateway")
+    assert unsigned.returncode != 0  # replicas must sign the gateway's own tokens with one key
+    assert "gateway.auth.delegate.signingKeySecret is required" in unsigned.stderr
     typo = render(helm, *ISSUER, "--set", "gateway.replicaz=3")
     assert typo.returncode != 0
     assert "additional properties 'replicaz' not allowed" in typo.stderr
