@@ -109,7 +109,7 @@ class GatewaySettings(BaseSettings):
     )
     auth_audience: str | None = Field(
         default=None,
-        description="jwt: the aud claim tokens must carry. Unset: the resource identifier of /mcp (<public URL>/mcp, host in lower case), which MCP clients ask tokens for (RFC 8707); set it only for an issuer that cannot put that in aud.",
+        description="jwt: the aud claim tokens must carry. Unset: the resource identifier of /mcp (<public URL>/mcp, host in lower case), which MCP clients ask tokens for (RFC 8707); set it only for an issuer that cannot put that in aud. Ignored with TOOLMESH_AUTH_DELEGATE_CLIENT_ID (the gateway's own tokens carry the resource).",
     )
     auth_jwks_url: str | None = Field(
         default=None,
