@@ -19,7 +19,7 @@ import re
 import shutil
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,12 @@ async def serve_provider(trust: Path | None = None, **config: Any) -> AsyncItera
         await asyncio.wait_for(process.wait(), START_SECONDS)
 
 
+def text_of(response: httpx2.Response) -> str:
+    """A page's words, for an assertion message (the provider's error pages are mostly style)."""
+    words = re.sub(r"<style.*?</style>|<[^>]+>", " ", response.text, flags=re.DOTALL)
+    return " ".join(words.split())[:500]
+
+
 @dataclass
 class Browser:
     """The user at the provider's pages: signs in as ``login`` and consents, with plain HTTP.
@@ -102,6 +108,7 @@ class Browser:
 
     login: str
     redirect_uri: str
+    route: Callable[[str], str] | None = None  # a load balancer's choice of replica for a URL
     visits: list[str] = field(default_factory=list)
     _result: AuthorizationCodeResult | None = None
 
@@ -116,10 +123,10 @@ class Browser:
                     if target.startswith(self.redirect_uri):
                         self._result = self._parse(target)
                         return
-                    response = await http.get(target)
+                    response = await http.get(self.route(target) if self.route else target)
                     continue
                 assert response.status_code == 200, (
-                    f"{response.status_code} at {response.url}: {response.text[:500]}"
+                    f"{response.status_code} at {response.url}: {text_of(response)}"
                 )
                 action = FORM_ACTION.search(response.text)
                 assert action, f"no form at {response.url}: {response.text[:500]}"

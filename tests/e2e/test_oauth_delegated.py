@@ -8,10 +8,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx2
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import OAuthClientMetadata
 
@@ -21,6 +24,7 @@ from tests.e2e.test_gateway_auth import PAYROLL, post_mcp
 from tests.e2e.test_oauth_interop import REDIRECT, SERVICE_CLIENT, MemoryStorage, list_and_call
 from tests.leaks import secret
 from toolmesh.testing.cluster import free_port
+from toolmesh.testing.redis import LocalRedis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.oidc]
 
@@ -142,3 +146,66 @@ async def test_a_code_is_good_once_for_its_client_and_verifier_and_strangers_are
                   "redirect_uri": REDIRECT, "code_verifier": "v" * 43},
         )  # fmt: skip
         assert (unknown.status_code, unknown.json()["error"]) == (400, "invalid_grant")
+
+
+@pytest.mark.redis
+async def test_a_sign_in_begun_on_one_replica_is_finished_on_another(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    """Two replicas behind one public URL, sharing Redis and the signing key: the provider sends the
+    browser back to the other replica, the client fetches its token from the first, and either
+    replica accepts it."""
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    first, second = free_port(), free_port()
+    base = f"http://127.0.0.1:{first}"
+    secret(GATEWAY_SECRET)
+    client = {
+        "client_id": "toolmesh-gateway",
+        "client_secret": GATEWAY_SECRET,
+        "redirect_uris": [f"{base}/oauth/signed-in"],
+    }
+    with LocalRedis() as redis_server:
+        async with serve_provider(resources=[], clients=[client], registration=False) as provider:
+            replicas = [
+                await start_gateway(
+                    auth="jwt",
+                    auth_issuer=provider.issuer,
+                    public_url=base,
+                    port=port,
+                    lexical_only=True,
+                    auth_delegate_client_id="toolmesh-gateway",
+                    auth_delegate_client_secret=GATEWAY_SECRET,
+                    auth_signing_key=key_file,
+                    redis_url=redis_server.url,
+                )
+                for port in (first, second)
+            ]
+            back, rerouted = f"{base}/oauth/signed-in", []
+
+            def to_second(url: str) -> str:  # the load balancer sends the provider's redirect elsewhere
+                if not url.startswith(back):
+                    return url
+                rerouted.append(url)
+                return url.replace(base, f"http://127.0.0.1:{second}", 1)
+
+            browser = Browser(login="carol", redirect_uri=REDIRECT, route=to_second)
+            storage = MemoryStorage()
+            oauth = OAuthClientProvider(
+                server_url=replicas[0].mcp_url,
+                client_metadata=OAuthClientMetadata(redirect_uris=[REDIRECT]),  # type: ignore[list-item]
+                storage=storage,
+                redirect_handler=browser.open,
+                callback_handler=browser.callback,
+            )
+            names, failed = await list_and_call(replicas[0], oauth)
+            assert "tasks__listProjects" in names
+            assert not failed
+            assert len(rerouted) == 1  # the second replica finished what the first began
+            assert storage.tokens is not None
+            for replica in replicas:
+                assert (await post_mcp(replica.mcp_url, storage.tokens.access_token))[0] == 200
