@@ -89,6 +89,7 @@ async def test_the_sdk_client_registers_with_the_gateway_and_the_user_signs_in_a
         "alice",
         ["finance"],
     )
+    assert "scope" not in claims  # asked-for scopes are granted by no one: access.scopes keep their meaning
 
     header, _, signature = storage.tokens.access_token.split(".")
     body = base64.urlsafe_b64encode(json.dumps({**claims, "sub": "mallory"}).encode()).decode().rstrip("=")

@@ -28,6 +28,9 @@ from toolmesh.gateway.signin.keys import SigningKey
 from toolmesh.gateway.signin.requests import OAuthRequestError
 
 CLIENT_TYP = "toolmesh-client+jwt"
+# The scopes a client asks for are granted by no one: a user would get any scope by asking, and
+# spec.access.scopes would mean nothing. The gateway's tokens carry the provider's groups instead.
+GRANTED_SCOPE = ""
 PENDING_SECONDS = 600.0
 CODE_SECONDS = 60.0
 TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -121,7 +124,7 @@ class SignIn:
             )
         caller = await self._exchange(str(params["code"]), pending["verifier"])
         code = secrets.token_urlsafe(32)
-        grant = {k: pending[k] for k in ("client_id", "redirect_uri", "challenge", "scope", "resource")}
+        grant = {k: pending[k] for k in ("client_id", "redirect_uri", "challenge", "resource")}
         grant |= {"sub": caller.subject, "groups": sorted(caller.groups)}
         await self.states.put("code:" + code, json.dumps(grant), CODE_SECONDS)
         return self.back(pending, {"code": code})
@@ -135,16 +138,17 @@ class SignIn:
         grant = json.loads(raw)
         requests.exchange(form, grant)
         now = int(time.time())
+        # No scope claim: nothing here decides who may have one, so none is granted (GRANTED_SCOPE).
         claims = {
             "iss": self.issuer, "sub": grant["sub"], "aud": grant["resource"], "iat": now,
             "exp": now + self.token_seconds, "client_id": grant["client_id"], "jti": secrets.token_urlsafe(16),
-            "scope": grant["scope"], "groups": grant["groups"],
+            "groups": grant["groups"],
         }  # fmt: skip
         return {
             "access_token": self.key.sign(claims, "at+jwt"),
             "token_type": "Bearer",
             "expires_in": self.token_seconds,
-            "scope": grant["scope"],
+            "scope": GRANTED_SCOPE,
         }
 
     def back(self, pending: dict[str, Any], answer: dict[str, str]) -> str:
