@@ -107,7 +107,7 @@ async def test_the_sdk_client_registers_with_the_gateway_and_the_user_signs_in_a
     )
 
 
-async def test_a_code_is_good_once_for_its_client_and_verifier_and_strangers_are_not_redirected(
+async def test_a_code_is_good_once_for_its_client_and_verifier_and_strangers_are_not_redirected_or_flood(
     delegated: tuple[Provider, Gateway],
 ) -> None:
     _, gateway = delegated
@@ -147,6 +147,11 @@ async def test_a_code_is_good_once_for_its_client_and_verifier_and_strangers_are
                   "redirect_uri": REDIRECT, "code_verifier": "v" * 43},
         )  # fmt: skip
         assert (unknown.status_code, unknown.json()["error"]) == (400, "invalid_grant")
+        for _ in range(30):  # sign-ins begun from one address are budgeted: 30 at once, then one per 2 s
+            await http.get(f"{base}/oauth/authorize", params={"client_id": "made-up"})
+        flooded = await http.get(f"{base}/oauth/authorize", params={"client_id": "made-up"})
+        assert flooded.status_code == 429
+        assert 1 <= int(flooded.headers["Retry-After"]) <= 3
 
 
 @pytest.mark.redis

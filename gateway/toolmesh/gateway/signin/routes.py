@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
+from toolmesh.gateway import auth
 from toolmesh.gateway.identity.states import StatesUnavailable
 from toolmesh.gateway.signin import requests
 from toolmesh.gateway.signin.flow import ClientUnknown, ProviderUnavailable, SignIn
@@ -16,6 +17,7 @@ from toolmesh.gateway.signin.requests import OAuthRequestError
 
 log = structlog.get_logger("toolmesh.gateway")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
+SIGN_INS_PER_MINUTE = 30
 
 
 def _error(exc: OAuthRequestError, status: int = 400) -> web.Response:
@@ -30,6 +32,9 @@ def _page(text: str, status: int) -> web.Response:
 
 def add_routes(app: web.Application, signin: SignIn, scopes: list[str]) -> None:
     document = requests.metadata(signin.issuer, signin.base, scopes)
+    # Each authorization request keeps a sign-in in progress for ten minutes: a budget per client
+    # address (a person needs one or two) keeps a flood from growing the store without bound.
+    starts = auth.FailureThrottle(SIGN_INS_PER_MINUTE)
     path = urlsplit(signin.issuer).path.rstrip("/")
 
     async def metadata(request: web.Request) -> web.Response:
@@ -49,6 +54,13 @@ def add_routes(app: web.Application, signin: SignIn, scopes: list[str]) -> None:
             return _error(exc)
 
     async def authorize(request: web.Request) -> web.Response:
+        client = request.remote or ""
+        if wait := starts.retry_after(client):
+            return web.Response(
+                text="Too many sign-ins from this address; try again shortly.\n", status=429,
+                headers={**NO_STORE, "Retry-After": str(max(1, round(wait + 0.5)))},
+            )  # fmt: skip
+        starts.failed(client)
         try:
             target = await signin.authorize(request.query)
         except ClientUnknown as exc:
