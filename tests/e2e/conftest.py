@@ -93,10 +93,11 @@ async def start_gateway(tmp_path: Path, upstream: StubUpstream) -> AsyncIterator
         (folder / "tasks-openapi" / "tasks.openapi.yaml").write_text(DEMO_SPEC.read_text())
         for name, content in (extra or {}).items():
             (folder / name).write_text(textwrap.dedent(content))
-        app = create_gateway_app(GatewaySettings(catalog=folder, port=0, **{"auth": "none", **settings}))  # type: ignore[arg-type]
+        settings = {"auth": "none", "port": 0, **settings}  # a port given: the gateway listens there
+        app = create_gateway_app(GatewaySettings(catalog=folder, **settings))  # type: ignore[arg-type]
         runner = web.AppRunner(app, handler_cancellation=True)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", int(settings["port"]))  # type: ignore[call-overload]
         await site.start()
         runners.append(runner)
         return Gateway(f"http://127.0.0.1:{runner.addresses[0][1]}", app[SERVICE])

@@ -23,6 +23,7 @@ class Issuer:
         self.current = ""
         self.url = ""
         self.fetches = 0
+        self.named_issuer: str | None = None  # what its metadata says the issuer is (None: its URL)
         self.rotate()
 
     def rotate(self) -> None:
@@ -54,15 +55,19 @@ class Issuer:
 
 @contextlib.asynccontextmanager
 async def serve_issuer() -> AsyncIterator[Issuer]:
-    """The issuer, its JWKS at ``<url>/jwks``."""
+    """The issuer, its JWKS at ``<url>/jwks``, named by its metadata (RFC 8414)."""
     state = Issuer()
 
     async def jwks(request: web.Request) -> web.Response:
         state.fetches += 1
         return web.json_response(state.jwks())
 
+    async def metadata(request: web.Request) -> web.Response:
+        return web.json_response({"issuer": state.named_issuer or state.url, "jwks_uri": f"{state.url}/jwks"})
+
     app = web.Application()
     app.router.add_get("/jwks", jwks)
+    app.router.add_get("/.well-known/oauth-authorization-server", metadata)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

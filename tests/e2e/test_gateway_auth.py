@@ -101,6 +101,20 @@ async def test_rotated_keys_are_fetched_when_a_token_names_one_and_metadata_name
     assert document["resource"].endswith("/mcp")
 
 
+async def test_the_keys_are_found_from_the_issuers_metadata_when_it_names_itself(
+    start_gateway: StartGateway, issuer: Issuer
+) -> None:
+    gateway = await start_gateway(auth="jwt", auth_issuer=issuer.url, auth_audience=AUDIENCE)  # no JWKS URL
+    assert "tasks__listProjects" in await list_tools(gateway.mcp_url, issuer.token())
+    assert issuer.fetches == 1
+
+    issuer.named_issuer = "https://evil.test"  # a metadata document for another issuer is not trusted
+    misled = await start_gateway(auth="jwt", auth_issuer=issuer.url, auth_audience=AUDIENCE)
+    status, _, payload = await post_mcp(misled.mcp_url, issuer.token())
+    assert (status, payload["error_description"]) == (401, "the issuer's keys cannot be fetched right now")
+    assert issuer.fetches == 1
+
+
 async def test_api_keys_are_checked_by_digest(start_gateway: StartGateway) -> None:
     key = "tm_live_correct-horse-battery-staple"
     gateway = await start_gateway(auth="api-key", auth_api_keys=[hashlib.sha256(key.encode()).hexdigest()])

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+URL_OR_EMPTY = r"^(https?://[^/?#\s]+[^?#\s]*)?$"  # an http(s) URL with a host, no query or fragment
+
 
 class Values(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
@@ -94,6 +96,36 @@ class Service(Values):
     )
 
 
+class Delegate(Values):
+    client_id: Annotated[
+        str,
+        Field(
+            description="jwt, for an issuer that registers no clients: the gateway's own client there. Set: the gateway registers MCP clients itself, sends users to the issuer to sign in and issues its own tokens (docs/design/0020-oauth-interop.md)."
+        ),
+    ] = ""
+    client_secret_name: Annotated[
+        str,
+        Field(
+            description="Secret (in the release's namespace) holding that client's secret under the key clientSecret. Empty: a public client (PKCE alone)."
+        ),
+    ] = ""
+    scopes: Annotated[
+        list[str],
+        Field(
+            description="Scopes asked of the issuer at sign-in; its ID token's sub and groups name the caller."
+        ),
+    ] = Field(default_factory=lambda: ["openid"])
+    signing_key_secret: Annotated[
+        str,
+        Field(
+            description="Secret holding the PEM key that signs the gateway's tokens under the key key.pem (RSA 2048+ or EC P-256), shared by every replica. Required with clientId."
+        ),
+    ] = ""
+    token_seconds: Annotated[
+        int, Field(description="Lifetime of the tokens the gateway issues.", ge=60, le=86400)
+    ] = 3600
+
+
 class Auth(Values):
     mode: Annotated[
         Literal["jwt", "api-key", "none"],
@@ -102,13 +134,24 @@ class Auth(Values):
         ),
     ] = "jwt"
     issuer: Annotated[
-        str, Field(description="jwt: the authorization server's issuer URL. Required with mode jwt.")
+        str,
+        Field(
+            description="jwt: the authorization server's issuer URL, as its metadata names it. Required with mode jwt; MCP clients find it in the gateway's protected resource metadata.",
+            pattern=URL_OR_EMPTY,
+        ),
     ] = ""
     audience: Annotated[
-        str, Field(description="jwt: the aud claim tokens must carry. Empty: <publicUrl>/mcp.")
+        str,
+        Field(
+            description="jwt: the aud claim tokens must carry. Empty: <publicUrl>/mcp, the resource MCP clients ask tokens for (RFC 8707); set it only for an issuer that cannot put that in aud."
+        ),
     ] = ""
     jwks_url: Annotated[
-        str, Field(description="jwt: the issuer's JWKS. Empty: <issuer>/.well-known/jwks.json.")
+        str,
+        Field(
+            description="jwt: the issuer's JWKS. Empty: the jwks_uri of the issuer's metadata (RFC 8414 or OpenID discovery).",
+            pattern=URL_OR_EMPTY,
+        ),
     ] = ""
     scopes: Annotated[
         list[str], Field(description="jwt: scopes advertised in the protected resource metadata.")
@@ -116,6 +159,9 @@ class Auth(Values):
     api_key_digests: Annotated[
         list[str], Field(description="api-key: SHA-256 hex digests of the accepted keys (never the keys).")
     ] = Field(default_factory=list)
+    delegate: Annotated[
+        Delegate, Field(description="jwt: delegated sign-in, for an issuer that registers no clients.")
+    ] = Field(default_factory=Delegate)
 
 
 class Limits(Values):
@@ -195,7 +241,11 @@ class Gateway(Values):
         "INFO"
     )
     public_url: Annotated[
-        str, Field(description="The gateway's external base URL (the OAuth resource identifier).")
+        str,
+        Field(
+            description="The gateway's external base URL, as MCP clients connect to it; <publicUrl>/mcp is the OAuth resource identifier. Required with auth.mode jwt.",
+            pattern=URL_OR_EMPTY,
+        ),
     ] = ""
     auth: Annotated[Auth, Field(description="Caller authentication.")] = Field(default_factory=Auth)
     service: Annotated[Service, Field(description="The gateway's Service.")] = Field(default_factory=Service)

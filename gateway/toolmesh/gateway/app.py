@@ -35,11 +35,15 @@ from toolmesh.gateway.recent import CALLS, Recent
 from toolmesh.gateway.router import Router
 from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings, SettingsError
+from toolmesh.gateway.signin import routes as signin_routes
+from toolmesh.gateway.signin import setup as signin_setup
+from toolmesh.gateway.signin.keys import SigningKey
 from toolmesh.vault import Vault
 
 SERVICE = web.AppKey("service", GatewayService)
 QDRANT_COLLECTION = "toolmesh-tools"
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+UNSPECIFIED = ("0.0.0.0", "::", "")  # listening on every address: no URL a client could use
 
 
 def make_embedder(
@@ -86,8 +90,9 @@ def make_log(settings: GatewaySettings) -> OutcomeLog | None:
     return OutcomeLog(settings.redis_url) if settings.learning != "off" and settings.redis_url else None
 
 
-def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
-    """The configured check of callers; a setting that is missing is an error naming it."""
+def make_authenticator(settings: GatewaySettings, key: SigningKey | None = None) -> auth.Authenticator:
+    """The configured check of callers; a setting that is missing is an error naming it. With
+    delegated sign-in the tokens are the gateway's own, checked with ``key``."""
     if settings.auth == "none":
         return auth.Authenticator("none")
     if settings.auth == "api-key":
@@ -113,12 +118,25 @@ def make_authenticator(settings: GatewaySettings) -> auth.Authenticator:
             "tokens the gateway accepts. Or TOOLMESH_AUTH=api-key, or TOOLMESH_AUTH=none for local development."
         )
     base = public_base(settings)
-    jwks_url = settings.auth_jwks_url or settings.auth_issuer.rstrip("/") + "/.well-known/jwks.json"
+    if not settings.public_url and settings.host in UNSPECIFIED:
+        raise SettingsError(
+            f"TOOLMESH_PUBLIC_URL is required with TOOLMESH_AUTH=jwt when listening on {settings.host}: MCP "
+            "clients ask the authorization server for tokens for <public URL>/mcp, the URL they connect to"
+        )
+    if settings.auth_delegate_client_id:
+        key = key or signin_setup.signing_key(settings)
+        assert key is not None
+        return auth.Authenticator(
+            "jwt",
+            issuer=base,
+            audience=resource_metadata.resource(base),
+            jwks=auth.JwksCache.fixed(key.verifier()),
+        )
     return auth.Authenticator(
         "jwt",
         issuer=settings.auth_issuer,
-        audience=settings.auth_audience or base + "/mcp",
-        jwks=auth.JwksCache(jwks_url),
+        audience=settings.auth_audience or resource_metadata.resource(base),
+        jwks=auth.JwksCache(settings.auth_jwks_url, settings.auth_issuer),
     )
 
 
@@ -169,7 +187,8 @@ def guards(
 
 def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None) -> web.Application:
     """The gateway for ``settings`` (a folder, or the cluster); pass ``embedder`` to reuse a loaded model."""
-    authenticator = make_authenticator(settings)  # first: a missing setting fails before the model loads
+    key = signin_setup.signing_key(settings)
+    authenticator = make_authenticator(settings, key)  # first: a missing setting fails before the model loads
     source = source_mod.choose(settings)
     catalog = source.catalog
     embedder = embedder if embedder is not None else make_embedder(settings)
@@ -202,7 +221,12 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
         lambda app: service.lifespan(),
         endpoint.lifespan,
     ])  # fmt: skip
-    resource_metadata.add_routes(app, settings, public_base(settings))
+    base = public_base(settings)
+    if key is not None:  # the gateway is the authorization server MCP clients see
+        signin = signin_setup.make_signin(settings, base, resource_metadata.resource(base), key)
+        app.cleanup_ctx.append(lambda app: signin.lifespan())
+        signin_routes.add_routes(app, signin, settings.auth_scopes)
+    resource_metadata.add_routes(app, settings, base, base if key is not None else settings.auth_issuer)
     identity_routes.add_routes(app, lambda: identity.broker)
     ops.add_routes(app, service, settings.ops_port, settings.host)
     app.router.add_route("*", "/mcp", endpoint.handle)

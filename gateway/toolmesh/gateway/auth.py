@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -32,6 +33,8 @@ import jwt
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from toolmesh.gateway import authserver
 
 log = structlog.get_logger("toolmesh.gateway")
 METADATA_PATH = "/.well-known/oauth-protected-resource"
@@ -68,13 +71,19 @@ def caller() -> Principal:
 
 @dataclass
 class JwksCache:
-    url: str
+    url: str | None  # None: the jwks_uri of the issuer's metadata (authserver), read on first use
+    issuer: str = ""
     http: aiohttp.ClientSession | None = None  # set when the app starts
     ttl: float = 600.0
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
     _fetched: float = -1e9
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tried: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fixed(cls, keys: dict[str, jwt.PyJWK]) -> JwksCache:
+        """Keys known in advance (the gateway's own, when it issues the tokens): never fetched."""
+        return cls(None, _keys=dict(keys), _fetched=math.inf)
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         now = time.monotonic()
@@ -99,6 +108,12 @@ class JwksCache:
         async with self._lock:
             if self.http is None:
                 raise AuthError("the gateway is not started")
+            if self.url is None:
+                try:
+                    self.url = await authserver.jwks_uri(self.http, self.issuer)
+                except authserver.DiscoveryError as exc:
+                    log.warning("auth.issuer_metadata_unavailable", issuer=self.issuer, error=str(exc))
+                    raise AuthError("the issuer's keys cannot be fetched right now") from None
             try:
                 async with self.http.get(self.url, timeout=aiohttp.ClientTimeout(total=10)) as response:
                     response.raise_for_status()
@@ -150,9 +165,10 @@ class Authenticator:
             if any(hmac.compare_digest(digest, allowed) for allowed in self.api_key_digests):
                 return Principal(f"api-key:{digest[:12]}", method="api-key")
             raise AuthError("unknown API key")
-        return await self._jwt(credentials)
+        return await self.verify(credentials)
 
-    async def _jwt(self, token: str) -> Principal:
+    async def verify(self, token: str) -> Principal:
+        """The caller a JWT names, if it is valid for this issuer and audience (AuthError otherwise)."""
         if self.jwks is None or not self.issuer or not self.audience:
             raise AuthError("the gateway's token check is not configured")
         try:

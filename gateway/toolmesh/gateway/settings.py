@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from toolmesh.common import startup
@@ -107,17 +108,41 @@ class GatewaySettings(BaseSettings):
         description="How callers authenticate: jwt (OAuth 2.1 bearer tokens of auth_issuer), api-key, or none (local development only).",
     )
     auth_issuer: str | None = Field(
-        default=None, description="jwt: the authorization server's issuer URL (the iss claim)."
+        default=None,
+        description="jwt: the authorization server's issuer URL (the iss claim), as its metadata names it; named in the protected resource metadata for MCP clients to discover it.",
     )
     auth_audience: str | None = Field(
-        default=None, description="jwt: the aud claim tokens must carry. Unset: the resource URL of /mcp."
+        default=None,
+        description="jwt: the aud claim tokens must carry. Unset: the resource identifier of /mcp (<public URL>/mcp, host in lower case), which MCP clients ask tokens for (RFC 8707); set it only for an issuer that cannot put that in aud. Ignored with TOOLMESH_AUTH_DELEGATE_CLIENT_ID (the gateway's own tokens carry the resource).",
     )
     auth_jwks_url: str | None = Field(
         default=None,
-        description="jwt: where the issuer's signing keys are. Unset: <issuer>/.well-known/jwks.json.",
+        description="jwt: where the issuer's signing keys are. Unset: the jwks_uri of the issuer's metadata (RFC 8414 or OpenID discovery).",
     )
     auth_scopes: list[str] = Field(
         default_factory=list, description="jwt: scopes advertised in the resource metadata."
+    )
+    auth_delegate_client_id: str | None = Field(
+        default=None,
+        description="jwt, for an issuer that does not register clients: the gateway's own OAuth client there. Set: the gateway is the authorization server MCP clients see; it registers them, sends users to the issuer to sign in, and issues its own tokens for /mcp.",
+    )
+    auth_delegate_client_secret: SecretStr | None = Field(
+        default=None,
+        description="jwt with TOOLMESH_AUTH_DELEGATE_CLIENT_ID: that client's secret (client_secret_basic). Unset: a public client (PKCE alone).",
+    )
+    auth_delegate_scopes: list[str] = Field(
+        default_factory=lambda: ["openid"],
+        description="jwt with TOOLMESH_AUTH_DELEGATE_CLIENT_ID: scopes asked of the issuer at sign-in (JSON list); the ID token's sub and groups claims name the caller.",
+    )
+    auth_signing_key: Path | None = Field(
+        default=None,
+        description="jwt with TOOLMESH_AUTH_DELEGATE_CLIENT_ID: PEM file of the key that signs the gateway's tokens (RSA 2048+ or EC P-256), the same in every replica. Unset: a key made at start (one replica; tokens end with it).",
+    )
+    auth_token_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86400,
+        description="jwt with TOOLMESH_AUTH_DELEGATE_CLIENT_ID: lifetime of the tokens the gateway issues.",
     )
     auth_api_keys: list[str] = Field(
         default_factory=list, description="api-key: SHA-256 hex digests of the accepted keys (JSON list)."
@@ -195,13 +220,24 @@ class GatewaySettings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        description="The gateway's external base URL (resource identifier). Unset: http://host:port.",
+        description="The gateway's external base URL, as MCP clients connect to it: <public URL>/mcp is the OAuth resource identifier (RFC 9728, RFC 8707). Unset: http://host:port; required with jwt when listening on every address.",
     )
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(
         default="auto",
         description="console (development), json (production), or auto: console when stderr is a terminal, else json.",
     )
+
+    @field_validator("public_url", "auth_issuer", "auth_jwks_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        """An identifier MCP clients and tokens compare as strings: http(s), a host, no query or fragment."""
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host and no query or fragment")
+        return value
 
     @field_validator("cache", "model_dir", mode="before")
     @classmethod

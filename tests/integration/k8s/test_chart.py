@@ -38,7 +38,9 @@ def helm() -> str:
     return built.stdout.strip().splitlines()[-1]
 
 
-ISSUER = ("--set", "gateway.auth.issuer=https://login.example.com")  # the one value without a default
+ISSUER = (  # the two values without a default: who issues the tokens, and the URL they are for
+    "--set", "gateway.auth.issuer=https://login.example.com", "--set", "gateway.publicUrl=https://mcp.example.com",
+)  # fmt: skip
 
 
 def render(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -91,6 +93,15 @@ def test_a_bad_value_is_rejected_naming_it(helm: str) -> None:
     no_issuer = render(helm)
     assert no_issuer.returncode != 0  # secure by default: OAuth tokens, and the issuer must be named
     assert "gateway.auth.issuer is required when gateway.auth.mode is jwt" in no_issuer.stderr
+    no_url = render(helm, "--set", "gateway.auth.issuer=https://login.example.com")
+    assert no_url.returncode != 0  # the resource MCP clients ask tokens for is <publicUrl>/mcp
+    assert "gateway.publicUrl is required when gateway.auth.mode is jwt" in no_url.stderr
+    bad_url = render(helm, *ISSUER, "--set", "gateway.publicUrl=mcp.example.com")
+    assert bad_url.returncode != 0
+    assert "/gateway/publicUrl" in bad_url.stderr
+    unsigned = render(helm, *ISSUER, "--set", "gateway.auth.delegate.clientId=toolmesh-gateway")
+    assert unsigned.returncode != 0  # replicas must sign the gateway's own tokens with one key
+    assert "gateway.auth.delegate.signingKeySecret is required" in unsigned.stderr
     typo = render(helm, *ISSUER, "--set", "gateway.replicaz=3")
     assert typo.returncode != 0
     assert "additional properties 'replicaz' not allowed" in typo.stderr
