@@ -1,5 +1,6 @@
-"""A remote MCP server (the SDK's own MCPServer on uvicorn) with a tool that reports progress and one
-that runs until it is cancelled: the far end of the passthrough tests (test_protocol_passthrough)."""
+"""A remote MCP server (the SDK's own MCPServer on uvicorn) with a tool that reports progress, one that
+asks the client who it is (elicitation) and one that runs until it is cancelled: the far end of the
+passthrough tests (test_protocol_passthrough)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import uvicorn
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import BaseModel
 
 from toolmesh.testing.cluster import free_port
 
@@ -27,6 +30,14 @@ class Waits:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+class Name(BaseModel):
+    name: str
+
+
+def ask_name() -> Elicit[Name]:
+    return Elicit("Who is asking?", Name)
+
+
 @contextlib.asynccontextmanager
 async def serve_progress_remote() -> AsyncIterator[tuple[str, Waits]]:
     mcp = MCPServer("worker")
@@ -39,6 +50,11 @@ async def serve_progress_remote() -> AsyncIterator[tuple[str, Waits]]:
             await ctx.report_progress(step, steps, f"step {step} of {steps}")
             await asyncio.sleep(0.01)
         return f"counted to {steps}"
+
+    @mcp.tool()
+    async def greet(who: Annotated[Name, Resolve(ask_name)]) -> str:
+        """Greets whoever the client says it is (asked by elicitation)."""
+        return f"hello {who.name}"
 
     @mcp.tool()
     async def wait() -> str:

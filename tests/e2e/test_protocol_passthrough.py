@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from mcp import Client, types
 
 from tests.conftest import StartCategory
 from tests.e2e.conftest import Gateway, StartGateway
@@ -18,6 +19,7 @@ from tests.e2e.test_category_server import text
 from tests.e2e.test_fast_path import request
 from tests.e2e.test_federation import Connect
 from toolmesh.common import mcp_sse
+from toolmesh.common.mcp_results import INPUT_NOT_RELAYED
 
 pytestmark = pytest.mark.e2e
 LEGACY = "2025-06-18"
@@ -129,3 +131,35 @@ async def test_a_cancelled_sdk_call_is_cancelled_on_the_federated_server(
         with pytest.raises(asyncio.CancelledError):
             await call
         await asyncio.wait_for(waits.cancelled.wait(), 10)
+
+
+async def answer_ada(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+    assert isinstance(params, types.ElicitRequestFormParams)
+    assert params.message == "Who is asking?", "the federated server's own question"
+    return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+
+@pytest.mark.parametrize("name", ["worker__greet", "call_tool"])
+async def test_a_federated_servers_question_reaches_a_2026_agent_and_its_answer_comes_back(
+    gateway: Gateway, name: str
+) -> None:
+    """MCP 2026-07-28's multi-round-trip: the federated server answers input_required, which
+    passes through the category server and the gateway; the agent's SDK asks its elicitation
+    callback and retries with the answer and the server's requestState, which go back the same way."""
+    arguments: dict[str, Any] = {}
+    if name == "call_tool":
+        arguments = {"name": "worker__greet", "arguments": {}}
+    async with Client(gateway.mcp_url, mode="auto", elicitation_callback=answer_ada) as client:
+        result = await client.call_tool(name, arguments)
+    assert result.is_error is False, text(result)
+    assert text(result) == "hello Ada"
+    labels = {"category": "ai", "integration": "worker", "outcome": "input_required"}
+    rounds = gateway.service.metrics.registry.get_sample_value("toolmesh_gateway_tool_calls_total", labels)
+    assert rounds == 1, "the first round is counted as what it is"
+
+
+async def test_a_2025_agent_is_told_why_a_question_cannot_reach_it(gateway: Gateway) -> None:
+    async with Client(gateway.mcp_url, mode="legacy", elicitation_callback=answer_ada) as client:
+        result = await client.call_tool("worker__greet", {})
+    assert result.is_error is True
+    assert text(result) == INPUT_NOT_RELAYED

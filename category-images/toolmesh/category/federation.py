@@ -38,7 +38,7 @@ from toolmesh.category.auth import (
     static_credential,
 )
 from toolmesh.common import resource_uri
-from toolmesh.common.mcp_client import OwnedClient, ServerUnavailable
+from toolmesh.common.mcp_client import OwnedClient, Resumption, ServerUnavailable, ToolAnswer
 from toolmesh.common.mcp_sse import Progress
 from toolmesh.common.secrets import MissingCredential, SecretStore
 from toolmesh.openapi import naming
@@ -101,20 +101,36 @@ def stdio_parameters(integration: MCPIntegration, store: SecretStore) -> StdioSe
     return StdioServerParameters(command=spec.command, args=list(spec.args), env=env)
 
 
+NOT_RELAYED = (
+    "toolmesh relays a server's questions to the agent as MCP 2026-07-28 input_required results; "
+    "this server asked mid-call, as 2025 servers do, which cannot be relayed yet"
+)
+
+
+async def _not_relayed(context: Any, params: Any) -> types.ErrorData:
+    """A 2025-era server's elicitation or sampling request, mid-call: refused, saying why."""
+    return types.ErrorData(code=types.INVALID_REQUEST, message=NOT_RELAYED)
+
+
+#: The client capabilities a federated server sees: elicitation and sampling, which the agent
+#: answers (2026-07-28 servers return them as input_required, passed back to the agent).
+RELAYED: dict[str, Any] = {"elicitation_callback": _not_relayed, "sampling_callback": _not_relayed}
+
+
 def connector(
     integration: MCPIntegration, store: SecretStore, timeout: float, get: Lookup | None = None
 ) -> Callable[[], AbstractAsyncContextManager[Client]]:
     """A function that opens a fresh SDK client to the integration's server."""
     if integration.spec.stdio is not None:
         params = stdio_parameters(integration, store)
-        return lambda: Client(params, read_timeout_seconds=timeout)
+        return lambda: Client(params, read_timeout_seconds=timeout, **RELAYED)
     assert integration.spec.mcp is not None
     url, headers = integration.spec.mcp.url, auth_headers(integration, store, get)
 
     @contextlib.asynccontextmanager
     async def open_http() -> AsyncIterator[Client]:
         http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout), follow_redirects=False)
-        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        async with http, Client(streamable_http_client(url, http_client=http), **RELAYED) as client:
             yield client
 
     return open_http
@@ -174,10 +190,16 @@ class Remote:
         return f"spec.mcp.url: cannot list the tools of {remote.url}"
 
     async def call(
-        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
-    ) -> types.CallToolResult:
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: Progress | None = None,
+        resume: Resumption | None = None,
+    ) -> ToolAnswer:
+        """The server's answer: its result, or (MCP 2026-07-28) the input it needs first, passed
+        back to the agent as it is; the agent's retry brings ``resume``."""
         try:
-            return await self.client.call(self.remote_names[name], arguments, progress)
+            return await self.client.call(self.remote_names[name], arguments, progress, resume=resume)
         except ServerUnavailable as exc:
             raise RemoteUnavailable(str(exc)) from None
 

@@ -10,6 +10,7 @@ from mcp.server.lowlevel.server import Server
 
 from toolmesh.category.service import CategoryService
 from toolmesh.common.credentials_meta import credentials_from_meta
+from toolmesh.common.mcp_client import Resumption, ToolAnswer
 from toolmesh.common.mcp_sse import wants_progress
 
 SERVER_NAME = "toolmesh-category"
@@ -19,10 +20,12 @@ def build(service: CategoryService, *, name: str = SERVER_NAME, version: str = "
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=service.registry.mcp_tools)
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> ToolAnswer:
         # Steps of a federated server's call go back on this request's stream, when it asked for them.
         progress = ctx.session.report_progress if wants_progress(params) else None
-        return await service.call(params.name, params.arguments, credentials_from_meta(params.meta), progress)
+        resume = Resumption.of(params.model_dump(mode="json", by_alias=True, exclude_none=True))
+        user = credentials_from_meta(params.meta)
+        return await service.call(params.name, params.arguments, user, progress, resume)
 
     async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
         return types.ListPromptsResult(prompts=service.registry.mcp_prompts)

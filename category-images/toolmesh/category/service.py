@@ -34,7 +34,7 @@ from toolmesh.category.settings import CategorySettings
 from toolmesh.category.upstream import UpstreamDown, UpstreamError, UpstreamPool, UpstreamTimeout
 from toolmesh.common import resource_uri, tracing
 from toolmesh.common.call_meta import OUTAGE_META
-from toolmesh.common.mcp_client import OwnedClient
+from toolmesh.common.mcp_client import OwnedClient, Resumption, ToolAnswer
 from toolmesh.common.mcp_results import text_result
 from toolmesh.common.mcp_sse import Progress
 from toolmesh.common.secrets import CallScrubber, SecretStore
@@ -195,9 +195,11 @@ class CategoryService:
         arguments: dict[str, Any] | None,
         user: Mapping[str, str] | None = None,
         progress: Progress | None = None,
-    ) -> types.CallToolResult:
+        resume: Resumption | None = None,
+    ) -> ToolAnswer:
         """Call a tool; ``user``: the caller's own credentials, sent by the gateway with this call
-        only; ``progress``: told each step a federated server reports (an OpenAPI call has none)."""
+        only; ``progress``: told each step a federated server reports (an OpenAPI call has none);
+        ``resume``: the agent's answers to a federated server's ``input_required`` (2026-07-28)."""
         binding = self.registry.bindings.get(name)
         if binding is None:
             self.metrics.calls.labels("", "", "unknown_tool").inc()
@@ -205,7 +207,7 @@ class CategoryService:
                 f"unknown tool {name!r}: list the tools to see what this server offers", error=True
             )
         if isinstance(binding, Remote):
-            return await self._forward(binding, name, arguments, progress)
+            return await self._forward(binding, name, arguments, progress, resume)
         integration = binding.integration
         openapi = integration.spec.openapi
         assert openapi is not None
@@ -258,12 +260,21 @@ class CategoryService:
         return self.limiters[name]
 
     async def _forward(
-        self, remote: Remote, name: str, arguments: dict[str, Any] | None, progress: Progress | None
-    ) -> types.CallToolResult:
+        self,
+        remote: Remote,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: Progress | None,
+        resume: Resumption | None,
+    ) -> ToolAnswer:
         started = time.perf_counter()
+        result: ToolAnswer
         try:
-            result = await remote.call(name, arguments, progress)
-            outcome = "upstream_error" if result.is_error else "ok"
+            result = await remote.call(name, arguments, progress, resume)
+            if isinstance(result, types.InputRequiredResult):
+                outcome = "input_required"
+            else:
+                outcome = "upstream_error" if result.is_error else "ok"
         except RemoteUnavailable as exc:
             outcome, result = "unavailable", text_result(self.store.scrub(str(exc)), error=True)
             result.meta = {OUTAGE_META: "unreachable"}

@@ -17,8 +17,9 @@ not ``application/json`` (415), JSON nested deeper than :data:`MAX_DEPTH` and a 
 
 A request that asks for progress (``_meta.progressToken``) and accepts ``text/event-stream`` is
 answered as an SSE stream once the handler reports a step (``mcp_sse``: notifications tied to the
-request, then the response; a handler that reports nothing is still answered with JSON). What it
-does not do: server-to-client requests, ``subscriptions/listen``. Authentication belongs to
+request, then the response; a handler that reports nothing is still answered with JSON). An
+``input_required`` result (2026-07-28) passes as it is, and a 2025 client is told instead that the
+tool needs input it cannot take (``mcp_results.for_version``). What it does not do: server-to-client requests, ``subscriptions/listen``. Authentication belongs to
 middleware in front of the route.
 
 The forwarding hot path (``fast_call``): a ``tools/call`` that a server only forwards can skip the
@@ -74,6 +75,8 @@ from pydantic import BaseModel, ValidationError
 
 from toolmesh.common import tracing
 from toolmesh.common.mcp_cancel import SESSION_HEADER, CancelledByPeer, InFlight, new_session
+from toolmesh.common.mcp_client import Resumption
+from toolmesh.common.mcp_results import for_version
 from toolmesh.common.mcp_sse import EventStream, Progress, progress_params, reporter, wants_stream
 
 LEGACY_DEFAULT_VERSION = "2025-03-26"  # what a 2025 client that sends no version header speaks
@@ -267,10 +270,11 @@ def _error(request_id: Any, code: int, message: str, data: Any = None) -> web.Re
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-#: The forwarding hot path: a tool's name, its arguments and where its progress goes (None: the
-#: caller asked for none) -> its result in wire form (a CallToolResult as JSON), or None to leave
-#: the request to the SDK's kernel.
-FastCall = Callable[[str, dict[str, Any], Progress | None], Awaitable[dict[str, Any] | None]]
+#: The forwarding hot path: a tool's name, its arguments, where its progress goes (None: the
+#: caller asked for none) and the answers of a retried ``input_required`` round -> its result in
+#: wire form (a CallToolResult or InputRequiredResult as JSON), or None to leave the request to the
+#: SDK's kernel.
+FastCall = Callable[[str, dict[str, Any], Progress | None, Resumption], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass
@@ -404,9 +408,10 @@ class McpEndpoint:
         except (ValidationError, KeyError, ValueError):
             return None
         progress = reporter(stream, token) if stream is not None and token is not None else None
-        raw = await self.fast_call(params.name, params.arguments or {}, progress)
+        raw = await self.fast_call(params.name, params.arguments or {}, progress, Resumption.of(rpc.params))
         if raw is None:
             return None
+        raw = for_version(raw, version in MODERN_PROTOCOL_VERSIONS)
         try:
             wire = methods.serialize_server_result("tools/call", version, raw)
         except ValidationError:  # a bug of ours, as the kernel words it (the detail echoes the body)

@@ -122,8 +122,16 @@ class OwnedClient:
             return
         self._in_flight += 1
         try:
-            result = await client.call_tool(
-                call.name, call.arguments, read_timeout_seconds=self.timeout, progress_callback=call.progress
+            # The session's call, not the Client's: a server's input_required result (MCP 2026-07-28)
+            # comes back to the caller, who asks its own client and retries (docs/design/0018).
+            result = await client.session.call_tool(
+                call.name,
+                call.arguments,
+                read_timeout_seconds=self.timeout,
+                progress_callback=call.progress,
+                input_responses=call.resume.input_responses,  # wire form: the SDK validates it
+                request_state=call.resume.request_state,
+                allow_input_required=True,
             )
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:  # end the owner first: the next call starts the server again
@@ -187,27 +195,36 @@ class OwnedClient:
         raise ServerUnavailable(f"{self.name}: the server went away")
 
     async def call(
-        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
-    ) -> types.CallToolResult:
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: Progress | None = None,
+        *,
+        resume: Resumption | None = None,
+    ) -> ToolAnswer:
         """Call the server's tool ``name`` (its own name); starts the connection when needed.
 
         ``progress`` is told each step the server reports (the SDK then asks for them). A caller
         that is cancelled cancels its call: the SDK tells the server (``notifications/cancelled``,
-        or the closed stream under 2026-07-28).
+        or the closed stream under 2026-07-28). A server that needs input first answers
+        ``InputRequiredResult``; the retry carries ``resume``.
         """
+        resume = resume or Resumption()
         try:
-            return await self._call_once(name, arguments, progress)
+            return await self._call_once(name, arguments, progress, resume)
         except _NotRun:  # queued while the server went away, never sent: safe to send again
             try:
-                return await self._call_once(name, arguments, progress)
+                return await self._call_once(name, arguments, progress, resume)
             except _NotRun:
                 raise ServerUnavailable(f"{self.name}: the server went away") from None
 
     async def _call_once(
-        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None
-    ) -> types.CallToolResult:
+        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None, resume: Resumption
+    ) -> ToolAnswer:
         await self._start_if_needed()
-        call = _Call(name, dict(arguments or {}), asyncio.get_running_loop().create_future(), progress)
+        call = _Call(
+            name, dict(arguments or {}), asyncio.get_running_loop().create_future(), progress, resume
+        )
         self._queue.put_nowait(call)
         try:
             return await asyncio.wait_for(asyncio.shield(call.future), self.timeout + CALL_GRACE)
@@ -240,12 +257,52 @@ class _NotRun(Exception):
     """A queued call that was never sent because the server went away first."""
 
 
+@dataclass(frozen=True)
+class Resumption:
+    """What a client sends back when it retries a call that answered ``input_required`` (MCP
+    2026-07-28's multi-round-trip requests), in wire form: its answers and the server's state."""
+
+    input_responses: dict[str, Any] | None = None
+    request_state: str | None = None
+
+    @classmethod
+    def of(cls, params: Any) -> Resumption:
+        """From a request's parameters (wire form: ``inputResponses``, ``requestState``)."""
+        if not isinstance(params, dict):
+            return cls()
+        responses, state = params.get("inputResponses"), params.get("requestState")
+        return cls(
+            responses if isinstance(responses, dict) else None, state if isinstance(state, str) else None
+        )
+
+    def wire(self) -> dict[str, Any]:
+        fields = {"inputResponses": self.input_responses, "requestState": self.request_state}
+        return {k: v for k, v in fields.items() if v is not None}
+
+
+#: A tool call's answer: its result, or the input the server needs first (MCP 2026-07-28).
+ToolAnswer = types.CallToolResult | types.InputRequiredResult
+
+
+def is_input_required(result: Any) -> bool:
+    """Is a result in wire form an ``input_required`` answer (the server needs input first)?"""
+    return isinstance(result, dict) and result.get("resultType") == "input_required"
+
+
+def tool_answer(result: dict[str, Any]) -> ToolAnswer:
+    """A tools/call result in wire form, typed (pydantic's ValidationError when it is neither)."""
+    if is_input_required(result):
+        return types.InputRequiredResult.model_validate(result)
+    return types.CallToolResult.model_validate(result)
+
+
 @dataclass
 class _Call:
     name: str
     arguments: dict[str, Any]
-    future: asyncio.Future[types.CallToolResult]
+    future: asyncio.Future[ToolAnswer]
     progress: Progress | None = None
+    resume: Resumption = field(default_factory=Resumption)
     task: asyncio.Task[None] | None = None
 
     def abandon(self) -> None:

@@ -38,7 +38,13 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from toolmesh.common import mcp_sse, tracing
-from toolmesh.common.mcp_client import ServerUnavailable
+from toolmesh.common.mcp_client import (
+    Resumption,
+    ServerUnavailable,
+    ToolAnswer,
+    is_input_required,
+    tool_answer,
+)
 from toolmesh.common.mcp_sse import Progress
 
 CLIENT_INFO = {"name": "toolmesh-gateway", "version": "0.1.0"}
@@ -85,12 +91,14 @@ class CategoryClient:
         arguments: dict[str, Any] | None,
         meta: dict[str, Any] | None = None,
         progress: Progress | None = None,
-    ) -> types.CallToolResult:
+        resume: Resumption | None = None,
+    ) -> ToolAnswer:
         """Call the server's tool ``name``; ``meta`` joins the request's ``_meta`` (this call only);
-        ``progress`` is told each step the server reports (the request then asks for them)."""
-        result = await self.call_wire(name, arguments, meta, progress)
+        ``progress`` is told each step the server reports (the request then asks for them);
+        ``resume`` answers the ``input_required`` a previous round returned."""
+        result = await self.call_wire(name, arguments, meta, progress, resume)
         try:
-            return types.CallToolResult.model_validate(result)
+            return tool_answer(result)
         except ValidationError:
             raise ServerUnavailable(f"{self.name}: not a tools/call result") from None
 
@@ -100,6 +108,7 @@ class CategoryClient:
         arguments: dict[str, Any] | None,
         meta: dict[str, Any] | None = None,
         progress: Progress | None = None,
+        resume: Resumption | None = None,
     ) -> dict[str, Any]:
         """:meth:`call`'s result as the server sent it (JSON), for a caller that passes it on and
         has it validated there (the forwarding fast path); its ``serverInfo`` stamp is dropped: the
@@ -108,8 +117,12 @@ class CategoryClient:
         if progress is not None:  # any token will do: it names this one request on this one stream
             envelope["progressToken"] = 1
         params = {"name": name, "arguments": arguments or {}, "_meta": envelope}
+        if resume is not None:
+            params |= resume.wire()
         status, result = await self._request("tools/call", params, name, progress)
-        if not isinstance(result, dict) or not isinstance(result.get("content"), list):
+        if not isinstance(result, dict) or not (
+            isinstance(result.get("content"), list) or is_input_required(result)
+        ):
             raise ServerUnavailable(f"{self.name}: HTTP {status}, not a tools/call result")
         meta_out = result.get("_meta")
         if isinstance(meta_out, dict) and types.SERVER_INFO_META_KEY in meta_out:

@@ -72,7 +72,7 @@ class GatewayMetrics:
         )
         self.calls = Counter(
             "toolmesh_gateway_tool_calls_total",
-            "Tool calls by category, integration and outcome (ok, error, unavailable, unknown_tool, needs_credentials, rate_limited, circuit_open).",
+            "Tool calls by category, integration and outcome (ok, error, unavailable, unknown_tool, needs_credentials, rate_limited, circuit_open; input_required: a round that asked the agent for input).",
             ["category", "integration", "outcome"],
             registry=self.registry,
         )

@@ -13,11 +13,13 @@ import jsonschema
 from mcp import types
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from opentelemetry.trace import SpanKind
 
 from toolmesh.common import tools, tracing
 from toolmesh.common.mcp_aiohttp import FastCall
-from toolmesh.common.mcp_results import text_result
+from toolmesh.common.mcp_client import Resumption, ToolAnswer, tool_answer
+from toolmesh.common.mcp_results import for_version, text_result
 from toolmesh.common.mcp_sse import Progress, wants_progress
 from toolmesh.gateway.service import GatewayService
 
@@ -128,18 +130,20 @@ def fast_call(service: GatewayService) -> FastCall:
     """The forwarding hot path of the MCP endpoint (toolmesh.common.mcp_aiohttp): forwarded calls
     in wire form; everything else (None) to the SDK's kernel and :func:`build`'s handler."""
 
-    async def forward(name: str, args: dict[str, Any], progress: Progress | None) -> dict[str, Any] | None:
+    async def forward(
+        name: str, args: dict[str, Any], progress: Progress | None, resume: Resumption
+    ) -> dict[str, Any] | None:
         target = forwarded(service, name, args)
         if target is None:
             return None
         if not tracing.enabled():
-            return await service.call_wire(*target, progress=progress)
+            return await service.call_wire(*target, progress=progress, resume=resume)
         # The span the SDK's kernel opens for each request it serves (mcp.server._otel), which this
         # path skips: the same name and attributes.
         with tracing.span(
             f"tools/call {name}", tracing.server_call_attributes(name), SpanKind.SERVER
         ) as span:
-            result = await service.call_wire(*target, progress=progress)
+            result = await service.call_wire(*target, progress=progress, resume=resume)
             if result.get("isError") is True:
                 tracing.failed(span, "tool_error")
             return result
@@ -158,13 +162,14 @@ def build(service: GatewayService) -> Server[Any]:
         # Direct listings show only what the caller may call (spec.access).
         return types.ListToolsResult(tools=_direct_tools(service) if service.direct else META_TOOLS)
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> ToolAnswer:
         args = params.arguments or {}
         target = forwarded(service, params.name, args)
         if target is not None:
-            return await service.call(
-                *target, progress=ctx.session.report_progress if wants_progress(params) else None
-            )
+            progress = ctx.session.report_progress if wants_progress(params) else None
+            resume = Resumption.of(params.model_dump(mode="json", by_alias=True, exclude_none=True))
+            answer = await service.call_wire(*target, progress=progress, resume=resume)
+            return tool_answer(for_version(answer, ctx.protocol_version in MODERN_PROTOCOL_VERSIONS))
         if params.name in VALIDATORS:
             _validate(params.name, args)
         if params.name == SEARCH:

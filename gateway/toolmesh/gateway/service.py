@@ -28,7 +28,13 @@ from pydantic import ValidationError
 from toolmesh.common import resource_uri, tracing
 from toolmesh.common.call_meta import outage
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
-from toolmesh.common.mcp_client import ServerUnavailable
+from toolmesh.common.mcp_client import (
+    Resumption,
+    ServerUnavailable,
+    ToolAnswer,
+    is_input_required,
+    tool_answer,
+)
 from toolmesh.common.mcp_forward import CategoryError
 from toolmesh.common.mcp_results import text_result, wire
 from toolmesh.common.mcp_sse import Progress
@@ -301,14 +307,23 @@ class GatewayService:
         return text_result(json.dumps(payload, ensure_ascii=False))
 
     async def call(
-        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
-    ) -> types.CallToolResult:
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: Progress | None = None,
+        resume: Resumption | None = None,
+    ) -> ToolAnswer:
         """Forward a call to the tool's category server; the result, or why it was not forwarded.
-        ``progress`` is told each step the tool reports (the agent asked for them)."""
-        return types.CallToolResult.model_validate(await self.call_wire(name, arguments, progress))
+        ``progress`` is told each step the tool reports (the agent asked for them); ``resume``
+        carries the agent's answers to the ``input_required`` a previous round returned."""
+        return tool_answer(await self.call_wire(name, arguments, progress, resume))
 
     async def call_wire(
-        self, name: str, arguments: dict[str, Any] | None, progress: Progress | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: Progress | None = None,
+        resume: Resumption | None = None,
     ) -> dict[str, Any]:
         """:meth:`call` with the result in wire form, as the category server sent it (the forwarding
         fast path passes it on; the MCP endpoint validates it for the caller's protocol version)."""
@@ -319,10 +334,15 @@ class GatewayService:
         with tracing.span(
             "toolmesh.call", tracing.call_attributes(name, record.category, record.integration)
         ):
-            return await self._forward(record, name, arguments, progress)
+            return await self._forward(record, name, arguments, progress, resume)
 
     async def _forward(
-        self, record: ToolRecord, name: str, arguments: dict[str, Any] | None, progress: Progress | None
+        self,
+        record: ToolRecord,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: Progress | None,
+        resume: Resumption | None,
     ) -> dict[str, Any]:
         started = time.perf_counter()
         meta: dict[str, Any] | None = None
@@ -350,7 +370,7 @@ class GatewayService:
             return self._refuse(record, ticket.outcome, ticket.text, started, ticket.meta)
         try:
             client = await self.categories.client(record.category)
-            result = await client.call_wire(name, arguments, meta, progress)
+            result = await client.call_wire(name, arguments, meta, progress, resume)
         except (CategoryUnavailable, ServerUnavailable) as exc:
             self.limits.record(ticket, outage=True)
             self._observe(record, "unavailable", started)
@@ -358,6 +378,9 @@ class GatewayService:
             return wire(text_result(f"category {record.category} is unavailable: {exc}", error=True))
         failed = result.get("isError") is True
         self.limits.record(ticket, outage=failed and outage(result))
+        if is_input_required(result):  # a round of the call, not its outcome: nothing to learn yet
+            self._observe(record, "input_required", started)
+            return result
         outcome = "error" if failed else "ok"
         self._observe(record, outcome, started)
         learning = self.router.outcomes is not None  # off: no hop to the router's thread for nothing
