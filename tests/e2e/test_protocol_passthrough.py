@@ -158,8 +158,39 @@ async def test_a_federated_servers_question_reaches_a_2026_agent_and_its_answer_
     assert rounds == 1, "the first round is counted as what it is"
 
 
-async def test_a_2025_agent_is_told_why_a_question_cannot_reach_it(gateway: Gateway) -> None:
+@pytest.mark.parametrize("name", ["worker__greet", "call_tool"])
+async def test_a_federated_servers_question_is_asked_of_a_2025_agent_mid_call(
+    gateway: Gateway, name: str
+) -> None:
+    """A 2025 agent expects questions as requests on its call's stream: the gateway asks them there,
+    in the agent's session, and retries the call with the answers."""
+    arguments: dict[str, Any] = {}
+    if name == "call_tool":
+        arguments = {"name": "worker__greet", "arguments": {}}
     async with Client(gateway.mcp_url, mode="legacy", elicitation_callback=answer_ada) as client:
+        result = await client.call_tool(name, arguments)
+    assert result.is_error is False, text(result)
+    assert text(result) == "hello Ada"
+
+
+async def test_a_2025_agent_that_cannot_answer_gets_an_error_saying_so(gateway: Gateway) -> None:
+    async with Client(gateway.mcp_url, mode="legacy") as client:  # no elicitation callback
         result = await client.call_tool("worker__greet", {})
     assert result.is_error is True
-    assert text(result) == INPUT_NOT_RELAYED
+    assert text(result).startswith("worker__greet needs input from you first, which could not be had: "), (
+        text(result)
+    )
+
+
+async def test_a_2025_agent_outside_a_session_is_told_why_a_question_cannot_reach_it(
+    gateway: Gateway,
+) -> None:
+    """No session id (a client that forgets it), so nothing to answer in: the tool's error says why."""
+    body, headers = request(LEGACY, "worker__greet", {})
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(gateway.mcp_url, json=body, headers=headers) as response,
+    ):
+        answer = await response.json()
+    assert answer["result"]["isError"] is True
+    assert answer["result"]["content"][0]["text"] == INPUT_NOT_RELAYED

@@ -74,6 +74,7 @@ from mcp_types import methods
 from pydantic import BaseModel, ValidationError
 
 from toolmesh.common import tracing
+from toolmesh.common.mcp_backchannel import Questions, asking, is_answer
 from toolmesh.common.mcp_cancel import SESSION_HEADER, CancelledByPeer, InFlight, new_session
 from toolmesh.common.mcp_client import Resumption
 from toolmesh.common.mcp_results import for_version
@@ -288,6 +289,7 @@ class McpEndpoint:
     fast_call: FastCall | None = None
     _state: Any = None
     _in_flight: InFlight = field(default_factory=InFlight)
+    _questions: Questions = field(default_factory=Questions)
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         async with self.server.lifespan(self.server) as state:
@@ -327,6 +329,9 @@ class McpEndpoint:
             return _error(
                 None, INVALID_REQUEST, "A request needs an id: only notifications (notifications/*) have none"
             )
+        if is_answer(decoded):  # a 2025 client's answer to a question a call asked it (mcp_backchannel)
+            self._questions.answer(request.headers.get(SESSION_HEADER), decoded)
+            return web.Response(status=202)
         try:
             rpc = JSONRPCRequest.model_validate(decoded)
         except ValidationError:
@@ -349,15 +354,23 @@ class McpEndpoint:
                     answer.headers[SESSION_HEADER] = new_session()
                 return answer
             session = request.headers.get(SESSION_HEADER)
-            if session is not None:
+            if session is not None:  # cancellable, and questions can be put to the client on its stream
+                stream = EventStream(request) if wants_stream(request.headers.get("Accept", "")) else None
+                ask = self._questions.asker(session, stream) if stream is not None else None
                 try:
-                    return await self._in_flight.run(session, rpc.id, self._traced(request, rpc, connection))
+                    with asking(ask):
+                        work = self._traced(request, rpc, connection, stream)
+                        return await self._in_flight.run(session, rpc.id, work)
                 except CancelledByPeer:  # the client has forgotten the request: this answer is for the log
                     return _error(rpc.id, REQUEST_CANCELLED, "The client cancelled the request")
         return await self._traced(request, rpc, connection)
 
     async def _traced(
-        self, request: web.Request, rpc: JSONRPCRequest, connection: Connection
+        self,
+        request: web.Request,
+        rpc: JSONRPCRequest,
+        connection: Connection,
+        stream: EventStream | None = None,
     ) -> web.StreamResponse:
         """:meth:`_dispatch` in the caller's trace context (tracing on)."""
         if tracing.enabled():
@@ -365,19 +378,21 @@ class McpEndpoint:
             with tracing.attached(
                 tracing.incoming(request.headers, meta if isinstance(meta, dict) else None)
             ):
-                return await self._dispatch(request, rpc, connection)
-        return await self._dispatch(request, rpc, connection)
+                return await self._dispatch(request, rpc, connection, stream)
+        return await self._dispatch(request, rpc, connection, stream)
 
     async def _dispatch(
-        self, request: web.Request, rpc: JSONRPCRequest, connection: Connection
+        self,
+        request: web.Request,
+        rpc: JSONRPCRequest,
+        connection: Connection,
+        stream: EventStream | None = None,
     ) -> web.StreamResponse:
-        """One valid request's answer: forwarded by the fast path, or served by the SDK's kernel."""
+        """One valid request's answer: forwarded by the fast path, or served by the SDK's kernel.
+        ``stream``: the answer's stream when the caller already made one (a 2025 session's)."""
         token = progress_token_from_params(rpc.params)
-        stream = (
-            EventStream(request)
-            if token is not None and wants_stream(request.headers.get("Accept", ""))
-            else None
-        )
+        if stream is None and token is not None and wants_stream(request.headers.get("Accept", "")):
+            stream = EventStream(request)
         if self.fast_call is not None and rpc.method == "tools/call":
             fast = await self._fast(rpc, connection.protocol_version, stream, token)
             if fast is not None:

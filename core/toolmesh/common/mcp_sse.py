@@ -86,13 +86,19 @@ class EventStream:
         return self._response is not None
 
     async def notify(self, method: str, params: dict[str, Any]) -> None:
+        await self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    async def send(self, message: dict[str, Any]) -> bool:
+        """One message before the answer (a notification, a request to the client); was it sent?"""
         async with self._lock:
             if self._closed:
-                return
+                return False
             try:
-                await self._write({"jsonrpc": "2.0", "method": method, "params": params})
+                await self._write(message)
             except (ConnectionError, RuntimeError):  # the client went away; its handler is cancelled
                 self._closed = True
+                return False
+            return True
 
     async def answer(self, message: dict[str, Any], status: int = 200) -> web.StreamResponse:
         """End the exchange with ``message``: the stream's last event, or a JSON response."""

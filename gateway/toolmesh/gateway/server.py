@@ -16,6 +16,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from opentelemetry.trace import SpanKind
 
+from toolmesh.common import mcp_backchannel as backchannel
 from toolmesh.common import tools, tracing
 from toolmesh.common.mcp_aiohttp import FastCall
 from toolmesh.common.mcp_client import Resumption, ToolAnswer, tool_answer
@@ -137,13 +138,17 @@ def fast_call(service: GatewayService) -> FastCall:
         if target is None:
             return None
         if not tracing.enabled():
-            return await service.call_wire(*target, progress=progress, resume=resume)
+            return await service.call_wire(
+                *target, progress=progress, resume=resume, ask=backchannel.current()
+            )
         # The span the SDK's kernel opens for each request it serves (mcp.server._otel), which this
         # path skips: the same name and attributes.
         with tracing.span(
             f"tools/call {name}", tracing.server_call_attributes(name), SpanKind.SERVER
         ) as span:
-            result = await service.call_wire(*target, progress=progress, resume=resume)
+            result = await service.call_wire(
+                *target, progress=progress, resume=resume, ask=backchannel.current()
+            )
             if result.get("isError") is True:
                 tracing.failed(span, "tool_error")
             return result
@@ -168,7 +173,9 @@ def build(service: GatewayService) -> Server[Any]:
         if target is not None:
             progress = ctx.session.report_progress if wants_progress(params) else None
             resume = Resumption.of(params.model_dump(mode="json", by_alias=True, exclude_none=True))
-            answer = await service.call_wire(*target, progress=progress, resume=resume)
+            answer = await service.call_wire(
+                *target, progress=progress, resume=resume, ask=backchannel.current()
+            )
             return tool_answer(for_version(answer, ctx.protocol_version in MODERN_PROTOCOL_VERSIONS))
         if params.name in VALIDATORS:
             _validate(params.name, args)

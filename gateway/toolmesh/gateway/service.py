@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from toolmesh.common import resource_uri, tracing
 from toolmesh.common.call_meta import outage
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
+from toolmesh.common.mcp_backchannel import Ask, AskFailed
 from toolmesh.common.mcp_client import (
     Resumption,
     ServerUnavailable,
@@ -35,7 +36,7 @@ from toolmesh.common.mcp_client import (
     is_input_required,
     tool_answer,
 )
-from toolmesh.common.mcp_forward import CategoryError
+from toolmesh.common.mcp_forward import CategoryClient, CategoryError
 from toolmesh.common.mcp_results import text_result, wire
 from toolmesh.common.mcp_sse import Progress
 from toolmesh.gateway import auth
@@ -54,6 +55,8 @@ from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
 from toolmesh.vault import VaultError
 
 log = structlog.get_logger("toolmesh.gateway")
+#: Most rounds of questions one call may put to an agent asked mid-call.
+MAX_ROUNDS = 8
 EV_CALL = "tool.forwarded"
 EV_READ = "offered.forwarded"
 P = ParamSpec("P")
@@ -312,11 +315,12 @@ class GatewayService:
         arguments: dict[str, Any] | None,
         progress: Progress | None = None,
         resume: Resumption | None = None,
+        ask: Ask | None = None,
     ) -> ToolAnswer:
         """Forward a call to the tool's category server; the result, or why it was not forwarded.
         ``progress`` is told each step the tool reports (the agent asked for them); ``resume``
         carries the agent's answers to the ``input_required`` a previous round returned."""
-        return tool_answer(await self.call_wire(name, arguments, progress, resume))
+        return tool_answer(await self.call_wire(name, arguments, progress, resume, ask))
 
     async def call_wire(
         self,
@@ -324,6 +328,7 @@ class GatewayService:
         arguments: dict[str, Any] | None,
         progress: Progress | None = None,
         resume: Resumption | None = None,
+        ask: Ask | None = None,
     ) -> dict[str, Any]:
         """:meth:`call` with the result in wire form, as the category server sent it (the forwarding
         fast path passes it on; the MCP endpoint validates it for the caller's protocol version)."""
@@ -334,7 +339,7 @@ class GatewayService:
         with tracing.span(
             "toolmesh.call", tracing.call_attributes(name, record.category, record.integration)
         ):
-            return await self._forward(record, name, arguments, progress, resume)
+            return await self._forward(record, name, arguments, progress, resume, ask)
 
     async def _forward(
         self,
@@ -343,6 +348,7 @@ class GatewayService:
         arguments: dict[str, Any] | None,
         progress: Progress | None,
         resume: Resumption | None,
+        ask: Ask | None = None,
     ) -> dict[str, Any]:
         started = time.perf_counter()
         meta: dict[str, Any] | None = None
@@ -371,6 +377,8 @@ class GatewayService:
         try:
             client = await self.categories.client(record.category)
             result = await client.call_wire(name, arguments, meta, progress, resume)
+            if ask is not None and is_input_required(result):
+                result = await self._ask_agent(ask, client, name, arguments, meta, progress, result)
         except (CategoryUnavailable, ServerUnavailable) as exc:
             self.limits.record(ticket, outage=True)
             self._observe(record, "unavailable", started)
@@ -387,6 +395,36 @@ class GatewayService:
         if learning and await self.on_worker(self.router.called, auth.caller().subject, name, ok=not failed):
             self.metrics.followups.labels(outcome).inc()
         log.info(EV_CALL, tool=name, category=record.category, outcome=outcome)
+        return result
+
+    async def _ask_agent(
+        self,
+        ask: Ask,
+        client: CategoryClient,
+        name: str,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any] | None,
+        progress: Progress | None,
+        result: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The rounds of a call whose server needs input, for an agent that is asked mid-call (a
+        2025 session, mcp_backchannel): its questions put to the agent, the call retried with the
+        answers, as a 2026-07-28 agent would have retried it."""
+        for _ in range(MAX_ROUNDS):
+            if not is_input_required(result):
+                return result
+            questions = result.get("inputRequests") or {}
+            try:
+                answers = await ask(questions) if isinstance(questions, dict) and questions else {}
+            except AskFailed as exc:
+                return wire(
+                    text_result(
+                        f"{name} needs input from you first, which could not be had: {exc}", error=True
+                    )
+                )
+            state = result.get("requestState")
+            resume = Resumption(answers or None, state if isinstance(state, str) else None)
+            result = await client.call_wire(name, arguments, meta, progress, resume)
         return result
 
     def _refuse(
