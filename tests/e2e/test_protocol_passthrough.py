@@ -1,5 +1,6 @@
-"""Progress and cancellation pass through every hop: the SDK client → gateway → category server →
-a federated MCP server toolmesh did not write, and back, in both protocol generations."""
+"""The protocol beyond tool results, through every hop: the SDK client → gateway → category server →
+a federated MCP server toolmesh did not write, and back, in both protocol generations: progress,
+cancellation, the server's questions (elicitation), and list changes told to listening clients."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from mcp import Client, types
+from mcp.server.subscriptions import PromptsListChanged
 
 from tests.conftest import StartCategory
 from tests.e2e.conftest import Gateway, StartGateway
@@ -19,6 +21,7 @@ from tests.e2e.test_category_server import text
 from tests.e2e.test_fast_path import request
 from tests.e2e.test_federation import Connect
 from toolmesh.common import mcp_sse
+from toolmesh.common.mcp_cancel import SESSION_HEADER
 from toolmesh.common.mcp_results import INPUT_NOT_RELAYED
 
 pytestmark = pytest.mark.e2e
@@ -194,3 +197,40 @@ async def test_a_2025_agent_outside_a_session_is_told_why_a_question_cannot_reac
         answer = await response.json()
     assert answer["result"]["isError"] is True
     assert answer["result"]["content"][0]["text"] == INPUT_NOT_RELAYED
+
+
+PROMPT = {"name": "worker__hello", "description": "Say hello", "arguments": []}
+
+
+async def test_a_2026_agent_listening_is_told_when_the_prompts_change(gateway: Gateway) -> None:
+    """subscriptions/listen: the answer is a stream of list changes (here: a federated server's
+    prompts, as the cluster source records them when an integration's status changes)."""
+    async with (
+        Client(gateway.mcp_url, mode="auto") as client,
+        client.listen(prompts_list_changed=True) as changes,
+    ):
+        assert changes.honored.prompts_list_changed is True
+        gateway.service.catalog.offered.replace("worker", "ai", prompts=[PROMPT])
+        event = await asyncio.wait_for(anext(aiter(changes)), 10)
+        assert isinstance(event, PromptsListChanged)
+        listed = await client.list_prompts()
+    assert [p.name for p in listed.prompts] == ["worker__hello"]
+
+
+async def test_a_2025_session_is_told_on_its_standing_stream(gateway: Gateway) -> None:
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}  # fmt: skip
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(gateway.mcp_url, json=initialize, headers=headers) as response:
+            session = response.headers[SESSION_HEADER]
+        standing = {"Accept": "text/event-stream", SESSION_HEADER: session, "MCP-Protocol-Version": LEGACY}
+        async with http.get(gateway.mcp_url, headers=standing) as response:
+            assert response.content_type == "text/event-stream"
+            assert (await response.content.readline()).startswith(b": listening")
+            gateway.service.catalog.offered.replace("worker", "ai", prompts=[PROMPT])
+            async with asyncio.timeout(10):
+                message = await anext(aiter(mcp_sse.messages(response)))
+    assert message == {"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"}
+    async with aiohttp.ClientSession() as http, http.get(gateway.mcp_url) as response:
+        assert response.status == 405, "no session, no standing stream"

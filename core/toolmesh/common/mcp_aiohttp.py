@@ -36,6 +36,7 @@ Both run in the caller's trace context, from the request's ``_meta`` or its ``tr
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -49,6 +50,7 @@ from aiohttp.typedefs import Middleware
 from mcp.server.connection import Connection
 from mcp.server.lowlevel.server import Server
 from mcp.server.runner import modern_error_data, serve_one
+from mcp.server.subscriptions import SubscriptionBus
 from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
@@ -77,6 +79,7 @@ from toolmesh.common import tracing
 from toolmesh.common.mcp_backchannel import Questions, asking, is_answer
 from toolmesh.common.mcp_cancel import SESSION_HEADER, CancelledByPeer, InFlight, new_session
 from toolmesh.common.mcp_client import Resumption
+from toolmesh.common.mcp_events import keep_alive, standing_stream
 from toolmesh.common.mcp_results import for_version
 from toolmesh.common.mcp_sse import EventStream, Progress, progress_params, reporter, wants_stream
 
@@ -288,6 +291,8 @@ class McpEndpoint:
     #: Answers the tools/call requests it takes without the kernel (see the module's docstring).
     fast_call: FastCall | None = None
     _state: Any = None
+    #: Where list changes are published (mcp_events); None: no standing GET stream is served.
+    events: SubscriptionBus | None = None
     _in_flight: InFlight = field(default_factory=InFlight)
     _questions: Questions = field(default_factory=Questions)
 
@@ -297,7 +302,8 @@ class McpEndpoint:
             yield
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.method != "POST":
+        standing = request.method == "GET" and self._serves_standing_stream(request)
+        if request.method != "POST" and not standing:
             return web.Response(
                 status=405, headers={"Allow": "POST"}, text="MCP over Streamable HTTP: POST JSON-RPC here"
             )
@@ -308,6 +314,8 @@ class McpEndpoint:
                 text=f"Origin {origin!r} is not allowed to call this MCP server: add it to the server's "
                 "allowed origins setting if it should be",
             )
+        if standing and self.events is not None:  # a 2025 session's list changes (mcp_events)
+            return await standing_stream(request, self.events)
         if not _is_json(request.headers.get("Content-Type", "")):
             return web.Response(status=415, text="MCP messages are POSTed as Content-Type: application/json")
         try:
@@ -393,6 +401,12 @@ class McpEndpoint:
         token = progress_token_from_params(rpc.params)
         if stream is None and token is not None and wants_stream(request.headers.get("Accept", "")):
             stream = EventStream(request)
+        if rpc.method == "subscriptions/listen":  # the answer is the stream of list changes (mcp_events)
+            if not wants_stream(request.headers.get("Accept", "")):
+                return web.Response(
+                    status=406, text="subscriptions/listen is answered with text/event-stream"
+                )
+            stream = stream or EventStream(request)
         if self.fast_call is not None and rpc.method == "tools/call":
             fast = await self._fast(rpc, connection.protocol_version, stream, token)
             if fast is not None:
@@ -401,6 +415,7 @@ class McpEndpoint:
             kind="streamable-http", can_send_request=False, headers=dict(request.headers)
         )
         dctx = _OneShotDispatchContext(transport, rpc.id, progress_token=token, stream=stream)
+        pinging = asyncio.create_task(keep_alive(stream)) if rpc.method == "subscriptions/listen" else None
         try:
             result = await serve_one(
                 self.server, dctx, rpc.method, rpc.params, connection=connection, lifespan_state=self._state
@@ -409,7 +424,19 @@ class McpEndpoint:
             err = modern_error_data(exc)
             failure = JSONRPCError(jsonrpc="2.0", id=rpc.id, error=err)
             return await _answer(stream, failure, ERROR_CODE_HTTP_STATUS.get(err.code, 200))
+        finally:
+            if pinging is not None:
+                pinging.cancel()
         return await _answer(stream, JSONRPCResponse(jsonrpc="2.0", id=rpc.id, result=result))
+
+    def _serves_standing_stream(self, request: web.Request) -> bool:
+        """A GET this endpoint answers: a 2025 session's standing stream, when it has list changes
+        to tell (``events``)."""
+        return (
+            self.events is not None
+            and request.headers.get(SESSION_HEADER) is not None
+            and wants_stream(request.headers.get("Accept", ""))
+        )
 
     async def _fast(
         self, rpc: JSONRPCRequest, version: str, stream: EventStream | None, token: str | int | None

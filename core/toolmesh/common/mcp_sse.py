@@ -16,6 +16,7 @@ its own request in turn.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -99,6 +100,31 @@ class EventStream:
                 self._closed = True
                 return False
             return True
+
+    async def comment(self, text: str) -> bool:
+        """An SSE comment (a keep-alive), committing the stream; was it sent?"""
+        async with self._lock:
+            if self._closed:
+                return False
+            try:
+                if self._response is None:
+                    self._response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+                    await self._response.prepare(self._request)
+                await self._response.write(f": {text}\r\n\r\n".encode())
+            except (ConnectionError, RuntimeError):
+                self._closed = True
+                return False
+            return True
+
+    async def close(self) -> web.StreamResponse:
+        """End a stream that has no answer of its own (a standing stream)."""
+        async with self._lock:
+            self._closed = True
+            if self._response is None:
+                return web.Response(status=204)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._response.write_eof()
+            return self._response
 
     async def answer(self, message: dict[str, Any], status: int = 200) -> web.StreamResponse:
         """End the exchange with ``message``: the stream's last event, or a JSON response."""

@@ -211,7 +211,9 @@ def create_app(settings: GatewaySettings, embedder: QueryEmbedder | None = None)
     origins = OriginPolicy.for_server(
         settings.host, settings.allowed_origins, settings.public_url, settings.allowed_hosts
     )
-    endpoint = McpEndpoint(server_mod.build(service), origins, fast_call=server_mod.fast_call(service))
+    endpoint = McpEndpoint(
+        server_mod.build(service), origins, fast_call=server_mod.fast_call(service), events=service.events
+    )
     app = web.Application(middlewares=guards(settings, authenticator, origins))
     app[SERVICE] = service
     app.cleanup_ctx.extend([

@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 from mcp import types
 from mcp.server.lowlevel.server import Server
+from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from opentelemetry.trace import SpanKind
@@ -226,6 +227,7 @@ def build(service: GatewayService) -> Server[Any]:
         service, "toolmesh-gateway", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool,
         on_list_prompts=list_prompts, on_get_prompt=get_prompt, on_list_resources=list_resources,
         on_list_resource_templates=list_templates, on_read_resource=read_resource,
+        on_subscriptions_listen=ListenHandler(service.events),
     )  # fmt: skip
 
 

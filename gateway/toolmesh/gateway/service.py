@@ -14,13 +14,14 @@ import contextvars
 import functools
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from mcp import types
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS
 from pydantic import ValidationError
@@ -36,6 +37,7 @@ from toolmesh.common.mcp_client import (
     is_input_required,
     tool_answer,
 )
+from toolmesh.common.mcp_events import ListWatch
 from toolmesh.common.mcp_forward import CategoryClient, CategoryError
 from toolmesh.common.mcp_results import text_result, wire
 from toolmesh.common.mcp_sse import Progress
@@ -55,6 +57,8 @@ from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
 from toolmesh.vault import VaultError
 
 log = structlog.get_logger("toolmesh.gateway")
+#: Seconds between looks at what the gateway lists, to tell listening clients what changed.
+LIST_WATCH_SECONDS = 1.0
 #: Most rounds of questions one call may put to an agent asked mid-call.
 MAX_ROUNDS = 8
 EV_CALL = "tool.forwarded"
@@ -82,6 +86,8 @@ class GatewayService:
     limits: Limits = field(init=False)
     #: The last calls and wakes, for the console (recent.py).
     recent: Recent = field(default_factory=Recent)
+    #: List changes, told to listening clients (subscriptions/listen, a 2025 session's GET stream).
+    events: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
     #: Once the catalog has outgrown the direct limit, the meta-tools are listed from then on.
     _outgrown: bool = field(default=False, repr=False)
     #: The router's own thread: a search embeds its query (CPU for milliseconds, more for long
@@ -122,7 +128,11 @@ class GatewayService:
         is shut down."""
         log = self.router.log
         follower = asyncio.create_task(log.follow(self._apply), name="follow-outcomes") if log else None
+        watch = ListWatch(self.events, {"tools": self._listed_tools, "prompts": self._listed_prompts,
+                                        "resources": self._listed_resources})  # fmt: skip
+        watching = asyncio.create_task(watch.run(LIST_WATCH_SECONDS), name="watch-lists")
         yield
+        watching.cancel()
         if follower is not None and log is not None:
             log.stop()
             follower.cancel()
@@ -133,6 +143,19 @@ class GatewayService:
             log.close()
         await self.limits.close()
         self.close()
+
+    def _listed_tools(self) -> Hashable:
+        """What tools/list shows, as a fingerprint: the meta-tools never change; a direct listing
+        changes with its tools' names and descriptions (callers each see their own part of it)."""
+        if not self.direct:
+            return "meta-tools"
+        return tuple(sorted((r.name, r.description) for r in self.catalog.tools.values()))
+
+    def _listed_prompts(self) -> Hashable:
+        return frozenset(self.catalog.offered.prompts)
+
+    def _listed_resources(self) -> Hashable:
+        return frozenset(self.catalog.offered.resources), frozenset(self.catalog.offered.templates)
 
     def _woken(self, category: str, seconds: float, ok: bool) -> None:
         self.recent.woke(category, seconds, ok)
