@@ -26,7 +26,13 @@ from toolmesh.catalog.folder import Catalog, Entry
 from toolmesh.category import results
 from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize, lookup
 from toolmesh.category.egress import EgressPolicy
-from toolmesh.category.federation import Remote, RemoteUnavailable, connector
+from toolmesh.category.federation import (
+    CredentialsMissing,
+    Remote,
+    RemoteUnavailable,
+    caller_clients,
+    connector,
+)
 from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
@@ -156,7 +162,10 @@ class CategoryService:
                 obj.spec.timeout_seconds,
                 idle_after=self.settings.stdio_idle_seconds if obj.spec.stdio is not None else None,
             )
-            remote = Remote(entry.name, obj, client)
+            callers = caller_clients(
+                obj, self.settings.remote_clients_per_integration, self.settings.remote_client_idle_seconds
+            )
+            remote = Remote(entry.name, obj, client, callers=callers)
             await remote.start()
         except RemoteUnavailable as exc:
             self.registry.fail(entry, f"{kind}: {exc}" if not str(exc).startswith("spec.") else str(exc))
@@ -205,7 +214,7 @@ class CategoryService:
                 f"unknown tool {name!r}: list the tools to see what this server offers", error=True
             )
         if isinstance(binding, Remote):
-            return await self._forward(binding, name, arguments, progress)
+            return await self._forward(binding, name, arguments, progress, user)
         integration = binding.integration
         openapi = integration.spec.openapi
         assert openapi is not None
@@ -258,15 +267,23 @@ class CategoryService:
         return self.limiters[name]
 
     async def _forward(
-        self, remote: Remote, name: str, arguments: dict[str, Any] | None, progress: Progress | None
+        self,
+        remote: Remote,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: Progress | None,
+        user: Mapping[str, str] | None,
     ) -> types.CallToolResult:
         started = time.perf_counter()
         try:
-            result = await remote.call(name, arguments, progress)
+            result = await remote.call(name, arguments, progress, user)
+            if user:  # the caller's own credential, should the remote echo it
+                result = results.scrubbed(result, self._scrubber(user))
             outcome = "upstream_error" if result.is_error else "ok"
         except RemoteUnavailable as exc:
-            outcome, result = "unavailable", text_result(self.store.scrub(str(exc)), error=True)
-            result.meta = {OUTAGE_META: "unreachable"}
+            outcome, result = "unavailable", text_result(self._scrubber(user)(str(exc)), error=True)
+            if not isinstance(exc, CredentialsMissing):  # the caller's own doing is not an outage
+                result.meta = {OUTAGE_META: "unreachable"}
         self._observe(remote.name, name, outcome, started)
         return result
 
