@@ -232,6 +232,11 @@ class Remote:
         if stdio is not None:
             return f"spec.stdio.command: {stdio.command!r} did not answer as an MCP server"
         assert remote is not None
+        if self.callers is not None:
+            return (
+                f"spec.mcp.url: cannot list the tools of {remote.url} without a user's credential (its "
+                "callers bring their own, spec.auth): the remote must let a connection without one list its tools"
+            )
         return f"spec.mcp.url: cannot list the tools of {remote.url}"
 
     async def call(
