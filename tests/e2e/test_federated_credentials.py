@@ -28,6 +28,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from tests import leaks
 from tests.conftest import StartCategory
+from tests.e2e.conftest import MODES
 from tests.e2e.issuer import AUDIENCE, Issuer
 from tests.e2e.remote_mcp import HeaderRecorder
 from tests.e2e.test_gateway_identity import gateway_approle, serve_gateway
@@ -105,11 +106,11 @@ class Stack:
     issuer: Issuer
     recorder: HeaderRecorder
 
-    async def call(self, user: str, tool: str, count: int = 1) -> list[tuple[bool, str]]:
+    async def call(self, user: str, tool: str, count: int = 1, mode: str = "auto") -> list[tuple[bool, str]]:
         token = self.issuer.token(sub=user, aud=AUDIENCE)
         async with (
             httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
-            Client(streamable_http_client(f"{self.gateway_url}/mcp", http_client=http)) as client,
+            Client(streamable_http_client(f"{self.gateway_url}/mcp", http_client=http), mode=mode) as client,  # type: ignore[arg-type]
         ):
             results = await asyncio.gather(*(client.call_tool(tool, {}) for _ in range(count)))
         return [(bool(r.is_error), "".join(c.text for c in r.content)) for r in results]  # type: ignore[union-attr]
@@ -143,13 +144,14 @@ async def stack(
 
 
 @pytest.mark.vault
+@pytest.mark.parametrize("mode", MODES)
 async def test_each_user_reaches_the_remote_with_their_own_token_and_never_another(
-    stack: Stack, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    stack: Stack, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], mode: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
     quiet_libraries()  # as toolmesh runs: the SDK's whole messages (a call's credentials in one) stay quiet
     alice, bob = await asyncio.gather(
-        stack.call("alice", "who__whoami", 25), stack.call("bob", "who__whoami", 25)
+        stack.call("alice", "who__whoami", 25, mode), stack.call("bob", "who__whoami", 25, mode)
     )
     assert alice == [(False, "alice")] * 25
     assert bob == [(False, "bob")] * 25
@@ -157,11 +159,11 @@ async def test_each_user_reaches_the_remote_with_their_own_token_and_never_anoth
     # The listing connection carries none; each user's calls carry their own token, and only theirs.
     assert sent == {None, f"Bearer {TOKENS['alice']}", f"Bearer {TOKENS['bob']}"}
 
-    echoed = await stack.call("alice", "who__echo")
+    echoed = await stack.call("alice", "who__echo", mode=mode)
     assert echoed == [(False, "you sent Bearer [redacted]")]  # a remote's echo is scrubbed
 
     before = len(stack.recorder.headers)
-    [(is_error, text)] = await stack.call("carol", "who__whoami")
+    [(is_error, text)] = await stack.call("carol", "who__whoami", mode=mode)
     assert is_error is True
     assert "whoami needs the user's own credentials (token): ask them to open http://" in text
     assert "/carol/whoami" in text  # where the token goes in Vault
