@@ -8,6 +8,9 @@ are listed once at start-up, renamed ``<prefix>__<tool>`` (shortened like compil
 recorded in the integration's state so that the operator can copy them into the resource's
 ``status.discoveredTools`` for the gateway to index while the category is at zero (docs/design/0004).
 Calls are forwarded with the caller's arguments; the remote's result passes through unchanged.
+A remote whose callers bring their own credentials (``spec.auth.perUser``, or the authorization-code
+flow's tokens) is listed on a connection without them, and each caller's calls go over a
+connection of their own, opened with their credential (toolmesh.category.caller_clients).
 
 Its prompts are renamed like its tools; its resources and resource templates are served under
 ``toolmesh://<integration>/<its URI>`` (toolmesh.common.resource_uri), unwrapped again before a read
@@ -19,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -30,13 +33,15 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from toolmesh.api import MCPIntegration
-from toolmesh.api.integration import AuthType
+from toolmesh.api.integration import Auth, AuthType
 from toolmesh.category.auth import (
     AuthUnavailable,
     Lookup,
+    mapping_lookup,
     secret_lookup,
     static_credential,
 )
+from toolmesh.category.caller_clients import CallerClients
 from toolmesh.common import resource_uri
 from toolmesh.common.mcp_client import OwnedClient, Resumption, ServerUnavailable, ToolAnswer
 from toolmesh.common.mcp_sse import Progress
@@ -52,33 +57,61 @@ class RemoteUnavailable(Exception):
     """The remote MCP server could not be reached, or its auth cannot be applied."""
 
 
+class CredentialsMissing(RemoteUnavailable):
+    """The caller brought none of the credentials this remote takes from each caller."""
+
+
 def auth_headers(
     integration: MCPIntegration, store: SecretStore, get: Lookup | None = None
 ) -> dict[str, str]:
     """Static headers for the remote: its non-secret headers plus the integration's credential.
 
     ``get``: the credential lookup already resolved (a Vault path is read once, when the connection
-    opens); by default, the integration's Secret.
+    opens; a caller's own credentials, for their connection); by default, the integration's Secret.
+    An integration whose callers bring their own credentials, without ``get``: the non-secret
+    headers alone (its shared connection, which lists the tools: docs/design/0022).
     """
     spec = integration.spec
     assert spec.mcp is not None
     headers = dict(spec.mcp.headers)
     if spec.auth is None or spec.auth.type == AuthType.NONE:
         return headers
-    if spec.auth.per_caller:
-        raise RemoteUnavailable(
-            "spec.auth.perUser is not supported for spec.mcp yet: the remote is one shared connection"
-        )
+    if spec.auth.per_caller and get is None:
+        return headers
     try:
         credential = static_credential(spec.auth, get or secret_lookup(spec.auth, store))
     except AuthUnavailable as exc:
-        raise RemoteUnavailable(f"spec.auth: {exc}") from None
+        raise (CredentialsMissing if spec.auth.per_caller else RemoteUnavailable)(
+            f"spec.auth: {exc}"
+        ) from None
     if credential is None or credential.location != "header":
-        raise RemoteUnavailable(
-            f"spec.auth.type {spec.auth.type.value} is not supported for spec.mcp (use bearer, basic or a header API key)"
-        )
+        raise RemoteUnavailable(unsupported(spec.auth))
     headers[credential.name] = credential.value
     return headers
+
+
+def unsupported(auth: Auth) -> str:
+    return f"spec.auth.type {auth.type.value} is not supported for spec.mcp (use bearer, basic or a header API key)"
+
+
+def takes_headers(auth: Auth) -> bool:
+    """Can this auth go in a remote's request headers (the only place an MCP client puts it)?"""
+    if auth.type == AuthType.API_KEY:
+        return auth.api_key is not None and auth.api_key.location == "header"
+    return auth.type in (AuthType.BEARER, AuthType.BASIC, AuthType.OAUTH2_AUTHORIZATION_CODE)
+
+
+def caller_headers(integration: MCPIntegration, user: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers of a caller's own connection: the non-secret ones and the caller's credential,
+    which the gateway sent with this call (RemoteUnavailable: the caller brought none)."""
+    auth = integration.spec.auth
+    assert auth is not None
+    if user is None:
+        raise CredentialsMissing(
+            "this integration uses each user's own credentials, which the gateway sends with the "
+            "call: call it through the gateway as a signed-in user"
+        )
+    return auth_headers(integration, SecretStore(None), mapping_lookup(user, "the caller's credentials"))
 
 
 def stdio_parameters(integration: MCPIntegration, store: SecretStore) -> StdioServerParameters:
@@ -125,15 +158,40 @@ def connector(
         params = stdio_parameters(integration, store)
         return lambda: Client(params, read_timeout_seconds=timeout, **RELAYED)
     assert integration.spec.mcp is not None
-    url, headers = integration.spec.mcp.url, auth_headers(integration, store, get)
+    return http_connector(integration.spec.mcp.url, auth_headers(integration, store, get), timeout)
+
+
+def http_connector(
+    url: str, headers: Mapping[str, str], timeout: float
+) -> Callable[[], AbstractAsyncContextManager[Client]]:
+    """A function that opens a fresh SDK client to a remote at ``url``, sending ``headers``."""
 
     @contextlib.asynccontextmanager
     async def open_http() -> AsyncIterator[Client]:
-        http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout), follow_redirects=False)
+        http = httpx2.AsyncClient(
+            headers=dict(headers), timeout=httpx2.Timeout(timeout), follow_redirects=False
+        )
         async with http, Client(streamable_http_client(url, http_client=http), **RELAYED) as client:
             yield client
 
     return open_http
+
+
+def caller_clients(integration: MCPIntegration, max_clients: int, idle_after: float) -> CallerClients | None:
+    """The per-caller clients of a remote whose callers bring their own credentials; else None."""
+    remote, auth = integration.spec.mcp, integration.spec.auth
+    if remote is None or auth is None or not auth.per_caller:
+        return None
+    if not takes_headers(auth):
+        raise RemoteUnavailable(unsupported(auth))
+    url, timeout = remote.url, integration.spec.timeout_seconds
+    return CallerClients(
+        integration.metadata.name,
+        lambda headers: http_connector(url, headers, timeout),
+        timeout,
+        max_clients=max_clients,
+        idle_after=idle_after,
+    )
 
 
 @dataclass
@@ -149,6 +207,9 @@ class Remote:
     prompt_names: dict[str, str] = field(default_factory=dict)  # ours -> theirs
     resources: list[types.Resource] = field(default_factory=list)  # URIs wrapped
     templates: list[types.ResourceTemplate] = field(default_factory=list)  # URI templates wrapped
+    #: Each caller's own connection, when callers bring their own credentials; ``client`` then
+    #: lists the tools (and serves prompts and resources) with the non-secret headers alone.
+    callers: CallerClients | None = None
 
     @property
     def running(self) -> bool:
@@ -187,6 +248,11 @@ class Remote:
         if stdio is not None:
             return f"spec.stdio.command: {stdio.command!r} did not answer as an MCP server"
         assert remote is not None
+        if self.callers is not None:
+            return (
+                f"spec.mcp.url: cannot list the tools of {remote.url} without a user's credential (its "
+                "callers bring their own, spec.auth): the remote must let a connection without one list its tools"
+            )
         return f"spec.mcp.url: cannot list the tools of {remote.url}"
 
     async def call(
@@ -195,11 +261,17 @@ class Remote:
         arguments: dict[str, Any] | None,
         progress: Progress | None = None,
         resume: Resumption | None = None,
+        user: Mapping[str, str] | None = None,
     ) -> ToolAnswer:
-        """The server's answer: its result, or (MCP 2026-07-28) the input it needs first, passed
-        back to the agent as it is; the agent's retry brings ``resume``."""
+        """Our tool ``name`` called on the server: on the caller's own connection when callers
+        bring their own credentials (``user``, sent by the gateway with this call), else the shared
+        one. The answer is its result, or (MCP 2026-07-28) the input it needs first, passed back to
+        the agent as it is; the agent's retry brings ``resume``."""
+        client = self.client
+        if self.callers is not None:
+            client = self.callers.client(caller_headers(self.integration, user))
         try:
-            return await self.client.call(self.remote_names[name], arguments, progress, resume=resume)
+            return await client.call(self.remote_names[name], arguments, progress, resume=resume)
         except ServerUnavailable as exc:
             raise RemoteUnavailable(str(exc)) from None
 
@@ -226,4 +298,6 @@ class Remote:
             raise MCPError(exc.code, f"integration {self.name}: {exc.message}", exc.data) from None
 
     async def stop(self) -> None:
+        if self.callers is not None:
+            await self.callers.stop()
         await self.client.stop()

@@ -42,3 +42,11 @@ class Metrics:
             ["integration"],
             registry=self.registry,
         )
+        self.spec_refreshes = Counter(
+            "toolmesh_category_spec_refreshes_total",
+            "Documents at spec.openapi.spec.url fetched again, by integration and outcome (not_modified: "
+            "answered 304; unchanged: the same digest; recompiled: a new document served; failed: not "
+            "fetched or not compiled, the last good one served).",
+            ["integration", "outcome"],
+            registry=self.registry,
+        )

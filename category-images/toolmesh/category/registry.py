@@ -48,6 +48,10 @@ class IntegrationState:
     prompts: list[dict[str, Any]] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
     templates: list[dict[str, Any]] = field(default_factory=list)
+    #: A document at a URL: the SHA-256 of the one compiled, and why a later fetch or compile of
+    #: it failed (the tools of the last good one are served meanwhile).
+    source_digest: str | None = None
+    refresh_problem: str | None = None
 
     @property
     def digest_mismatch(self) -> bool:
@@ -59,6 +63,8 @@ class IntegrationState:
         """Why the integration is not served as the operator recorded it; None when it is."""
         if not self.ready:
             return self.message
+        if self.refresh_problem:
+            return self.refresh_problem
         if self.digest_mismatch:
             return (
                 f"compiled to {self.digest}, but status.specDigest is {self.expected_digest}: the tools "
@@ -76,6 +82,8 @@ class IntegrationState:
             out["digest"] = self.digest
         if self.digest_mismatch:
             out["expectedDigest"] = self.expected_digest
+        if self.source_digest:
+            out["documentDigest"] = self.source_digest
         if self.warnings:
             out["warnings"] = self.warnings
         if self.discovered:
@@ -146,19 +154,24 @@ class Registry:
         """An OpenAPI integration's tools; ``report``: list them in /readyz as ``discoveredTools``
         (a document fetched from a URL, whose tools nobody else compiled: local mode's gateway
         indexes them from there)."""
+        problem = self.replace_openapi(entry, document, report=report)
+        if problem is not None:
+            self.fail(entry, problem)
+
+    def replace_openapi(self, entry: Entry, document: bytes, *, report: bool = False) -> str | None:
+        """Compile ``document`` and serve its tools in place of the integration's current ones;
+        the problem (the current tools kept) when it does not compile or its names clash."""
         assert entry.obj is not None
         try:
             compiled = compile_spec(document, compile_options(entry.obj), source=f"integration {entry.name}")
         except SpecError as exc:
-            self.fail(entry, f"spec.openapi.spec: {exc}")
-            return
+            return f"spec.openapi.spec: {exc}"
         if not compiled.tools:
-            self.fail(
-                entry, "spec.openapi: the document yields no tools (check include, exclude and readOnly)"
-            )
-            return
-        if self._clash(entry, [t.name for t in compiled.tools]):
-            return
+            return "spec.openapi: the document yields no tools (check include, exclude and readOnly)"
+        clash = self._clash([t.name for t in compiled.tools], entry.name)
+        if clash is not None:
+            return clash
+        self._drop(entry.name)
         for tool in compiled.tools:
             self.bindings[tool.name] = Binding(entry.obj, tool)
             self.mcp_tools.append(to_mcp_tool(tool))
@@ -173,21 +186,31 @@ class Registry:
             warnings=warnings,
             discovered=_summaries(self.mcp_tools[-len(compiled.tools) :]) if report else [],
         )
+        return None
 
-    def _clash(self, entry: Entry, names: list[str]) -> bool:
-        clashes = sorted(n for n in names if n in self.bindings)
-        if clashes:
-            other = self.bindings[clashes[0]].name
-            self.fail(
-                entry,
-                f"tool names clash with integration {other!r} ({clashes[0]}, ...): set a distinct spec.toolPrefix",
-            )
-        return bool(clashes)
+    def _drop(self, integration: str) -> None:
+        """Stop serving the tools of an OpenAPI integration (replaced by a newer document's)."""
+        gone = {n for n, b in self.bindings.items() if isinstance(b, Binding) and b.name == integration}
+        if gone:
+            self.bindings = {n: b for n, b in self.bindings.items() if n not in gone}
+            self.mcp_tools = [t for t in self.mcp_tools if t.name not in gone]
+
+    def _clash(self, names: list[str], integration: str) -> str | None:
+        """Why these names cannot be served (another integration serves one of them), if they cannot."""
+        clashes = sorted(n for n in names if n in self.bindings and self.bindings[n].name != integration)
+        if not clashes:
+            return None
+        other = self.bindings[clashes[0]].name
+        return (
+            f"tool names clash with integration {other!r} ({clashes[0]}, ...): set a distinct spec.toolPrefix"
+        )
 
     def add_remote(self, entry: Entry, remote: Remote) -> None:
         """A federated server's tools, prompts and resources, as discovered; recorded for the
         operator and local mode's gateway."""
-        if self._clash(entry, [t.name for t in remote.tools]):
+        clash = self._clash([t.name for t in remote.tools], entry.name)
+        if clash is not None:
+            self.fail(entry, clash)
             return
         clashes = sorted(p.name for p in remote.prompts if p.name in self.prompts)
         if clashes:

@@ -74,3 +74,11 @@ def render(response: UpstreamResponse, *, cap: int, scrub: Callable[[str], str])
     excerpt = text[:MAX_ERROR_BODY] + ("…" if len(text) > MAX_ERROR_BODY else "")
     message = f"The upstream answered HTTP {response.status} {response.reason} to {where(response)}."
     return text_result(scrub(f"{message}\n{excerpt}" if excerpt else message), error=True)
+
+
+def scrubbed(result: types.CallToolResult, scrub: Callable[[str], str]) -> types.CallToolResult:
+    """A federated server's result with ``scrub`` applied to every string in it (a remote that
+    echoes the caller's own credential); the same object when nothing in it needed scrubbing."""
+    raw = result.model_dump_json(by_alias=True, exclude_none=True)
+    clean = scrub(raw)
+    return result if clean == raw else types.CallToolResult.model_validate_json(clean)

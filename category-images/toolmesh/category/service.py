@@ -9,6 +9,7 @@ result for that call only, with a message that says what to fix.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,17 +22,24 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
 from toolmesh.api import MCPIntegration
-from toolmesh.catalog import fetch
 from toolmesh.catalog.folder import Catalog, Entry
 from toolmesh.category import results
 from toolmesh.category.auth import AuthUnavailable, TokenCache, authorize, lookup
 from toolmesh.category.egress import EgressPolicy
-from toolmesh.category.federation import Remote, RemoteUnavailable, connector
+from toolmesh.category.federation import (
+    CredentialsMissing,
+    Remote,
+    RemoteUnavailable,
+    caller_clients,
+    connector,
+)
 from toolmesh.category.metrics import Metrics
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
-from toolmesh.category.upstream import UpstreamDown, UpstreamError, UpstreamPool, UpstreamTimeout
+from toolmesh.category.spec_sources import SpecSources
+from toolmesh.category.specs import SpecCache
+from toolmesh.category.upstream import UpstreamDown, UpstreamError, UpstreamPool
 from toolmesh.common import resource_uri, tracing
 from toolmesh.common.call_meta import OUTAGE_META
 from toolmesh.common.mcp_client import OwnedClient, Resumption, ToolAnswer
@@ -39,7 +47,7 @@ from toolmesh.common.mcp_results import text_result
 from toolmesh.common.mcp_sse import Progress
 from toolmesh.common.secrets import CallScrubber, SecretStore
 from toolmesh.openapi import ArgumentError, budgets
-from toolmesh.openapi.request import HttpRequest, build_request
+from toolmesh.openapi.request import build_request
 from toolmesh.vault import CachedReader, Vault
 
 log = structlog.get_logger("toolmesh.category")
@@ -56,8 +64,8 @@ EV_LOADED = "catalog.loaded"
 EV_INTEGRATION_FAILED = "integration.failed"
 EV_DIGEST_MISMATCH = "integration.digest_mismatch"
 EV_CALL = "tool.called"
-#: A document at spec.openapi.spec.url: the limits of every process that fetches one (catalog.fetch).
-SPEC_FETCH_TIMEOUT = fetch.TIMEOUT_SECONDS
+#: A document at spec.openapi.spec.url: the limit of every process that fetches one (catalog.fetch;
+#: its time limit: specs.TIMEOUT_SECONDS).
 SPEC_MAX_BYTES = budgets.MAX_DOCUMENT_BYTES
 
 
@@ -79,6 +87,13 @@ class CategoryService:
             max_response_bytes=SPEC_MAX_BYTES, connect_timeout=10, per_host=4, max_redirects=5
         )
     )
+
+    #: Documents at spec.openapi.spec.url, and their refresh schedule (started by load).
+    specs: SpecSources = field(init=False)
+    _refreshing: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.specs = SpecSources(SpecCache(self.spec_pool), self.registry, self.metrics)
 
     @classmethod
     def create(cls, settings: CategorySettings, catalog: Catalog) -> CategoryService:
@@ -107,17 +122,19 @@ class CategoryService:
             if entry.error is not None or entry.obj is None:
                 self.registry.fail(entry, entry.error or "invalid object")
             elif entry.obj.spec.openapi is not None:
-                document, problem = entry.spec, None
-                if document is None and entry.spec_url is not None:
-                    document, problem = await self._fetch_spec(entry.spec_url)
-                if document is not None:  # a fetched document's tools are reported: nobody else knows them
-                    self.registry.add_openapi(entry, document, report=entry.spec is None)
+                if entry.spec is not None:
+                    self.registry.add_openapi(entry, entry.spec)
+                elif entry.spec_url is not None:  # its tools are reported: nobody else knows them
+                    await self.specs.load(entry)
                 else:
-                    self.registry.fail(entry, problem or "spec.openapi.spec: no document")
+                    self.registry.fail(entry, "spec.openapi.spec: no document")
             else:
                 await self._federate(entry, entry.obj)
         self._publish()
         self.loaded = True
+        every = self.settings.spec_refresh_seconds
+        if every > 0 and self.specs.entries:
+            self._refreshing = asyncio.create_task(self.specs.run(every), name="spec-refresh")
         status = self.registry.status()
         log.info(
             EV_LOADED, integrations=len(self.registry.states), failed=status["failed"], tools=status["tools"]
@@ -156,7 +173,10 @@ class CategoryService:
                 obj.spec.timeout_seconds,
                 idle_after=self.settings.stdio_idle_seconds if obj.spec.stdio is not None else None,
             )
-            remote = Remote(entry.name, obj, client)
+            callers = caller_clients(
+                obj, self.settings.remote_clients_per_integration, self.settings.remote_client_idle_seconds
+            )
+            remote = Remote(entry.name, obj, client, callers=callers)
             await remote.start()
         except RemoteUnavailable as exc:
             self.registry.fail(entry, f"{kind}: {exc}" if not str(exc).startswith("spec.") else str(exc))
@@ -165,29 +185,15 @@ class CategoryService:
         self.registry.add_remote(entry, remote)
 
     async def close(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
         await asyncio.gather(*(r.stop() for r in self.remotes), return_exceptions=True)
         await self.pool.close()
         await self.spec_pool.close()
         if self.vault is not None:
             await self.vault.vault.close()
-
-    async def _fetch_spec(self, url: str) -> tuple[bytes | None, str | None]:
-        """The document at ``url``, or why it could not be had."""
-        request = HttpRequest("GET", url, (("Accept", "application/json, application/yaml"),))
-        try:
-            response = await self.spec_pool.send(request, timeout=SPEC_FETCH_TIMEOUT)
-        except UpstreamTimeout:
-            return (
-                None,
-                f"spec.openapi.spec.url: {url}: the document did not arrive within {SPEC_FETCH_TIMEOUT:g} s",
-            )
-        except UpstreamError as exc:
-            return None, f"spec.openapi.spec.url: {exc}"
-        if response.status != 200:
-            return None, f"spec.openapi.spec.url: {url} answered HTTP {response.status}"
-        if response.truncated:
-            return None, f"spec.openapi.spec.url: {fetch.too_large(url, self.spec_pool.max_response_bytes)}"
-        return response.body, None
 
     async def call(
         self,
@@ -207,7 +213,7 @@ class CategoryService:
                 f"unknown tool {name!r}: list the tools to see what this server offers", error=True
             )
         if isinstance(binding, Remote):
-            return await self._forward(binding, name, arguments, progress, resume)
+            return await self._forward(binding, name, arguments, progress, resume, user)
         integration = binding.integration
         openapi = integration.spec.openapi
         assert openapi is not None
@@ -266,18 +272,22 @@ class CategoryService:
         arguments: dict[str, Any] | None,
         progress: Progress | None,
         resume: Resumption | None,
+        user: Mapping[str, str] | None,
     ) -> ToolAnswer:
         started = time.perf_counter()
         result: ToolAnswer
         try:
-            result = await remote.call(name, arguments, progress, resume)
+            result = await remote.call(name, arguments, progress, resume, user)
             if isinstance(result, types.InputRequiredResult):
                 outcome = "input_required"
             else:
+                if user:  # the caller's own credential, should the remote echo it
+                    result = results.scrubbed(result, self._scrubber(user))
                 outcome = "upstream_error" if result.is_error else "ok"
         except RemoteUnavailable as exc:
-            outcome, result = "unavailable", text_result(self.store.scrub(str(exc)), error=True)
-            result.meta = {OUTAGE_META: "unreachable"}
+            outcome, result = "unavailable", text_result(self._scrubber(user)(str(exc)), error=True)
+            if not isinstance(exc, CredentialsMissing):  # the caller's own doing is not an outage
+                result.meta = {OUTAGE_META: "unreachable"}
         self._observe(remote.name, name, outcome, started)
         return result
 

@@ -72,6 +72,22 @@ class CategorySettings(BaseSettings):
         gt=0,
         description="A stdio server idle this long is stopped; the next call starts it again.",
     )
+    remote_clients_per_integration: int = Field(
+        default=256,
+        ge=1,
+        le=100000,
+        description="A remote MCP server whose callers bring their own credentials: most connections kept open to it, one per caller credential; the least recently used is closed to make room.",
+    )
+    remote_client_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A caller's own connection to a remote MCP server unused this long is closed; their next call opens it again.",
+    )
+    spec_refresh_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Documents at spec.openapi.spec.url are fetched again this often (revalidated with ETag and Last-Modified); a changed document is compiled again and its tools served. 0: never.",
+    )
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(default="json", description="json (production) or console (development).")
     vault: VaultSettings = Field(

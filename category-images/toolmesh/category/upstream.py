@@ -36,6 +36,9 @@ class UpstreamResponse:
     method: str
     url: str  # the final URL, after same-origin redirects
     redirect_refused: str | None = None  # a Location on another origin, not followed
+    #: The response's validators, for a conditional request next time (a document at a URL).
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class UpstreamError(Exception):
@@ -181,6 +184,8 @@ class UpstreamPool:
             method=method,
             url=url,
             redirect_refused=redirect_refused,
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
         )
 
 

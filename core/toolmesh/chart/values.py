@@ -60,6 +60,12 @@ class Operator(Values):
         list[str], Field(description="Namespaces whose MCPCategory/MCPIntegration it reconciles. Empty: all.")
     ] = Field(default_factory=list)
     resync_seconds: Annotated[int, Field(description="Every category is reconciled this often.", ge=5)] = 60
+    category_settings: Annotated[
+        dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], str],
+        Field(
+            description='Settings of every category server, by name without the TOOLMESH_CATEGORY_ prefix, e.g. {SPEC_REFRESH_SECONDS: "600", REMOTE_CLIENTS_PER_INTEGRATION: "64"} (see docs/operations).'
+        ),
+    ] = Field(default_factory=dict)
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(description="Log level.")] = (
         "INFO"
     )

@@ -50,6 +50,9 @@ class OwnedClient:
     timeout: float
     #: Close the connection after this many idle seconds; the next call opens it again.
     idle_after: float | None = None
+    #: List the server's tools (and prompts, resources, templates) at the first start; False for a
+    #: caller's own connection to a server already listed (toolmesh.category.caller_clients).
+    discover: bool = True
     tools: list[types.Tool] = field(default_factory=list)
     #: The server's prompts, resources and resource templates, listed at the first start when its
     #: capabilities advertise them (else empty).
@@ -84,10 +87,11 @@ class OwnedClient:
     async def _own_client(self) -> None:
         try:
             async with self.connect() as client, asyncio.TaskGroup() as calls:
-                listed = await client.list_tools()
-                if not self.tools:  # the first start lists the tools; a restart keeps the list
-                    self.tools = list(listed.tools)
-                if not self._described:
+                if self.discover:
+                    listed = await client.list_tools()
+                    if not self.tools:  # the first start lists the tools; a restart keeps the list
+                        self.tools = list(listed.tools)
+                if self.discover and not self._described:
                     self.prompts, self.resources, self.templates = await _described(client)
                     self._described = True
                 self._alive = True

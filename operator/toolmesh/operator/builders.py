@@ -18,6 +18,9 @@ from toolmesh.operator import names
 from toolmesh.operator.bundle import Bundle
 from toolmesh.operator.scaling import Scale
 
+#: Category server settings given by the operator's TOOLMESH_OPERATOR_CATEGORY_SETTINGS: (name, value).
+Settings = tuple[tuple[str, str], ...]
+
 DEFAULT_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
 DEFAULT_LIMITS = {"memory": "512Mi"}
 RUN_AS = 10001  # the category image's non-root user (Dockerfile)
@@ -143,10 +146,16 @@ def _probes() -> JsonObject:
 
 
 def container(
-    obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultWiring | None, otlp: str | None = None
+    obj: MCPCategory,
+    bundle: Bundle,
+    default_image: str,
+    vault: VaultWiring | None,
+    otlp: str | None = None,
+    extra: Settings = (),
 ) -> JsonObject:
     """The server container: the generic runtime serving the mounted catalog; ``otlp``: the
-    collector its traces go to (OTEL_EXPORTER_OTLP_ENDPOINT; None: no tracing)."""
+    collector its traces go to (OTEL_EXPORTER_OTLP_ENDPOINT; None: no tracing); ``extra``: the
+    operator's other category server settings (TOOLMESH_CATEGORY_<name>)."""
     category = obj.metadata.name
     env: list[JsonValue] = [
         {"name": "TOOLMESH_CATEGORY_CATEGORY", "value": category},
@@ -157,6 +166,9 @@ def container(
         {"name": "TOOLMESH_CATEGORY_LOG_FORMAT", "value": "json"},
         *(_vault_env(vault, category) if vault else []),
     ]
+    overridden = {f"TOOLMESH_CATEGORY_{name}" for name, _ in extra}  # the log format, say
+    env = [e for e in env if not (isinstance(e, dict) and e.get("name") in overridden)]
+    env.extend({"name": f"TOOLMESH_CATEGORY_{name}", "value": value} for name, value in sorted(extra))
     if otlp:
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": otlp})
     mounts: list[JsonValue] = [
@@ -208,7 +220,12 @@ def _scheduling(pod: PodOverrides) -> JsonObject:
 
 
 def pod_spec(
-    obj: MCPCategory, bundle: Bundle, default_image: str, vault: VaultWiring | None, otlp: str | None = None
+    obj: MCPCategory,
+    bundle: Bundle,
+    default_image: str,
+    vault: VaultWiring | None,
+    otlp: str | None = None,
+    extra: Settings = (),
 ) -> JsonObject:
     category = obj.metadata.name
     return {
@@ -222,7 +239,7 @@ def pod_spec(
             "fsGroup": RUN_AS,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [container(obj, bundle, default_image, vault, otlp)],
+        "containers": [container(obj, bundle, default_image, vault, otlp, extra)],
         "volumes": [
             {"name": "catalog", "projected": {"sources": list(bundle.sources), "defaultMode": 0o444}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
@@ -242,6 +259,7 @@ def deployment(
     default_image: str,
     vault: VaultWiring | None = None,
     otlp: str | None = None,
+    extra: Settings = (),
 ) -> JsonObject:
     category = obj.metadata.name
     pod = obj.spec.pod
@@ -259,7 +277,7 @@ def deployment(
                     "labels": {**pod.labels, **names.labels(category)},
                     "annotations": {**pod.annotations, names.CATALOG_DIGEST: bundle.digest},
                 },
-                "spec": pod_spec(obj, bundle, default_image, vault, otlp),
+                "spec": pod_spec(obj, bundle, default_image, vault, otlp, extra),
             },
         },
     }
@@ -341,6 +359,7 @@ def children(
     default_image: str,
     vault: VaultWiring | None = None,
     otlp: str | None = None,
+    extra: Settings = (),
 ) -> tuple[list[JsonObject], list[tuple[str, str]]]:
     """Desired children, and the (kind, name) of optional children that must not exist."""
     category, namespace = obj.metadata.name, obj.metadata.namespace
@@ -348,7 +367,7 @@ def children(
     desired = [
         service_account(category, namespace, owner),
         *catalog_configmaps(category, namespace, owner, bundle),
-        deployment(obj, namespace, owner, bundle, scale, default_image, vault, otlp),
+        deployment(obj, namespace, owner, bundle, scale, default_image, vault, otlp, extra),
         service(category, namespace, owner),
         disruption_budget(category, namespace, owner),
     ]

@@ -231,6 +231,7 @@ class Operator:
             self.settings.category_image,
             self._vault_wiring(),
             self.settings.otlp_endpoint,
+            tuple(self.settings.category_settings.items()),
         )
         for manifest in desired:
             if manifest["kind"] == "Deployment":

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from toolmesh.common.logging import LogFormat
 
 DEFAULT_IMAGE = "ghcr.io/toolmesh/toolmesh-category:0.1.0"  # the Dockerfile's `category` target
+#: Category server settings the operator sets itself (builders.container).
+RESERVED_CATEGORY_SETTINGS = frozenset({"CATALOG", "CATEGORY", "HOST", "PORT", "OPS_PORT", "CREDENTIALS_DIR"})
 
 
 class OperatorSettings(BaseSettings):
@@ -15,6 +19,10 @@ class OperatorSettings(BaseSettings):
 
     category_image: str = Field(
         default=DEFAULT_IMAGE, description="Image of category servers whose MCPCategory sets no image."
+    )
+    category_settings: dict[str, str] = Field(
+        default_factory=dict,
+        description='Settings given to every category server (JSON object), by name without the TOOLMESH_CATEGORY_ prefix, e.g. {"SPEC_REFRESH_SECONDS": "600"}. The ones the operator sets itself (CATEGORY, HOST, PORT, OPS_PORT, CREDENTIALS_DIR) are refused.',
     )
     namespaces: list[str] = Field(
         default_factory=list, description="Namespaces to watch (JSON list). Empty: every namespace."
@@ -67,3 +75,13 @@ class OperatorSettings(BaseSettings):
     workers: int = Field(default=8, ge=1, le=64, description="Reconciles running at once.")
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: LogFormat = Field(default="json", description="json (production) or console (development).")
+
+    @field_validator("category_settings")
+    @classmethod
+    def _category_settings(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+                raise ValueError(f"{name!r} is not a setting name (upper case, without TOOLMESH_CATEGORY_)")
+            if name in RESERVED_CATEGORY_SETTINGS:
+                raise ValueError(f"{name} is set by the operator itself for each category server")
+        return value

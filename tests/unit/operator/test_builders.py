@@ -4,11 +4,14 @@ ServiceAccount token and the kubernetes-auth settings, only when the operator is
 from __future__ import annotations
 
 import kubernetes_validate
+import pytest
+from pydantic import ValidationError
 
 from toolmesh.api import MCPCategory
 from toolmesh.operator import builders, names
 from toolmesh.operator.bundle import Bundle
 from toolmesh.operator.scaling import Scale
+from toolmesh.operator.settings import OperatorSettings
 
 PM = MCPCategory.model_validate(
     {"apiVersion": "toolmesh.dev/v1alpha1", "kind": "MCPCategory", "metadata": {"name": "pm"}, "spec": {}}
@@ -90,3 +93,25 @@ def test_the_hpa_takes_the_scale_down_window_only_when_one_is_asked_for() -> Non
     assert quick is not None
     kubernetes_validate.validate(quick, "1.33", strict=True)
     assert quick["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 30}}  # type: ignore[index]
+
+
+def test_the_operators_category_settings_reach_every_category_server() -> None:
+    manifest = builders.deployment(
+        PM, "default", OWNER, Bundle(digest="sha256:x"), Scale(1, False), "img:1", None, None,
+        (("SPEC_REFRESH_SECONDS", "600"), ("LOG_FORMAT", "console")),
+    )  # fmt: skip
+    kubernetes_validate.validate(manifest, "1.33", strict=True)
+    container = manifest["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
+    names_ = [e["name"] for e in container["env"]]
+    assert len(names_) == len(set(names_))  # one value each: the operator's setting replaces the default
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["TOOLMESH_CATEGORY_SPEC_REFRESH_SECONDS"] == "600"
+    assert env["TOOLMESH_CATEGORY_LOG_FORMAT"] == "console"
+
+
+def test_settings_the_operator_sets_itself_cannot_be_given() -> None:
+    with pytest.raises(ValidationError, match="PORT is set by the operator itself"):
+        OperatorSettings(category_settings={"PORT": "1"})
+    with pytest.raises(ValidationError, match="not a setting name"):
+        OperatorSettings(category_settings={"toolmesh_category_port": "1"})
+    assert OperatorSettings(category_settings={"SPEC_REFRESH_SECONDS": "0"}).category_settings
