@@ -132,7 +132,8 @@ def test_the_scope_key_changes_with_a_profiles_generation() -> None:
     edited = profiles.scope(
         [profile("engineering", 2, subjects={"users": ["alice"]}, tools={"names": ["*"]})], caller
     )
-    assert first is not None and edited is not None
+    assert first is not None
+    assert edited is not None
     assert first.key != edited.key
 
 
