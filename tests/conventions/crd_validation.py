@@ -107,7 +107,9 @@ def validate(crd: dict[str, Any], obj: dict[str, Any]) -> list[str]:
     value = copy.deepcopy(obj)
     _apply_defaults(schema, value)
     for error in OAS30Validator(_strip_extensions(schema)).iter_errors(value):
-        where = ".".join(str(p) for p in error.absolute_path) or "<root>"
+        # As the API server writes a path: fields joined by dots, list indices in brackets.
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        where = where.lstrip(".") or "<root>"
         errors.append(
             _schema_message(where, error.validator, error.validator_value, error.instance, error.message)
         )

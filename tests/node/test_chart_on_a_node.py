@@ -219,5 +219,6 @@ def test_helm_uninstall_leaves_nothing_but_the_crds(release: Release) -> None:
     wait_for("the release's pods gone", lambda: not release.pods("app.kubernetes.io/instance=toolmesh"))
     crds = release.cluster.kubectl("get", "crd", "-o", "name").stdout.split()
     assert {"customresourcedefinition.apiextensions.k8s.io/mcpcategories.toolmesh.dev",
-            "customresourcedefinition.apiextensions.k8s.io/mcpintegrations.toolmesh.dev"} <= set(crds)  # fmt: skip
+            "customresourcedefinition.apiextensions.k8s.io/mcpintegrations.toolmesh.dev",
+            "customresourcedefinition.apiextensions.k8s.io/mcpprofiles.toolmesh.dev"} <= set(crds)  # fmt: skip
     assert release.kubectl("get", "mcpcategory", "pm").returncode == 0  # the admin's own objects are kept

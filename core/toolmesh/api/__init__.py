@@ -7,13 +7,14 @@ resources through these models, so a field means the same thing everywhere.
 from toolmesh.api.base import Condition, ConditionStatus, CrdInfo, Rule
 from toolmesh.api.category import MCPCategory, MCPCategorySpec, MCPCategoryStatus
 from toolmesh.api.integration import AuthType, MCPIntegration, MCPIntegrationSpec, MCPIntegrationStatus
+from toolmesh.api.profile import MCPProfile, MCPProfileSpec, MCPProfileStatus
 
 GROUP = "toolmesh.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 #: Every root kind, in the order their CRDs are written.
-KINDS = (MCPCategory, MCPIntegration)
+KINDS = (MCPCategory, MCPIntegration, MCPProfile)
 
 __all__ = [
     "API_VERSION",
@@ -30,5 +31,8 @@ __all__ = [
     "MCPIntegration",
     "MCPIntegrationSpec",
     "MCPIntegrationStatus",
+    "MCPProfile",
+    "MCPProfileSpec",
+    "MCPProfileStatus",
     "Rule",
 ]

@@ -43,6 +43,11 @@ DISCOVERY_PENDING = "DiscoveryPending"
 DIGEST_MISMATCH = "DigestMismatch"
 CIRCUIT_OPEN = "CircuitOpen"
 CIRCUIT_CLOSED = "CircuitClosed"
+#: MCPProfile (written by the gateway): every selector matches something; one names an unknown
+#: integration; one matches no tool.
+TOOLS_SELECTED = "ToolsSelected"
+INTEGRATION_NOT_FOUND = "IntegrationNotFound"
+NO_TOOLS_MATCHED = "NoToolsMatched"
 
 
 def in_json(obj: Mapping[str, Any] | None, type_: str) -> dict[str, Any]:

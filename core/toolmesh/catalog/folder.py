@@ -1,4 +1,4 @@
-"""Reading a catalog folder: MCPCategory and MCPIntegration objects, and the ConfigMaps and Secrets they reference.
+"""Reading a catalog folder: MCPCategory, MCPIntegration and MCPProfile objects, and the ConfigMaps and Secrets they reference.
 
 One loader serves local mode and the cluster, because both are a folder (docs/design/0004):
 
@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from toolmesh.api import MCPCategory, MCPIntegration
+from toolmesh.api import MCPCategory, MCPIntegration, MCPProfile
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -50,6 +50,10 @@ class Catalog:
     categories: dict[str, MCPCategory] = field(default_factory=dict)
     #: Objects that did not parse, other than integrations (which are entries with an error).
     errors: list[str] = field(default_factory=list)
+    profiles: dict[str, MCPProfile] = field(default_factory=dict)
+    #: MCPProfile objects that did not parse: a profile narrows access, so the gateway refuses to
+    #: start without it rather than serve its callers more than it meant (docs/design/0021).
+    profile_errors: list[str] = field(default_factory=list)
 
 
 _KIND = re.compile(r'^\s*"?kind"?\s*:', re.MULTILINE)
@@ -97,7 +101,9 @@ def load(folder: Path, *, category: str | None = None) -> Catalog:
     secrets: dict[str, dict[str, bytes]] = {}
     raw_integrations: list[tuple[Path, dict[str, Any]]] = []
     categories: dict[str, MCPCategory] = {}
+    profiles: dict[str, MCPProfile] = {}
     errors: list[str] = []
+    profile_errors: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
         for doc in _documents(path):
             if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str):
@@ -111,6 +117,11 @@ def load(folder: Path, *, category: str | None = None) -> Catalog:
                     categories[name] = MCPCategory.model_validate(doc)
                 except ValidationError as exc:
                     errors.append(f"{path.name}: MCPCategory {name}: {_error_text(exc)}")
+            elif kind == "MCPProfile":
+                try:
+                    profiles[name] = MCPProfile.model_validate(doc)
+                except ValidationError as exc:
+                    profile_errors.append(f"{path.name}: MCPProfile {name}: {_error_text(exc)}")
             elif kind == "ConfigMap":
                 data = {k: str(v).encode() for k, v in (doc.get("data") or {}).items()}
                 data.update(
@@ -149,7 +160,10 @@ def load(folder: Path, *, category: str | None = None) -> Catalog:
             continue
         _resolve_spec(entry, entry.obj, configmaps, folder)
         entries.append(entry)
-    return Catalog(entries=entries, secrets=secrets, categories=categories, errors=errors)
+    return Catalog(
+        entries=entries, secrets=secrets, categories=categories, errors=errors, profiles=profiles,
+        profile_errors=profile_errors,
+    )  # fmt: skip
 
 
 def _resolve_spec(

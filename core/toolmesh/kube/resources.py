@@ -35,6 +35,7 @@ RESOURCES: dict[str, Resource] = {
     for r in (
         Resource(API_VERSION, "MCPCategory", "mcpcategories"),
         Resource(API_VERSION, "MCPIntegration", "mcpintegrations"),
+        Resource(API_VERSION, "MCPProfile", "mcpprofiles"),
         Resource("v1", "ConfigMap", "configmaps"),
         Resource("v1", "Secret", "secrets"),
         Resource("v1", "Service", "services"),

@@ -21,6 +21,7 @@ from toolmesh.api.compile import compile_options
 from toolmesh.api.integration import Access, Auth, Limits
 from toolmesh.catalog.folder import Catalog
 from toolmesh.common import tools
+from toolmesh.gateway import profiles as profiles_mod
 from toolmesh.gateway.index import graph, text
 from toolmesh.gateway.offered import OfferedCatalog
 from toolmesh.openapi import SpecError, compile_spec
@@ -123,6 +124,8 @@ class GatewayCatalog:
     integration_categories: dict[str, str] = field(default_factory=dict)
     #: Federated servers' prompts, resources and resource templates.
     offered: OfferedCatalog = field(default_factory=OfferedCatalog)
+    #: The MCPProfiles, by name: which callers get which tools (profiles.py).
+    profiles: dict[str, profiles_mod.Profile] = field(default_factory=dict)
     #: Integrations whose problem a category server reported (local mode), cleared when it serves them.
     _reported: set[str] = field(default_factory=set, repr=False)
 
@@ -149,6 +152,10 @@ class GatewayCatalog:
         """May a caller with these groups and scopes use what ``integration`` offers (spec.access)?"""
         rule = self.access.get(integration)
         return rule is None or rule.allows(groups, scopes)
+
+    def scope(self, caller: profiles_mod.Caller) -> profiles_mod.Scope | None:
+        """The profiles that apply to ``caller``; None: no profile limits it."""
+        return profiles_mod.scope(self.profiles.values(), caller) if self.profiles else None
 
     def document(self, record: ToolRecord) -> str:
         context = (
@@ -259,5 +266,6 @@ def build(catalog: Catalog) -> GatewayCatalog:
             tools.setdefault(record.name, record)
     descriptions = {name: c.spec.description for name, c in catalog.categories.items()}
     return GatewayCatalog(
-        tools, descriptions, problems, access, auth, limits, integration_categories=categories
-    )
+        tools, descriptions, problems, access, auth, limits, integration_categories=categories,
+        profiles={name: profiles_mod.Profile.of(p) for name, p in catalog.profiles.items()},
+    )  # fmt: skip

@@ -12,41 +12,32 @@ templates are taken from its status (``discoveredPrompts``, ...: offered.py), re
 changes, in a thread, and swapped in whole, so searches never wait for it; a rebuild that fails is
 logged and the previous index serves on until the next change.
 
-``ClusterCategories`` forwards calls to a category's endpoint (its Service, or an override). A
-category with no ready pod is woken: the gateway renews the category's demand Lease, then waits, bounded, for the operator to report a ready pod. The Service routes
-to a pod about a second after it is ready (kube-proxy), so a connection refused meanwhile is tried
-again until the wake's deadline (and, for a category already serving, for ``connect_retry``
-seconds: a rollout). Its ``problems`` are the categories the operator reports not Available and
-those that did not wake in time (until they serve).
+Calls go to the categories' Services through ``ClusterCategories`` (cluster_categories.py), which
+wakes a category from zero pods. MCPProfile objects are followed too, and their status written
+(profile_status.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import functools
 import hashlib
 import json
 import socket
-import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 import aiohttp
 import structlog
 from pydantic import ValidationError
 
-from toolmesh.api import MCPIntegration, conditions, demand
+from toolmesh.api import MCPIntegration, MCPProfile, conditions
 from toolmesh.catalog import cluster as cluster_catalog
-from toolmesh.common import tracing
-from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway import catalog as catalog_mod
-from toolmesh.gateway import indexed
+from toolmesh.gateway import indexed, profile_status, profiles
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
+from toolmesh.gateway.cluster_categories import ClusterCategories, failing
 from toolmesh.gateway.limits import available
 from toolmesh.gateway.settings import GatewaySettings
-from toolmesh.gateway.supervisor import CategoryUnavailable, OnStart, OnWake
 from toolmesh.kube import ApiError, Connection, KubeClient, load_connection
 from toolmesh.openapi import SpecError
 
@@ -57,8 +48,8 @@ EV_PROBLEM = "catalog.integration_problem"
 EV_REBUILD_FAILED = "catalog.index_rebuild_failed"
 EV_DIGEST_MISMATCH = "catalog.spec_digest_mismatch"
 EV_TASK_FAILED = "catalog.task_failed"
-EV_WAKE = "category.wake"
-EV_CONNECT_RETRY = "category.connect_retry"
+EV_NO_PROFILES = "catalog.profiles_not_installed"
+EV_PROFILE_INVALID = "catalog.profile_invalid"
 #: The status fields where the operator records a federated server's prompts, resources, templates.
 DISCOVERED_OFFERED = ("discoveredPrompts", "discoveredResources", "discoveredResourceTemplates")
 
@@ -68,19 +59,6 @@ def _ready(obj: dict[str, Any]) -> bool:
     return conditions.in_json(obj, conditions.READY).get("status") == "True" and status.get(
         "observedGeneration"
     ) == obj["metadata"].get("generation")
-
-
-def _failing(obj: dict[str, Any], type_: str) -> str | None:
-    """Why the object's ``type_`` condition is False, as the operator says it; None when it is not."""
-    found = conditions.in_json(obj, type_)
-    if found.get("status") != "False":
-        return None
-    return str(found.get("message") or found.get("reason") or f"{type_} is False")
-
-
-def serving(category: dict[str, Any]) -> bool:
-    """At least one pod of the category is ready, as the operator reports it."""
-    return int((category.get("status") or {}).get("readyReplicas") or 0) > 0
 
 
 class ClusterSource:
@@ -100,6 +78,7 @@ class ClusterSource:
         *,
         fetch_timeout: float = 30.0,
         max_bytes: int = 64 * 1024 * 1024,
+        direct_limit: int = 32,
     ) -> None:
         self.namespace, self.connection = namespace, connection
         self.catalog = GatewayCatalog({}, {}, {})
@@ -116,11 +95,18 @@ class ClusterSource:
         self.reporter = indexed.Reporter(namespace)
         #: The Available condition of each integration: its circuit (limits/available.py).
         self.circuits = available.Reporter(namespace)
+        #: The MCPProfile objects, by name, as last seen, and their status (profile_status.py).
+        self.profile_objects: dict[str, dict[str, Any]] = {}
+        self.profiles = profile_status.Reporter(namespace, direct_limit)
+        #: The kinds followed: MCPProfile only where its CRD is installed (none: no profile exists).
+        self.kinds = ["MCPCategory", "MCPIntegration", "MCPProfile"]
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ClusterSource:
         connection = load_connection(settings.kubeconfig)
-        source = cls(settings.namespace or connection.namespace, connection)
+        source = cls(
+            settings.namespace or connection.namespace, connection, direct_limit=settings.direct_tools_limit
+        )
         source.categories = ClusterCategories(
             source,
             source.namespace,
@@ -151,13 +137,24 @@ class ClusterSource:
         self.kube, self.http = kube, http
         self.reporter.start(kube)
         self.circuits.start(kube)
+        self.profiles.start(kube)
         versions = {}
-        for kind in ("MCPCategory", "MCPIntegration"):
-            items, versions[kind] = await self.kube.list(kind, self.namespace)
+        for kind in list(self.kinds):
+            try:
+                items, versions[kind] = await self.kube.list(kind, self.namespace)
+            except ApiError as exc:
+                # Without the MCPProfile CRD no profile can exist: nothing to apply. Any other
+                # refusal (RBAC) fails the start: serving callers more than their profiles allow
+                # is not a way to degrade.
+                if kind != "MCPProfile" or not exc.not_found:
+                    raise
+                log.warning(EV_NO_PROFILES, namespace=self.namespace)
+                self.kinds.remove(kind)
+                continue
             for item in items:
                 await self._apply(kind, "ADDED", item)
         await self._rebuild()
-        for kind in ("MCPCategory", "MCPIntegration"):
+        for kind in self.kinds:
             self._tasks.append(_background(self._follow(kind, versions[kind]), f"watch-{kind}"))
 
     async def close(self) -> None:
@@ -168,6 +165,7 @@ class ClusterSource:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.reporter.close()
         await self.circuits.close()
+        await self.profiles.close()
 
     async def _follow(self, kind: str, version: str | None) -> None:
         """Watch from ``version``; when the watch breaks or falls behind, list again and go on.
@@ -197,7 +195,8 @@ class ClusterSource:
         """The watch fell too far behind: list again and drop what disappeared meanwhile."""
         items, version = await self.kube.list(kind, self.namespace)
         seen = {item["metadata"]["name"] for item in items}
-        known = set(self.category_objects) if kind == "MCPCategory" else set(self._indexed)
+        objects = {"MCPCategory": self.category_objects, "MCPProfile": self.profile_objects}
+        known = set(objects[kind]) if kind in objects else set(self._indexed)
         for name in known - seen:
             await self._apply(kind, "DELETED", {"metadata": {"name": name, "namespace": self.namespace}})
         for item in items:
@@ -212,6 +211,9 @@ class ClusterSource:
 
     async def _apply(self, kind: str, type_: str, obj: dict[str, Any]) -> None:
         name = str(obj["metadata"]["name"])
+        if kind == "MCPProfile":
+            self._apply_profile(name, type_, obj)
+            return
         if kind == "MCPCategory":
             if type_ == "DELETED":
                 self.category_objects.pop(name, None)
@@ -232,11 +234,35 @@ class ClusterSource:
         if category := (obj.get("spec") or {}).get("category"):
             self.catalog.integration_categories[name] = str(category)
         if not _ready(obj):
-            self._note(name, _failing(obj, conditions.READY))
+            self._note(name, failing(obj, conditions.READY))
             self._remove(name)
             self.reporter.report(obj, None)
         else:
             await self._index(name, obj)
+
+    def _apply_profile(self, name: str, type_: str, obj: dict[str, Any]) -> None:
+        """A profile applies as soon as it is seen (its status follows, profile_status.py)."""
+        if type_ == "DELETED":
+            self.profile_objects.pop(name, None)
+            self.catalog.profiles.pop(name, None)
+            return
+        self.profile_objects[name] = obj
+        try:
+            self.catalog.profiles[name] = profiles.Profile.of(MCPProfile.model_validate(obj))
+        except ValidationError as exc:  # the CRD let it through: a newer API than this gateway's
+            # The previous version, if any, goes on applying; a new one is not applied.
+            log.error(EV_PROFILE_INVALID, profile=name, error=str(exc.errors()[0]["msg"]))
+        self.report_profiles([name])
+
+    def report_profiles(self, names: Iterable[str] | None = None) -> None:
+        """Bring the status of profiles ``names`` (None: every one, after an index rebuild) up to
+        date with the catalog."""
+        catalog = self.catalog
+        chosen = {n: p for n, p in catalog.profiles.items() if names is None or n in names}
+        self.profiles.refresh(
+            self.profile_objects, chosen, list(catalog.tools.values()),
+            catalog.integration_categories, self.category_objects,
+        )  # fmt: skip
 
     def _note(self, integration: str, problem: str | None) -> None:
         """Record why ``integration``'s tools are missing (None: nothing is wrong), and log a new problem."""
@@ -351,6 +377,7 @@ class ClusterSource:
                 # previous index, swapped out only by a build that completes (Router.rebuild).
                 log.exception(EV_REBUILD_FAILED, tools=len(self.catalog.tools))
             if not self._dirty:
+                self.report_profiles()
                 return
 
     async def wait_category(
@@ -380,119 +407,3 @@ def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (exc := task.exception()) is not None:
         log.error(EV_TASK_FAILED, task=task.get_name(), exc_info=exc)
-
-
-@dataclass
-class ClusterCategories:
-    """Forwarding in a cluster: one pooled client per category endpoint, and wake from zero."""
-
-    source: ClusterSource
-    namespace: str
-    call_timeout: float
-    wake_timeout: float
-    renew_seconds: float
-    holder: str
-    endpoints: dict[str, str] = field(default_factory=dict)  # category -> MCP URL (tests, out-of-cluster)
-    #: Seconds a call to a category already serving keeps trying to connect (a rollout's gap).
-    connect_retry: float = 5.0
-    on_start: OnStart | None = None
-    #: Told of each connection retried, with its category (the gateway counts them).
-    on_connect_retry: Callable[[str], None] | None = None
-    #: Told of each wake from zero: the demand Lease renewed, then a ready pod reported or not in time.
-    on_wake: OnWake | None = None
-    running: dict[str, CategoryClient] = field(default_factory=dict)
-    _urls: dict[str, str] = field(default_factory=dict)
-    _renewed: dict[str, float] = field(default_factory=dict)
-    #: Why each category's last wake failed (until one succeeds, or it serves).
-    _failed: dict[str, str] = field(default_factory=dict)
-
-    def awake(self) -> dict[str, bool]:
-        """Every MCPCategory in the namespace, True while the operator reports a ready pod."""
-        return {name: serving(obj) for name, obj in self.source.category_objects.items()}
-
-    def replicas(self) -> dict[str, int]:
-        """Each MCPCategory's ready pods, as the operator reports them."""
-        return {
-            name: int((obj.get("status") or {}).get("readyReplicas") or 0)
-            for name, obj in self.source.category_objects.items()
-        }
-
-    def problems(self) -> dict[str, str]:
-        """Categories the operator reports not available, and those that did not wake in time."""
-        down = {}
-        for name, obj in self.source.category_objects.items():
-            if (why := _failing(obj, conditions.AVAILABLE)) is not None:
-                down[name] = why
-            elif name in self._failed and not serving(obj):
-                down[name] = self._failed[name]
-        return down
-
-    async def client(self, category: str) -> CategoryClient:
-        started = time.monotonic()
-        obj = self.source.category_objects.get(category)
-        if obj is None:
-            raise CategoryUnavailable(
-                f"MCPCategory {category!r} does not exist in namespace {self.namespace!r}"
-            )
-        asleep = not serving(obj)
-        await self._renew(category, obj, force=asleep)
-        if asleep:
-            log.info(EV_WAKE, category=category)
-            with tracing.span(
-                "toolmesh.wake", {"toolmesh.category": category, "toolmesh.wake.mode": "cluster"}
-            ) as span:
-                woken = await self.source.wait_category(category, serving, self.wake_timeout)
-                if woken is None:
-                    tracing.failed(span, "timeout")
-            if self.on_wake is not None:
-                self.on_wake(category, time.monotonic() - started, woken is not None)
-            if woken is None:
-                self._failed[category] = (
-                    f"it is starting from zero pods and was not ready within {self.wake_timeout:g} s; "
-                    "try the call again shortly"
-                )
-                raise CategoryUnavailable(self._failed[category])
-            self._failed.pop(category, None)
-            obj = woken
-        url = self.endpoints.get(category) or str((obj.get("status") or {}).get("endpoint") or "")
-        if not url:
-            raise CategoryUnavailable("the operator has not published its endpoint yet")
-        current = self.running.get(category)
-        if current is None or self._urls.get(category) != url:
-            if current is not None:
-                await current.stop()
-            current = CategoryClient(
-                f"category {category}",
-                url,
-                self.call_timeout,
-                connect_retry=self.connect_retry,
-                on_connect_retry=functools.partial(self._connect_retried, category),
-            )
-            self.running[category] = current
-            self._urls[category] = url
-        if asleep:  # its pods are ready; its Service may not route to them yet
-            current.connect_until = max(current.connect_until, started + self.wake_timeout)
-        return current
-
-    def _connect_retried(self, category: str, attempt: int, error: aiohttp.ClientConnectorError) -> None:
-        log.info(EV_CONNECT_RETRY, category=category, attempt=attempt, error=str(error.os_error))
-        if self.on_connect_retry is not None:
-            self.on_connect_retry(category)
-
-    async def _renew(self, category: str, obj: dict[str, Any], *, force: bool) -> None:
-        """Tell the operator the category is in use (at most every renew_seconds, unless waking)."""
-        now = time.monotonic()
-        if not force and now - self._renewed.get(category, -1e9) < self.renew_seconds:
-            return
-        self._renewed[category] = now
-        lease = demand.lease(
-            category, self.namespace, self.holder, dt.datetime.now(dt.UTC), obj["metadata"].get("uid")
-        )
-        try:
-            await self.source.kube.apply(lease, field_manager=demand.FIELD_MANAGER)
-        except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("category.demand_not_recorded", category=category, error=str(exc))
-
-    async def close(self) -> None:
-        await asyncio.gather(*(c.stop() for c in self.running.values()), return_exceptions=True)
-        self.running.clear()

@@ -1,8 +1,9 @@
 """The gateway's MCP face: the catalog's tools directly, or three meta-tools that reach all of them;
 and federated servers' prompts, resources and resource templates, as the caller may use them.
 
-Which of the two is decided once, at start-up, from the catalog's size: the tool list then never
-changes while clients are connected, so their caches stay valid (docs/design/0006).
+Which of the two follows the catalog's size, and never goes back once it outgrew the direct limit,
+so that clients' caches stay valid (docs/design/0006); for a caller with profiles, the size of
+what its profiles select (docs/design/0021).
 """
 
 from __future__ import annotations
@@ -109,8 +110,10 @@ def _validate(name: str, arguments: dict[str, Any]) -> None:
         raise MCPError(types.INVALID_PARAMS, f"invalid arguments for {name}: {_problem(error)}")
 
 
-def _direct_tools(service: GatewayService) -> list[types.Tool]:
-    return [tools.sdk(r.definition()) for r in service.catalog.tools.values() if service.allowed(r)]
+def _listed(service: GatewayService) -> list[types.Tool]:
+    """The caller's tools when listed directly (a small catalog, or small profiles), else the meta-tools."""
+    shown = service.listing()
+    return META_TOOLS if shown is None else [tools.sdk(r.definition()) for r in shown]
 
 
 def forwarded(service: GatewayService, name: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -165,8 +168,8 @@ def build(service: GatewayService) -> Server[Any]:
     """
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        # Direct listings show only what the caller may call (spec.access).
-        return types.ListToolsResult(tools=_direct_tools(service) if service.direct else META_TOOLS)
+        # Direct listings show only what the caller may call (spec.access, its profiles).
+        return types.ListToolsResult(tools=_listed(service))
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> ToolAnswer:
         args = params.arguments or {}

@@ -4,7 +4,8 @@ and list, get and read federated servers' prompts and resources.
 Transport-free; ``server.py`` puts it behind MCP. A failure of one call (unknown tool, a category
 that will not start, a category server that died) is an ``isError`` result for that call only; a
 prompt or resource that cannot be had is an MCP error for that request only. What a caller may not
-use (``spec.access``) is neither listed nor told apart from what does not exist.
+use (``spec.access``, or outside its profiles: profiles.py) is neither listed nor told apart from
+what does not exist.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class GatewayService:
     events: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
     #: Once the catalog has outgrown the direct limit, the meta-tools are listed from then on.
     _outgrown: bool = field(default=False, repr=False)
+    #: The same for each set of profiles (their names and generations) that outgrew it.
+    _outgrown_scopes: set[tuple[tuple[str, int], ...]] = field(default_factory=set, repr=False)
     #: The router's own thread: a search embeds its query (CPU for milliseconds, more for long
     #: queries) off the event loop, so other requests go on meanwhile; and every use of the learned
     #: outcomes (search, describe, call) happens on this one thread, one at a time.
@@ -177,14 +180,53 @@ class GatewayService:
             self.metrics.followups.labels("ok" if event.get("ok") else "error").inc()
 
     def allowed(self, record: ToolRecord) -> bool:
-        """May the caller of the request being handled see and call this tool (spec.access)?"""
+        """May the caller of the request being handled see and call this tool (spec.access, and
+        the caller's profiles)?"""
+        return self.permits()(record)
+
+    def permits(self) -> Callable[[ToolRecord], bool]:
+        """Whether the caller of the request being handled may see and call a tool: its profiles
+        worked out once, for a search or a listing that asks about many tools."""
         caller = auth.caller()
-        return self.catalog.allowed(record, caller.groups, caller.scopes)
+        scope = self.catalog.scope(caller)
+
+        def permitted(record: ToolRecord) -> bool:
+            return self.catalog.allowed(record, caller.groups, caller.scopes) and (
+                scope is None or scope.selects(record)
+            )
+
+        return permitted
 
     def may_use(self, integration: str) -> bool:
-        """May the caller use what ``integration`` offers (its prompts and resources: spec.access)?"""
+        """May the caller use what ``integration`` offers (its prompts and resources): spec.access,
+        and a profile of the caller's that selects it by name or category?"""
         caller = auth.caller()
-        return self.catalog.allows(integration, caller.groups, caller.scopes)
+        if not self.catalog.allows(integration, caller.groups, caller.scopes):
+            return False
+        scope = self.catalog.scope(caller)
+        category = self.catalog.integration_categories.get(integration, "")
+        return scope is None or scope.covers(integration, category)
+
+    def listing(self) -> list[ToolRecord] | None:
+        """The tools to list directly to the caller of the request being handled, or None for the
+        meta-tools. Without a profile: the catalog's tools while it is small (:attr:`direct`).
+        With profiles: their tools while they are at most the direct limit; a scope that once
+        outgrew it is searched from then on (as the catalog, so that cached lists stay valid)."""
+        scope = self.catalog.scope(auth.caller())
+        permitted = self.permits()
+        if scope is None:
+            return [r for r in self.catalog.tools.values() if permitted(r)] if self.direct else None
+        if scope.key in self._outgrown_scopes:
+            return None
+        limit = self.settings.direct_tools_limit
+        shown: list[ToolRecord] = []
+        for record in self.catalog.tools.values():
+            if permitted(record):
+                shown.append(record)
+                if len(shown) > limit:
+                    self._outgrown_scopes.add(scope.key)
+                    return None
+        return shown
 
     def offered(self, table: dict[str, Offered]) -> list[dict[str, Any]]:
         """The prompts, resources or templates of ``table`` the caller may use, in wire form."""
@@ -241,10 +283,10 @@ class GatewayService:
         log.info(EV_READ, method=method, integration=integration, outcome="ok")
         return result
 
-    def visible(self, name: str) -> ToolRecord | None:
+    def visible(self, name: str, permitted: Callable[[ToolRecord], bool] | None = None) -> ToolRecord | None:
         """The tool, if it exists and the caller may use it (else None: the two are not told apart)."""
         record = self.catalog.tools.get(name)
-        return record if record is not None and self.allowed(record) else None
+        return record if record is not None and (permitted or self.allowed)(record) else None
 
     async def on_worker(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn`` run on the router's thread, in the request's context (its caller)."""
@@ -270,7 +312,7 @@ class GatewayService:
                 limit=limit,
                 budget=self.settings.search_token_budget,
                 categories=categories,
-                allowed=self.allowed,
+                allowed=self.permits(),
                 caller=auth.caller().subject,
             )
             if tracing.enabled():
@@ -302,7 +344,7 @@ class GatewayService:
     ) -> list[tuple[ToolRecord, Scores | None]]:
         found = self.router.search(
             query, limit=limit, budget=self.settings.search_token_budget, categories=categories,
-            allowed=self.allowed,
+            allowed=self.permits(),
         )  # fmt: skip
         scores = self.router.scores(query, [r.name for r in found], auth.caller().subject)
         return [(r, scores.get(r.name)) for r in found]
@@ -314,12 +356,13 @@ class GatewayService:
             return result
 
     def _described(self, names: list[str]) -> types.CallToolResult:
-        records = {n: self.visible(n) for n in names}
+        permitted = self.permits()
+        records = {n: self.visible(n, permitted) for n in names}
         known = []
         for record in records.values():
             if record is not None:
                 definition = record.definition()
-                if related := self.router.related(record, self.allowed):
+                if related := self.router.related(record, permitted):
                     definition["related"] = related  # next tools on the same resource (the tool graph)
                 known.append(definition)
         unknown = [n for n, r in records.items() if r is None]

@@ -13,14 +13,18 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
+import structlog
+
 from toolmesh.catalog import folder
 from toolmesh.gateway import catalog as catalog_mod
-from toolmesh.gateway import discovery
+from toolmesh.gateway import discovery, profiles
 from toolmesh.gateway.catalog import GatewayCatalog
 from toolmesh.gateway.cluster import ClusterSource
-from toolmesh.gateway.settings import GatewaySettings
+from toolmesh.gateway.settings import GatewaySettings, SettingsError
 from toolmesh.gateway.supervisor import Categories, LocalCategories
 
+log = structlog.get_logger("toolmesh.gateway")
+EV_PROFILE = "profile.status"
 #: How often idle local category servers are looked for.
 REAP_EVERY = 5.0
 
@@ -55,7 +59,13 @@ class FolderSource:
 
     def __init__(self, settings: GatewaySettings) -> None:
         loaded = folder.load(settings.catalog)
+        if loaded.profile_errors:  # a profile narrows access: without it, its callers would see more
+            raise SettingsError(
+                f"{settings.catalog}: an MCPProfile does not validate, and the gateway will not serve "
+                f"its callers without it: {'; '.join(loaded.profile_errors)}"
+            )
         self.catalog = catalog_mod.build(loaded)
+        self.direct_limit = settings.direct_tools_limit
         self.secrets: Mapping[str, Mapping[str, bytes]] = loaded.secrets
         #: Category -> integrations whose tools its category server discovers.
         self.pending = discovery.pending(loaded)
@@ -83,12 +93,27 @@ class FolderSource:
         folder is not watched: ``rebuild`` is not needed (tools a category server reports re-index
         on their own, through the service's ``on_start``)."""
         await self.discover()
+        self.log_profiles()
         reaper = asyncio.create_task(self.categories.reap(REAP_EVERY), name="reap-idle-categories")
         yield
         reaper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reaper
         await self.categories.close()
+
+    def log_profiles(self) -> None:
+        """Local mode has no status to write: each profile's verdict goes to the log, once the
+        catalog is complete (a selector that matches nothing is a warning)."""
+        catalog = self.catalog
+        for name, profile in sorted(catalog.profiles.items()):
+            verdict = profiles.verdict(
+                profile, catalog.tools.values(), catalog.integration_categories,
+                catalog.category_descriptions, self.direct_limit,
+            )  # fmt: skip
+            (log.info if verdict.ready else log.warning)(
+                EV_PROFILE, profile=name, tools=verdict.tools, exposure=verdict.exposure,
+                reason=verdict.reason, message=verdict.message,
+            )  # fmt: skip
 
     async def discover_once(self) -> GatewayCatalog:
         """The catalog with every discoverable tool, for a one-off command (``toolmesh search``):

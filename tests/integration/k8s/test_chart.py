@@ -127,6 +127,7 @@ def test_without_crds_install_no_crd_is_rendered_and_keep_is_the_default(helm: s
     assert {d["metadata"]["name"] for d in crds} == {
         "mcpcategories.toolmesh.dev",
         "mcpintegrations.toolmesh.dev",
+        "mcpprofiles.toolmesh.dev",
     }
     assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds)
     none = objects(render(helm, *ISSUER, "--set", "crds.install=false").stdout)

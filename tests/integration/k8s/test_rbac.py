@@ -205,6 +205,12 @@ async def test_the_gateway_needs_every_permission_it_has_and_no_other(
     await apply_examples(cluster, kube, namespace, api_key="k")
     await ready(kube, "MCPIntegration", namespace, "tasks")  # its spec is in a ConfigMap the gateway reads
     await ready(kube, "MCPIntegration", namespace, "status-page")
+    profile = {
+        "apiVersion": "toolmesh.dev/v1alpha1", "kind": "MCPProfile",
+        "metadata": {"name": "readers", "namespace": namespace},
+        "spec": {"subjects": {"groups": ["readers"]}, "tools": {"integrations": ["tasks"]}},
+    }  # fmt: skip
+    await kube.apply(profile, field_manager="kubectl-test")  # the gateway writes its status
 
     settings = GatewaySettings(
         auth="none",
@@ -221,6 +227,12 @@ async def test_the_gateway_needs_every_permission_it_has_and_no_other(
             assert "tasks__listProjects" in {t.name for t in (await client.list_tools()).tools}
             for _ in range(2):  # creates, then renews, the demand Lease
                 assert (await client.call_tool("status__listComponents", {})).is_error
+
+        async def profile_status() -> dict[str, Any] | None:
+            obj = await kube.get("MCPProfile", namespace, "readers")
+            return obj if obj is not None and obj.get("status") else None
+
+        await eventually(profile_status, what="the profile's status written")
     finally:
         await runner.cleanup()
 
@@ -233,10 +245,12 @@ async def test_the_gateway_needs_every_permission_it_has_and_no_other(
         (e["verb"], (e.get("objectRef") or {}).get("resource"))
         for e in events
         if e["verb"] in ("patch", "create")
-    } == {("patch", "leases"), ("patch", "mcpintegrations")}  # the Lease; its Indexed condition (status)
+    } == {("patch", "leases"), ("patch", "mcpintegrations"), ("patch", "mcpprofiles")}
+    # The Lease; its Indexed condition; the profile's status. Statuses only, never a spec:
     status_writes = [
         e
         for e in events
-        if (e.get("objectRef") or {}).get("resource") == "mcpintegrations" and e["verb"] == "patch"
+        if (e.get("objectRef") or {}).get("resource") in ("mcpintegrations", "mcpprofiles")
+        and e["verb"] == "patch"
     ]
     assert {e["objectRef"].get("subresource") for e in status_writes} == {"status"}

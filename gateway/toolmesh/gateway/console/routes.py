@@ -51,8 +51,29 @@ class Console:
         self.css = (HERE / "static" / "console.css").read_text()
 
     def may_use(self, integration: str) -> bool:
+        """May the viewer use the integration (spec.access; with profiles, the integration selected
+        as a whole)? For pages that also show integrations with some selected tools: :meth:`viewer`."""
+        return self.service.may_use(integration)
+
+    def viewer(self) -> views.MayUse:
+        """``may_use`` for one page: spec.access, and (with profiles) at least one of the
+        integration's tools, or the integration as a whole, selected by the viewer's profiles."""
+        service = self.service
         caller = auth.caller()
-        return self.service.catalog.allows(integration, caller.groups, caller.scopes)
+        scope = service.catalog.scope(caller)
+        if scope is None:
+            return self.may_use
+        selected = {r.integration for r in service.catalog.tools.values() if scope.selects(r)}
+
+        def may_use(integration: str) -> bool:
+            return service.catalog.allows(integration, caller.groups, caller.scopes) and (
+                integration in selected or service.may_use(integration)
+            )
+
+        return may_use
+
+    def may_call(self, tool: str) -> bool:
+        return self.service.visible(tool) is not None
 
     def render(self, template: str, page: str, status: int = 200, **context: Any) -> web.Response:
         caller = auth.caller()
@@ -66,7 +87,9 @@ class Console:
         return self.render(
             "catalogue.html",
             "catalogue",
-            categories=views.catalogue(service.catalog, service.categories.problems(), self.may_use),
+            categories=views.catalogue(
+                service.catalog, service.categories.problems(), self.viewer(), service.permits()
+            ),
             index_problem=ops.index_problem(service.router, service.catalog),
             mode="direct" if service.direct else "meta-tools",
         )
@@ -79,11 +102,11 @@ class Console:
             or name in catalog.problems
             or any(r.integration == name for r in catalog.tools.values())
         )
-        if not known or not self.may_use(name):  # the two are not told apart
+        if not known or not self.viewer()(name):  # the two are not told apart
             return self.render("missing.html", "catalogue", status=404, name=name)
         raw = request.query.get("offset", "0")
         offset = int(raw) if raw.isdigit() else 0
-        tools, total = views.tools_of(catalog, name, offset, PAGE)
+        tools, total = views.tools_of(catalog, name, offset, PAGE, self.service.permits())
         return self.render(
             "integration.html",
             "catalogue",
@@ -99,7 +122,7 @@ class Console:
     async def search(self, request: web.Request) -> web.Response:
         service = self.service
         names = sorted(
-            views.visible_categories(service.catalog, service.catalog.category_descriptions, self.may_use)
+            views.visible_categories(service.catalog, service.catalog.category_descriptions, self.viewer())
         )
         if request.method == "GET":
             form = views.SearchForm("", service.settings.search_limit, "")
@@ -113,7 +136,7 @@ class Console:
             )
         found = await service.explain(form.query, form.limit, [form.category] if form.category else [])
         rows = views.search_rows(found)
-        cost = views.search_cost(rows, service.catalog, self.may_use)
+        cost = views.search_cost(rows, service.catalog, self.viewer(), service.permits())
         return self.render("search.html", "search", form=form, categories=names, rows=rows, cost=cost)
 
     async def categories(self, request: web.Request) -> web.Response:
@@ -121,7 +144,7 @@ class Console:
         states = service.category_states()
         problems = service.categories.problems()
         known = states.keys() | service.catalog.category_descriptions.keys()
-        shown = views.visible_categories(service.catalog, known, self.may_use)
+        shown = views.visible_categories(service.catalog, known, self.viewer())
         rows = views.category_rows(
             states,
             service.categories.replicas(),
@@ -133,7 +156,7 @@ class Console:
         return self.render("categories.html", "categories", rows=rows)
 
     async def calls(self, request: web.Request) -> web.Response:
-        recent = views.calls(self.service.recent.calls(), self.may_use)
+        recent = views.calls(self.service.recent.calls(), self.viewer(), self.may_call)
         return self.render("calls.html", "calls", calls=recent, kept=self.service.recent.limit)
 
     async def stylesheet(self, request: web.Request) -> web.Response:

@@ -1,8 +1,9 @@
 """What each console page shows, built from the gateway's state: pure functions, no I/O.
 
 Each takes ``may_use(integration)``, whether the viewer may call that integration's tools (its
-spec.access against their token): a viewer never sees a tool, an integration, a call or a problem
-of an integration they could not call. Tokens are counted as the router and the benchmark count
+spec.access against their token, and their profiles), and where tools are shown one by one
+``permits(tool)``: a viewer never sees a tool, an integration, a call or a problem of an
+integration they could not call. Tokens are counted as the router and the benchmark count
 them (characters / 4).
 """
 
@@ -20,6 +21,14 @@ from toolmesh.gateway.recent import Call, Wake
 from toolmesh.gateway.router import line_tokens
 
 MayUse = Callable[[str], bool]
+#: Whether the viewer may call a tool (spec.access and their profiles): the service's ``permits()``.
+Permits = Callable[[ToolRecord], bool]
+
+
+def _every(record: ToolRecord) -> bool:
+    return True
+
+
 #: Where an integration whose object names no category (it did not parse) is listed.
 UNPLACED = "(no category)"
 
@@ -102,13 +111,15 @@ def integration_conditions(
 
 
 def catalogue(
-    catalog: GatewayCatalog, categories_down: Mapping[str, str], may_use: MayUse
+    catalog: GatewayCatalog, categories_down: Mapping[str, str], may_use: MayUse, permits: Permits = _every
 ) -> list[CategoryView]:
-    """Every category with the integrations the viewer may use, each with its tool count and conditions."""
+    """Every category with the integrations the viewer may use, each with its tool count (of the
+    tools the viewer may call) and conditions."""
     counts: dict[str, int] = {}
     where = dict(catalog.integration_categories)
     for record in catalog.tools.values():
-        counts[record.integration] = counts.get(record.integration, 0) + 1
+        if permits(record):
+            counts[record.integration] = counts.get(record.integration, 0) + 1
         where.setdefault(record.integration, record.category)
     names = (set(where) | set(counts) | set(catalog.problems)) - {""}
     grouped: dict[str, list[IntegrationView]] = {c: [] for c in catalog.category_descriptions}
@@ -125,11 +136,13 @@ def catalogue(
 
 
 def tools_of(
-    catalog: GatewayCatalog, integration: str, offset: int, limit: int
+    catalog: GatewayCatalog, integration: str, offset: int, limit: int, permits: Permits = _every
 ) -> tuple[list[ToolView], int]:
-    """One page of ``integration``'s tools (by name) with their schemas, and how many it has."""
+    """One page of ``integration``'s tools (by name) the viewer may call, with their schemas, and
+    how many those are."""
     records = sorted(
-        (r for r in catalog.tools.values() if r.integration == integration), key=lambda r: r.name
+        (r for r in catalog.tools.values() if r.integration == integration and permits(r)),
+        key=lambda r: r.name,
     )
     page = records[offset : offset + limit]
     return [
@@ -185,8 +198,9 @@ def visible_categories(catalog: GatewayCatalog, known: Iterable[str], may_use: M
     return {c for c in known if not members.get(c) or any(may_use(i) for i in members[c])}
 
 
-def calls(recent: Sequence[Call], may_use: MayUse) -> list[Call]:
-    return [c for c in recent if may_use(c.integration)]
+def calls(recent: Sequence[Call], may_use: MayUse, may_call: MayUse = lambda tool: True) -> list[Call]:
+    """The recent calls of tools the viewer may call (``may_call(tool)``)."""
+    return [c for c in recent if may_use(c.integration) and may_call(c.tool)]
 
 
 @dataclass(frozen=True)
@@ -220,8 +234,10 @@ def search_rows(found: Sequence[tuple[ToolRecord, Scores | None]]) -> list[Resul
     ]
 
 
-def search_cost(rows: Sequence[ResultRow], catalog: GatewayCatalog, may_use: MayUse) -> SearchCost:
-    listed = [definition_tokens(r) for r in catalog.tools.values() if may_use(r.integration)]
+def search_cost(
+    rows: Sequence[ResultRow], catalog: GatewayCatalog, may_use: MayUse, permits: Permits = _every
+) -> SearchCost:
+    listed = [definition_tokens(r) for r in catalog.tools.values() if may_use(r.integration) and permits(r)]
     return SearchCost(
         sum(r.line_tokens for r in rows), sum(r.schema_tokens for r in rows), sum(listed), len(listed)
     )
