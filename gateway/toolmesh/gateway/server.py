@@ -24,6 +24,7 @@ from toolmesh.common.mcp_aiohttp import FastCall
 from toolmesh.common.mcp_client import Resumption, ToolAnswer, tool_answer
 from toolmesh.common.mcp_results import for_version, text_result
 from toolmesh.common.mcp_sse import Progress, wants_progress
+from toolmesh.gateway import federated_reads
 from toolmesh.gateway.service import GatewayService
 
 SEARCH, DESCRIBE, CALL = "search_tools", "describe_tools", "call_tool"
@@ -207,7 +208,7 @@ def build(service: GatewayService) -> Server[Any]:
         return types.ListPromptsResult(prompts=[types.Prompt.model_validate(p) for p in prompts])
 
     async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        return await service.get_prompt(params.name, params.arguments)
+        return await federated_reads.get_prompt(service, params.name, params.arguments)
 
     async def list_resources(
         ctx: Any, params: types.PaginatedRequestParams | None
@@ -224,7 +225,7 @@ def build(service: GatewayService) -> Server[Any]:
         )
 
     async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        return await service.read_resource(params.uri)
+        return await federated_reads.read_resource(service, params.uri)
 
     return GatewayServer(
         service, "toolmesh-gateway", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool,

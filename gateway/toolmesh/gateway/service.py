@@ -23,11 +23,8 @@ from typing import Any, ParamSpec, TypeVar
 import structlog
 from mcp import types
 from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp.shared.exceptions import MCPError
-from mcp.types import INTERNAL_ERROR, INVALID_PARAMS
-from pydantic import ValidationError
 
-from toolmesh.common import resource_uri, tracing
+from toolmesh.common import tracing
 from toolmesh.common.call_meta import outage
 from toolmesh.common.credentials_meta import USER_CREDENTIALS_META
 from toolmesh.common.mcp_backchannel import Ask, AskFailed
@@ -39,7 +36,7 @@ from toolmesh.common.mcp_client import (
     tool_answer,
 )
 from toolmesh.common.mcp_events import ListWatch
-from toolmesh.common.mcp_forward import CategoryClient, CategoryError
+from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.common.mcp_results import text_result, wire
 from toolmesh.common.mcp_sse import Progress
 from toolmesh.gateway import auth
@@ -63,7 +60,6 @@ LIST_WATCH_SECONDS = 1.0
 #: Most rounds of questions one call may put to an agent asked mid-call.
 MAX_ROUNDS = 8
 EV_CALL = "tool.forwarded"
-EV_READ = "offered.forwarded"
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -231,57 +227,6 @@ class GatewayService:
     def offered(self, table: dict[str, Offered]) -> list[dict[str, Any]]:
         """The prompts, resources or templates of ``table`` the caller may use, in wire form."""
         return [o.definition for o in table.values() if self.may_use(o.integration)]
-
-    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
-        """A federated server's prompt, got through its category server (woken if needed)."""
-        found = self.catalog.offered.prompts.get(name)
-        if found is None or not self.may_use(found.integration):
-            raise MCPError(
-                INVALID_PARAMS, f"unknown prompt {name!r}; list the prompts to see what is offered"
-            )
-        params = {"name": name, "arguments": arguments or {}}
-        result = await self._ask_category(found.category, found.integration, "prompts/get", params, name)
-        try:
-            return types.GetPromptResult.model_validate(result)
-        except ValidationError:
-            raise MCPError(INTERNAL_ERROR, f"category {found.category}: not a prompts/get result") from None
-
-    async def read_resource(self, uri: str) -> types.ReadResourceResult:
-        """A federated server's resource, read through its category server (woken if needed); the
-        URI names its integration, so one a template expands to is routed without being listed."""
-        try:
-            integration, _ = resource_uri.unwrap(uri)
-        except resource_uri.BadResourceUri as exc:
-            raise MCPError(INVALID_PARAMS, f"unknown resource {uri[:200]!r}: {exc}") from None
-        category = self.catalog.offered.readable.get(integration)
-        if category is None or not self.may_use(integration):
-            raise MCPError(
-                INVALID_PARAMS, f"unknown resource {uri[:200]!r}; list the resources to see what is offered"
-            )
-        result = await self._ask_category(category, integration, "resources/read", {"uri": uri}, uri)
-        try:
-            return types.ReadResourceResult.model_validate(result)
-        except ValidationError:
-            raise MCPError(INTERNAL_ERROR, f"category {category}: not a resources/read result") from None
-
-    async def _ask_category(
-        self, category: str, integration: str, method: str, params: dict[str, Any], name: str
-    ) -> Any:
-        """One request to a category server; its MCP error passes on with its code, anything else
-        that goes wrong is an internal error naming the category."""
-        try:
-            client = await self.categories.client(category)
-            result = await client.request_wire(method, params, name)
-        except CategoryError as exc:
-            log.info(EV_READ, method=method, integration=integration, outcome="error", reason=str(exc))
-            raise MCPError(exc.code, str(exc), exc.data) from None
-        except (CategoryUnavailable, ServerUnavailable) as exc:
-            log.warning(
-                EV_READ, method=method, integration=integration, outcome="unavailable", reason=str(exc)
-            )
-            raise MCPError(INTERNAL_ERROR, f"category {category} is unavailable: {exc}") from None
-        log.info(EV_READ, method=method, integration=integration, outcome="ok")
-        return result
 
     def visible(self, name: str, permitted: Callable[[ToolRecord], bool] | None = None) -> ToolRecord | None:
         """The tool, if it exists and the caller may use it (else None: the two are not told apart)."""
