@@ -76,17 +76,12 @@ def _check_catalog(path: Path, command: str) -> bool:
     return True
 
 
-def progress_bar(done: int, total: int) -> None:
-    """Embedding progress on stderr, redrawn in place (first start only: vectors are cached)."""
-    width = 30
-    filled = width * done // max(total, 1)
-    end = "\n" if done >= total else ""
-    print(
-        f"\r  embedding tools [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-        end=end,
-        file=sys.stderr,
-        flush=True,
-    )
+def progress_bar() -> Callable[[int, int], None]:
+    """Embedding progress on stderr: a bar on a terminal, a line at start and end elsewhere (first
+    start only: vectors are cached)."""
+    from toolmesh.common.progress import BarProgress
+
+    return BarProgress("embedding tools", unit="tools")
 
 
 def _prepare(
@@ -153,7 +148,7 @@ def dev(args: argparse.Namespace) -> int:
     print(f"toolmesh dev: indexing {settings.catalog} (and starting the category servers of "
           "MCP servers and URL specs, to discover their tools) ...", file=sys.stderr, flush=True)  # fmt: skip
     started = time.perf_counter()
-    app = _assemble("dev", listener, lambda: create_app(settings, make_embedder(settings, progress_bar)))
+    app = _assemble("dev", listener, lambda: create_app(settings, make_embedder(settings, progress_bar())))
     if app is None:
         return 2
     service = app[SERVICE]
@@ -185,7 +180,7 @@ def search(args: argparse.Namespace) -> int:
     gateway_catalog = asyncio.run(FolderSource(settings).discover_once())
     for name, problem in sorted(gateway_catalog.problems.items()):
         print(f"toolmesh search: integration {name}: {problem}", file=sys.stderr)
-    router = Router(gateway_catalog, make_embedder(settings))
+    router = Router(gateway_catalog, make_embedder(settings, progress_bar()))
     found = router.search(args.query, limit=args.limit, budget=10**9)
     if not found:
         print("no tools match")
