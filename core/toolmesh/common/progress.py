@@ -90,8 +90,9 @@ class Bar:
 
 
 class LogProgress:
-    """``(done, total)`` → a log line at most every ``seconds`` unless ``percent`` more is done,
-    and always the last one. ``log(event, **fields)`` is a structlog logger's ``info``."""
+    """``(done, total)`` → a log line at the start (``done`` 0: a run begins), then at most every
+    ``seconds`` unless ``percent`` more is done, and always the last one. ``log(event, **fields)``
+    is a structlog logger's ``info``."""
 
     def __init__(
         self,
@@ -109,6 +110,8 @@ class LogProgress:
 
     def __call__(self, done: int, total: int) -> None:
         now = self.clock()
+        if done == 0:  # a new run (a later rebuild): its own start, elapsed time and steps
+            self.started, self._last_time, self._last_percent = now, None, 0.0
         percent = 100.0 * done / total if total else 100.0
         finished = done >= total
         due = (

@@ -73,3 +73,11 @@ def test_log_progress_logs_the_start_each_interval_or_step_and_always_the_end() 
     assert [fields["done"] for _, fields in logged] == [0, 150, 450, 1000]
     assert {event for event, _ in logged} == {"index.embedding"}
     assert logged[-1][1] == {"done": 1000, "total": 1000, "percent": 100.0, "elapsed_seconds": 12.0}
+    now[0] = 500.0
+    report(0, 10)  # a later rebuild: timed from its own start
+    now[0] = 502.0
+    report(10, 10)
+    assert [f for _, f in logged[-2:]] == [
+        {"done": 0, "total": 10, "percent": 0.0, "elapsed_seconds": 0.0},
+        {"done": 10, "total": 10, "percent": 100.0, "elapsed_seconds": 2.0},
+    ]
