@@ -20,6 +20,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from toolmesh.category.caller_clients import CallerClients
 from toolmesh.category.federation import http_connector
+from toolmesh.category.mid_call import MidCallRelay
 from toolmesh.testing.cluster import free_port
 
 
@@ -42,7 +43,11 @@ async def main(n: int) -> None:
             await asyncio.sleep(0.01)
     url = f"http://127.0.0.1:{port}/mcp"
     clients = CallerClients(
-        "bench", lambda headers: http_connector(url, headers, 10.0), 10.0, max_clients=n + 1, idle_after=600
+        "bench",
+        lambda headers: http_connector(url, headers, 10.0, MidCallRelay()),
+        10.0,
+        max_clients=n + 1,
+        idle_after=600,
     )
     await clients.client({"Authorization": "Bearer warm-up"}).call("ping", {})
     gc.collect()

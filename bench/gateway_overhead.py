@@ -10,6 +10,10 @@ sequential calls and calls/s with C concurrent callers; then with an API key, an
 own key read from Vault (``mine__getTask``, ``perUser: true``; cached TOOLMESH_VAULT_CACHE_SECONDS).
 Then the same gateway with tracing on, every call sampled and exported to a real OpenTelemetry
 Collector (``hack/otelcol-binary.sh``; its own category server traces too): tracing's cost end to end.
+
+``--console``: only the web console's cost, the gateway with it (the default) and without it
+(``TOOLMESH_CONSOLE=false``, no record of recent calls), side by side over ``--rounds`` alternated
+rounds, so that the spread between rounds of the same gateway shows the machine's noise.
 """
 
 from __future__ import annotations
@@ -45,7 +49,12 @@ async def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--console", action="store_true", help="only the console's cost: on vs off")
+    parser.add_argument("--rounds", type=int, default=3, help="--console: alternated rounds of each")
     args = parser.parse_args()
+    if args.console:
+        await console_cost(args.calls, args.concurrency, args.rounds)
+        return
     upstream_port, category_port, gateway_port = free_port(), free_port(), free_port()
     stub = subprocess.Popen([sys.executable, str(ROOT / "bench" / "stub_upstream.py"), str(upstream_port)])
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,6 +175,77 @@ async def main() -> None:
                 proc.wait()
             collector.__exit__(None, None, None)
             vault.stop()
+
+
+async def console_cost(calls: int, concurrency: int, rounds: int) -> None:
+    """tools/call through a gateway with the console and through one without, rounds alternated."""
+    upstream_port, category_port = free_port(), free_port()
+    ports = {"console on": free_port(), "console off": free_port()}
+    stub = subprocess.Popen([sys.executable, str(ROOT / "bench" / "stub_upstream.py"), str(upstream_port)])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        tasks_catalogue(folder, upstream_port)
+        category = serve_category(folder, category_port)
+        gateways = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "toolmesh.cli.main",
+                    "dev",
+                    str(folder),
+                    "--port",
+                    str(port),
+                    "--lexical-only",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "TOOLMESH_CONSOLE": "true" if name == "console on" else "false"},
+            )
+            for name, port in ports.items()
+        ]
+        try:
+            await wait_ready(f"http://127.0.0.1:{category_port}/readyz")
+            for port in ports.values():
+                await wait_ready(f"http://127.0.0.1:{port}/healthz")
+            call_args = {"projectId": "apollo", "taskId": 7}
+            async with (
+                Client(f"http://127.0.0.1:{category_port}/mcp") as direct_client,
+                Client(f"http://127.0.0.1:{ports['console on']}/mcp") as on_client,
+                Client(f"http://127.0.0.1:{ports['console off']}/mcp") as off_client,
+            ):
+                clients = {"direct": direct_client, "console on": on_client, "console off": off_client}
+                added: dict[str, list[float]] = {"console on": [], "console off": []}
+                rates: dict[str, list[float]] = {"console on": [], "console off": []}
+                print(
+                    f"tools/call, gateway-added p50 ({calls} sequential calls per round; {concurrency} concurrent for calls/s):"
+                )
+                for round_ in range(1, rounds + 1):
+                    p50: dict[str, float] = {}
+                    order = ["direct", "console on", "console off"]
+                    if round_ % 2 == 0:
+                        order = ["direct", "console off", "console on"]
+                    for name in order:
+                        client = clients[name]
+
+                        async def call(client: Client = client) -> None:
+                            assert not (await client.call_tool("tasks__getTask", call_args)).is_error
+
+                        p50[name] = statistics.median(await timed(call, calls))
+                        if name != "direct":
+                            rates[name].append(await throughput(call, calls, concurrency))
+                    for name in added:
+                        added[name].append(p50[name] - p50["direct"])
+                    print(f"  round {round_}: direct p50 {p50['direct']:.2f} ms; added: "
+                          f"console on {added['console on'][-1]:.2f} ms, off {added['console off'][-1]:.2f} ms")  # fmt: skip
+                for name in added:
+                    spread = max(added[name]) - min(added[name])
+                    print(f"  {name:<12} added p50 {statistics.median(added[name]):.2f} ms "
+                          f"(rounds spread {spread:.2f} ms), {statistics.median(rates[name]):.0f} calls/s")  # fmt: skip
+        finally:
+            for proc in (*gateways, category, stub):
+                proc.terminate()
+                proc.wait()
 
 
 if __name__ == "__main__":

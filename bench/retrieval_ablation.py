@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from toolmesh.common.progress import BarProgress
 from toolmesh.gateway.index.embedder import FastEmbedder
 from toolmesh.gateway.index.hybrid import Weights
 from toolmesh.gateway.retrieval_bench import run, run_learning
@@ -48,7 +49,7 @@ def main() -> None:
         f for f in folders if not (f / "tools.jsonl").is_file() or not (f / "queries.jsonl").is_file()
     ]:
         parser.error(f"not a data set folder (tools.jsonl, queries.jsonl): {', '.join(map(str, missing))}")
-    embedder = FastEmbedder()
+    embedder = FastEmbedder(progress=BarProgress("embedding tools", unit="tools"))
     for folder in folders:
         print(f"\n### {folder.name}\n")
         print("| configuration | " + " | ".join(COLUMNS) + " | tokens/query |")

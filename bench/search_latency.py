@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from toolmesh.common.progress import BarProgress
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.router import Router
 from toolmesh.openapi import CompileOptions, compile_spec
@@ -93,7 +94,7 @@ def main() -> int:
     if not args.lexical_only:
         from toolmesh.gateway.index.embedder import FastEmbedder
 
-        embedder = FastEmbedder()
+        embedder = FastEmbedder(progress=BarProgress("embedding tools", unit="tools"))
     rng = random.Random(0)
     catalog = GatewayCatalog({t.name: t for t in tools}, {}, {})
     t0 = time.perf_counter()

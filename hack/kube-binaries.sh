@@ -55,9 +55,8 @@ import (
 func main() { etcdmain.Main(os.Args) }
 GO
 go mod edit -require="go.etcd.io/etcd/server/v3@v${ETCD_VERSION}"
-echo "kube-binaries: building etcd v${ETCD_VERSION}" >&2
-go mod tidy >&2
-go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" .
+with_heartbeat "kube-binaries: resolving etcd v${ETCD_VERSION} modules" go mod tidy >&2
+with_heartbeat "kube-binaries: building etcd v${ETCD_VERSION}" go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" .
 mv "$BIN/etcd.tmp" "$BIN/etcd"
 
 have_all

@@ -44,8 +44,8 @@ if ! { [[ -x "$BIN/kubelet" ]] && [[ -x "$BIN/kube-proxy" ]] && [[ -x "$BIN/kube
 fi
 
 if [[ ! -x "$BIN/coredns" ]]; then
-  echo "node-binaries: building coredns v${COREDNS_VERSION}" >&2
-  GOBIN="$work/gobin" go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@v${COREDNS_VERSION}" >&2
+  GOBIN="$work/gobin" with_heartbeat "node-binaries: building coredns v${COREDNS_VERSION}" \
+    go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@v${COREDNS_VERSION}" >&2
   mv "$work/gobin/coredns" "$BIN/coredns"
 fi
 

@@ -6,6 +6,10 @@
 #
 # k8s.io/kubernetes replaces each staging module (k8s.io/api, k8s.io/client-go, ...) with a local
 # folder; the wrapper requires it and replaces each staging module with its published v0.Y.Z.
+# Each slow step (resolving the modules, each build) says so with a heartbeat (hack/lib/progress.sh).
+
+# shellcheck source=progress.sh
+source "$(dirname "${BASH_SOURCE[0]}")/progress.sh"
 
 kube_module() {
   local dir="$1" version="$2"
@@ -26,19 +30,16 @@ kube_module() {
       for cmd in "$@"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$cmd"; done
       printf ')\n'
     } >tools.go
-    echo "kube-module: resolving k8s.io/kubernetes v${version} modules" >&2
-    go mod tidy -e >"$dir/tidy.log" 2>&1 || true
+    with_heartbeat "kube-module: resolving k8s.io/kubernetes v${version} modules" \
+      bash -c 'go mod tidy -e >"$1" 2>&1' _ "$dir/tidy.log" || true
   )
 }
 
 kube_build() {
   local dir="$1" version="$2" cmd="$3" out="$4"
-  echo "kube-module: building $cmd v${version}" >&2
-  (
-    cd "$dir"
-    CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -trimpath \
-      -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v${version} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${version#1.}" \
-      -o "$out.tmp" "k8s.io/kubernetes/cmd/$cmd"
-  )
+  CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" with_heartbeat "kube-module: building $cmd v${version}" \
+    go -C "$dir" build -trimpath \
+    -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v${version} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${version#1.}" \
+    -o "$out.tmp" "k8s.io/kubernetes/cmd/$cmd"
   mv "$out.tmp" "$out"
 }

@@ -34,6 +34,7 @@ from tests.e2e.remote_mcp import HeaderRecorder
 from tests.e2e.test_gateway_identity import gateway_approle, serve_gateway
 from toolmesh.category.caller_clients import CallerClients, credential_key
 from toolmesh.category.federation import http_connector
+from toolmesh.category.mid_call import MidCallRelay
 from toolmesh.common.call_meta import OUTAGE_META
 from toolmesh.common.logging import quiet_libraries
 from toolmesh.testing.cluster import free_port
@@ -198,7 +199,7 @@ async def test_caller_connections_are_bounded_least_recently_used_first_and_expi
     now = [0.0]
     async with serve_remote() as (url, recorder):
         clients = CallerClients(
-            "whoami", lambda headers: http_connector(url, headers, 10.0), 10.0,
+            "whoami", lambda headers: http_connector(url, headers, 10.0, MidCallRelay()), 10.0,
             max_clients=2, idle_after=60.0, clock=lambda: now[0],
         )  # fmt: skip
         bearer = {user: {"Authorization": f"Bearer {token}"} for user, token in TOKENS.items()}

@@ -93,7 +93,7 @@ async def test_toolmesh_dev_finds_and_calls_the_tools_of_every_kind_of_integrati
     port = free_port()
     gateway = subprocess.Popen(
         [sys.executable, "-m", "toolmesh.cli.main", "dev", str(folder), "--port", str(port), "--direct-tools-limit", "0", "--lexical-only"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TOOLMESH_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TOOLMESH_LOG_FORMAT": "json"},
     )  # fmt: skip
     try:
         await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
@@ -131,9 +131,10 @@ async def test_toolmesh_dev_finds_and_calls_the_tools_of_every_kind_of_integrati
     finally:
         gateway.send_signal(signal.SIGINT)
         _, err = gateway.communicate(timeout=30)
-    said = err.decode()
-    assert "toolmesh dev: 30 tools in 4 categories indexed in" in said, said
-    assert "toolmesh dev: integration" not in said, said
+    said = [json.loads(line) for line in err.decode().splitlines()]
+    indexed = [e for e in said if e["event"] == "dev.indexed"]
+    assert [(e["tools"], e["categories"]) for e in indexed] == [(30, 4)], said
+    assert not [e for e in said if e["event"] == "dev.problem"], said
 
 
 async def test_toolmesh_search_ranks_federated_and_url_tools_and_names_an_unreachable_server(

@@ -64,3 +64,15 @@ def test_the_fast_model_is_built_from_the_pinned_one_and_agrees_with_it(tmp_path
 def test_an_unknown_variant_is_a_clear_error() -> None:
     with pytest.raises(model.ModelUnavailable, match="TOOLMESH_EMBEDDING_VARIANT"):
         FastEmbedder(variant="huge")
+
+
+def test_progress_is_reported_at_the_start_each_batch_and_the_end_of_new_texts_only(
+    embedder: FastEmbedder,
+) -> None:
+    reports: list[tuple[int, int]] = []
+    texts = [f"look up the weather in city number {n}" for n in range(70)]
+    embedder.embed(texts, progress=lambda done, total: reports.append((done, total)))
+    assert reports == [(0, 70), (32, 70), (64, 70), (70, 70)]
+    reports.clear()
+    embedder.embed([*texts, "one more text"], progress=lambda done, total: reports.append((done, total)))
+    assert reports == [(0, 1), (1, 1)]  # cached texts are not counted

@@ -29,10 +29,16 @@ def redis_url() -> Iterator[str]:
 
 def replica(folder: Path, url: str) -> tuple[FastEmbedder, list[int]]:
     """A replica's embedder: its own empty SQLite cache, the shared vectors behind it; and the
-    number of texts each of its embedding chunks had to compute."""
+    number of texts each of its embed calls had to compute (progress reports start, each batch and
+    the end; the end is the one where done reaches the total)."""
     computed: list[int] = []
+
+    def finished(done: int, total: int) -> None:
+        if done == total:
+            computed.append(total)
+
     cache = TieredCache(folder / "vectors.sqlite", model.MODEL_SHA256, SharedVectors(url))
-    embedder = FastEmbedder(threads=2, cache=cache, progress=lambda done, total: computed.append(total))
+    embedder = FastEmbedder(threads=2, cache=cache, progress=finished)
     return embedder, computed
 
 

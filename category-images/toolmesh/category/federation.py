@@ -42,6 +42,7 @@ from toolmesh.category.auth import (
     static_credential,
 )
 from toolmesh.category.caller_clients import CallerClients
+from toolmesh.category.mid_call import MidCallRelay
 from toolmesh.common import resource_uri
 from toolmesh.common.mcp_client import OwnedClient, Resumption, ServerUnavailable, ToolAnswer
 from toolmesh.common.mcp_sse import Progress
@@ -134,35 +135,24 @@ def stdio_parameters(integration: MCPIntegration, store: SecretStore) -> StdioSe
     return StdioServerParameters(command=spec.command, args=list(spec.args), env=env)
 
 
-NOT_RELAYED = (
-    "toolmesh relays a server's questions to the agent as MCP 2026-07-28 input_required results; "
-    "this server asked mid-call, as 2025 servers do, which cannot be relayed yet"
-)
-
-
-async def _not_relayed(context: Any, params: Any) -> types.ErrorData:
-    """A 2025-era server's elicitation or sampling request, mid-call: refused, saying why."""
-    return types.ErrorData(code=types.INVALID_REQUEST, message=NOT_RELAYED)
-
-
-#: The client capabilities a federated server sees: elicitation and sampling, which the agent
-#: answers (2026-07-28 servers return them as input_required, passed back to the agent).
-RELAYED: dict[str, Any] = {"elicitation_callback": _not_relayed, "sampling_callback": _not_relayed}
-
-
 def connector(
-    integration: MCPIntegration, store: SecretStore, timeout: float, get: Lookup | None = None
+    integration: MCPIntegration,
+    store: SecretStore,
+    timeout: float,
+    relay: MidCallRelay,
+    get: Lookup | None = None,
 ) -> Callable[[], AbstractAsyncContextManager[Client]]:
-    """A function that opens a fresh SDK client to the integration's server."""
+    """A function that opens a fresh SDK client to the integration's server, whose questions
+    (elicitation, sampling) go to the agent through ``relay``."""
     if integration.spec.stdio is not None:
         params = stdio_parameters(integration, store)
-        return lambda: Client(params, read_timeout_seconds=timeout, **RELAYED)
+        return lambda: Client(params, read_timeout_seconds=timeout, **relay.callbacks())
     assert integration.spec.mcp is not None
-    return http_connector(integration.spec.mcp.url, auth_headers(integration, store, get), timeout)
+    return http_connector(integration.spec.mcp.url, auth_headers(integration, store, get), timeout, relay)
 
 
 def http_connector(
-    url: str, headers: Mapping[str, str], timeout: float
+    url: str, headers: Mapping[str, str], timeout: float, relay: MidCallRelay
 ) -> Callable[[], AbstractAsyncContextManager[Client]]:
     """A function that opens a fresh SDK client to a remote at ``url``, sending ``headers``."""
 
@@ -171,13 +161,15 @@ def http_connector(
         http = httpx2.AsyncClient(
             headers=dict(headers), timeout=httpx2.Timeout(timeout), follow_redirects=False
         )
-        async with http, Client(streamable_http_client(url, http_client=http), **RELAYED) as client:
+        async with http, Client(streamable_http_client(url, http_client=http), **relay.callbacks()) as client:
             yield client
 
     return open_http
 
 
-def caller_clients(integration: MCPIntegration, max_clients: int, idle_after: float) -> CallerClients | None:
+def caller_clients(
+    integration: MCPIntegration, max_clients: int, idle_after: float, relay: MidCallRelay
+) -> CallerClients | None:
     """The per-caller clients of a remote whose callers bring their own credentials; else None."""
     remote, auth = integration.spec.mcp, integration.spec.auth
     if remote is None or auth is None or not auth.per_caller:
@@ -187,7 +179,7 @@ def caller_clients(integration: MCPIntegration, max_clients: int, idle_after: fl
     url, timeout = remote.url, integration.spec.timeout_seconds
     return CallerClients(
         integration.metadata.name,
-        lambda headers: http_connector(url, headers, timeout),
+        lambda headers: http_connector(url, headers, timeout, relay),
         timeout,
         max_clients=max_clients,
         idle_after=idle_after,
@@ -210,6 +202,9 @@ class Remote:
     #: Each caller's own connection, when callers bring their own credentials; ``client`` then
     #: lists the tools (and serves prompts and resources) with the non-secret headers alone.
     callers: CallerClients | None = None
+    #: The questions a 2025-era server asks mid-call, relayed to the agent (the connections'
+    #: callbacks ask through it; mid_call.py).
+    relay: MidCallRelay = field(default_factory=MidCallRelay)
 
     @property
     def running(self) -> bool:
@@ -266,12 +261,21 @@ class Remote:
         """Our tool ``name`` called on the server: on the caller's own connection when callers
         bring their own credentials (``user``, sent by the gateway with this call), else the shared
         one. The answer is its result, or (MCP 2026-07-28) the input it needs first, passed back to
-        the agent as it is; the agent's retry brings ``resume``."""
+        the agent as it is; the agent's retry brings ``resume``. A 2025-era server's question asked
+        mid-call is passed back the same way, its call held open until the retry (mid_call.py)."""
         client = self.client
         if self.callers is not None:
             client = self.callers.client(caller_headers(self.integration, user))
+        theirs = self.remote_names[name]
+        upstream = resume if resume is not None else Resumption()
+
+        async def run(report: Progress) -> ToolAnswer:
+            return await client.call(
+                theirs, arguments, report if progress is not None else None, resume=upstream
+            )
+
         try:
-            return await client.call(self.remote_names[name], arguments, progress, resume=resume)
+            return await self.relay.call(run, progress, upstream)
         except ServerUnavailable as exc:
             raise RemoteUnavailable(str(exc)) from None
 
@@ -298,6 +302,7 @@ class Remote:
             raise MCPError(exc.code, f"integration {self.name}: {exc.message}", exc.data) from None
 
     async def stop(self) -> None:
+        await self.relay.close()
         if self.callers is not None:
             await self.callers.stop()
         await self.client.stop()

@@ -34,6 +34,7 @@ from toolmesh.category.federation import (
     connector,
 )
 from toolmesh.category.metrics import Metrics
+from toolmesh.category.mid_call import MidCallRelay
 from toolmesh.category.ratelimit import RateLimited, TokenBucket
 from toolmesh.category.registry import Registry
 from toolmesh.category.settings import CategorySettings
@@ -167,16 +168,20 @@ class CategoryService:
                     get = await lookup(auth, self.store, self.vault, None)  # read once per connection
                 except AuthUnavailable as exc:
                     raise RemoteUnavailable(f"spec.auth: {exc}") from None
+            relay = MidCallRelay()
             client = OwnedClient(
                 entry.name,
-                connector(obj, self.store, obj.spec.timeout_seconds, get),
+                connector(obj, self.store, obj.spec.timeout_seconds, relay, get),
                 obj.spec.timeout_seconds,
                 idle_after=self.settings.stdio_idle_seconds if obj.spec.stdio is not None else None,
             )
             callers = caller_clients(
-                obj, self.settings.remote_clients_per_integration, self.settings.remote_client_idle_seconds
+                obj,
+                self.settings.remote_clients_per_integration,
+                self.settings.remote_client_idle_seconds,
+                relay,
             )
-            remote = Remote(entry.name, obj, client, callers=callers)
+            remote = Remote(entry.name, obj, client, callers=callers, relay=relay)
             await remote.start()
         except RemoteUnavailable as exc:
             self.registry.fail(entry, f"{kind}: {exc}" if not str(exc).startswith("spec.") else str(exc))

@@ -355,6 +355,13 @@ class PrometheusRule(Values):
             description="ToolmeshSlowWakes fires when a category's 95th percentile wake takes longer.", ge=1
         ),
     ] = 30
+    circuit_open_minutes: Annotated[
+        int,
+        Field(
+            description="ToolmeshCircuitOpen fires when an integration's circuit breaker stays open this many minutes.",
+            ge=1,
+        ),
+    ] = 10
 
 
 class GrafanaDashboard(Values):

@@ -2,6 +2,7 @@
 
 SPEC is a file, ``-`` (standard input) or an http(s) URL, fetched as a category server fetches
 ``spec.openapi.spec.url``: within the same time and size budget (``toolmesh.catalog.fetch``).
+A folder compiles every JSON and YAML file under it, a line each and the totals (compile_folder.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from toolmesh.catalog import fetch
+from toolmesh.cli import compile_folder
 from toolmesh.openapi import CompiledSpec, CompileOptions, Level, Selector, SpecError, compile_spec
 
 EXIT_BAD_INPUT = 2
@@ -25,7 +27,8 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "spec",
-        help="path or http(s) URL of a JSON or YAML document (gzip accepted), or - for standard input",
+        help="path or http(s) URL of a JSON or YAML document (gzip accepted), - for standard input, "
+        "or a folder: every JSON and YAML file under it",
     )
     p.add_argument("--json", action="store_true", help="print the tools and diagnostics as one JSON object")
     p.add_argument("--prefix", help="tool-name prefix, as an integration's toolPrefix")
@@ -100,6 +103,8 @@ def render_json(spec: CompiledSpec) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if Path(args.spec).is_dir():
+        return compile_folder.run(Path(args.spec), _options(args), as_json=args.json)
     try:
         data = _read(args.spec)
     except OSError as exc:

@@ -11,10 +11,12 @@ import functools
 import re
 from collections.abc import Callable
 
+import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from toolmesh.common.mcp_aiohttp import McpEndpoint, OriginPolicy, host_guard
+from toolmesh.common.progress import LogProgress
 from toolmesh.common.secrets import SecretStore
 from toolmesh.gateway import auth, ops, resource_metadata
 from toolmesh.gateway import catalog as catalog_mod
@@ -44,6 +46,10 @@ SERVICE = web.AppKey("service", GatewayService)
 QDRANT_COLLECTION = "toolmesh-tools"
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 UNSPECIFIED = ("0.0.0.0", "::", "")  # listening on every address: no URL a client could use
+#: Texts embedded so far while the index is built (first start, new integrations); /readyz's
+#: ``problems.index`` says the index lags the catalog while a rebuild is under way.
+EV_EMBEDDING = "index.embedding"
+log = structlog.get_logger("toolmesh.gateway")
 
 
 def make_embedder(
@@ -59,6 +65,8 @@ def make_embedder(
         from toolmesh.gateway.index.shared_vectors import SharedVectors
 
         shared = SharedVectors(settings.redis_url)  # every replica embeds each text once between them
+    if progress is None:  # a server: a structured log line every 10 s or quarter, not a bar
+        progress = LogProgress(log.info, EV_EMBEDDING)
     return FastEmbedder(progress=progress, location=location, shared=shared)
 
 

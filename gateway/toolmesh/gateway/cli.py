@@ -9,7 +9,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import structlog
 
 from toolmesh.common.startup import listen, one_line
 from toolmesh.gateway.settings import CONFIGURATION_ERRORS, GatewaySettings
@@ -18,6 +20,14 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from toolmesh.gateway.service import GatewayService
+
+#: ``toolmesh dev``'s own events, logged as the gateway and its category servers log theirs (one
+#: format: console on a terminal, JSON lines otherwise; common/logging.py).
+EV_INDEXING = "dev.indexing"
+EV_INDEXED = "dev.indexed"
+EV_PROBLEM = "dev.problem"
+EV_LISTENING = "dev.listening"
+log = structlog.get_logger("toolmesh.gateway")
 
 
 def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,17 +86,15 @@ def _check_catalog(path: Path, command: str) -> bool:
     return True
 
 
-def progress_bar(done: int, total: int) -> None:
-    """Embedding progress on stderr, redrawn in place (first start only: vectors are cached)."""
-    width = 30
-    filled = width * done // max(total, 1)
-    end = "\n" if done >= total else ""
-    print(
-        f"\r  embedding tools [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-        end=end,
-        file=sys.stderr,
-        flush=True,
-    )
+def progress_bar() -> Callable[[int, int], None]:
+    """Embedding progress (first start only: vectors are cached): a bar on a terminal; elsewhere
+    log lines in the process's format, like the gateway's in a pod (app.make_embedder)."""
+    from toolmesh.common import progress
+    from toolmesh.gateway.app import EV_EMBEDDING
+
+    if progress.on_terminal(sys.stderr):
+        return progress.BarProgress("embedding tools", unit="tools")
+    return progress.LogProgress(log.info, EV_EMBEDDING)
 
 
 def _prepare(
@@ -122,18 +130,24 @@ def _assemble(
         return None
 
 
-def summary(service: GatewayService, started: float, direct_limit: int) -> list[str]:
-    """What ``toolmesh dev`` says once the catalog is indexed: the count, then each problem."""
-    tools = len(service.catalog.tools)
-    categories = {t.category for t in service.catalog.tools.values()}
-    face = "listed directly" if tools <= direct_limit else "behind search_tools, describe_tools and call_tool"
-    lines = [
-        f"{tools} tools in {len(categories)} categories indexed in "
-        f"{time.perf_counter() - started:.1f} s ({face})"
-    ]
-    lines += [f"integration {name}: {problem}" for name, problem in sorted(service.catalog.problems.items())]
+def summary(service: GatewayService, started: float) -> list[tuple[str, dict[str, Any]]]:
+    """What ``toolmesh dev`` logs once the catalog is indexed: the count, then each problem (as
+    ``/readyz`` names them)."""
+    tools = service.catalog.tools
+    lines: list[tuple[str, dict[str, Any]]] = [
+        (EV_INDEXED, {
+            "tools": len(tools), "categories": len({t.category for t in tools.values()}),
+            "mode": "direct" if service.direct else "meta-tools",
+            "seconds": round(time.perf_counter() - started, 1),
+        }),
+    ]  # fmt: skip
     lines += [
-        f"category {name}: {problem}" for name, problem in sorted(service.categories.problems().items())
+        (EV_PROBLEM, {"integration": name, "problem": problem})
+        for name, problem in sorted(service.catalog.problems.items())
+    ]
+    lines += [
+        (EV_PROBLEM, {"category": name, "problem": problem})
+        for name, problem in sorted(service.categories.problems().items())
     ]
     return lines
 
@@ -150,20 +164,21 @@ def dev(args: argparse.Namespace) -> int:
         return 2
     settings, listener = prepared
     url = f"http://{settings.host}:{listener.getsockname()[1]}/mcp"
-    print(f"toolmesh dev: indexing {settings.catalog} (and starting the category servers of "
-          "MCP servers and URL specs, to discover their tools) ...", file=sys.stderr, flush=True)  # fmt: skip
+    # The category servers of MCP servers and URL specs start now too, to discover their tools.
+    log.info(EV_INDEXING, catalog=str(settings.catalog))
     started = time.perf_counter()
-    app = _assemble("dev", listener, lambda: create_app(settings, make_embedder(settings, progress_bar)))
+    app = _assemble("dev", listener, lambda: create_app(settings, make_embedder(settings, progress_bar())))
     if app is None:
         return 2
     service = app[SERVICE]
 
     async def ready(app: web.Application) -> None:  # after discovery: the source's lifespan is done
-        for line in summary(service, started, settings.direct_tools_limit):
-            print(f"toolmesh dev: {line}", file=sys.stderr)
-        if settings.console:
-            print(f"toolmesh dev: web console at {url.removesuffix('/mcp')}/console", file=sys.stderr)
-        print(client_config(url), flush=True)
+        for event, fields in summary(service, started):
+            (log.warning if event == EV_PROBLEM else log.info)(event, **fields)
+        log.info(
+            EV_LISTENING, mcp=url, console=f"{url.removesuffix('/mcp')}/console" if settings.console else None
+        )
+        print(client_config(url), flush=True)  # stdout: what to paste into a client, not a log
 
     app.on_startup.append(ready)
     web.run_app(app, sock=listener, print=None, handler_cancellation=True)
@@ -185,7 +200,7 @@ def search(args: argparse.Namespace) -> int:
     gateway_catalog = asyncio.run(FolderSource(settings).discover_once())
     for name, problem in sorted(gateway_catalog.problems.items()):
         print(f"toolmesh search: integration {name}: {problem}", file=sys.stderr)
-    router = Router(gateway_catalog, make_embedder(settings))
+    router = Router(gateway_catalog, make_embedder(settings, progress_bar()))
     found = router.search(args.query, limit=args.limit, budget=10**9)
     if not found:
         print("no tools match")

@@ -408,9 +408,10 @@ def _measure(
     """(what --json prints, the report the tables print)."""
     embedder = None
     if not args.lexical_only:
+        from toolmesh.common.progress import BarProgress
         from toolmesh.gateway.index.embedder import FastEmbedder
 
-        embedder = FastEmbedder()
+        embedder = FastEmbedder(progress=BarProgress("embedding tools", unit="tools"))
     weights = _weights(args)
     if not (args.tools and not extra):
         report = run_sets(sets, extra, embedder, weights, sink)

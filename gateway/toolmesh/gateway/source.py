@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
 
 from toolmesh.catalog import folder
+from toolmesh.common import logging as logging_setup
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import discovery, profiles
 from toolmesh.gateway.catalog import GatewayCatalog
@@ -74,6 +76,8 @@ class FolderSource:
             settings.category_start_seconds,
             settings.category_idle_seconds,
             settings.call_timeout_seconds,
+            log_format=logging_setup.resolve(settings.log_format, sys.stderr),  # the gateway's, on its stderr
+            log_level=settings.log_level,
             endpoints=dict(settings.category_endpoints),
             on_start=self._learned,  # the gateway's service sets its own, which re-indexes too
         )

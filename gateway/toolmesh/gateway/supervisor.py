@@ -119,7 +119,9 @@ class LocalCategories:
     start_timeout: float
     idle_after: float
     call_timeout: float
+    #: The gateway's own (resolved: its children write to its stderr), so that they log as it does.
     log_format: str = "json"
+    log_level: str = "INFO"
     #: Called with (category, /readyz status, tools discovered) each time a category server starts.
     on_start: OnStart | None = None
     #: Never told here: a local category server is ready when started, nothing to retry.
@@ -217,7 +219,7 @@ class LocalCategories:
         port = free_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "toolmesh.category", str(self.catalog), "--category", category, "--port", str(port),
-            env={**child_environment(), "TOOLMESH_CATEGORY_LOG_FORMAT": self.log_format},
+            env={**child_environment(), "TOOLMESH_CATEGORY_LOG_FORMAT": self.log_format, "TOOLMESH_CATEGORY_LOG_LEVEL": self.log_level},
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:

@@ -202,10 +202,14 @@ def test_monitoring_is_off_by_default_and_switched_on_by_its_values(helm: str) -
         "prometheusRule.errorRatio=0.25",
         "--set",
         "prometheusRule.slowWakeSeconds=7",
+        "--set",
+        "prometheusRule.circuitOpenMinutes=3",
     )
-    exprs = {r["alert"]: r["expr"] for g in _rule_groups(thresholds)["groups"] for r in g["rules"]}
-    assert exprs["ToolmeshIntegrationErrors"].rstrip().endswith("> 0.25")
-    assert exprs["ToolmeshSlowWakes"].rstrip().endswith("> 7")
+    rules = {r["alert"]: r for g in _rule_groups(thresholds)["groups"] for r in g["rules"]}
+    assert rules["ToolmeshIntegrationErrors"]["expr"].rstrip().endswith("> 0.25")
+    assert rules["ToolmeshSlowWakes"]["expr"].rstrip().endswith("> 7")
+    assert rules["ToolmeshCircuitOpen"]["for"] == "3m"
+    assert "for 3 minutes" in rules["ToolmeshCircuitOpen"]["annotations"]["description"]
 
 
 def test_the_rendered_alerts_pass_promtool_and_fire_on_the_metrics_they_watch(
@@ -233,6 +237,13 @@ def test_the_rendered_alerts_pass_promtool_and_fire_on_the_metrics_they_watch(
                     {"series": 'toolmesh_gateway_tool_calls_total{category="pm",integration="tasks",outcome="error"}', "values": "0+10x30"},
                     {"series": 'toolmesh_gateway_tool_calls_total{category="pm",integration="notes",outcome="ok"}', "values": "0+10x30"},
                     {"series": 'toolmesh_gateway_category_wakes_total{category="pm",outcome="failed"}', "values": "0 1 1 1"},
+                    # tasks: open, a probe (half-open) that fails, open again; notes: open 2 minutes, then closed.
+                    {"series": 'toolmesh_gateway_circuit_state{integration="tasks",pod="g1"}', "values": "2 2 2 1 2x16"},
+                    {"series": 'toolmesh_gateway_circuit_state{integration="tasks",pod="g2"}', "values": "0x20"},
+                    {"series": 'toolmesh_gateway_circuit_state{integration="notes",pod="g1"}', "values": "2 2 0x18"},
+                    # g1 cannot reach Redis; g2 did once, long ago.
+                    {"series": 'toolmesh_gateway_rate_limit_store_errors_total{pod="g1"}', "values": "0+3x20"},
+                    {"series": 'toolmesh_gateway_rate_limit_store_errors_total{pod="g2"}', "values": "5x20"},
                     *(
                         {"series": f'toolmesh_gateway_category_wake_seconds_bucket{{category="{c}",le="{le}"}}', "values": v}
                         for c, slow in (("pm", False), ("code", True))
@@ -265,6 +276,20 @@ def test_the_rendered_alerts_pass_promtool_and_fire_on_the_metrics_they_watch(
                             "description": "Calls to category pm failed because it was not ready within the gateway's wake deadline (TOOLMESH_CATEGORY_START_SECONDS). kubectl get pods -l toolmesh.dev/category=pm.",
                         }},
                     ]},
+                    {"eval_time": "12m", "alertname": "ToolmeshCircuitOpen", "exp_alerts": [
+                        {"exp_labels": {"severity": "warning", "integration": "tasks"}, "exp_annotations": {
+                            "summary": "The circuit of integration tasks is open: its calls fail fast.",
+                            "description": "A gateway has kept the circuit breaker of integration tasks open (or half-open) for 10 minutes: consecutive outages of its upstream or category server opened it, and no probe since has succeeded. kubectl describe mcpintegration tasks (its Available condition, reason CircuitOpen); the dashboard's \"Upstream errors by kind and tool\" says what fails.",
+                        }},
+                    ]},
+                    {"eval_time": "8m", "alertname": "ToolmeshCircuitOpen", "exp_alerts": []},
+                    {"eval_time": "10m", "alertname": "ToolmeshRateLimitStoreErrors", "exp_alerts": [
+                        {"exp_labels": {"severity": "warning", "pod": "g1"}, "exp_annotations": {
+                            "summary": "Gateway g1 cannot count rate limits in Redis.",
+                            "description": "For 5 minutes gateway g1 could not reach Redis (or it answered after 0.5 s) to count rate limits: each replica counts alone meanwhile, so a limit lets through up to its value times the replicas. Check Redis (redis.url, TOOLMESH_REDIS_URL); the gateway logs limits.store_unavailable.",
+                        }},
+                    ]},
+                    {"eval_time": "3m", "alertname": "ToolmeshRateLimitStoreErrors", "exp_alerts": []},
                     {"eval_time": "45m", "alertname": "ToolmeshSlowWakes", "exp_alerts": [
                         {"exp_labels": {"severity": "warning", "category": "code"}, "exp_annotations": {
                             "summary": "Category code takes 58.5s to wake (95th percentile).",
@@ -349,6 +374,10 @@ def test_every_dashboard_and_alert_expression_names_only_metrics_the_code_define
         "toolmesh_gateway_category_awake",
         "toolmesh_gateway_category_down",
         "toolmesh_operator_integration_ready",
+        "toolmesh_gateway_circuit_state",
+        "toolmesh_gateway_circuit_transitions_total",
+        "toolmesh_gateway_rate_limited_total",
+        "toolmesh_gateway_rate_limit_store_errors_total",
     ):
         assert question in used, question
 

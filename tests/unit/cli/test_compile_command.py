@@ -109,3 +109,35 @@ async def test_compile_fetches_a_url_and_refuses_one_over_the_compilers_budget(
     assert capsys.readouterr().err == (
         f"toolmesh compile: {published}/huge.yaml: the document is larger than the 64.0 MiB budget; it is not read\n"
     )
+
+
+def test_compile_a_folder_compiles_every_spec_under_it_and_names_each_that_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "tasks.yaml").write_bytes(DEMO_SPEC.read_bytes())
+    (tmp_path / "broken.json").write_text('{"info": {}}')
+    (tmp_path / "notes.txt").write_text("not a spec")
+    assert main(["compile", str(tmp_path), "--read-only"]) == 1  # one failed
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "  a/tasks.yaml  4 tools from 8 operations",
+        "  broken.json   error: not an OpenAPI document (no 'openapi' or 'swagger' field at the top level)",
+        "",
+        "2 specs: 1 compiled (4 tools from 8 operations), 1 failed",
+    ]
+    # Not a terminal: a line at the start and one at the end, no bar.
+    assert captured.err.splitlines()[0] == f"compiling {tmp_path}: started (2 specs)"
+    assert captured.err.splitlines()[1].startswith(f"compiling {tmp_path}: done 2 specs in ")
+
+
+def test_compile_a_folder_as_json_and_every_spec_compiled_exits_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tasks.yaml").write_bytes(DEMO_SPEC.read_bytes())
+    assert main(["compile", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["compiled"] == 1
+    assert report["failed"] == 0
+    assert report["specs"][0]["path"] == "tasks.yaml"
+    assert report["specs"][0]["tools"] == 8

@@ -176,13 +176,20 @@ class FastEmbedder:
         missing = sorted(
             dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known), key=len
         )
+        report = progress or self.progress
+        if missing and report is not None:
+            report(0, len(missing))  # the start: on a terminal the bar, in a pod the first log line
         for start in range(0, len(missing), CHUNK):
             chunk = missing[start : start + CHUNK]
-            fresh = [np.asarray(v, dtype=np.float32) for v in self._model.embed(chunk, batch_size=BATCH)]
+            fresh: list[Vectors] = []
+            for vector in self._model.embed(chunk, batch_size=BATCH):
+                fresh.append(np.asarray(vector, dtype=np.float32))
+                if report is not None and len(fresh) % BATCH == 0 and len(fresh) < len(chunk):
+                    report(start + len(fresh), len(missing))  # each batch: the bar moves smoothly
             new = [(self.cache.key(t), v) for t, v in zip(chunk, fresh, strict=True)]
             self.cache.put_many(new)
             known.update(new)
-            if (report := progress or self.progress) is not None:
+            if report is not None:
                 report(start + len(chunk), len(missing))
         return np.stack([known[k] for k in keys]).astype(np.float32)
 
