@@ -138,6 +138,12 @@ class LocalCategories:
 
     async def client(self, category: str) -> CategoryClient:
         """The client of a running category server, started first if needed."""
+        if (known := self._external.get(category)) is not None:  # every call but the first
+            return known.client
+        current = self.running.get(category)
+        if current is not None and current.process.returncode is None:  # running: no lock to take
+            current.last_used = time.monotonic()
+            return current.client
         if (url := self.endpoints.get(category)) is not None:
             async with self._locks.setdefault(category, asyncio.Lock()):
                 if category not in self._external:

@@ -70,6 +70,16 @@ class Limits:
         self.on_change: Callable[[str, bool], None] = lambda integration, open_: None
         self._confirmed: set[str] = set()
         self._warned = -WARN_EVERY
+        #: Whether the gateway's settings limit every integration (else only those with spec.limits
+        #: do, and a call to any other is let through without counting: the common case, kept cheap).
+        self._defaults = any(
+            (
+                settings.limits_caller_per_minute,
+                settings.limits_caller_tool_per_minute,
+                settings.limits_integration_per_minute,
+                settings.limits_integration_caller_per_minute,
+            )
+        )
 
     def configured(self, integration: str) -> windows.Configured:
         spec = self.specs.get(integration)
@@ -101,6 +111,8 @@ class Limits:
         admitted = breaker.admit()
         if not isinstance(admitted, Pass):
             return self._circuit_open(integration, admitted)
+        if not self._defaults and integration not in self.specs:
+            return Ticket(integration, admitted)
         wanted = windows.limits(self.configured(integration), caller, tool, integration)
         if not wanted:
             return Ticket(integration, admitted)
