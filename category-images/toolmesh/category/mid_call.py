@@ -156,8 +156,8 @@ class MidCallRelay:
         except BaseException:
             self.open.discard(held)
             raise
-        if not isinstance(answer, types.InputRequiredResult):
-            self.open.discard(held)
+        if held.task is not None and held.task.done():  # the call's own answer: a result, or (a
+            self.open.discard(held)  # 2026-07-28 server's) input_required with its own state
             return answer
         state = STATE_PREFIX + secrets.token_urlsafe(24)
         self.held[state] = held

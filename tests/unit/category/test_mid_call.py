@@ -86,3 +86,19 @@ async def test_a_state_the_relay_did_not_make_goes_to_the_server_as_it_is() -> N
     answer = await relay.call(run, None, Resumption({"a": {"action": "decline"}}, "sealed-by-the-server"))
     assert isinstance(answer, types.CallToolResult)
     assert answer.content[0].text == "ran"  # type: ignore[union-attr]
+
+
+async def test_a_2026_servers_own_input_required_passes_through_with_its_own_state() -> None:
+    """A server that answers input_required itself (2026-07-28) holds nothing: its state is its own."""
+    relay = MidCallRelay()
+    asked = types.InputRequiredResult(
+        input_requests={"who": types.ElicitRequest(params=QUESTION)}, request_state="sealed-by-the-server"
+    )
+
+    async def run(report: Progress) -> ToolAnswer:
+        return asked
+
+    answer = await relay.call(run, None, Resumption())
+    assert answer == asked
+    assert not relay.open
+    assert not relay.held
