@@ -15,6 +15,7 @@ from tests.e2e.conftest import StartGateway
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import SECRET, Connect, tasks_integration, text
 from toolmesh.gateway.catalog import ToolRecord
+from toolmesh.gateway.router import MORE_HEADER
 from toolmesh.gateway.supervisor import LocalCategories
 from toolmesh.testing.redis import LocalRedis
 
@@ -70,6 +71,28 @@ async def test_many_tools_are_reached_through_search_describe_and_call(
         assert called.is_error is False
         assert upstream.last().path == "/v1/projects/p/tasks/3"
         assert [t.name for t in (await client.list_tools()).tools] == listed, "the list never changes"
+
+
+async def test_a_search_without_a_limit_names_more_tools_after_its_lines_within_the_budget(
+    start_gateway: StartGateway, connect: Connect
+) -> None:
+    """Two described results (search_limit), then the tools ranked next by name alone: a name costs
+    a few tokens where a line costs dozens, so the same budget covers more of the ranking."""
+    gateway = await start_gateway(direct_tools_limit=2, search_limit=2)
+    async with connect(gateway.mcp_url) as client:
+        found = text(await client.call_tool("search_tools", {"query": "tasks of a project"}))
+        limited = text(await client.call_tool("search_tools", {"query": "tasks of a project", "limit": 2}))
+    head, _, rest = found.partition(MORE_HEADER.strip())
+    described = [line.split(" ", 1)[0] for line in head.splitlines() if "__" in line]
+    assert len(described) == 2, found
+    named = rest.split("\n", 1)[0].strip().split(", ")
+    catalogue = set(gateway.service.catalog.tools)
+    assert named, found
+    assert set(named) <= catalogue - set(described), "names of other tools of the catalogue, each once"
+    assert len(named) == len(set(named))
+    assert len(found) // 4 <= gateway.service.settings.search_token_budget
+    assert MORE_HEADER.strip() not in limited, "a limit the caller names is the number of tools shown"
+    assert [line.split(" ", 1)[0] for line in limited.splitlines() if "__" in line] == described
 
 
 async def test_a_catalog_that_outgrows_the_direct_limit_is_listed_behind_the_meta_tools_from_then_on(

@@ -18,7 +18,9 @@ Metrics over ``gold_groups``: recall@k = share of groups with a member in the to
 binary gains (a tool scores when it covers a group not covered higher up); MRR = 1 / rank of the
 first tool in any group; complete@10 = every group covered in the top 10. ``recall@1000tok`` and
 ``complete@1000tok`` (and 2000): the same over what one ``search_tools`` call shows within that
-many tokens (its one-line results, counted as the gateway counts them, at most 50). Tokens are
+many tokens, counted as the gateway counts them: its result lines (``--search-limit``, the
+gateway's default 8), then the tools ranked next by name (``--more-names``, 100; 0 for lines
+alone). Tokens are
 chars/4: ``tokens_per_query`` of the top 10 tools' JSON (name, description, schema),
 ``catalogue_tokens`` of every tool's. Latency is one search, query embedding included, for the
 whole pool; ``_one_intent`` and ``_multi_intent`` split it by what the intent splitter sees.
@@ -62,6 +64,15 @@ RANKED = 50
 BUDGETS = (1000, 2000)
 
 
+@dataclass(frozen=True)
+class Showing:
+    """How a search shows its ranking, for the budget figures: ``limit`` result lines (the
+    gateway's default search limit), then up to ``more`` names (router.layout)."""
+
+    limit: int = 8  # GatewaySettings.search_limit's default
+    more: int = 100  # router.MORE_NAMES
+
+
 # --- metrics ---------------------------------------------------------------------------------
 
 
@@ -98,19 +109,24 @@ def query_metrics(ranked: Sequence[str], groups: Sequence[Sequence[str]]) -> dic
 
 
 def budget_metrics(
-    ranked: Sequence[str], groups: Sequence[Sequence[str]], line_costs: Sequence[int]
+    ranked: Sequence[str],
+    groups: Sequence[Sequence[str]],
+    line_costs: Sequence[int],
+    name_costs: Sequence[int],
+    showing: Showing,
 ) -> dict[str, float]:
-    """recall and complete over what one search shows within each budget (``line_costs``: tokens
-    of each ranked tool's result line)."""
-    from toolmesh.gateway.router import shown_within
+    """recall and complete over what one search shows within each budget (router.layout: result
+    lines, then names; ``line_costs`` and ``name_costs``: tokens of each ranked tool's line and name)."""
+    from toolmesh.gateway.router import layout
 
     out: dict[str, float] = {}
     for budget in BUDGETS:
-        shown = set(ranked[: shown_within(line_costs, RANKED, budget)])
+        cut = layout(line_costs, name_costs, showing.limit, budget, showing.more)
+        shown = set(ranked[: cut.lines + cut.names])
         hit = sum(1 for g in groups if shown.intersection(g))
         out[f"recall@{budget}tok"] = hit / len(groups)
         out[f"complete@{budget}tok"] = float(hit == len(groups))
-        out[f"shown@{budget}tok"] = float(min(len(shown), RANKED))
+        out[f"shown@{budget}tok"] = float(len(shown))
     return out
 
 
@@ -134,11 +150,12 @@ def run_sets(
     embedder: QueryEmbedder | None,
     weights: Weights,
     per_query: TextIO | None = None,
+    showing: Showing = Showing(),
 ) -> dict[str, Any]:
     """Every set's queries against the union of all sets' tools and ``extra_tools``."""
     pooled_sets = pool(sets, extra_tools)
     tools = [t for s in pooled_sets for t in s.tools]
-    index, build_s, costs = build_index(tools, embedder, weights)
+    index, build_s, costs = build_index(tools, embedder, weights, showing)
     out: dict[str, Any] = {"pool_tools": len(tools), "distractors": len(extra_tools), "sets": {}}
     rows: list[tuple[str, dict[str, Any]]] = [(s.name, q) for s in pooled_sets for q in s.queries]
     evaluated = _evaluate_rows(rows, index, costs, per_query)
@@ -157,6 +174,8 @@ class Costs:
     schema: list[float]
     line: list[int]
     position: dict[str, int]
+    name: list[int] = field(default_factory=list)
+    showing: Showing = field(default_factory=Showing)
     #: Each tool's prerequisites (graph.prerequisites), by id; worked out when first asked for.
     records: list[ToolRecord] = field(default_factory=list)
     by_integration: dict[str, list[ToolRecord]] = field(default_factory=dict)
@@ -175,12 +194,15 @@ class Costs:
 
 
 def build_index(
-    tools: Sequence[dict[str, Any]], embedder: QueryEmbedder | None, weights: Weights
+    tools: Sequence[dict[str, Any]],
+    embedder: QueryEmbedder | None,
+    weights: Weights,
+    showing: Showing = Showing(),
 ) -> tuple[HybridIndex, float, Costs]:
     from toolmesh.gateway.catalog import ToolRecord
     from toolmesh.gateway.index import text
     from toolmesh.gateway.index.hybrid import HybridIndex
-    from toolmesh.gateway.router import line_tokens
+    from toolmesh.gateway.router import line_tokens, name_tokens
 
     docs = [text.document(t["name"], t["description"], t["input_schema"], t["server"]) for t in tools]
     dense_docs = [text.dense_document(t["name"], t["description"], t["server"]) for t in tools]
@@ -196,10 +218,13 @@ def build_index(
     by_integration: dict[str, list[ToolRecord]] = defaultdict(list)
     for record in records:
         by_integration[record.integration].append(record)
+    shown = [ToolRecord(t["name"], t["description"], {}, "", t["server"]) for t in tools]
     costs = Costs(
         [tool_tokens(t) for t in tools],
-        [line_tokens(ToolRecord(t["name"], t["description"], {}, "", t["server"])) for t in tools],
+        [line_tokens(r) for r in shown],
         {t["id"]: i for i, t in enumerate(tools)},
+        [name_tokens(r) for r in shown],
+        showing,
         records,
         by_integration,
     )
@@ -235,16 +260,25 @@ def _evaluate_rows(
     out = []
     for name, q in rows:
         t0 = time.perf_counter()
-        results = index.search(q["query"], RANKED, prior)
+        depth = max(RANKED, costs.showing.limit + costs.showing.more)
+        results = index.search(q["query"], depth, prior)
         ranked = [tid for tid, _ in results]
         if index.weights.prerequisites > 0:
             ranked = graph.with_prerequisites(ranked, costs.prerequisites, index.weights.prerequisites)[
-                :RANKED
+                :depth
             ]
         ms = (time.perf_counter() - t0) * 1000
         positions = [costs.position[tid] for tid in ranked]
         metrics = query_metrics(ranked, q["gold_groups"])
-        metrics.update(budget_metrics(ranked, q["gold_groups"], [costs.line[p] for p in positions]))
+        metrics.update(
+            budget_metrics(
+                ranked,
+                q["gold_groups"],
+                [costs.line[p] for p in positions],
+                [costs.name[p] for p in positions],
+                costs.showing,
+            )
+        )
         row = {
             "metrics": metrics,
             "ms": ms,
@@ -386,6 +420,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dense-weight", type=float, help="weight of the dense ranking in the fusion (default: the router's)"
     )
     parser.add_argument(
+        "--search-limit", type=int, default=Showing.limit, metavar="N",
+        help="result lines a search shows, for the token-budget figures (default: the gateway's, %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--more-names", type=int, default=Showing.more, metavar="N",
+        help="tools shown by name after the lines, budget permitting (default %(default)s; 0: lines only)",
+    )  # fmt: skip
+    parser.add_argument(
         "--prerequisites", type=int, metavar="N",
         help="pull the prerequisites of the first N results in beside them (default: the router's; 0: off)",
     )  # fmt: skip
@@ -413,11 +455,12 @@ def _measure(
 
         embedder = FastEmbedder(progress=BarProgress("embedding tools", unit="tools"))
     weights = _weights(args)
+    showing = Showing(args.search_limit, args.more_names)
     if not (args.tools and not extra):
-        report = run_sets(sets, extra, embedder, weights, sink)
+        report = run_sets(sets, extra, embedder, weights, sink, showing)
         return report, report
     # today's form: one pair, ids as they are, a flat object
-    index, build_s, costs = build_index(sets[0].tools, embedder, weights)
+    index, build_s, costs = build_index(sets[0].tools, embedder, weights, showing)
     rows = _evaluate_rows([(sets[0].name, q) for q in sets[0].queries], index, costs, sink)
     figures: dict[str, Any] = _figures([r for _, r in rows], costs)
     figures["index_build_s"] = round(build_s, 2)

@@ -19,6 +19,8 @@ from toolmesh.gateway.index.vectors import NumpyVectors, Vectors, VectorStore
 
 #: Candidates ranked before the category filter and the budget cut.
 CANDIDATES = 50
+#: Most tools a search shows by name after its result lines (layout).
+MORE_NAMES = 100
 
 
 @dataclass
@@ -106,16 +108,32 @@ class Router:
         caller: str | None = None,
     ) -> list[tuple[ToolRecord, float]]:
         """:meth:`search` with each tool's fused score (0 for a tool shown as another's prerequisite)."""
-        out: list[tuple[ToolRecord, float]] = []
-        spent = 0
+        return self.shown(
+            query, limit=limit, budget=budget, categories=categories, allowed=allowed, caller=caller, more=0
+        ).lines
+
+    def shown(
+        self,
+        query: str,
+        *,
+        limit: int,
+        budget: int,
+        categories: Sequence[str] = (),
+        allowed: Callable[[ToolRecord], bool] | None = None,
+        caller: str | None = None,
+        more: int = MORE_NAMES,
+    ) -> Shown:
+        """What one search shows (:func:`layout`): its best tools as result lines, each with its
+        fused score, then up to ``more`` of the next by name alone, within ``budget`` tokens."""
         prior: Prior | None = None
         if self.outcomes is not None:
             prior = functools.partial(self.outcomes.prior, who=caller)
-        ranked = self._index.ranked(query, max(CANDIDATES, limit), prior)
+        ranked = self._index.ranked(query, max(CANDIDATES, limit + more), prior)
         scores = dict(ranked.results)
         names = [name for name, _ in ranked.results]
         if self.weights.prerequisites > 0:
             names = graph.with_prerequisites(names, self._prerequisites, self.weights.prerequisites)
+        found: list[ToolRecord] = []
         for name in names:
             record = self.catalog.tools.get(name)
             if record is None:  # removed since this index was built (cluster mode)
@@ -124,19 +142,22 @@ class Router:
                 continue
             if allowed is not None and not allowed(record):
                 continue  # never show a tool the caller cannot call
-            cost = line_tokens(record)
-            if out and spent + cost > budget:
+            found.append(record)
+            if len(found) >= limit + more:
                 break
-            out.append((record, scores.get(name, 0.0)))
-            spent += cost
-            if len(out) >= limit:
-                break
+        cut = layout(
+            [line_tokens(r) for r in found[:limit]], [name_tokens(r) for r in found], limit, budget, more
+        )
+        out = Shown(
+            [(r, scores.get(r.name, 0.0)) for r in found[: cut.lines]],
+            found[cut.lines : cut.lines + cut.names],
+        )
         if self.outcomes is not None and caller is not None:
-            shown = [r.name for r, _ in out]
+            lines = [r.name for r, _ in out.lines]
             if self.log is not None:
-                self.log.searched(caller, ranked.vectors, shown)
+                self.log.searched(caller, ranked.vectors, lines)
             else:
-                self.outcomes.searched(caller, ranked.vectors, shown, self._closest)
+                self.outcomes.searched(caller, ranked.vectors, lines, self._closest)
         return out
 
     def scores(self, query: str, names: Sequence[str], caller: str | None = None) -> dict[str, Scores]:
@@ -220,12 +241,50 @@ def line_tokens(record: ToolRecord) -> int:
     return len(compact(record)) // 4
 
 
-def shown_within(costs: Sequence[int], limit: int, budget: int) -> int:
-    """How many results, in order, a search shows: at most ``limit``, and the first always, the rest
-    while their lines fit ``budget`` tokens (Router.search's cut, for the benchmark's budget figures)."""
-    spent = 0
-    for n, cost in enumerate(costs[:limit]):
+@dataclass(frozen=True)
+class Shown:
+    """A search's results: tools shown as result lines (with their fused scores), then more by name."""
+
+    lines: list[tuple[ToolRecord, float]]
+    more: list[ToolRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How many of a ranking one search shows as result lines, and how many after them by name."""
+
+    lines: int
+    names: int
+
+
+#: What introduces the names after a search's result lines (its tokens count against the budget).
+MORE_HEADER = "\nAlso matching (by name; describe_tools gives any of them): "
+
+
+def name_tokens(record: ToolRecord) -> int:
+    """What one name costs in the list after the result lines (with its separator), chars/4."""
+    return max(1, (len(record.name) + 2) // 4)
+
+
+def layout(
+    line_costs: Sequence[int], name_costs: Sequence[int], limit: int, budget: int, more: int = MORE_NAMES
+) -> Layout:
+    """What one search shows of a ranking: up to ``limit`` result lines (the first always, the
+    rest while they fit ``budget`` tokens); then, when the lines stopped at ``limit`` and not at the
+    budget, up to ``more`` of the tools ranked next, by name alone (``name_costs``, by rank), while
+    the rest of the budget lasts. A name costs a few tokens where a line costs twenty to forty, so
+    the budget an agent pays for covers several times more of the ranking (docs/design/routing.md)."""
+    spent, lines = 0, 0
+    for n, cost in enumerate(line_costs[:limit]):
         if n and spent + cost > budget:
-            return n
+            return Layout(lines, 0)
         spent += cost
-    return min(len(costs), limit)
+        lines += 1
+    names = 0
+    spent += len(MORE_HEADER) // 4
+    for cost in name_costs[lines : lines + more]:
+        if spent + cost > budget:
+            break
+        spent += cost
+        names += 1
+    return Layout(lines, names)

@@ -47,7 +47,8 @@ META_TOOLS = [
     _meta_tool(
         SEARCH,
         "Find tools for a task among all connected integrations. Describe what you want to do in plain words; "
-        "returns the best matching tool names with one-line descriptions. Then use describe_tools and call_tool.",
+        "returns the best matching tool names with one-line descriptions, then more by name. Then use "
+        "describe_tools and call_tool.",
         {
             "query": {
                 "type": "string",
@@ -55,7 +56,12 @@ META_TOOLS = [
                 "maxLength": MAX_QUERY_CHARS,
                 "description": "What you want to do, in plain words.",
             },
-            "limit": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Most tools to return."},
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 50,
+                "description": "Most tools to return (unset: a few described, then more by name).",
+            },
             "categories": {
                 "type": "array",
                 "items": {"type": "string"},

@@ -49,7 +49,7 @@ from toolmesh.gateway.limits.guard import Limits, Refusal
 from toolmesh.gateway.metrics import CategoryState, GatewayMetrics
 from toolmesh.gateway.offered import Offered
 from toolmesh.gateway.recent import Recent
-from toolmesh.gateway.router import Router, compact
+from toolmesh.gateway.router import MORE_HEADER, MORE_NAMES, Router, compact
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
 from toolmesh.vault import VaultError
@@ -250,28 +250,34 @@ class GatewayService:
 
     def _search(self, query: str, limit: int | None, categories: list[str]) -> types.CallToolResult:
         started = time.perf_counter()
+        # A limit the caller names is the number of tools shown; without one, the default's lines
+        # are followed by more tools by name, within the token budget (router.layout).
+        more = 0 if limit else MORE_NAMES
         limit = limit or self.settings.search_limit
         with tracing.span("toolmesh.search") as span:
-            scored = self.router.search_scored(
+            shown = self.router.shown(
                 query,
                 limit=limit,
                 budget=self.settings.search_token_budget,
                 categories=categories,
                 allowed=self.permits(),
                 caller=auth.caller().subject,
+                more=more,
             )
             if tracing.enabled():
-                shown = [(record.name, score) for record, score in scored]
+                scored = [(record.name, score) for record, score in shown.lines]
                 text = query if self.settings.trace_query_text else None
                 span.set_attributes(
-                    tracing.search_attributes(shown, limit=limit, categories=categories, query=text)
+                    tracing.search_attributes(scored, limit=limit, categories=categories, query=text)
                 )
-        found = [record for record, _ in scored]
+        found = [record for record, _ in shown.lines]
         self.metrics.search_latency.observe(time.perf_counter() - started)
         self.metrics.searches.labels("yes" if found else "no").inc()
         if not found:
             return text_result("No tools match. Try other words, or fewer category filters.")
         lines = [compact(r) + self.limits.unavailable(r.integration) for r in found]
+        if shown.more:
+            lines.append(MORE_HEADER + ", ".join(r.name for r in shown.more))
         lines.append(
             "\nCall describe_tools with the names you need to get their input schemas, then call_tool."
         )

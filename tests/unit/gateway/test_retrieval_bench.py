@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toolmesh.gateway.retrieval_bench import budget_metrics
+from toolmesh.gateway.retrieval_bench import Showing, budget_metrics
 from toolmesh.gateway.retrieval_data import (
     BenchSet,
     DataError,
@@ -20,7 +20,8 @@ from toolmesh.gateway.retrieval_data import (
     prefixed,
     sample_lines,
 )
-from toolmesh.gateway.router import shown_within
+from toolmesh.gateway.router import MORE_HEADER, MORE_NAMES, layout
+from toolmesh.gateway.settings import GatewaySettings
 
 
 def write_jsonl(path: Path, rows: list[object]) -> Path:
@@ -122,15 +123,36 @@ def test_corpus_integrations_are_named_by_folder_and_file() -> None:
 
 
 def test_the_budget_cut_is_the_routers_and_shows_the_first_result_always() -> None:
-    assert shown_within([400, 400, 400], limit=50, budget=1000) == 2
-    assert shown_within([1200, 10], limit=50, budget=1000) == 1, "the first result is always shown"
-    assert shown_within([10] * 80, limit=50, budget=2000) == 50
-    figures = budget_metrics(["a", "b", "c", "d"], [["c"], ["d"]], [300, 300, 300, 300])
+    lines_only = Showing(limit=50, more=0)
+    assert layout([400, 400, 400], [], lines_only.limit, 1000, 0).lines == 2
+    assert layout([1200, 10], [], 50, 1000, 0).lines == 1, "the first result is always shown"
+    assert layout([10] * 80, [], 50, 2000, 0).lines == 50
+    figures = budget_metrics(["a", "b", "c", "d"], [["c"], ["d"]], [300] * 4, [5] * 4, lines_only)
     assert figures["recall@1000tok"] == 0.5
     assert figures["complete@1000tok"] == 0.0
     assert figures["recall@2000tok"] == 1.0
     assert figures["complete@2000tok"] == 1.0
     assert figures["shown@1000tok"] == 3.0
+
+
+def test_after_its_lines_a_search_spends_the_budget_on_names_of_the_tools_ranked_next() -> None:
+    header = len(MORE_HEADER) // 4
+    cut = layout([30] * 2, [5] * 10, limit=2, budget=60 + header + 20, more=40)
+    assert (cut.lines, cut.names) == (2, 4), "two lines, then four names of five tokens each"
+    assert layout([30] * 2, [5] * 10, limit=2, budget=1000, more=3).names == 3, "at most ``more`` names"
+    assert layout([30] * 3, [5] * 10, limit=5, budget=70, more=40) == layout([30] * 3, [5] * 10, 5, 70, 0), (
+        "lines cut by the budget leave nothing for names"
+    )
+    figures = budget_metrics(
+        ["a", "b", "c", "d"], [["c"], ["d"]], [300] * 4, [5] * 4, Showing(limit=1, more=3)
+    )
+    assert figures["recall@1000tok"] == 1.0, "c and d are shown by name after a's line"
+    assert figures["shown@1000tok"] == 4.0
+
+
+def test_the_benchmark_shows_results_as_the_gateway_does_by_default() -> None:
+    assert Showing().limit == GatewaySettings.model_fields["search_limit"].default
+    assert Showing().more == MORE_NAMES
 
 
 def test_a_tools_response_fields_come_from_returns_or_its_output_schema(tmp_path: Path) -> None:
