@@ -34,8 +34,9 @@ async def wait_http(url: str, timeout: float = 30) -> None:
                 await asyncio.sleep(0.05)
 
 
-async def test_the_local_stack_finds_and_calls_the_demo_api(repo_root: Path, tmp_path: Path) -> None:
-    api_port, gateway_port = free_port(), free_port()
+def demo_catalog(repo_root: Path, tmp_path: Path) -> tuple[Path, subprocess.Popen[bytes]]:
+    """examples/local copied into ``tmp_path``, pointed at the demo Tasks API started on a free port."""
+    api_port = free_port()
     catalog = tmp_path / "local"
     shutil.copytree(repo_root / "examples" / "local", catalog, symlinks=False)
     (catalog / "catalog.yaml").write_text(
@@ -44,6 +45,12 @@ async def test_the_local_stack_finds_and_calls_the_demo_api(repo_root: Path, tmp
     api = subprocess.Popen(
         [sys.executable, str(repo_root / "examples" / "local" / "tasks_demo_api.py"), "--port", str(api_port)]
     )
+    return catalog, api
+
+
+async def test_the_local_stack_finds_and_calls_the_demo_api(repo_root: Path, tmp_path: Path) -> None:
+    gateway_port = free_port()
+    catalog, api = demo_catalog(repo_root, tmp_path)
     gateway = subprocess.Popen(
         [sys.executable, "-m", "toolmesh.cli.main", "dev", str(catalog), "--port", str(gateway_port), "--direct-tools-limit", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TOOLMESH_LOG_LEVEL": "WARNING"},
@@ -87,15 +94,8 @@ async def run_local_stack(
     """`toolmesh dev` over examples/local, with its stderr on ``stderr``; one search and one call
     (which starts the category server, a child process), then stopped as Ctrl-C stops it. What it
     wrote: (stdout, stderr), stderr empty unless piped."""
-    api_port, gateway_port = free_port(), free_port()
-    catalog = tmp_path / "local"
-    shutil.copytree(repo_root / "examples" / "local", catalog, symlinks=False)
-    (catalog / "catalog.yaml").write_text(
-        (catalog / "catalog.yaml").read_text().replace("127.0.0.1:8099", f"127.0.0.1:{api_port}")
-    )
-    api = subprocess.Popen(
-        [sys.executable, str(repo_root / "examples" / "local" / "tasks_demo_api.py"), "--port", str(api_port)]
-    )
+    gateway_port = free_port()
+    catalog, api = demo_catalog(repo_root, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLMESH_LOG")}
     gateway = subprocess.Popen(
         [sys.executable, "-m", "toolmesh.cli.main", "dev", str(catalog), "--port", str(gateway_port), "--direct-tools-limit", "0", *extra],

@@ -92,25 +92,10 @@ class Router:
         With learning on, ``caller`` (who searches) is remembered with what the search showed, so
         that the call they make next can teach the ranking (:meth:`called`).
         """
-        found = self.search_scored(
-            query, limit=limit, budget=budget, categories=categories, allowed=allowed, caller=caller
-        )
-        return [record for record, _ in found]
-
-    def search_scored(
-        self,
-        query: str,
-        *,
-        limit: int,
-        budget: int,
-        categories: Sequence[str] = (),
-        allowed: Callable[[ToolRecord], bool] | None = None,
-        caller: str | None = None,
-    ) -> list[tuple[ToolRecord, float]]:
-        """:meth:`search` with each tool's fused score (0 for a tool shown as another's prerequisite)."""
-        return self.shown(
+        shown = self.shown(
             query, limit=limit, budget=budget, categories=categories, allowed=allowed, caller=caller, more=0
-        ).lines
+        )
+        return [record for record, _ in shown.lines]
 
     def shown(
         self,
@@ -124,7 +109,8 @@ class Router:
         more: int = MORE_NAMES,
     ) -> Shown:
         """What one search shows (:func:`layout`): its best tools as result lines, each with its
-        fused score, then up to ``more`` of the next by name alone, within ``budget`` tokens."""
+        fused score (0 for a tool shown as another's prerequisite), then up to ``more`` of the next
+        by name alone, within ``budget`` tokens."""
         prior: Prior | None = None
         if self.outcomes is not None:
             prior = functools.partial(self.outcomes.prior, who=caller)
