@@ -15,7 +15,7 @@ from tests.e2e.conftest import StartGateway
 from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.e2e.test_category_server import SECRET, Connect, tasks_integration, text
 from toolmesh.gateway.catalog import ToolRecord
-from toolmesh.gateway.router import MORE_HEADER
+from toolmesh.gateway.router import MORE_HEADER, WEAK_NOTE
 from toolmesh.gateway.supervisor import LocalCategories
 from toolmesh.testing.redis import LocalRedis
 
@@ -93,6 +93,23 @@ async def test_a_search_without_a_limit_names_more_tools_after_its_lines_within_
     assert len(found) // 4 <= gateway.service.settings.search_token_budget
     assert MORE_HEADER.strip() not in limited, "a limit the caller names is the number of tools shown"
     assert [line.split(" ", 1)[0] for line in limited.splitlines() if "__" in line] == described
+
+
+async def test_a_search_says_when_nothing_it_shows_is_close_to_what_was_asked(
+    start_gateway: StartGateway, connect: Connect
+) -> None:
+    """The closest tool's cosine (the real model) below WEAK_MATCH: the search says so first, and
+    still shows what it found; a request the catalogue answers gets no such note."""
+    gateway = await start_gateway(direct_tools_limit=2)
+    async with connect(gateway.mcp_url) as client:
+        unrelated = text(
+            await client.call_tool("search_tools", {"query": "bake a sourdough loaf of rye bread"})
+        )
+        related = text(await client.call_tool("search_tools", {"query": "create a task in a project"}))
+    weak = WEAK_NOTE.split("(")[0]
+    assert unrelated.startswith(weak), unrelated
+    assert "tasks__" in unrelated, "what was found is still shown"
+    assert weak not in related, related
 
 
 async def test_a_catalog_that_outgrows_the_direct_limit_is_listed_behind_the_meta_tools_from_then_on(

@@ -21,6 +21,10 @@ from toolmesh.gateway.index.vectors import NumpyVectors, Vectors, VectorStore
 CANDIDATES = 50
 #: Most tools a search shows by name after its result lines (layout).
 MORE_NAMES = 100
+#: Below this cosine between a query and the closest tool a search shows, the search says that no
+#: tool is close (bench/match_confidence.py over the dev sets: 1 % or less of the searches that show
+#: a needed tool fall below it; 2-32 % of those over a pool without the needed tools do).
+WEAK_MATCH = 0.30
 
 
 @dataclass
@@ -134,16 +138,18 @@ class Router:
         cut = layout(
             [line_tokens(r) for r in found[:limit]], [name_tokens(r) for r in found], limit, budget, more
         )
+        lines = found[: cut.lines]
         out = Shown(
-            [(r, scores.get(r.name, 0.0)) for r in found[: cut.lines]],
+            [(r, scores.get(r.name, 0.0)) for r in lines],
             found[cut.lines : cut.lines + cut.names],
+            self._index.best_cosine(ranked, {r.name for r in lines}),
         )
         if self.outcomes is not None and caller is not None:
-            lines = [r.name for r, _ in out.lines]
+            names_shown = [r.name for r in lines]
             if self.log is not None:
-                self.log.searched(caller, ranked.vectors, lines)
+                self.log.searched(caller, ranked.vectors, names_shown)
             else:
-                self.outcomes.searched(caller, ranked.vectors, lines, self._closest)
+                self.outcomes.searched(caller, ranked.vectors, names_shown, self._closest)
         return out
 
     def scores(self, query: str, names: Sequence[str], caller: str | None = None) -> dict[str, Scores]:
@@ -233,6 +239,14 @@ class Shown:
 
     lines: list[tuple[ToolRecord, float]]
     more: list[ToolRecord] = field(default_factory=list)
+    #: The highest cosine between the query and the tools shown as lines (None: no model):
+    #: below WEAK_MATCH, none of them is close to what was asked.
+    best_cosine: float | None = None
+
+    @property
+    def weak(self) -> bool:
+        """Is no shown tool close to what was asked (the catalogue may have nothing for it)?"""
+        return bool(self.lines) and self.best_cosine is not None and self.best_cosine < WEAK_MATCH
 
 
 @dataclass(frozen=True)
@@ -243,6 +257,11 @@ class Layout:
     names: int
 
 
+#: What a search says first when no tool it shows is close to what was asked (Shown.weak).
+WEAK_NOTE = (
+    "No close match (the closest tool's similarity is {cosine:.2f}): the catalogue may have no tool "
+    "for this; try other words before calling one of these.\n"
+)
 #: What introduces the names after a search's result lines (its tokens count against the budget).
 MORE_HEADER = "\nAlso matching (by name; describe_tools gives any of them): "
 

@@ -49,7 +49,7 @@ from toolmesh.gateway.limits.guard import Limits, Refusal
 from toolmesh.gateway.metrics import CategoryState, GatewayMetrics
 from toolmesh.gateway.offered import Offered
 from toolmesh.gateway.recent import Recent
-from toolmesh.gateway.router import MORE_HEADER, MORE_NAMES, Router, compact
+from toolmesh.gateway.router import MORE_HEADER, MORE_NAMES, WEAK_NOTE, Router, compact
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
 from toolmesh.vault import VaultError
@@ -276,6 +276,8 @@ class GatewayService:
         if not found:
             return text_result("No tools match. Try other words, or fewer category filters.")
         lines = [compact(r) + self.limits.unavailable(r.integration) for r in found]
+        if shown.weak:
+            lines.insert(0, WEAK_NOTE.format(cosine=shown.best_cosine))
         if shown.more:
             lines.append(MORE_HEADER + ", ".join(r.name for r in shown.more))
         lines.append(

@@ -9,7 +9,7 @@ the standardised scores of the tools it names, which join the candidates.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,6 +63,8 @@ class Ranked:
 
     results: list[tuple[str, float]]
     vectors: list[Vectors] = field(default_factory=list)
+    #: Each result's position in the index (parallel to ``results``).
+    positions: list[int] = field(default_factory=list)
 
 
 class HybridIndex:
@@ -117,7 +119,7 @@ class HybridIndex:
         used = [v for v in vectors if v is not None]
         whole = self._search_one(query, vectors[0], k, prior)
         if not parts:
-            return Ranked([(self.ids[i], score) for i, score in whole], used)
+            return Ranked([(self.ids[i], score) for i, score in whole], used, [i for i, _ in whole])
         rankings = [
             [i for i, _ in whole],
             *(
@@ -126,7 +128,20 @@ class HybridIndex:
             ),
         ]
         merged = intents.interleave(rankings, k)
-        return Ranked([(self.ids[i], 1.0 / (rank + 1)) for rank, i in enumerate(merged)], used)
+        return Ranked([(self.ids[i], 1.0 / (rank + 1)) for rank, i in enumerate(merged)], used, list(merged))
+
+    def best_cosine(self, ranked: Ranked, shown: Collection[str]) -> float | None:
+        """How close the closest of ``shown`` (some of ``ranked``'s results) is to what was asked:
+        the highest cosine between the search's query vectors and theirs; None without a model."""
+        if self.vectors is None or not ranked.vectors:
+            return None
+        found = np.array(
+            [p for (tid, _), p in zip(ranked.results, ranked.positions, strict=True) if tid in shown],
+            dtype=np.int64,
+        )
+        if not len(found):
+            return None
+        return max(float(self.vectors.scores(v, found).max()) for v in ranked.vectors)
 
     def closest(self, tool: str, vectors: Sequence[Vectors]) -> int:
         """Which of ``vectors`` (a search's) is closest to ``tool``'s own: the intent it answered."""
