@@ -43,6 +43,12 @@ AMBIGUOUS = (
     "one asks: toolmesh relays a 2025-era server's questions when one call at a time is running"
 )
 NOT_ANSWERED = "the agent did not answer this question"
+#: Most calls one federated server may have held waiting for answers at once: agents that ask and
+#: never answer cannot pile up open calls (and the coroutines behind them) without bound.
+MAX_HELD = 64
+FULL = (
+    f"{MAX_HELD} calls of this server already wait for their agents' answers: answer or abandon those first"
+)
 TIMED_OUT = f"the agent did not answer within {HOLD_SECONDS:g} s"
 
 Answer = types.ElicitResult | types.CreateMessageResult | types.CreateMessageResultWithTools
@@ -123,8 +129,8 @@ class HeldCall:
 class MidCallRelay:
     """One federated server's open calls, and the callbacks its SDK clients ask through."""
 
-    def __init__(self, hold_seconds: float = HOLD_SECONDS) -> None:
-        self.hold_seconds = hold_seconds
+    def __init__(self, hold_seconds: float = HOLD_SECONDS, max_held: int = MAX_HELD) -> None:
+        self.hold_seconds, self.max_held = hold_seconds, max_held
         self.open: set[HeldCall] = set()
         self.held: dict[str, HeldCall] = {}
 
@@ -182,6 +188,8 @@ class MidCallRelay:
         running = [call for call in self.open if call not in waiting]
         if len(running) != 1:
             return types.ErrorData(code=types.INVALID_REQUEST, message=AMBIGUOUS)
+        if len(self.held) >= self.max_held:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=FULL)
         held = running[0]
         try:
             answer = await asyncio.wait_for(held.ask(request), self.hold_seconds)

@@ -102,3 +102,15 @@ async def test_a_2026_servers_own_input_required_passes_through_with_its_own_sta
     assert answer == asked
     assert not relay.open
     assert not relay.held
+
+
+async def test_calls_held_for_answers_are_bounded_and_a_question_past_the_bound_is_refused() -> None:
+    relay, ended = MidCallRelay(max_held=1), asyncio.Event()
+    first = await relay.call(server(relay, ended), None, Resumption())  # type: ignore[arg-type]
+    assert isinstance(first, types.InputRequiredResult)  # held, waiting for its agent
+    second = await relay.call(server(relay, asyncio.Event()), None, Resumption())  # type: ignore[arg-type]
+    assert isinstance(second, types.CallToolResult)
+    assert second.is_error is True
+    assert "already wait for their agents' answers" in second.content[0].text  # type: ignore[union-attr]
+    assert len(relay.held) == 1
+    await relay.close()
