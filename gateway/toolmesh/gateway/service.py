@@ -49,7 +49,7 @@ from toolmesh.gateway.limits.guard import Limits, Refusal
 from toolmesh.gateway.metrics import CategoryState, GatewayMetrics
 from toolmesh.gateway.offered import Offered
 from toolmesh.gateway.recent import Recent
-from toolmesh.gateway.router import MORE_HEADER, MORE_NAMES, WEAK_NOTE, Router, compact
+from toolmesh.gateway.router import MORE_HEADER, WEAK_NOTE, Router, compact
 from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.gateway.supervisor import Categories, CategoryUnavailable
 from toolmesh.vault import VaultError
@@ -252,7 +252,7 @@ class GatewayService:
         started = time.perf_counter()
         # A limit the caller names is the number of tools shown; without one, the default's lines
         # are followed by more tools by name, within the token budget (router.layout).
-        more = 0 if limit else MORE_NAMES
+        more = 0 if limit else self.settings.search_more_names
         limit = limit or self.settings.search_limit
         with tracing.span("toolmesh.search") as span:
             shown = self.router.shown(

@@ -76,6 +76,15 @@ class GatewaySettings(BaseSettings):
     search_token_budget: int = Field(
         default=1500, ge=100, description="Most tokens (chars/4) a search result may take."
     )
+    search_more_names: int = Field(
+        default=100,
+        ge=0,
+        le=200,
+        description=(
+            "Tools a search without a limit names after its result lines, within the token budget "
+            "(0: the result lines alone)."
+        ),
+    )
     trace_query_text: bool = Field(
         default=False,
         description="Record each search's query text on its trace span (tracing on: OTEL_EXPORTER_OTLP_ENDPOINT). Off: spans carry the results and their scores, never what was asked.",

@@ -152,7 +152,7 @@ def test_after_its_lines_a_search_spends_the_budget_on_names_of_the_tools_ranked
 
 def test_the_benchmark_shows_results_as_the_gateway_does_by_default() -> None:
     assert Showing().limit == GatewaySettings.model_fields["search_limit"].default
-    assert Showing().more == MORE_NAMES
+    assert Showing().more == MORE_NAMES == GatewaySettings.model_fields["search_more_names"].default
 
 
 def test_a_tools_response_fields_come_from_returns_or_its_output_schema(tmp_path: Path) -> None:
