@@ -28,19 +28,16 @@ from toolmesh.gateway.retrieval_data import BenchSet, distractors, load_set, poo
 THRESHOLDS = [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70]
 
 
-def best_cosines(
-    index: HybridIndex, embedder: FastEmbedder, bench: BenchSet, shown: int
-) -> tuple[list[float], list[bool]]:
-    """Per query: the best cosine among the tools shown, and whether a needed tool is shown."""
-    assert index.vectors is not None
-    position = {tid: i for i, tid in enumerate(index.ids)}
+def best_cosines(index: HybridIndex, bench: BenchSet, shown: int) -> tuple[list[float], list[bool]]:
+    """Per query: the best cosine among the tools shown (HybridIndex.best_cosine, as the gateway
+    has it), and whether a needed tool is shown."""
     best, hit = [], []
     for q in bench.queries:
-        ids = [tid for tid, _ in index.search(q["query"], shown)]
-        vector = embedder.embed_query(q["query"])
-        found = np.array([position[t] for t in ids], dtype=np.int64)
-        best.append(float(index.vectors.scores(vector, found).max()) if len(found) else 0.0)
-        hit.append(any(set(ids).intersection(g) for g in q["gold_groups"]))
+        ranked = index.ranked(q["query"], shown)
+        ids = {tid for tid, _ in ranked.results}
+        cosine = index.best_cosine(ranked, ids)
+        best.append(cosine if cosine is not None else 0.0)
+        hit.append(any(ids.intersection(g) for g in q["gold_groups"]))
     return best, hit
 
 
@@ -71,8 +68,8 @@ def main() -> int:
             continue
         others = [t for s in sets if s is not bench for t in s.tools]
         absent, _, _ = build_index(others, embedder, weights)
-        best_present, hits = best_cosines(present, embedder, bench, args.shown)
-        best_absent, _ = best_cosines(absent, embedder, bench, args.shown)
+        best_present, hits = best_cosines(present, bench, args.shown)
+        best_absent, _ = best_cosines(absent, bench, args.shown)
         rows.append((bench.name, best_present, hits, best_absent))
     print(f"best cosine among the {args.shown} tools shown; pool of {len(everything)} tools")
     print(f"{'set':<12} {'hit':>5}  AUC hit vs absent  AUC hit vs miss  median cosine: hit / miss / absent")

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 from mcp import types
@@ -51,10 +51,11 @@ FULL = (
 )
 TIMED_OUT = f"the agent did not answer within {HOLD_SECONDS:g} s"
 
-Answer = types.ElicitResult | types.CreateMessageResult | types.CreateMessageResultWithTools
+_ELICITATION: pydantic.TypeAdapter[types.ElicitResult] = pydantic.TypeAdapter(types.ElicitResult)
 _SAMPLING: pydantic.TypeAdapter[types.CreateMessageResult | types.CreateMessageResultWithTools] = (
     pydantic.TypeAdapter(types.CreateMessageResult | types.CreateMessageResultWithTools)
 )
+R = TypeVar("R")
 
 
 class HeldCall:
@@ -206,25 +207,23 @@ class MidCallRelay:
     async def _elicit(
         self, context: Any, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
-        answer = await self._ask(types.ElicitRequest(params=params))
-        if isinstance(answer, types.ErrorData):
-            return answer
-        try:
-            return types.ElicitResult.model_validate(answer)
-        except pydantic.ValidationError:
-            return types.ErrorData(
-                code=types.INVALID_PARAMS, message="the agent's answer is not an elicitation result"
-            )
+        return await self._relayed(types.ElicitRequest(params=params), _ELICITATION, "an elicitation")
 
     async def _sample(
         self, context: Any, params: types.CreateMessageRequestParams
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
-        answer = await self._ask(types.CreateMessageRequest(params=params))
+        return await self._relayed(types.CreateMessageRequest(params=params), _SAMPLING, "a sampling")
+
+    async def _relayed(
+        self, request: types.InputRequest, result: pydantic.TypeAdapter[R], kind: str
+    ) -> R | types.ErrorData:
+        """The agent's answer to ``request``, as the SDK's callback returns it (typed by ``result``)."""
+        answer = await self._ask(request)
         if isinstance(answer, types.ErrorData):
             return answer
         try:
-            return _SAMPLING.validate_python(answer)
+            return result.validate_python(answer)
         except pydantic.ValidationError:
             return types.ErrorData(
-                code=types.INVALID_PARAMS, message="the agent's answer is not a sampling result"
+                code=types.INVALID_PARAMS, message=f"the agent's answer is not {kind} result"
             )

@@ -258,9 +258,9 @@ def _evaluate_rows(
     from toolmesh.gateway.index import graph, intents
 
     out = []
+    depth = max(RANKED, costs.showing.limit + costs.showing.more)
     for name, q in rows:
         t0 = time.perf_counter()
-        depth = max(RANKED, costs.showing.limit + costs.showing.more)
         results = index.search(q["query"], depth, prior)
         ranked = [tid for tid, _ in results]
         if index.weights.prerequisites > 0:
