@@ -1,5 +1,5 @@
 """The toolmesh gateway (aiohttp): the one MCP endpoint agents use, with semantic routing.
 
-Not built yet: issue #5 brings the app, the catalog, the index and the meta-tools. The package
-exists so that the import contracts hold from the first commit.
+``app`` assembles it; ``catalog`` and ``compile_pool`` know the tools, ``index`` and ``router`` find
+them, ``server`` and ``service`` answer MCP (docs/design/0005, 0006).
 """

@@ -11,7 +11,6 @@ servers' prompts, resources and resource templates are learnt the same way (offe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,38 +21,53 @@ from toolmesh.api.integration import Access, Auth, Limits
 from toolmesh.catalog.folder import Catalog
 from toolmesh.common import tools
 from toolmesh.gateway import profiles as profiles_mod
+from toolmesh.gateway.compile_pool import (
+    WORKER_ABOVE,
+    Compiled,
+    Job,
+    PackedSchema,
+    Workers,
+    compile_all,
+    compile_job,
+    pack_schema,
+)
 from toolmesh.gateway.index import graph, text
 from toolmesh.gateway.offered import OfferedCatalog
-from toolmesh.openapi import SpecError, compile_spec
+from toolmesh.openapi import SpecError
 
 
 class ToolRecord:
-    """One tool the gateway knows. The input schema is kept as compact JSON and parsed when asked for.
+    """One tool the gateway knows. The input schema is kept as compact JSON (deflated when long) and
+    parsed when asked for; what routing reads of it, the parameters' names and descriptions, is kept
+    as text, so an index build parses no schema.
 
-    Schemas are most of a catalogue's memory: 50,000 real tools hold 105 MB of schema JSON, which
-    as Python dicts took about 500 MB; they are only read by describe_tools, a direct tools/list
-    and index builds.
+    Schemas are most of a catalogue's memory: 50,000 real tools hold 105-314 MB of schema JSON, which
+    as Python dicts took about 500 MB (docs/design/0005, "A new replica").
     """
 
     __slots__ = (
-        "_features", "_returned", "_schema", "annotations", "category", "description", "integration",
-        "name", "title",
+        "_chars", "_features", "_returned", "_schema", "annotations", "category", "description",
+        "integration", "name", "parameters", "title",
     )  # fmt: skip
 
     def __init__(
         self,
         name: str,
         description: str,
-        input_schema: dict[str, Any],
+        input_schema: Mapping[str, Any] | PackedSchema,
         category: str,
         integration: str,
         title: str | None = None,
         annotations: dict[str, Any] | None = None,
         returns: Sequence[str] = (),
     ) -> None:
+        """``input_schema``: the schema, or what :func:`pack_schema` made of it (compile_pool.py)."""
         self.name = name
         self.description = description
-        self._schema = json.dumps(input_schema, separators=(",", ":"), ensure_ascii=False).encode()
+        packed = input_schema if isinstance(input_schema, PackedSchema) else pack_schema(input_schema)
+        self._schema, self._chars = packed.data, packed.chars
+        #: The parameters' names and descriptions, as the routing text reads them (index/text.py).
+        self.parameters = packed.parameters
         self.category = category
         self.integration = integration
         self.title = title
@@ -85,12 +99,11 @@ class ToolRecord:
     @property
     def schema_chars(self) -> int:
         """The length of the input schema as compact JSON (UTF-8 bytes: about its characters)."""
-        return len(self._schema)
+        return self._chars
 
     @property
     def input_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = json.loads(self._schema)
-        return schema
+        return PackedSchema(self._schema, self._chars, self.parameters).schema()
 
     def __repr__(self) -> str:
         return f"ToolRecord({self.name!r}, category={self.category!r}, integration={self.integration!r})"
@@ -161,7 +174,7 @@ class GatewayCatalog:
         context = (
             f"{record.integration} {record.category} {self.category_descriptions.get(record.category, '')}"
         )
-        return text.document(record.name, record.description, record.input_schema, context)
+        return text.document(record.name, record.description, None, context, parameters=record.parameters)
 
     def dense_document(self, record: ToolRecord) -> str:
         return text.dense_document(record.name, record.description, f"{record.integration} {record.category}")
@@ -216,32 +229,35 @@ def records(obj: MCPIntegration, name: str, spec: bytes) -> list[ToolRecord]:
     return compiled_records(obj, name, spec)[0]
 
 
-def compiled_records(obj: MCPIntegration, name: str, spec: bytes) -> tuple[list[ToolRecord], str]:
+def compiled_records(
+    obj: MCPIntegration, name: str, spec: bytes, workers: Workers | None = None
+) -> tuple[list[ToolRecord], str]:
     """The tools of one OpenAPI integration and the digest they compiled to (SpecError when the
-    document does not compile)."""
-    compiled = compile_spec(spec, compile_options(obj), source=name)
+    document does not compile); by one of ``workers`` when the document is large (WORKER_ABOVE)."""
+    job = Job(name, compile_options(obj), spec)
+    compiled = workers.compile(job) if workers is not None and len(spec) >= WORKER_ABOVE else compile_job(job)
+    if isinstance(compiled, SpecError):
+        raise compiled
+    return to_records(compiled, obj.spec.category, name), compiled.digest
+
+
+def to_records(compiled: Compiled, category: str, integration: str) -> list[ToolRecord]:
     return [
-        ToolRecord(
-            tool.name,
-            tool.description,
-            tool.input_schema,
-            obj.spec.category,
-            name,
-            tool.title,
-            dict(tool.annotations),
-            tool.returns,
-        )
-        for tool in compiled.tools
-    ], compiled.digest
+        ToolRecord(t.name, t.description, t.schema, category, integration, t.title, t.annotations, t.returns)
+        for t in compiled.tools
+    ]
 
 
-def build(catalog: Catalog) -> GatewayCatalog:
+def build(catalog: Catalog, *, pool_above: int | None = None) -> GatewayCatalog:
+    """The gateway's catalog of a folder's objects; its OpenAPI documents compiled in worker
+    processes when they are many (compile_pool.py; ``pool_above``: from how many bytes)."""
     tools: dict[str, ToolRecord] = {}
     problems: dict[str, str] = {}
     access: dict[str, Access] = {}
     auth: dict[str, Auth] = {}
     limits: dict[str, Limits] = {}
     categories: dict[str, str] = {}
+    jobs: list[tuple[Job, str]] = []  # and the category
     for entry in catalog.entries:
         obj = entry.obj
         if obj is not None:
@@ -257,12 +273,13 @@ def build(catalog: Catalog) -> GatewayCatalog:
             limits[entry.name] = obj.spec.limits
         if obj.spec.openapi is None or entry.spec is None:
             continue  # a federated server or a URL: its category server discovers the tools (discovery.py)
-        try:
-            found = records(obj, entry.name, entry.spec)
-        except SpecError as exc:
-            problems[entry.name] = str(exc)
+        jobs.append((Job(entry.name, compile_options(obj), entry.spec), obj.spec.category))
+    options = {} if pool_above is None else {"pool_above": pool_above}
+    for (job, category), compiled in zip(jobs, compile_all([j for j, _ in jobs], **options), strict=True):
+        if isinstance(compiled, SpecError):
+            problems[job.name] = str(compiled)
             continue
-        for record in found:
+        for record in to_records(compiled, category, job.name):
             tools.setdefault(record.name, record)
     descriptions = {name: c.spec.description for name, c in catalog.categories.items()}
     return GatewayCatalog(

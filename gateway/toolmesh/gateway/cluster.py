@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from toolmesh.api import MCPIntegration, MCPProfile, conditions
 from toolmesh.catalog import cluster as cluster_catalog
 from toolmesh.gateway import catalog as catalog_mod
-from toolmesh.gateway import indexed, profile_status, profiles
+from toolmesh.gateway import compile_pool, indexed, profile_status, profiles
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
 from toolmesh.gateway.cluster_categories import ClusterCategories, failing
 from toolmesh.gateway.limits import available
@@ -100,6 +100,8 @@ class ClusterSource:
         self.profiles = profile_status.Reporter(namespace, direct_limit)
         #: The kinds followed: MCPProfile only where its CRD is installed (none: no profile exists).
         self.kinds = ["MCPCategory", "MCPIntegration", "MCPProfile"]
+        #: Large documents are compiled in worker processes (compile_pool.py), which exit when idle.
+        self.workers = compile_pool.Workers()
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ClusterSource:
@@ -166,6 +168,7 @@ class ClusterSource:
         await self.reporter.close()
         await self.circuits.close()
         await self.profiles.close()
+        self.workers.close()
 
     async def _follow(self, kind: str, version: str | None) -> None:
         """Watch from ``version``; when the watch breaks or falls behind, list again and go on.
@@ -345,7 +348,9 @@ class ClusterSource:
             return indexed.not_indexed(reason, message)
         data = document.data
         try:
-            records, digest = await asyncio.to_thread(catalog_mod.compiled_records, obj, name, data)
+            records, digest = await asyncio.to_thread(
+                catalog_mod.compiled_records, obj, name, data, self.workers
+            )
         except SpecError as exc:
             self._note(name, str(exc))
             return indexed.not_indexed(conditions.SPEC_INVALID, str(exc))

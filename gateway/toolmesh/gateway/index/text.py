@@ -92,7 +92,8 @@ def terms(text: str) -> list[str]:
     return [singular(t) for t in _TOKEN.findall(split_words(text).lower()) if t not in STOPWORDS]
 
 
-def _parameter_text(schema: Mapping[str, Any]) -> str:
+def parameter_text(schema: Mapping[str, Any]) -> str:
+    """The parameters' names in words and the start of their descriptions."""
     props = schema.get("properties")
     if not isinstance(props, Mapping):
         return ""
@@ -117,12 +118,21 @@ def dense_document(name: str, description: str, context: str = "") -> str:
 
 
 def document(
-    name: str, description: str, input_schema: Mapping[str, Any] | None = None, context: str = ""
+    name: str,
+    description: str,
+    input_schema: Mapping[str, Any] | None = None,
+    context: str = "",
+    *,
+    parameters: str | None = None,
 ) -> str:
-    """The routing text of a tool: its name in words, description, parameters, and where it lives."""
+    """The routing text of a tool: its name in words, description, parameters, and where it lives.
+
+    ``parameters``: :func:`parameter_text` of its schema, worked out before (instead of the schema)."""
     parts = [split_words(name), description]
-    if input_schema:
-        parts.append(_parameter_text(input_schema))
+    if parameters is None and input_schema:
+        parameters = parameter_text(input_schema)
+    if parameters:
+        parts.append(parameters)
     if context:
         parts.append(context)
     return "\n".join(p for p in parts if p)
