@@ -20,6 +20,7 @@ wakes a category from zero pods. MCPProfile objects are followed too, and their 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import socket
@@ -42,6 +43,8 @@ from toolmesh.kube import ApiError, Connection, KubeClient, load_connection
 from toolmesh.openapi import SpecError
 
 log = structlog.get_logger("toolmesh.gateway")
+#: An integration's tools and the verdict on them, or the verdict saying why it has none here.
+Found = tuple[list[ToolRecord], indexed.Verdict] | indexed.Verdict
 EV_INDEXED = "catalog.integration_indexed"
 EV_REMOVED = "catalog.integration_removed"
 EV_PROBLEM = "catalog.integration_problem"
@@ -102,6 +105,9 @@ class ClusterSource:
         self.kinds = ["MCPCategory", "MCPIntegration", "MCPProfile"]
         #: Large documents are compiled in worker processes (compile_pool.py), which exit when idle.
         self.workers = compile_pool.Workers()
+        self._prefetched: dict[
+            str, asyncio.Task[tuple[list[ToolRecord], indexed.Verdict] | indexed.Verdict]
+        ] = {}
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ClusterSource:
@@ -153,8 +159,11 @@ class ClusterSource:
                 log.warning(EV_NO_PROFILES, namespace=self.namespace)
                 self.kinds.remove(kind)
                 continue
-            for item in items:
-                await self._apply(kind, "ADDED", item)
+            if kind == "MCPIntegration":
+                await self._apply_listed(items)
+            else:
+                for item in items:
+                    await self._apply(kind, "ADDED", item)
         await self._rebuild()
         for kind in self.kinds:
             self._tasks.append(_background(self._follow(kind, versions[kind]), f"watch-{kind}"))
@@ -243,6 +252,31 @@ class ClusterSource:
         else:
             await self._index(name, obj)
 
+    async def _apply_listed(self, items: list[dict[str, Any]]) -> None:
+        """The integrations listed at start: their documents read and compiled a few at a time (as
+        many as there are compile workers), then applied in the list's order, as one by one would
+        (the first integration listed keeps a tool name two claim)."""
+        slots = asyncio.Semaphore(self.workers.processes)
+
+        async def records(name: str, model: MCPIntegration) -> Found:
+            async with slots:
+                return await self._records(name, model)
+
+        for obj in items:
+            name = str(obj["metadata"]["name"])
+            with contextlib.suppress(ValidationError):
+                model = MCPIntegration.model_validate(obj)
+                if _ready(obj) and model.spec.openapi is not None:
+                    self._prefetched[name] = asyncio.create_task(records(name, model), name=f"compile-{name}")
+        try:
+            for obj in items:
+                await self._apply("MCPIntegration", "ADDED", obj)
+        finally:
+            left, self._prefetched = list(self._prefetched.values()), {}
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+
     def _apply_profile(self, name: str, type_: str, obj: dict[str, Any]) -> None:
         """A profile applies as soon as it is seen (its status follows, profile_status.py)."""
         if type_ == "DELETED":
@@ -303,7 +337,8 @@ class ClusterSource:
         except ValidationError as exc:
             self._note(name, str(exc.errors()[0]["msg"]))
             return
-        found = await self._records(name, model)
+        prefetched = self._prefetched.pop(name, None)  # read and compiled already (_apply_listed)
+        found = await (prefetched if prefetched is not None else self._records(name, model))
         if isinstance(found, indexed.Verdict):
             self.reporter.report(obj, found)
             return
@@ -328,9 +363,7 @@ class ClusterSource:
         self.reporter.report(obj, indexed.indexed(len(added)) if verdict.status == "True" else verdict)
         self._schedule_rebuild()
 
-    async def _records(
-        self, name: str, obj: MCPIntegration
-    ) -> tuple[list[ToolRecord], indexed.Verdict] | indexed.Verdict:
+    async def _records(self, name: str, obj: MCPIntegration) -> Found:
         """The integration's tools and the verdict on them (True, or a digest mismatch), or, when it
         cannot be indexed here, the verdict saying why (its problem noted)."""
         if obj.spec.openapi is None:

@@ -217,7 +217,8 @@ class Workers:
 
     def __init__(self, processes: int | None = None, idle_seconds: float = IDLE_SECONDS) -> None:
         self.idle_seconds = idle_seconds
-        self._slots = threading.BoundedSemaphore(processes or workers())
+        self.processes = processes or workers()
+        self._slots = threading.BoundedSemaphore(self.processes)
         self._lock = threading.Lock()
         self._idle: list[tuple[Worker, float]] = []
         self._reaper: threading.Timer | None = None

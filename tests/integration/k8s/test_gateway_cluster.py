@@ -657,3 +657,36 @@ async def test_a_large_document_is_compiled_by_a_worker_process_to_the_operators
 async def _indexed(kube: KubeClient, namespace: str, name: str) -> dict[str, Any] | None:
     obj = await kube.get("MCPIntegration", namespace, name)
     return obj if condition(obj, "Indexed").get("status") == "True" else None
+
+
+async def test_integrations_listed_at_start_are_compiled_together_and_applied_in_list_order(
+    kube: KubeClient, operator: OperatorThread, namespace: str, cluster: LocalCluster
+) -> None:
+    """At start the gateway reads and compiles the listed documents a few at a time (two workers
+    here); the first integration listed still keeps a tool name two claim, though the other's
+    smaller document compiles sooner."""
+    for name, operations in (("records-a", 600), ("records-b", 300)):
+        config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
+                      "data": {"openapi.json": many_operations_spec(operations)}}  # fmt: skip
+        source = {"spec": {"configMapKeyRef": {"name": name, "key": "openapi.json"}}}
+        category_name = "data" if name == "records-a" else "pm"
+        await create(kube, config_map, category(category_name, namespace),
+                     integration(name, namespace, category_name, openapi=source, toolPrefix="records"))  # fmt: skip
+    for name in ("records-a", "records-b"):
+        await ready(kube, "MCPIntegration", namespace, name)
+    settings = GatewaySettings(
+        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
+        lexical_only=True, log_format="console",
+    )  # fmt: skip
+    app = create_gateway_app(settings)
+    runner, url = await serve(app)
+    try:
+        first = await eventually(lambda: _indexed(kube, namespace, "records-a"), what="records-a Indexed")
+        assert condition(first, "Indexed")["message"] == "600 tools are in the gateway's search index."
+        async with aiohttp.ClientSession() as http:
+            status, body = await readyz(http, url)
+        assert (status, body["tools"]) == (200, 600)
+        tools = app[SERVICE].catalog.tools
+        assert {tools[f"records__createRecord{n}"].integration for n in range(300)} == {"records-a"}
+    finally:
+        await runner.cleanup()
