@@ -10,7 +10,7 @@ intent of a multi-intent request searched too, a small cost for each further too
 integration), then without intent splitting, without the integration cost, with reciprocal rank
 fusion instead, BM25 alone, and the dense ranking alone.
 
-A second table is learning from outcomes (``retrieval_bench.run_learning``): figures on one half
+A second table is learning from outcomes (``learning_bench.run_learning``): figures on one half
 of the queries, before and after the other half's searches and calls were learned, for an agent
 that calls the gold tools it was shown and for one that always calls the first result.
 """
@@ -24,7 +24,8 @@ from pathlib import Path
 from toolmesh.common.progress import BarProgress
 from toolmesh.gateway.index.embedder import FastEmbedder
 from toolmesh.gateway.index.hybrid import Weights
-from toolmesh.gateway.retrieval_bench import run, run_learning
+from toolmesh.gateway.learning_bench import run_learning
+from toolmesh.gateway.retrieval_bench import run
 
 DEFAULT = Weights()
 ROWS: list[tuple[str, Weights, bool]] = [
