@@ -248,9 +248,9 @@ def to_records(compiled: Compiled, category: str, integration: str) -> list[Tool
     ]
 
 
-def build(catalog: Catalog, *, pool_above: int | None = None) -> GatewayCatalog:
+def build(catalog: Catalog) -> GatewayCatalog:
     """The gateway's catalog of a folder's objects; its OpenAPI documents compiled in worker
-    processes when they are many (compile_pool.py; ``pool_above``: from how many bytes)."""
+    processes when they are many (compile_pool.py)."""
     tools: dict[str, ToolRecord] = {}
     problems: dict[str, str] = {}
     access: dict[str, Access] = {}
@@ -274,8 +274,7 @@ def build(catalog: Catalog, *, pool_above: int | None = None) -> GatewayCatalog:
         if obj.spec.openapi is None or entry.spec is None:
             continue  # a federated server or a URL: its category server discovers the tools (discovery.py)
         jobs.append((Job(entry.name, compile_options(obj), entry.spec), obj.spec.category))
-    options = {} if pool_above is None else {"pool_above": pool_above}
-    for (job, category), compiled in zip(jobs, compile_all([j for j, _ in jobs], **options), strict=True):
+    for (job, category), compiled in zip(jobs, compile_all([j for j, _ in jobs]), strict=True):
         if isinstance(compiled, SpecError):
             problems[job.name] = str(compiled)
             continue
