@@ -58,24 +58,19 @@ def readiness(port: int) -> dict[str, object]:
         return {}
 
 
-def replica(folder: Path, redis_url: str, model_dir: Path) -> dict[str, object]:
-    """One new replica on ``folder``: time to a whole index, RSS at rest and its peak."""
+def replica(
+    folder: Path | None, redis_url: str, model_dir: Path, settings: dict[str, str] | None = None
+) -> dict[str, object]:
+    """One new replica on ``folder`` (None: as ``settings`` say, e.g. cluster mode): time to a whole
+    index, RSS at rest and its peak."""
     port = free_port()
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "TOOLMESH_SOURCE": "folder", "TOOLMESH_AUTH": "none", "TOOLMESH_CACHE": cache,
                "TOOLMESH_LOG_LEVEL": "WARNING", "TOOLMESH_REDIS_URL": redis_url,
-               "TOOLMESH_MODEL_DIR": str(model_dir)}  # fmt: skip
+               "TOOLMESH_MODEL_DIR": str(model_dir), **(settings or {})}  # fmt: skip
+        catalog = ["--catalog", str(folder)] if folder is not None else []
         gateway = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "toolmesh.cli.main",
-                "gateway",
-                "--catalog",
-                str(folder),
-                "--port",
-                str(port),
-            ],
+            [sys.executable, "-m", "toolmesh.cli.main", "gateway", *catalog, "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
