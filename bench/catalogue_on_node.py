@@ -90,13 +90,10 @@ def figures(
 
 
 async def apply_catalogue(cluster_kubeconfig: Path, folder: Path, base_url: str) -> int:
-    objects = catalogue.objects(folder, NAMESPACE)
+    objects = catalogue.objects(folder, NAMESPACE).fitting()  # a ConfigMap holds at most 1 MiB
     for integration in objects.integrations:
         integration["spec"]["openapi"]["baseUrl"] = base_url
-    # A ConfigMap holds at most 1 MiB: the few specs too large even gzip-compressed stay out.
-    too_large = {c["metadata"]["name"] for c in objects.configmaps if len(json.dumps(c)) > 1_000_000}
-    configmaps = [c for c in objects.configmaps if c["metadata"]["name"] not in too_large]
-    integrations = [i for i in objects.integrations if not too_large & set(json.dumps(i["spec"]).split('"'))]
+    configmaps, integrations = objects.configmaps, objects.integrations
     gate = asyncio.Semaphore(16)
     async with KubeClient(load_connection(str(cluster_kubeconfig))) as kube:
 

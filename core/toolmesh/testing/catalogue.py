@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import yaml
 
 CONFIGMAP_LIMIT = 900 * 1024
+#: What the API server accepts in one ConfigMap (its JSON, about).
+CONFIGMAP_MAX = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,19 @@ class Catalogue:
     categories: list[dict[str, Any]]
     integrations: list[dict[str, Any]]
     configmaps: list[dict[str, Any]]
+    #: Specs left out by :meth:`fitting`.
+    left_out: int = 0
+
+    def fitting(self) -> Catalogue:
+        """Without the few specs too large for a ConfigMap even gzip-compressed, and the
+        integrations that use them."""
+        too_large = {c["metadata"]["name"] for c in self.configmaps if len(json.dumps(c)) > CONFIGMAP_MAX}
+        return Catalogue(
+            self.categories,
+            [i for i in self.integrations if not too_large & set(json.dumps(i["spec"]).split('"'))],
+            [c for c in self.configmaps if c["metadata"]["name"] not in too_large],
+            len(too_large),
+        )
 
 
 def objects(folder: Path, namespace: str) -> Catalogue:

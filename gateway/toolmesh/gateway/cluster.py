@@ -105,9 +105,7 @@ class ClusterSource:
         self.kinds = ["MCPCategory", "MCPIntegration", "MCPProfile"]
         #: Large documents are compiled in worker processes (compile_pool.py), which exit when idle.
         self.workers = compile_pool.Workers()
-        self._prefetched: dict[
-            str, asyncio.Task[tuple[list[ToolRecord], indexed.Verdict] | indexed.Verdict]
-        ] = {}
+        self._prefetched: dict[str, asyncio.Task[Found]] = {}
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ClusterSource:

@@ -167,6 +167,11 @@ class Worker:
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def alive(self) -> bool:
+        """Is its process started (and not closed)?"""
+        return self._process is not None
+
     def compile(self, job: Job) -> Compiled | SpecError | None:
         """The job's tools or SpecError; None when the worker could not say (it is then closed, and
         the next job starts another): a bug in the compiler, which compiling here raises again, or a
@@ -241,7 +246,7 @@ class Workers:
     def running(self) -> int:
         """Worker processes alive and idle."""
         with self._lock:
-            return sum(1 for worker, _ in self._idle if worker._process is not None)
+            return sum(1 for worker, _ in self._idle if worker.alive)
 
     def _schedule(self) -> None:
         if self._reaper is None:
