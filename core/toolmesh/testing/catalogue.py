@@ -1,6 +1,7 @@
 """The generated full catalogue (hack/generate_catalog.py) as the objects a cluster receives.
 
-Shared by bench/operator_scale.py and the test that applies a slice of it: the ten MCPCategory
+Shared by the benches that apply it (operator_scale, cluster_replica, catalogue_on_node) and the
+test that applies a slice of it: the ten MCPCategory
 objects, one MCPIntegration per spec, and one ConfigMap per spec (gzip-compressed under binaryData
 when it would not fit in 1 MiB; the reader recognises gzip by its magic bytes, so the key stays
 ``spec.json``).
