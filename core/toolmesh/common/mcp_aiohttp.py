@@ -25,7 +25,7 @@ middleware in front of the route.
 The forwarding hot path (``fast_call``): a ``tools/call`` that a server only forwards can skip the
 kernel (its per-request runner, context, middleware and result model) and hand back the result in
 wire form. The SDK's types still decide what is valid: the request passes the same per-version
-surface validation (``mcp_types.methods.validate_client_request``) and typed parameters, and the
+surface validation (``mcp_types.methods.validate_client_request``), and the
 result the same per-version sieve (``serialize_server_result``), ``resultType`` and ``serverInfo``
 stamp as the kernel gives it; anything the hook declines, or any request that does not validate, goes
 to the kernel, which answers it as before (docs/design/0014-forwarding-fast-path.md).
@@ -65,7 +65,6 @@ from mcp.types import (
     INVALID_REQUEST,
     PARSE_ERROR,
     SERVER_INFO_META_KEY,
-    CallToolRequestParams,
     ErrorData,
     JSONRPCError,
     JSONRPCRequest,
@@ -281,6 +280,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FastCall = Callable[[str, dict[str, Any], Progress | None, Resumption], Awaitable[dict[str, Any] | None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent one request: its protocol version, and the envelope a 2026-07-28 request carries.
+    The SDK's :class:`Connection` (three pydantic validations) is built only for the kernel: the
+    fast path needs the version alone."""
+
+    version: str
+    info: Any = None
+    capabilities: Any = None
+
+    def connection(self) -> Connection:
+        return Connection.from_envelope(self.version, self.info, self.capabilities)
+
+
 @dataclass
 class McpEndpoint:
     """One MCP server behind one aiohttp route. Add :meth:`lifespan` to the app's ``cleanup_ctx``."""
@@ -346,18 +359,15 @@ class McpEndpoint:
             return _error(None, INVALID_REQUEST, "The body must be a single JSON-RPC request")
         version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
         if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            route = classify_inbound_request(
-                decoded, headers={k.lower(): v for k, v in request.headers.items()}
-            )
+            # aiohttp's headers are case-insensitive already: the ladder's lower-case names find them
+            route = classify_inbound_request(decoded, headers=request.headers)
             if isinstance(route, InboundLadderRejection):
                 return _error(rpc.id, route.code, route.message, route.data)
-            connection = Connection.from_envelope(
-                route.protocol_version, route.client_info, route.client_capabilities
-            )
+            caller = Caller(route.protocol_version, route.client_info, route.client_capabilities)
         else:
-            connection = Connection.from_envelope(version or LEGACY_DEFAULT_VERSION, None, None)
+            caller = Caller(version or LEGACY_DEFAULT_VERSION)
             if rpc.method == "initialize":
-                answer = await self._traced(request, rpc, connection)
+                answer = await self._traced(request, rpc, caller)
                 if not answer.prepared:
                     answer.headers[SESSION_HEADER] = new_session()
                 return answer
@@ -367,17 +377,17 @@ class McpEndpoint:
                 ask = self._questions.asker(session, stream) if stream is not None else None
                 try:
                     with asking(ask):
-                        work = self._traced(request, rpc, connection, stream)
+                        work = self._traced(request, rpc, caller, stream)
                         return await self._in_flight.run(session, rpc.id, work)
                 except CancelledByPeer:  # the client has forgotten the request: this answer is for the log
                     return _error(rpc.id, REQUEST_CANCELLED, "The client cancelled the request")
-        return await self._traced(request, rpc, connection)
+        return await self._traced(request, rpc, caller)
 
     async def _traced(
         self,
         request: web.Request,
         rpc: JSONRPCRequest,
-        connection: Connection,
+        caller: Caller,
         stream: EventStream | None = None,
     ) -> web.StreamResponse:
         """:meth:`_dispatch` in the caller's trace context (tracing on)."""
@@ -386,14 +396,14 @@ class McpEndpoint:
             with tracing.attached(
                 tracing.incoming(request.headers, meta if isinstance(meta, dict) else None)
             ):
-                return await self._dispatch(request, rpc, connection, stream)
-        return await self._dispatch(request, rpc, connection, stream)
+                return await self._dispatch(request, rpc, caller, stream)
+        return await self._dispatch(request, rpc, caller, stream)
 
     async def _dispatch(
         self,
         request: web.Request,
         rpc: JSONRPCRequest,
-        connection: Connection,
+        caller: Caller,
         stream: EventStream | None = None,
     ) -> web.StreamResponse:
         """One valid request's answer: forwarded by the fast path, or served by the SDK's kernel.
@@ -408,7 +418,7 @@ class McpEndpoint:
                 )
             stream = stream or EventStream(request)
         if self.fast_call is not None and rpc.method == "tools/call":
-            fast = await self._fast(rpc, connection.protocol_version, stream, token)
+            fast = await self._fast(rpc, caller.version, stream, token)
             if fast is not None:
                 return fast
         transport = TransportContext(
@@ -418,7 +428,12 @@ class McpEndpoint:
         pinging = asyncio.create_task(keep_alive(stream)) if rpc.method == "subscriptions/listen" else None
         try:
             result = await serve_one(
-                self.server, dctx, rpc.method, rpc.params, connection=connection, lifespan_state=self._state
+                self.server,
+                dctx,
+                rpc.method,
+                rpc.params,
+                connection=caller.connection(),
+                lifespan_state=self._state,
             )
         except Exception as exc:  # the SDK maps its own errors; anything else becomes -32603
             err = modern_error_data(exc)
@@ -444,13 +459,15 @@ class McpEndpoint:
         """A tools/call answered by ``fast_call``, shaped as the kernel shapes it; None to leave it
         to the kernel (the hook declined, or the request is not valid: the kernel says how)."""
         assert self.fast_call is not None
-        try:
+        try:  # the version's surface types every parameter: a valid request has a string name
             methods.validate_client_request("tools/call", version, rpc.params)
-            params = CallToolRequestParams.model_validate(rpc.params or {}, by_name=False)
         except (ValidationError, KeyError, ValueError):
             return None
+        params = rpc.params or {}
         progress = reporter(stream, token) if stream is not None and token is not None else None
-        raw = await self.fast_call(params.name, params.arguments or {}, progress, Resumption.of(rpc.params))
+        raw = await self.fast_call(
+            params["name"], params.get("arguments") or {}, progress, Resumption.of(params)
+        )
         if raw is None:
             return None
         raw = for_version(raw, version in MODERN_PROTOCOL_VERSIONS)

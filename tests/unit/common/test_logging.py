@@ -57,3 +57,23 @@ def test_auto_is_json_lines_when_stderr_is_not_a_terminal() -> None:
     events = [json.loads(line) for line in lines]
     assert [e["event"] for e in events] == ["call.failed", "call.failed"]
     assert all("Traceback (most recent call last)" in e["exception"] for e in events)
+
+
+LEVELS = """
+import logging, structlog
+from toolmesh.common import logging as setup
+
+setup.configure("WARNING", "json")
+log = structlog.get_logger("toolmesh.test")
+log.info("hidden.info")
+log.warning("shown.warning")
+logging.getLogger().setLevel("INFO")  # a level changed later applies to loggers already used
+log.info("shown.info")
+"""
+
+
+def test_lines_below_the_level_are_dropped_and_a_new_level_applies_at_once() -> None:
+    done = subprocess.run([sys.executable, "-c", LEVELS], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(e["event"], e["level"]) for e in events] == [("shown.warning", "warning"), ("shown.info", "info")]
