@@ -76,4 +76,7 @@ def test_lines_below_the_level_are_dropped_and_a_new_level_applies_at_once() -> 
     done = subprocess.run([sys.executable, "-c", LEVELS], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stderr.splitlines()]
-    assert [(e["event"], e["level"]) for e in events] == [("shown.warning", "warning"), ("shown.info", "info")]
+    assert [(e["event"], e["level"]) for e in events] == [
+        ("shown.warning", "warning"),
+        ("shown.info", "info"),
+    ]
