@@ -94,7 +94,7 @@ async def test_the_answer_is_a_stream_only_when_progress_was_asked_for_and_can_b
 
         async with http.post(gateway.mcp_url, json=body, headers=headers) as response:
             assert response.content_type == "text/event-stream"
-            messages = [m async for m in mcp_sse.messages(response)]
+            messages = [m async for m in mcp_sse.messages(response.content)]
     notes, answer = messages[:-1], messages[-1]
     assert [n["method"] for n in notes] == ["notifications/progress"] * 2
     assert [n["params"] for n in notes] == [
@@ -230,7 +230,7 @@ async def test_a_2025_session_is_told_on_its_standing_stream(gateway: Gateway) -
             assert (await response.content.readline()).startswith(b": listening")
             gateway.service.catalog.offered.replace("worker", "ai", prompts=[PROMPT])
             async with asyncio.timeout(10):
-                message = await anext(aiter(mcp_sse.messages(response)))
+                message = await anext(aiter(mcp_sse.messages(response.content)))
     assert message == {"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"}
     async with aiohttp.ClientSession() as http, http.get(gateway.mcp_url) as response:
         assert response.status == 405, "no session, no standing stream"

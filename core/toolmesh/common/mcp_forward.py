@@ -1,5 +1,5 @@
 """The gateway's hop to toolmesh's own category servers: MCP 2026-07-28 stateless ``tools/call``
-requests over a pooled aiohttp session.
+requests over kept-alive HTTP/1.1 connections.
 
 The category servers answer each POST with one JSON-RPC response (``mcp_aiohttp.McpEndpoint``), so
 a forwarded call needs no session, no SSE stream and no task group: the SDK's client machinery (its
@@ -8,6 +8,11 @@ was more than half of the gateway's CPU per forwarded call (py-spy, docs/design/
 builds the request and reads the answer with the SDK's own types, version registry, envelope keys
 and header names, so the wire format stays the SDK's; it speaks only to servers that toolmesh
 runs. Remote MCP servers (federation) keep the SDK's client.
+
+A request to an ``http://`` server goes out on toolmesh.common.http1's plain connections (aiohttp's
+client cost a sixth of the gateway's CPU per forwarded call: docs/design/0014); one that asks for
+progress (its answer is relayed as it streams) or goes to an ``https://`` server goes through a
+pooled aiohttp session.
 
 A connection that cannot be established (refused: a pod is ready but its Service does not route
 to it yet, or a rollout's old pod is gone) is tried again, with backoff, for a bounded time: the
@@ -21,7 +26,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +42,8 @@ from mcp.types.version import LATEST_MODERN_VERSION
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from toolmesh.common import mcp_sse, tracing
+from toolmesh.common import http1, mcp_sse, tracing
+from toolmesh.common.http1 import ConnectFailed
 from toolmesh.common.mcp_client import (
     Resumption,
     ServerUnavailable,
@@ -77,8 +83,9 @@ class CategoryClient:
     #: of a category waking from zero, whose Service may lag behind its pods' readiness).
     connect_until: float = 0.0
     #: Told of each retry: its number (1, 2, ...) and why the connection failed.
-    on_connect_retry: Callable[[int, aiohttp.ClientConnectorError], None] | None = None
+    on_connect_retry: Callable[[int, ConnectFailed], None] | None = None
     _http: aiohttp.ClientSession | None = None
+    _plain: http1.Origin | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -184,9 +191,7 @@ class CategoryClient:
         while True:
             try:
                 return await self._post(data, headers, progress)
-            except aiohttp.ClientSSLError as exc:  # a certificate does not get better by retrying
-                raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
-            except aiohttp.ClientConnectorError as exc:  # never connected, so nothing was sent
+            except ConnectFailed as exc:  # never connected, so nothing was sent
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise ServerUnavailable(
@@ -199,8 +204,10 @@ class CategoryClient:
                 pause = min(2 * pause, CONNECT_PAUSE_LONGEST)
 
     async def _post(self, data: bytes, headers: dict[str, str], progress: Progress | None) -> tuple[int, Any]:
-        """One attempt; a ClientConnectorError (nothing sent) is left to the caller, to retry. An
+        """One attempt; a :class:`ConnectFailed` (nothing sent) is left to the caller, to retry. An
         SSE answer's progress notifications go to ``progress``; its last message is the answer."""
+        if progress is None and self.url.startswith("http://"):
+            return await self._post_plain(data, headers)
         try:
             async with self._session().post(
                 self.url,
@@ -211,26 +218,46 @@ class CategoryClient:
             ) as response:
                 status = response.status
                 if response.content_type == "text/event-stream":
-                    return status, await self._streamed(response, progress)
+                    return status, await self._streamed(status, response.content, progress)
                 raw = await response.read()
-        except aiohttp.ClientConnectorError:
-            raise
+        except aiohttp.ClientSSLError as exc:  # a certificate does not get better by retrying
+            raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectFailed(exc.host, exc.port or 0, exc.os_error) from None
         except TimeoutError:
             raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
         except (aiohttp.ClientError, ValueError) as exc:
             raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
         return status, self._result(status, raw)
 
-    async def _streamed(self, response: aiohttp.ClientResponse, progress: Progress | None) -> Any:
+    async def _post_plain(self, data: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        """:meth:`_post` on a plain connection (http1), for a request whose answer is read whole."""
+        if self._plain is None:
+            self._plain = http1.Origin(self.url, POOL_SIZE)
+        try:
+            answer = await self._plain.post(data, headers, self.timeout)
+        except ConnectFailed:
+            raise
+        except TimeoutError:
+            raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
+        except http1.ProtocolError as exc:
+            raise ServerUnavailable(f"{self.name}: {exc}") from None
+        except OSError as exc:  # the connection broke (reset)
+            raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None
+        if answer.content_type == "text/event-stream":  # the server streamed its answer anyway
+            return answer.status, await self._streamed(answer.status, mcp_sse.lines(answer.body), None)
+        return answer.status, self._result(answer.status, answer.body)
+
+    async def _streamed(self, status: int, lines: AsyncIterable[bytes], progress: Progress | None) -> Any:
         """The answer at the end of an SSE stream, its progress notifications passed on first."""
-        async for message in mcp_sse.messages(response):
+        async for message in mcp_sse.messages(lines):
             if "method" in message:
                 await mcp_sse.relay_progress(message, progress)
             elif "result" in message or "error" in message:
-                return self._message(response.status, message)
+                return self._message(status, message)
         raise ServerUnavailable(f"{self.name}: the stream ended without an answer")
 
-    def _unreachable(self, exc: aiohttp.ClientConnectorError, attempts: int, seconds: float) -> str:
+    def _unreachable(self, exc: ConnectFailed, attempts: int, seconds: float) -> str:
         error = exc.os_error
         reason = os.strerror(error.errno) if error.errno and error.errno > 0 else str(error.strerror or error)
         tried = f" ({attempts} attempts in {seconds:.1f} s)" if attempts > 1 else ""
@@ -260,6 +287,9 @@ class CategoryClient:
         return self._http
 
     async def stop(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
+            self._plain = None
         if self._http is not None:
             await self._http.close()
             self._http = None

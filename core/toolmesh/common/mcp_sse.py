@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from mcp.shared.dispatcher import ProgressFnT
 
@@ -143,11 +142,18 @@ class EventStream:
         await self._response.write(event(message))
 
 
-async def messages(response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
-    """The JSON-RPC messages of an SSE response, in order (events without JSON data are skipped)."""
+async def lines(body: bytes) -> AsyncIterator[bytes]:
+    """A whole SSE body's lines, for :func:`messages`."""
+    for line in body.splitlines(keepends=True):
+        yield line
+
+
+async def messages(lines: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON-RPC messages of an SSE response's lines (an aiohttp response's ``content``, or
+    :func:`lines`), in order; events without JSON data are skipped."""
     data: list[str] = []
     size = 0
-    async for raw in response.content:
+    async for raw in lines:
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if not line:  # an event ends
             if data:

@@ -24,6 +24,7 @@ import structlog
 
 from toolmesh.api import conditions, demand
 from toolmesh.common import tracing
+from toolmesh.common.http1 import ConnectFailed
 from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway.supervisor import CategoryUnavailable, OnStart, OnWake
 from toolmesh.kube import ApiError
@@ -141,7 +142,7 @@ class ClusterCategories:
             current.connect_until = max(current.connect_until, started + self.wake_timeout)
         return current
 
-    def _connect_retried(self, category: str, attempt: int, error: aiohttp.ClientConnectorError) -> None:
+    def _connect_retried(self, category: str, attempt: int, error: ConnectFailed) -> None:
         log.info(EV_CONNECT_RETRY, category=category, attempt=attempt, error=str(error.os_error))
         if self.on_connect_retry is not None:
             self.on_connect_retry(category)
