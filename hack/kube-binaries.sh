@@ -56,8 +56,8 @@ func main() { etcdmain.Main(os.Args) }
 GO
 go mod edit -require="go.etcd.io/etcd/server/v3@v${ETCD_VERSION}"
 with_heartbeat "kube-binaries: resolving etcd v${ETCD_VERSION} modules" go mod tidy >&2
-with_heartbeat "kube-binaries: building etcd v${ETCD_VERSION}" go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" .
-mv "$BIN/etcd.tmp" "$BIN/etcd"
+with_heartbeat "kube-binaries: building etcd v${ETCD_VERSION}" go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp.$$" .
+mv "$BIN/etcd.tmp.$$" "$BIN/etcd"
 
 have_all
 echo "$BIN"

@@ -79,7 +79,7 @@ func main() {
 }
 GO
   echo "node-binaries: building pause" >&2
-  go build -trimpath -ldflags "-s -w" -o "$BIN/pause.tmp" . && mv "$BIN/pause.tmp" "$BIN/pause"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/pause.tmp.$$" . && mv "$BIN/pause.tmp.$$" "$BIN/pause"
 fi
 
 have_all

@@ -86,7 +86,7 @@ done
 echo "otelcol-binary: building the OpenTelemetry Collector v${OTELCOL_VERSION}" >&2
 started=$SECONDS
 go mod tidy >&2
-go build -trimpath -ldflags "-s -w" -o "$BIN/otelcol.tmp" .
-mv "$BIN/otelcol.tmp" "$BIN/otelcol"
+go build -trimpath -ldflags "-s -w" -o "$BIN/otelcol.tmp.$$" .
+mv "$BIN/otelcol.tmp.$$" "$BIN/otelcol"
 echo "otelcol-binary: built in $((SECONDS - started)) s" >&2
 echo "$BIN/otelcol"

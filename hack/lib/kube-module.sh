@@ -40,6 +40,6 @@ kube_build() {
   CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" with_heartbeat "kube-module: building $cmd v${version}" \
     go -C "$dir" build -trimpath \
     -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v${version} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${version#1.}" \
-    -o "$out.tmp" "k8s.io/kubernetes/cmd/$cmd"
-  mv "$out.tmp" "$out"
+    -o "$out.tmp.$$" "k8s.io/kubernetes/cmd/$cmd"
+  mv "$out.tmp.$$" "$out"
 }
