@@ -13,18 +13,23 @@ aiohttp's client (toolmesh.common.mcp_forward decides).
 
 A connection goes back to the pool only after a whole response was read on it and neither side
 asked to close it; one that failed, timed out or was cancelled mid-request is closed, so a pooled
-connection never holds the rest of an earlier answer. A connection the server closed while idle
-is noticed (end of stream) and not used.
+connection never holds the rest of an earlier answer. A connection idle longer than
+:data:`IDLE_SECONDS`, or that the server closed while idle (end of stream), is closed, not used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 #: The longest status line plus headers read (asyncio's StreamReader limit).
 MAX_HEAD_BYTES = 64 * 1024
+#: Seconds a connection is kept idle before it is closed rather than used: well inside the server's
+#: own keep-alive (aiohttp's 75 s), so a request never races the server closing it (aiohttp's
+#: client keeps 15 s too).
+IDLE_SECONDS = 15.0
 HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
@@ -63,7 +68,7 @@ class Origin:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = f"[{self.host}]" if ":" in self.host else self.host
         self._start = f"POST {target} HTTP/1.1\r\nHost: {host}:{self.port}\r\n"
-        self._idle: list[Connection] = []
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self._slots = asyncio.Semaphore(limit)
         self._closed = False
 
@@ -90,16 +95,16 @@ class Origin:
                 raise ProtocolError(f"the answer's head is longer than {MAX_HEAD_BYTES} bytes") from None
             finally:
                 if reusable and not self._closed:
-                    self._idle.append((reader, writer))
+                    self._idle.append((reader, writer, time.monotonic()))
                 else:
                     writer.close()
 
     async def _connection(self) -> Connection:
         while self._idle:
-            reader, writer = self._idle.pop()
-            if not reader.at_eof() and not writer.is_closing():
+            reader, writer, since = self._idle.pop()
+            if time.monotonic() - since < IDLE_SECONDS and not reader.at_eof() and not writer.is_closing():
                 return reader, writer
-            writer.close()  # the server closed it while it was idle
+            writer.close()  # idle too long, or the server closed it meanwhile
         try:
             return await asyncio.open_connection(self.host, self.port, limit=MAX_HEAD_BYTES)
         except OSError as exc:  # refused, unreachable, a name that does not resolve

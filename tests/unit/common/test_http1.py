@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp import web
 
+from toolmesh.common import http1
 from toolmesh.common.http1 import ConnectFailed, Origin, ProtocolError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -152,6 +153,24 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> 
         await origin.post(b"{}", {}, 5)
         await asyncio.sleep(0.05)  # the close arrives
         assert (await origin.post(b"{}", {}, 5)).body == b"ok"
+        origin.close()
+    assert len(accepted) == 2
+
+
+async def test_a_connection_idle_too_long_is_closed_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    monkeypatch.setattr(http1, "IDLE_SECONDS", 0.05)
+    async with raw_server(keep_alive) as (url, accepted):
+        origin = Origin(url)
+        await origin.post(b"{}", {}, 5)
+        await origin.post(b"{}", {}, 5)  # at once: the same connection
+        await asyncio.sleep(0.1)
+        await origin.post(b"{}", {}, 5)  # later than the idle bound: a new one
         origin.close()
     assert len(accepted) == 2
 
