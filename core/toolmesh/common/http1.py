@@ -76,9 +76,12 @@ class Origin:
         """One request and its whole answer within ``timeout`` seconds (connecting included).
 
         Raises :class:`ConnectFailed` (nothing was sent), :class:`ProtocolError`, ``OSError`` (the
-        connection broke) or ``TimeoutError``."""
-        head = self._start + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        message = f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
+        connection broke), ``TimeoutError``, or ``ValueError`` for a header that cannot be sent
+        (nothing was)."""
+        fields = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        if fields.count("\n") != len(headers) or fields.count("\r") != len(headers):
+            raise ValueError("a header name or value holds a line break")  # never a second request
+        message = f"{self._start}{fields}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
         async with asyncio.timeout(timeout), self._slots:  # waiting for a connection counts too
             reader, writer = await self._connection()
             reusable = False

@@ -240,7 +240,7 @@ class CategoryClient:
             raise
         except TimeoutError:
             raise ServerUnavailable(f"{self.name}: no answer within {self.timeout:g} s") from None
-        except http1.ProtocolError as exc:
+        except (http1.ProtocolError, ValueError) as exc:
             raise ServerUnavailable(f"{self.name}: {exc}") from None
         except OSError as exc:  # the connection broke (reset)
             raise ServerUnavailable(f"{self.name}: {type(exc).__name__}: {exc}") from None

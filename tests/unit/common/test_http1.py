@@ -288,6 +288,21 @@ async def test_no_more_connections_than_the_limit_are_open_at_once() -> None:
     assert len(accepted) == 2
 
 
+@pytest.mark.parametrize(
+    "headers", [{"X-Name": "a\r\nX-Injected: 1"}, {"X-Name": "a\nb"}, {"X-Bad\rName": "v"}, {"X-Name": "é€"}]
+)
+async def test_a_header_that_cannot_be_sent_as_it_is_sends_nothing(headers: dict[str, str]) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async with raw_server(handle) as (url, accepted):
+        origin = Origin(url)
+        with pytest.raises(ValueError, match=r"line break|can.t encode"):
+            await origin.post(b"{}", headers, 5)
+        origin.close()
+    assert accepted == []
+
+
 @pytest.mark.parametrize("url", ["https://127.0.0.1/mcp", "http:///mcp", "unix:/run/x"])
 def test_only_plain_http_urls_with_a_host_are_taken(url: str) -> None:
     with pytest.raises(ValueError, match="an http:// URL with a host is needed"):
