@@ -148,12 +148,12 @@ async def lines(body: bytes) -> AsyncIterator[bytes]:
         yield line
 
 
-async def messages(lines: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
+async def messages(source: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
     """The JSON-RPC messages of an SSE response's lines (an aiohttp response's ``content``, or
     :func:`lines`), in order; events without JSON data are skipped."""
     data: list[str] = []
     size = 0
-    async for raw in lines:
+    async for raw in source:
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if not line:  # an event ends
             if data:
