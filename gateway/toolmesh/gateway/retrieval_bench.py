@@ -380,6 +380,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tools shown by name after the lines, budget permitting (default %(default)s; 0: lines only)",
     )  # fmt: skip
     parser.add_argument(
+        "--hubness", type=float, metavar="W",
+        help="hubness reduction's weight in the dense ranking (default: the router's; 0: raw cosines)",
+    )  # fmt: skip
+    parser.add_argument(
         "--prerequisites", type=int, metavar="N",
         help="pull the prerequisites of the first N results in beside them (default: the router's; 0: off)",
     )  # fmt: skip
@@ -393,6 +397,8 @@ def _weights(args: argparse.Namespace) -> Weights:
         weights = dataclasses.replace(weights, dense=args.dense_weight)
     if args.prerequisites is not None:
         weights = dataclasses.replace(weights, prerequisites=args.prerequisites)
+    if args.hubness is not None:
+        weights = dataclasses.replace(weights, hubness=args.hubness)
     return weights
 
 

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from toolmesh.gateway.index import fusion, intents, text
+from toolmesh.gateway.index import fusion, hubness, intents, text
 from toolmesh.gateway.index.lexical import BM25
 from toolmesh.gateway.index.vectors import NumpyVectors, VectorStore
 
@@ -46,6 +46,15 @@ class Weights:
     #: first (their response fills its identifier arguments; graph.prerequisites) beside it. Applied
     #: by the router and the benchmark, over the index's ranking; 0: none.
     prerequisites: int = 10
+    #: Hubness reduction (hubness.py): a tool's dense score loses this times its mean cosine to its
+    #: ten nearest tools, so a crowd of near-identical tools does not bury a tool alone in its
+    #: neighbourhood. 0.5 is CSLS's own weight; 0: raw cosines.
+    hubness: float = 0.5
+
+
+#: With hubness reduction, the dense ranking re-ranks this many times its depth of the store's
+#: nearest vectors (the store ranks by raw cosine: Qdrant cannot add a per-tool offset).
+HUBNESS_POOL = 4
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,12 @@ class HybridIndex:
             dense_documents = documents
         self.lexical = BM25(text.terms(d) for d in documents)  # one document's terms at a time
         dense = list(dense_documents)
-        self.vectors: VectorStore | None = store(embedder.embed(dense)) if embedder is not None else None
+        matrix = embedder.embed(dense) if embedder is not None else None
+        #: What each tool's dense score loses for the crowd around it (hubness.py); None: nothing.
+        self.penalty: Vectors | None = None
+        if matrix is not None and weights.hubness > 0 and len(matrix):
+            self.penalty = weights.hubness * hubness.crowding(matrix)
+        self.vectors: VectorStore | None = store(matrix) if matrix is not None else None
 
     @functools.cached_property
     def _position(self) -> dict[str, int]:
@@ -208,7 +222,7 @@ class HybridIndex:
             rankings.append(fusion.top(lexical, min(self.weights.depth, hits)))
             weights.append(self.weights.lexical)
         if query_vector is not None and self.vectors is not None:
-            rankings.append(self.vectors.top(query_vector, self.weights.depth))
+            rankings.append(self._dense_top(query_vector, self.weights.depth))
             weights.append(self.weights.dense)
         if not rankings:
             return None
@@ -221,12 +235,26 @@ class HybridIndex:
         candidates = np.unique(np.concatenate([*rankings, boosted]))
         scores = [lexical[candidates]] if hits else []
         if query_vector is not None and self.vectors is not None:
-            scores.append(self.vectors.scores(query_vector, candidates))
+            scores.append(self._dense_scores(query_vector, candidates))
         fused = fusion.zscore_candidates(scores, weights)
         if known:  # added after the standardisation, in its units
             values = np.fromiter(known.values(), dtype=np.float32, count=len(known))
             fused[np.searchsorted(candidates, boosted)] += self.weights.prior * values
         return candidates, fused
+
+    def _dense_scores(self, query_vector: Vectors, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """The dense ranking's scores of ``ids``: cosines, less each tool's hubness penalty."""
+        assert self.vectors is not None
+        cosines = self.vectors.scores(query_vector, ids)
+        return cosines if self.penalty is None else cosines - self.penalty[ids]
+
+    def _dense_top(self, query_vector: Vectors, k: int) -> npt.NDArray[np.int64]:
+        """The dense ranking's ``k`` best: by cosine, or re-ranked with the penalty from a wider pool."""
+        assert self.vectors is not None
+        if self.penalty is None:
+            return self.vectors.top(query_vector, k)
+        pool = self.vectors.top(query_vector, HUBNESS_POOL * k)
+        return pool[fusion.top(self._dense_scores(query_vector, pool), k)]
 
 
 def _embed_queries(embedder: QueryEmbedder, queries: Sequence[str]) -> list[Vectors]:
