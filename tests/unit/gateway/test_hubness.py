@@ -8,6 +8,7 @@ import pytest
 from tests.unit.gateway.embedders import FixedEmbedder
 from toolmesh.gateway.index import hubness
 from toolmesh.gateway.index.hybrid import HybridIndex, Weights
+from toolmesh.gateway.index.vectors import NumpyVectors, QdrantVectors
 
 
 def unit_rows(rows: np.ndarray) -> np.ndarray:
@@ -89,3 +90,32 @@ def test_explain_still_reports_the_raw_cosine() -> None:
     index = crowd_and_lone_index(0.5)
     scores = index.explain("need", ["lone"])
     assert scores["lone"].dense == pytest.approx(float(unit_rows([[0.93, -0.2, 0.3]])[0][0]), abs=1e-6)
+
+
+def test_every_store_ranks_by_the_cosine_less_the_penalty() -> None:
+    rng = np.random.default_rng(4)
+    vectors = unit_rows(rng.standard_normal((400, 16)))
+    penalty = (0.5 * hubness.crowding(vectors)).astype(np.float32)
+    qdrant = QdrantVectors(vectors)
+    try:
+        for query in unit_rows(rng.standard_normal((5, 16))):
+            expected = np.argsort(-(vectors @ query - penalty), kind="stable")[:10].tolist()
+            assert NumpyVectors(vectors).top(query, 10, penalty).tolist() == expected
+            assert qdrant.top(query, 10, penalty).tolist() == expected
+            assert NumpyVectors(vectors).top(query, 10).tolist() != expected  # the penalty changed it
+    finally:
+        qdrant.close()
+
+
+def test_a_large_store_applies_the_penalty_in_its_projection_too() -> None:
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((30, 384)).astype(np.float32)
+    rows = unit_rows(centres[rng.integers(0, 30, 5000)] + 0.4 * rng.standard_normal((5000, 384)))
+    penalty = (0.5 * hubness.crowding(rows)).astype(np.float32)
+    reduced = NumpyVectors(rows, reduce_above=1000)
+    assert reduced._reduced is not None
+    overlap = []
+    for query in rows[rng.integers(0, 5000, 20)]:
+        exact = np.argsort(-(rows @ query - penalty), kind="stable")[:50]
+        overlap.append(len(set(reduced.top(query, 50, penalty).tolist()) & set(exact.tolist())) / 50)
+    assert np.mean(overlap) > 0.97

@@ -52,11 +52,6 @@ class Weights:
     hubness: float = 0.5
 
 
-#: With hubness reduction, the dense ranking re-ranks this many times its depth of the store's
-#: nearest vectors (the store ranks by raw cosine: Qdrant cannot add a per-tool offset).
-HUBNESS_POOL = 4
-
-
 @dataclass(frozen=True)
 class Scores:
     """Why a tool ranks where it does for a query (HybridIndex.explain)."""
@@ -249,12 +244,9 @@ class HybridIndex:
         return cosines if self.penalty is None else cosines - self.penalty[ids]
 
     def _dense_top(self, query_vector: Vectors, k: int) -> npt.NDArray[np.int64]:
-        """The dense ranking's ``k`` best: by cosine, or re-ranked with the penalty from a wider pool."""
+        """The dense ranking's ``k`` best: by cosine, less the hubness penalty if there is one."""
         assert self.vectors is not None
-        if self.penalty is None:
-            return self.vectors.top(query_vector, k)
-        pool = self.vectors.top(query_vector, HUBNESS_POOL * k)
-        return pool[fusion.top(self._dense_scores(query_vector, pool), k)]
+        return self.vectors.top(query_vector, k, self.penalty)
 
 
 def _embed_queries(embedder: QueryEmbedder, queries: Sequence[str]) -> list[Vectors]:
