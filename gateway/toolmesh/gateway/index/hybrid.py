@@ -100,7 +100,7 @@ class HybridIndex:
         matrix = embedder.embed(dense) if embedder is not None else None
         #: What each tool's dense score loses for the crowd around it (hubness.py); None: nothing.
         self.penalty: Vectors | None = None
-        if matrix is not None and weights.hubness > 0 and len(matrix):
+        if matrix is not None and weights.hubness > 0 and weights.dense > 0 and len(matrix):
             self.penalty = weights.hubness * hubness.crowding(matrix)
         self.vectors: VectorStore | None = store(matrix) if matrix is not None else None
 
