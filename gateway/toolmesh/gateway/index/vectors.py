@@ -99,7 +99,7 @@ class QdrantVectors:
 
     def top(self, query: Vectors, k: int, penalty: Vectors | None = None) -> Indices:
         """With a ``penalty``, Qdrant ranks by raw dot product: the best ``PENALTY_POOL`` times ``k``
-        are re-ranked here with it (on the dev sets, the same figures as an exact scan)."""
+        are re-ranked here with it (on the dev sets' quick sample, the figures of an exact scan)."""
         limit = k if penalty is None else PENALTY_POOL * k
         hits = self.client.query_points(
             self.collection, query=query.astype(np.float32).tolist(), limit=limit, with_payload=False
