@@ -41,11 +41,11 @@ def crowding(vectors: Vectors, neighbours: int = NEIGHBOURS, sample: int = SAMPL
     matrix = np.ascontiguousarray(vectors[reference].T, dtype=np.float32)
     k = min(neighbours, len(reference) - 1)
     for start in range(0, n, CHUNK):
-        rows = np.arange(start, min(start + CHUNK, n))
-        sims = vectors[rows].astype(np.float32) @ matrix
-        own = where[rows]
+        stop = min(start + CHUNK, n)
+        sims = np.asarray(vectors[start:stop], dtype=np.float32) @ matrix  # a view: no copy of the rows
+        own = where[start:stop]
         mine = own >= 0
         sims[np.nonzero(mine)[0], own[mine]] = -np.inf  # a row is not its own neighbour
         nearest = np.partition(sims, len(reference) - k, axis=1)[:, -k:]
-        result[rows] = nearest.mean(axis=1)
+        result[start:stop] = nearest.mean(axis=1)
     return result

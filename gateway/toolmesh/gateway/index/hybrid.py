@@ -217,7 +217,7 @@ class HybridIndex:
             rankings.append(fusion.top(lexical, min(self.weights.depth, hits)))
             weights.append(self.weights.lexical)
         if query_vector is not None and self.vectors is not None:
-            rankings.append(self._dense_top(query_vector, self.weights.depth))
+            rankings.append(self.vectors.top(query_vector, self.weights.depth, self.penalty))
             weights.append(self.weights.dense)
         if not rankings:
             return None
@@ -242,11 +242,6 @@ class HybridIndex:
         assert self.vectors is not None
         cosines = self.vectors.scores(query_vector, ids)
         return cosines if self.penalty is None else cosines - self.penalty[ids]
-
-    def _dense_top(self, query_vector: Vectors, k: int) -> npt.NDArray[np.int64]:
-        """The dense ranking's ``k`` best: by cosine, less the hubness penalty if there is one."""
-        assert self.vectors is not None
-        return self.vectors.top(query_vector, k, self.penalty)
 
 
 def _embed_queries(embedder: QueryEmbedder, queries: Sequence[str]) -> list[Vectors]:
