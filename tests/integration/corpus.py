@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
+from typing import TypeVar
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -20,6 +24,7 @@ from jsonschema.exceptions import SchemaError
 from toolmesh.openapi import SpecError, compile_spec
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 
 def corpora_dir() -> Path:
@@ -78,6 +83,28 @@ def check_spec(path: str) -> SpecResult:
     return SpecResult(
         path, len(spec.tools), spec.operations_total, spec.digest, None, tuple(problems), reason
     )
+
+
+def digest_of(path: str) -> str | None:
+    """The compiled spec's digest (None for a document that is not a spec)."""
+    try:
+        return compile_spec(Path(path).read_bytes(), source=path).digest
+    except SpecError:
+        return None
+
+
+def compile_all(paths: list[Path], work: Callable[[str], T], hash_seed: int) -> list[T]:
+    """``work`` on every path, in spawned workers whose ``PYTHONHASHSEED`` is ``hash_seed``."""
+    saved = os.environ.get("PYTHONHASHSEED")
+    os.environ["PYTHONHASHSEED"] = str(hash_seed)  # a spawned worker starts with the parent's environment
+    try:
+        with ProcessPoolExecutor(workers(), mp_context=get_context("spawn")) as pool:
+            return list(pool.map(work, [str(p) for p in paths], chunksize=8))
+    finally:
+        if saved is None:
+            del os.environ["PYTHONHASHSEED"]
+        else:
+            os.environ["PYTHONHASHSEED"] = saved
 
 
 def workers() -> int:

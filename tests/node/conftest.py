@@ -47,3 +47,13 @@ def release(kube_node: tuple[LocalCluster, LocalNode], images: dict[str, str]) -
 @pytest.fixture(scope="session")
 def node(kube_node: tuple[LocalCluster, LocalNode]) -> LocalNode:
     return kube_node[1]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed node test carries the release's pods, events and logs in its report (CI keeps only that)."""
+    report: pytest.TestReport = yield
+    release = getattr(item, "funcargs", {}).get("release")
+    if report.failed and call.when == "call" and isinstance(release, releases.Release):
+        report.sections.append(("release diagnosis", release.diagnosis()))
+    return report

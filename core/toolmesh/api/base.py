@@ -9,6 +9,7 @@ camelCase, unknown fields are rejected, and every field carries a description th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, NamedTuple, Self
@@ -24,6 +25,14 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 #: A Kubernetes-style duration such as ``90s``, ``15m`` or ``1h30m``.
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """A duration as ``DURATION`` accepts it and Go writes it: ``90s``, ``15m``, ``1h30m``."""
+    total = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+    return dt.timedelta(seconds=total)
 
 
 class Rule(NamedTuple):

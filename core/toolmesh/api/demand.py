@@ -10,9 +10,13 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from toolmesh.api.base import parse_duration
+
 CATEGORY_LABEL = "toolmesh.dev/category"
 PREFIX = "toolmesh-demand-"
 FIELD_MANAGER = "toolmesh-gateway"
+#: The shortest time between two renewals of one Lease, however short ``idleAfter`` is.
+MIN_RENEW_SECONDS = 1.0
 
 
 def label_value(category: str) -> str:
@@ -66,3 +70,14 @@ def last_demand(obj: dict[str, Any] | None) -> dt.datetime | None:
         return None
     spec = obj.get("spec") or {}
     return _time(spec.get("renewTime")) or _time(spec.get("acquireTime"))
+
+
+def renew_interval(category: dict[str, Any], default: float) -> float:
+    """How often a category in use has its Lease renewed: ``default``, or a third of its ``idleAfter``
+    when that is shorter, so the operator never finds a category in use idle (nor one still waking:
+    a pod that takes longer than ``idleAfter`` to start would be scaled away before it is ready)."""
+    scale = (category.get("spec") or {}).get("scaleToZero") or {}
+    if not scale.get("enabled"):
+        return default
+    idle = parse_duration(str(scale.get("idleAfter") or "15m")).total_seconds()
+    return max(MIN_RENEW_SECONDS, min(default, idle / 3))

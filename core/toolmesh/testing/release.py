@@ -131,6 +131,24 @@ class Release:
     def gateway_url(self) -> str:
         return self.service_url(f"{self.name}-gateway")
 
+    def diagnosis(self, lines: int = 150) -> str:
+        """What an admin would look at first: the namespace's pods, its recent events, and the last
+        ``lines`` of the gateway's and the operator's logs (best effort: never raises)."""
+        parts = []
+        for args in [
+            ("get", "pods", "-o", "wide"),
+            ("get", "mcpcategories"),
+            ("get", "events", "--sort-by=.lastTimestamp"),
+            ("get", "leases", "-o", "yaml"),
+        ]:
+            done = self.kubectl(*args, check=False)
+            parts.append(f"--- kubectl {' '.join(args)}\n{done.stdout[-6000:]}{done.stderr[-2000:]}")
+        for component in ("gateway", "operator"):
+            selector = f"app.kubernetes.io/name=toolmesh-{component}"
+            done = self.kubectl("logs", "-l", selector, "--prefix", "--tail", str(lines), check=False)
+            parts.append(f"--- {component} logs\n{done.stdout}{done.stderr}")
+        return "\n".join(parts)
+
 
 DEMO_API = """apiVersion: v1
 kind: Service

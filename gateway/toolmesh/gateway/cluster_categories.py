@@ -109,7 +109,7 @@ class ClusterCategories:
             with tracing.span(
                 "toolmesh.wake", {"toolmesh.category": category, "toolmesh.wake.mode": "cluster"}
             ) as span:
-                woken = await self.source.wait_category(category, serving, self.wake_timeout)
+                woken = await self._wake(category, obj, started + self.wake_timeout)
                 if woken is None:
                     tracing.failed(span, "timeout")
             if self.on_wake is not None:
@@ -142,15 +142,28 @@ class ClusterCategories:
             current.connect_until = max(current.connect_until, started + self.wake_timeout)
         return current
 
+    async def _wake(self, category: str, obj: dict[str, Any], deadline: float) -> dict[str, Any] | None:
+        """Wait until the operator reports a ready pod (None at ``deadline``), renewing the Lease meanwhile:
+        a call waiting is demand, and a pod slower to start than ``idleAfter`` must not be scaled away."""
+        every = demand.renew_interval(obj, self.renew_seconds)
+        while (left := deadline - time.monotonic()) > 0:
+            woken = await self.source.wait_category(category, serving, min(left, every))
+            if woken is not None:
+                return woken
+            if deadline - time.monotonic() > 0:
+                await self._renew(category, self.source.category_objects.get(category, obj), force=True)
+        return None
+
     def _connect_retried(self, category: str, attempt: int, error: ConnectFailed) -> None:
         log.info(EV_CONNECT_RETRY, category=category, attempt=attempt, error=str(error.os_error))
         if self.on_connect_retry is not None:
             self.on_connect_retry(category)
 
     async def _renew(self, category: str, obj: dict[str, Any], *, force: bool) -> None:
-        """Tell the operator the category is in use (at most every renew_seconds, unless waking)."""
+        """Tell the operator the category is in use (at most every ``renew_interval``, unless waking)."""
         now = time.monotonic()
-        if not force and now - self._renewed.get(category, -1e9) < self.renew_seconds:
+        every = demand.renew_interval(obj, self.renew_seconds)
+        if not force and now - self._renewed.get(category, -1e9) < every:
             return
         self._renewed[category] = now
         lease = demand.lease(

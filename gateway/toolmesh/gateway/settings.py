@@ -47,7 +47,9 @@ class GatewaySettings(BaseSettings):
         description="MCP URL per category (JSON object): a server run elsewhere, e.g. a docker-compose service. Cluster mode: instead of the one the operator publishes; folder mode: instead of starting one.",
     )
     demand_renew_seconds: float = Field(
-        default=30.0, gt=0, description="Cluster mode: how often a category in use renews its demand Lease."
+        default=30.0,
+        gt=0,
+        description="Cluster mode: how often a category in use renews its demand Lease (more often when a third of its idleAfter is shorter).",
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port to listen on (0: any free port).")

@@ -9,19 +9,10 @@ replicas; a renewal wakes it to ``replicas.min`` and the HPA takes over from the
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from toolmesh.api import MCPCategory
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """Go-style durations as the CRD accepts them: ``90s``, ``15m``, ``1h30m``."""
-    total = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
-    return dt.timedelta(seconds=total)
+from toolmesh.api.base import parse_duration
 
 
 @dataclass(frozen=True)

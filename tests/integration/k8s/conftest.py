@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 import kopf
 import pytest
+from aiohttp import web
 
 from toolmesh.kube import KubeClient, load_connection
 from toolmesh.operator import handlers
@@ -160,3 +162,24 @@ def condition(obj: dict[str, Any] | None, type_: str = "Ready") -> dict[str, Any
     return next(
         (c for c in ((obj or {}).get("status") or {}).get("conditions") or [] if c.get("type") == type_), {}
     )
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@pytest.fixture
+async def tasks_api() -> AsyncIterator[str]:
+    spec = importlib.util.spec_from_file_location(
+        "tasks_demo_api", ROOT / "examples" / "local" / "tasks_demo_api.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    runner, url = await serve(module.create_app())
+    yield url
+    await runner.cleanup()

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.k8s.conftest import OperatorThread, eventually
-from tests.integration.k8s.test_gateway_cluster import readyz, serve
+from tests.integration.k8s.conftest import OperatorThread, eventually, serve
+from tests.integration.k8s.test_gateway_cluster import readyz
 from tests.integration.k8s.test_operator import category, create, integration, ready
 from toolmesh.gateway.app import create_app as create_gateway_app
 from toolmesh.gateway.settings import GatewaySettings

@@ -14,8 +14,8 @@ import pytest
 from mcp import Client
 
 from tests.e2e.stub_upstream import Reply, StubUpstream
-from tests.integration.k8s.conftest import OperatorThread, condition, eventually
-from tests.integration.k8s.test_gateway_cluster import kubelet_stand_in, pm_with_tasks, serve, text
+from tests.integration.k8s.conftest import OperatorThread, condition, eventually, serve
+from tests.integration.k8s.test_gateway_cluster import kubelet_stand_in, pm_with_tasks, text
 from toolmesh.category.app import create_app as create_category_app
 from toolmesh.common.call_meta import REFUSED_META
 from toolmesh.gateway.app import create_app as create_gateway_app

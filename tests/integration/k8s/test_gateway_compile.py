@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from mcp import Client
 
-from tests.integration.k8s.conftest import OperatorThread, condition, eventually
-from tests.integration.k8s.test_gateway_cluster import readyz, serve
+from tests.integration.k8s.conftest import OperatorThread, condition, eventually, serve
+from tests.integration.k8s.test_gateway_cluster import readyz
 from tests.integration.k8s.test_operator import category, create, integration, ready
 from toolmesh.gateway import compile_pool
 from toolmesh.gateway.app import SERVICE

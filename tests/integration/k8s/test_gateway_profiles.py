@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.integration.k8s.conftest import OperatorThread, condition, eventually
-from tests.integration.k8s.test_gateway_cluster import apply_examples, serve
+from tests.integration.k8s.conftest import OperatorThread, condition, eventually, serve
+from tests.integration.k8s.test_gateway_cluster import apply_examples
 from tests.integration.k8s.test_operator import ready
 from toolmesh.gateway.app import create_app as create_gateway_app
 from toolmesh.gateway.settings import GatewaySettings

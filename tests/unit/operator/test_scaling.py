@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from toolmesh.api import MCPCategory
+from toolmesh.api.base import parse_duration
 from toolmesh.operator import scaling
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -25,7 +26,7 @@ def category(**spec: object) -> MCPCategory:
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h30m", 5400), ("500ms", 0.5)])
 def test_durations_parse_as_go_writes_them(text: str, seconds: float) -> None:
-    assert scaling.parse_duration(text).total_seconds() == seconds
+    assert parse_duration(text).total_seconds() == seconds
 
 
 def test_without_scale_to_zero_the_live_count_is_kept_within_the_range() -> None:
