@@ -106,6 +106,7 @@ class ClusterSource:
         #: Large documents are compiled in worker processes (compile_pool.py), which exit when idle.
         self.workers = compile_pool.Workers()
         self._prefetched: dict[str, asyncio.Task[Found]] = {}
+        self._validated: dict[str, MCPIntegration] = {}  # the listing at start, validated once
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ClusterSource:
@@ -264,12 +265,14 @@ class ClusterSource:
             name = str(obj["metadata"]["name"])
             with contextlib.suppress(ValidationError):
                 model = MCPIntegration.model_validate(obj)
+                self._validated[name] = model  # _index takes it rather than validating again
                 if _ready(obj) and model.spec.openapi is not None:
                     self._prefetched[name] = asyncio.create_task(records(name, model), name=f"compile-{name}")
         try:
             for obj in items:
                 await self._apply("MCPIntegration", "ADDED", obj)
         finally:
+            self._validated.clear()
             left, self._prefetched = list(self._prefetched.values()), {}
             for task in left:
                 task.cancel()
@@ -330,11 +333,13 @@ class ClusterSource:
         ).hexdigest()
         if self._indexed.get(name, ("",))[0] == key:
             return  # a status or metadata change: the tools are the same
-        try:
-            model = MCPIntegration.model_validate(obj)
-        except ValidationError as exc:
-            self._note(name, str(exc.errors()[0]["msg"]))
-            return
+        model = self._validated.pop(name, None)
+        if model is None:
+            try:
+                model = MCPIntegration.model_validate(obj)
+            except ValidationError as exc:
+                self._note(name, str(exc.errors()[0]["msg"]))
+                return
         prefetched = self._prefetched.pop(name, None)  # read and compiled already (_apply_listed)
         found = await (prefetched if prefetched is not None else self._records(name, model))
         if isinstance(found, indexed.Verdict):

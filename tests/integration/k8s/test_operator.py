@@ -340,75 +340,15 @@ async def test_deleting_a_category_collects_its_children(
         )
 
     await eventually(gone, timeout=60, what="garbage collection of the children")
-    why = await eventually(lambda: _not_ready_reason(kube, namespace, "notes-api"))
+    why = await eventually(lambda: not_ready_reason(kube, namespace, "notes-api"))
     assert why == "CategoryNotFound"
 
 
-async def _not_ready_reason(
+async def not_ready_reason(
     kube: KubeClient, namespace: str, name: str, kind: str = "MCPIntegration"
 ) -> str | None:
     ready_condition = condition(await kube.get(kind, namespace, name))
     return str(ready_condition["reason"]) if ready_condition.get("status") == "False" else None
-
-
-async def test_an_idle_category_scales_to_zero_and_its_demand_lease_wakes_it(
-    kube: KubeClient, operator: OperatorThread, namespace: str, cluster: LocalCluster
-) -> None:
-    await create(
-        kube,
-        category(
-            "notes",
-            namespace,
-            scaleToZero={"enabled": True, "idleAfter": "1h"},
-            replicas={"min": 2, "max": 5},
-        ),
-    )
-    server = names.server("notes")
-    cat = await ready(kube, "MCPCategory", namespace, "notes")
-    assert condition(cat)["reason"] == "ScaledToZero"
-    deployment = await kube.get("Deployment", namespace, server)
-    assert deployment is not None
-    assert deployment["spec"]["replicas"] == 0
-    assert await kube.get("HorizontalPodAutoscaler", namespace, server) is None
-
-    # The gateway's demand signal: it alone writes this Lease.
-    now = __import__("datetime").datetime.now(__import__("datetime").UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    await kube.apply({
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {"name": names.demand_lease("notes"), "namespace": namespace, "labels": {names.CATEGORY_LABEL: "notes"}},
-        "spec": {"holderIdentity": "gateway", "renewTime": now},
-    }, field_manager="toolmesh-gateway")  # fmt: skip
-
-    async def awake() -> dict[str, Any] | None:
-        live = await kube.get("Deployment", namespace, server)
-        return live if (live or {}).get("spec", {}).get("replicas") == 2 else None
-
-    await eventually(awake, what="woken to replicas.min")
-    await eventually(lambda: kube.get("HorizontalPodAutoscaler", namespace, server), what="HPA back")
-    # No pod is ready yet (nothing runs pods here), and the status says so.
-    assert (
-        await eventually(lambda: _not_ready_reason(kube, namespace, "notes", "MCPCategory"))
-        == "MinimumReplicasUnavailable"
-    )
-    # What a kubelet and the Deployment controller would report once the pods run:
-    live = await awake()
-    await kube.patch(
-        "Deployment",
-        namespace,
-        server,
-        {
-            "status": {
-                "observedGeneration": live["metadata"]["generation"],
-                "replicas": 2,
-                "updatedReplicas": 2,
-                "readyReplicas": 2,
-                "availableReplicas": 2,
-            }
-        },
-        subresource="status",
-    )
-    cat = await ready(kube, "MCPCategory", namespace, "notes")
-    assert (condition(cat)["reason"], cat["status"]["readyReplicas"]) == ("Reconciled", 2)
 
 
 async def test_a_restarted_operator_writes_nothing_when_nothing_changed(
