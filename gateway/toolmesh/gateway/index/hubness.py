@@ -9,7 +9,7 @@ half its mean cosine to its ``k`` nearest neighbours (k = 10). The correction de
 alone, so it is computed once, when the index is built, and no query or label is involved.
 
 Measured in the union of the three dev sets (issue #17, docs/design/routing.md): MetaTool recall@10
-0.547 → 0.616, NESTFUL 0.798 → 0.793 (complete@10 0.600 → 0.610), Seal-Tools 0.971 → 0.968; MetaTool
+0.547 → 0.607, NESTFUL 0.798 → 0.807 (complete@10 0.600 → 0.613), Seal-Tools 0.971 → 0.969; MetaTool
 alone 0.837 → 0.808. A full weight (1.0) costs NESTFUL 0.02 more.
 """
 
