@@ -192,6 +192,37 @@ async def test_a_category_is_started_on_use_stopped_when_idle_and_restarted_afte
     assert len([s for s in upstream.seen if s.path == "/v1/projects"]) == 3
 
 
+async def test_a_category_with_a_call_under_way_is_not_stopped_however_long_the_call(
+    start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
+) -> None:
+    """Idle means no call under way and none for ``category_idle_seconds``, not a call begun that
+    long ago: the reaper, run throughout a call ten times longer than that, leaves its server up."""
+    upstream.on("GET", "/v1/projects", Reply(body=[{"id": "slow"}], delay=0.6))  # its timeout: 1 s
+    gateway = await start_gateway(category_idle_seconds=0.05)
+    categories = gateway.service.categories
+    assert isinstance(categories, LocalCategories)
+    async with connect(gateway.mcp_url) as client:
+        call = asyncio.create_task(client.call_tool("tasks__listProjects", {}))
+        reaped = 0
+        for _ in range(400):  # bounded: 20 s
+            await asyncio.sleep(0.05)
+            if call.done():
+                break
+            if "pm" not in categories.running:  # still starting: its first call has not gone yet
+                assert reaped == 0, "stopped with a call under way"
+                continue
+            await categories.reap_idle()
+            reaped += 1
+            if not call.done():
+                assert "pm" in categories.running, f"stopped with a call under way (reap {reaped})"
+        result = await call
+        assert result.is_error is False, text(result)
+        assert reaped >= 5  # the reaper ran through the call
+        await asyncio.sleep(0.1)  # now idle: no call, none for longer than category_idle_seconds
+        await categories.reap_idle()
+        assert categories.running == {}
+
+
 async def test_metrics_count_searches_and_forwarded_calls(
     start_gateway: StartGateway, upstream: StubUpstream, connect: Connect
 ) -> None:

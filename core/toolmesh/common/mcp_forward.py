@@ -84,6 +84,10 @@ class CategoryClient:
     connect_until: float = 0.0
     #: Told of each retry: its number (1, 2, ...) and why the connection failed.
     on_connect_retry: Callable[[int, ConnectFailed], None] | None = None
+    #: Tool calls under way, and when the last one began or ended (``time.monotonic()``): a category
+    #: with a call still running is in use, however long ago it began (scale to zero asks).
+    in_flight: int = 0
+    last_active: float = field(default_factory=time.monotonic)
     _http: aiohttp.ClientSession | None = None
     _plain: http1.Origin | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -126,7 +130,12 @@ class CategoryClient:
         params = {"name": name, "arguments": arguments or {}, "_meta": envelope}
         if resume is not None:
             params |= resume.wire()
-        status, result = await self._request("tools/call", params, name, progress)
+        self.in_flight += 1
+        try:
+            status, result = await self._request("tools/call", params, name, progress)
+        finally:
+            self.in_flight -= 1
+            self.last_active = time.monotonic()
         if not isinstance(result, dict) or not (
             isinstance(result.get("content"), list) or is_input_required(result)
         ):

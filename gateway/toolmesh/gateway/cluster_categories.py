@@ -12,6 +12,7 @@ operator reports not Available and those that did not wake in time (until they s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import time
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("toolmesh.gateway")
 EV_WAKE = "category.wake"
 EV_CONNECT_RETRY = "category.connect_retry"
+#: How often calls still under way are looked at, to renew their categories' Leases (each Lease at
+#: most every ``demand.renew_interval``): a call longer than ``idleAfter`` keeps its category up.
+KEEP_ALIVE_SECONDS = 1.0
 
 
 def failing(obj: dict[str, Any], type_: str) -> str | None:
@@ -73,6 +77,7 @@ class ClusterCategories:
     _renewed: dict[str, float] = field(default_factory=dict)
     #: Why each category's last wake failed (until one succeeds, or it serves).
     _failed: dict[str, str] = field(default_factory=dict)
+    _keep_alive: asyncio.Task[None] | None = None
 
     def awake(self) -> dict[str, bool]:
         """Every MCPCategory in the namespace, True while the operator reports a ready pod."""
@@ -97,6 +102,8 @@ class ClusterCategories:
 
     async def client(self, category: str) -> CategoryClient:
         started = time.monotonic()
+        if self._keep_alive is None:
+            self._keep_alive = asyncio.create_task(self._keep_calls_alive(), name="demand-keep-alive")
         obj = self.source.category_objects.get(category)
         if obj is None:
             raise CategoryUnavailable(
@@ -154,6 +161,16 @@ class ClusterCategories:
                 await self._renew(category, self.source.category_objects.get(category, obj), force=True)
         return None
 
+    async def _keep_calls_alive(self) -> None:
+        """Calls still under way are demand: their categories' Leases are renewed as a new call's
+        would be (a call that began ``idleAfter`` ago must not see its pods scaled away)."""
+        while True:
+            await asyncio.sleep(KEEP_ALIVE_SECONDS)
+            for category, client in list(self.running.items()):
+                obj = self.source.category_objects.get(category)
+                if client.in_flight and obj is not None:
+                    await self._renew(category, obj, force=False)
+
     def _connect_retried(self, category: str, attempt: int, error: ConnectFailed) -> None:
         log.info(EV_CONNECT_RETRY, category=category, attempt=attempt, error=str(error.os_error))
         if self.on_connect_retry is not None:
@@ -175,5 +192,10 @@ class ClusterCategories:
             log.warning("category.demand_not_recorded", category=category, error=str(exc))
 
     async def close(self) -> None:
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keep_alive
+            self._keep_alive = None
         await asyncio.gather(*(c.stop() for c in self.running.values()), return_exceptions=True)
         self.running.clear()

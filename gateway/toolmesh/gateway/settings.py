@@ -106,7 +106,9 @@ class GatewaySettings(BaseSettings):
         description="How fast learned outcomes fade: their weight halves in this many days.",
     )
     category_idle_seconds: float = Field(
-        default=300.0, gt=0, description="A local category server idle this long is stopped."
+        default=300.0,
+        gt=0,
+        description="A local category server with no call under way, and none begun or ended for this long, is stopped.",
     )
     category_start_seconds: float = Field(
         default=30.0, gt=0, description="How long to wait for a category server to be ready."

@@ -282,11 +282,14 @@ class LocalCategories:
             await self.reap_idle()
 
     async def reap_idle(self) -> None:
-        """Stop category servers idle for longer than ``idle_after`` (scale to zero)."""
+        """Stop category servers idle for longer than ``idle_after`` (scale to zero): no call under
+        way, and none begun or ended for that long."""
         now = time.monotonic()
         for category, current in list(self.running.items()):
+            client = current.client
             if (
-                now - current.last_used > self.idle_after
+                not client.in_flight
+                and now - max(current.last_used, client.last_active) > self.idle_after
                 and not self._locks.get(category, asyncio.Lock()).locked()
             ):
                 await self._stop(category)

@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from mcp import Client
 
+from tests.e2e.stub_upstream import Reply, StubUpstream
 from tests.integration.k8s.conftest import OperatorThread, eventually, serve
 from tests.integration.k8s.test_gateway_cluster import (
     apply_examples,
@@ -250,3 +251,55 @@ async def test_a_category_slower_to_start_than_its_idle_after_is_kept_awake_by_t
                 await task
         await gateway_runner.cleanup()
         await category_runner.cleanup()
+
+
+async def test_a_call_longer_than_idle_after_keeps_its_category_up_until_it_ends(
+    kube: KubeClient, operator: OperatorThread, namespace: str, cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """pm sleeps after 2 s idle; one call takes 5 s upstream. The gateway renews the demand Lease
+    while the call is under way, so the operator keeps pm up through it, and scales it to zero
+    once it has ended and 2 s have passed."""
+    upstream = StubUpstream()
+    await upstream.start()
+    upstream.on("GET", "/v1/projects", Reply(body=[{"id": "slow"}], delay=5.0))
+    category_settings, _ = await pm_with_tasks(kube, namespace, cluster, upstream.url, tmp_path)
+    await kube.patch(
+        "MCPCategory", namespace, "pm", {"spec": {"scaleToZero": {"enabled": True, "idleAfter": "2s"}}}
+    )
+    category_runner, category_url = await serve(create_category_app(category_settings))
+    gateway_settings = GatewaySettings(
+        auth="none",
+        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
+        category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30, log_format="console",
+    )  # fmt: skip
+    gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
+    stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace))
+    scaled: list[int] = []
+
+    async def watch_replicas() -> None:
+        while True:
+            scaled.append(await _replicas(kube, namespace) or 0)
+            await asyncio.sleep(0.2)
+
+    watcher = asyncio.create_task(watch_replicas())
+    try:
+        async with Client(f"{gateway_url}/mcp") as client:
+            result = await client.call_tool("tasks__listProjects", {})
+        during = list(scaled)
+        assert not result.is_error, text(result)
+        assert [p["id"] for p in json.loads(text(result))] == ["slow"]
+        woke = during.index(1)
+        assert 0 not in during[woke:], during  # up from the wake to the answer, 5 s past idleAfter
+        await eventually(lambda: _asleep(kube, namespace), what="pm back to zero once idle")
+    finally:
+        for task in (stand_in, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await gateway_runner.cleanup()
+        await category_runner.cleanup()
+        await upstream.close()
+
+
+async def _asleep(kube: KubeClient, namespace: str) -> bool:
+    return await _replicas(kube, namespace) is None
