@@ -55,5 +55,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield
     release = getattr(item, "funcargs", {}).get("release")
     if report.failed and call.when == "call" and isinstance(release, releases.Release):
-        report.sections.append(("release diagnosis", release.diagnosis()))
+        try:
+            diagnosis = release.diagnosis()
+        except Exception as exc:  # a report without it, never an error of pytest's own
+            diagnosis = f"no diagnosis: {type(exc).__name__}: {exc}"
+        report.sections.append(("release diagnosis", diagnosis))
     return report

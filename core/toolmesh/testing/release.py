@@ -133,7 +133,8 @@ class Release:
 
     def diagnosis(self, lines: int = 150) -> str:
         """What an admin would look at first: the namespace's pods, its recent events, and the last
-        ``lines`` of the gateway's and the operator's logs (best effort: never raises)."""
+        ``lines`` of the gateway's and the operator's logs (best effort: a command that fails shows its
+        error)."""
         parts = []
         for args in [
             ("get", "pods", "-o", "wide"),

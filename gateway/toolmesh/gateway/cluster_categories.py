@@ -41,6 +41,12 @@ EV_CONNECT_RETRY = "category.connect_retry"
 KEEP_ALIVE_SECONDS = 1.0
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A background task that ended on an exception (a bug: expected errors are handled inside) says so at once."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("category.task_failed", task=task.get_name(), exc_info=exc)
+
+
 def failing(obj: dict[str, Any], type_: str) -> str | None:
     """Why the object's ``type_`` condition is False, as the operator says it; None when it is not."""
     found = conditions.in_json(obj, type_)
@@ -104,6 +110,7 @@ class ClusterCategories:
         started = time.monotonic()
         if self._keep_alive is None:
             self._keep_alive = asyncio.create_task(self._keep_calls_alive(), name="demand-keep-alive")
+            self._keep_alive.add_done_callback(_log_failure)
         obj = self.source.category_objects.get(category)
         if obj is None:
             raise CategoryUnavailable(
