@@ -12,7 +12,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -200,6 +200,53 @@ async def test_a_woken_category_whose_port_never_opens_fails_the_call_clearly_at
         await runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def pm_asleep_after_2s(
+    kube: KubeClient,
+    namespace: str,
+    cluster: LocalCluster,
+    upstream_url: str,
+    tmp_path: Path,
+    *,
+    start_seconds: float = 0.0,
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """pm (tasks calling ``upstream_url``) scaled to zero after 2 s idle, its category server run
+    here, the gateway in cluster mode in front of it, and a stand-in kubelet whose pods take
+    ``start_seconds`` to be ready. Yields the gateway's URL and pm's Deployment replicas, sampled
+    every 0.2 s from the start."""
+    category_settings, _ = await pm_with_tasks(kube, namespace, cluster, upstream_url, tmp_path)
+    await kube.patch(
+        "MCPCategory", namespace, "pm", {"spec": {"scaleToZero": {"enabled": True, "idleAfter": "2s"}}}
+    )
+    category_runner, category_url = await serve(create_category_app(category_settings))
+    gateway_settings = GatewaySettings(
+        auth="none",
+        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
+        category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30, log_format="console",
+    )  # fmt: skip
+    gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
+    scaled: list[int] = []
+
+    async def watch_replicas() -> None:
+        while True:
+            scaled.append(await _replicas(kube, namespace) or 0)
+            await asyncio.sleep(0.2)
+
+    tasks = [
+        asyncio.create_task(kubelet_stand_in(kube, namespace, start_seconds=start_seconds)),
+        asyncio.create_task(watch_replicas()),
+    ]
+    try:
+        yield gateway_url, scaled
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await gateway_runner.cleanup()
+        await category_runner.cleanup()
+
+
 async def test_a_category_slower_to_start_than_its_idle_after_is_kept_awake_by_the_call_waiting(
     kube: KubeClient,
     operator: OperatorThread,
@@ -211,46 +258,25 @@ async def test_a_category_slower_to_start_than_its_idle_after_is_kept_awake_by_t
     """pm sleeps after 2 s idle and its pods take 5 s to be ready: the call that wakes it renews the
     demand Lease while it waits, so the operator does not scale pm back to zero mid-wake (the node
     tier's wakes failed so on a loaded machine), and the call is answered."""
-    category_settings, _ = await pm_with_tasks(kube, namespace, cluster, tasks_api, tmp_path)
-    await kube.patch(
-        "MCPCategory", namespace, "pm", {"spec": {"scaleToZero": {"enabled": True, "idleAfter": "2s"}}}
-    )
-    category_runner, category_url = await serve(create_category_app(category_settings))
-    gateway_settings = GatewaySettings(
-        auth="none",
-        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
-        category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30, log_format="console",
-    )  # fmt: skip
-    gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
-    stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace, start_seconds=5.0))
-    scaled: list[int] = []
-
-    async def watch_replicas() -> None:
-        while True:
-            scaled.append(await _replicas(kube, namespace) or 0)
-            await asyncio.sleep(0.2)
-
-    watcher = asyncio.create_task(watch_replicas())
-    try:
-        async with aiohttp.ClientSession() as http, Client(f"{gateway_url}/mcp") as client:
-            started = time.monotonic()
-            result = await client.call_tool("tasks__listProjects", {})
-            took = time.monotonic() - started
-            assert not result.is_error, text(result)
-            assert [p["id"] for p in json.loads(text(result))] == ["apollo"]
-            assert 5 <= took < 30
-            # Once up, pm was never scaled back down while the call waited.
-            woke = scaled.index(1)
-            assert 0 not in scaled[woke:], scaled
-            wakes = "toolmesh_gateway_category_wakes_total"
-            assert await metric(http, gateway_url, wakes, category="pm", outcome="ok") == 1
-    finally:
-        for task in (stand_in, watcher):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await gateway_runner.cleanup()
-        await category_runner.cleanup()
+    async with (
+        pm_asleep_after_2s(kube, namespace, cluster, tasks_api, tmp_path, start_seconds=5.0) as (
+            gateway_url,
+            scaled,
+        ),
+        aiohttp.ClientSession() as http,
+        Client(f"{gateway_url}/mcp") as client,
+    ):
+        started = time.monotonic()
+        result = await client.call_tool("tasks__listProjects", {})
+        took = time.monotonic() - started
+        assert not result.is_error, text(result)
+        assert [p["id"] for p in json.loads(text(result))] == ["apollo"]
+        assert 5 <= took < 30
+        # Once up, pm was never scaled back down while the call waited.
+        woke = scaled.index(1)
+        assert 0 not in scaled[woke:], scaled
+        wakes = "toolmesh_gateway_category_wakes_total"
+        assert await metric(http, gateway_url, wakes, category="pm", outcome="ok") == 1
 
 
 async def test_a_call_longer_than_idle_after_keeps_its_category_up_until_it_ends(
@@ -262,42 +288,20 @@ async def test_a_call_longer_than_idle_after_keeps_its_category_up_until_it_ends
     upstream = StubUpstream()
     await upstream.start()
     upstream.on("GET", "/v1/projects", Reply(body=[{"id": "slow"}], delay=5.0))
-    category_settings, _ = await pm_with_tasks(kube, namespace, cluster, upstream.url, tmp_path)
-    await kube.patch(
-        "MCPCategory", namespace, "pm", {"spec": {"scaleToZero": {"enabled": True, "idleAfter": "2s"}}}
-    )
-    category_runner, category_url = await serve(create_category_app(category_settings))
-    gateway_settings = GatewaySettings(
-        auth="none",
-        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
-        category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30, log_format="console",
-    )  # fmt: skip
-    gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
-    stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace))
-    scaled: list[int] = []
-
-    async def watch_replicas() -> None:
-        while True:
-            scaled.append(await _replicas(kube, namespace) or 0)
-            await asyncio.sleep(0.2)
-
-    watcher = asyncio.create_task(watch_replicas())
     try:
-        async with Client(f"{gateway_url}/mcp") as client:
-            result = await client.call_tool("tasks__listProjects", {})
-        during = list(scaled)
-        assert not result.is_error, text(result)
-        assert [p["id"] for p in json.loads(text(result))] == ["slow"]
-        woke = during.index(1)
-        assert 0 not in during[woke:], during  # up from the wake to the answer, 5 s past idleAfter
-        await eventually(lambda: _asleep(kube, namespace), what="pm back to zero once idle")
+        async with pm_asleep_after_2s(kube, namespace, cluster, upstream.url, tmp_path) as (
+            gateway_url,
+            scaled,
+        ):
+            async with Client(f"{gateway_url}/mcp") as client:
+                result = await client.call_tool("tasks__listProjects", {})
+            during = list(scaled)
+            assert not result.is_error, text(result)
+            assert [p["id"] for p in json.loads(text(result))] == ["slow"]
+            woke = during.index(1)
+            assert 0 not in during[woke:], during  # up from the wake to the answer, 5 s past idleAfter
+            await eventually(lambda: _asleep(kube, namespace), what="pm back to zero once idle")
     finally:
-        for task in (stand_in, watcher):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await gateway_runner.cleanup()
-        await category_runner.cleanup()
         await upstream.close()
 
 
