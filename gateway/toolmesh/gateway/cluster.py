@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from toolmesh.api import MCPIntegration, MCPProfile, conditions
 from toolmesh.catalog import cluster as cluster_catalog
+from toolmesh.common import tasks
 from toolmesh.gateway import catalog as catalog_mod
 from toolmesh.gateway import compile_pool, indexed, profile_status, profiles
 from toolmesh.gateway.catalog import GatewayCatalog, ToolRecord
@@ -165,7 +166,9 @@ class ClusterSource:
                     await self._apply(kind, "ADDED", item)
         await self._rebuild()
         for kind in self.kinds:
-            self._tasks.append(_background(self._follow(kind, versions[kind]), f"watch-{kind}"))
+            self._tasks.append(
+                tasks.background(self._follow(kind, versions[kind]), f"watch-{kind}", log, EV_TASK_FAILED)
+            )
 
     async def close(self) -> None:
         tasks = [*self._tasks, *([self._rebuilding] if self._rebuilding else [])]
@@ -401,7 +404,7 @@ class ClusterSource:
     def _schedule_rebuild(self) -> None:
         self._dirty = True
         if self._rebuilding is None or self._rebuilding.done():
-            self._rebuilding = _background(self._rebuild_soon(), "rebuild-index")
+            self._rebuilding = tasks.background(self._rebuild_soon(), "rebuild-index", log, EV_TASK_FAILED)
 
     async def _rebuild_soon(self) -> None:
         await asyncio.sleep(0.1)  # one rebuild for a burst of changes
@@ -436,15 +439,3 @@ class ClusterSource:
             except TimeoutError:
                 return None
         return self.category_objects.get(name)
-
-
-def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    """A task whose exception, should it end with one, is logged at once (and so never unretrieved)."""
-    task = asyncio.create_task(coroutine, name=name)
-    task.add_done_callback(_log_failure)
-    return task
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error(EV_TASK_FAILED, task=task.get_name(), exc_info=exc)

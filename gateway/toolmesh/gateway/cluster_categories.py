@@ -24,7 +24,7 @@ import aiohttp
 import structlog
 
 from toolmesh.api import conditions, demand
-from toolmesh.common import tracing
+from toolmesh.common import tasks, tracing
 from toolmesh.common.http1 import ConnectFailed
 from toolmesh.common.mcp_forward import CategoryClient
 from toolmesh.gateway.supervisor import CategoryUnavailable, OnStart, OnWake
@@ -36,15 +36,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger("toolmesh.gateway")
 EV_WAKE = "category.wake"
 EV_CONNECT_RETRY = "category.connect_retry"
+EV_TASK_FAILED = "category.task_failed"
 #: How often calls still under way are looked at, to renew their categories' Leases (each Lease at
 #: most every ``demand.renew_interval``): a call longer than ``idleAfter`` keeps its category up.
 KEEP_ALIVE_SECONDS = 1.0
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    """A background task that ended on an exception (a bug: expected errors are handled inside) says so at once."""
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("category.task_failed", task=task.get_name(), exc_info=exc)
 
 
 def failing(obj: dict[str, Any], type_: str) -> str | None:
@@ -109,8 +104,9 @@ class ClusterCategories:
     async def client(self, category: str) -> CategoryClient:
         started = time.monotonic()
         if self._keep_alive is None:
-            self._keep_alive = asyncio.create_task(self._keep_calls_alive(), name="demand-keep-alive")
-            self._keep_alive.add_done_callback(_log_failure)
+            self._keep_alive = tasks.background(
+                self._keep_calls_alive(), "demand-keep-alive", log, EV_TASK_FAILED
+            )
         obj = self.source.category_objects.get(category)
         if obj is None:
             raise CategoryUnavailable(
