@@ -9,6 +9,7 @@ camelCase, unknown fields are rejected, and every field carries a description th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from enum import StrEnum
@@ -29,6 +30,7 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
 
+@functools.lru_cache(maxsize=256)  # a category's idleAfter is read on every forwarded call
 def parse_duration(text: str) -> dt.timedelta:
     """A duration as ``DURATION`` accepts it and Go writes it: ``90s``, ``15m``, ``1h30m``."""
     total = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
