@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.stub_oauth import StubAuthorizationServer, query_of
-from toolmesh.api.integration import Auth
+from toolmesh.api.auth import Auth
 from toolmesh.gateway.identity.oauth import OAuthBroker
 from toolmesh.gateway.identity.states import RedisStates
 from toolmesh.testing.redis import LocalRedis

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from toolmesh.api.integration import Auth, AuthType
+from toolmesh.api.auth import Auth, AuthType
 from toolmesh.category.upstream import UpstreamPool
 from toolmesh.common.secrets import MissingCredential, SecretStore
 from toolmesh.openapi.request import HttpRequest

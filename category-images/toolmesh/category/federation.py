@@ -33,7 +33,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from toolmesh.api import MCPIntegration
-from toolmesh.api.integration import Auth, AuthType
+from toolmesh.api.auth import Auth, AuthType
 from toolmesh.category.auth import (
     AuthUnavailable,
     Lookup,

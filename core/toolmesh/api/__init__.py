@@ -4,9 +4,10 @@ This package imports no component. The operator, the gateway and the category se
 resources through these models, so a field means the same thing everywhere.
 """
 
+from toolmesh.api.auth import AuthType
 from toolmesh.api.base import Condition, ConditionStatus, CrdInfo, Rule
 from toolmesh.api.category import MCPCategory, MCPCategorySpec, MCPCategoryStatus
-from toolmesh.api.integration import AuthType, MCPIntegration, MCPIntegrationSpec, MCPIntegrationStatus
+from toolmesh.api.integration import MCPIntegration, MCPIntegrationSpec, MCPIntegrationStatus
 from toolmesh.api.profile import MCPProfile, MCPProfileSpec, MCPProfileStatus
 
 GROUP = "toolmesh.dev"

@@ -26,6 +26,8 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 #: A Kubernetes-style duration such as ``90s``, ``15m`` or ``1h30m``.
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+#: An absolute http(s) URL (an upstream's spec, server or OAuth endpoint).
+URL_PATTERN = r"^https?://[^\s]+$"
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
@@ -184,3 +186,8 @@ class TypedObject(ApiModel):
     metadata: Annotated[ObjectMeta, Field(description="Standard object metadata.")] = Field(
         default_factory=ObjectMeta
     )
+
+
+def exactly_one(*present: bool) -> bool:
+    """Is exactly one of these set (a CEL rule's Python twin for "one of")?"""
+    return sum(present) == 1

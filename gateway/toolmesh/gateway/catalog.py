@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolmesh.api import MCPIntegration
+from toolmesh.api.auth import Auth
 from toolmesh.api.compile import compile_options
-from toolmesh.api.integration import Access, Auth, Limits
+from toolmesh.api.integration import Access, Limits
 from toolmesh.catalog.folder import Catalog
 from toolmesh.common import tools
 from toolmesh.gateway import profiles as profiles_mod

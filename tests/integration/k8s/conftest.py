@@ -20,6 +20,7 @@ import kopf
 import pytest
 from aiohttp import web
 
+from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient, load_connection
 from toolmesh.operator import handlers
 from toolmesh.operator.reconcile import Operator
@@ -162,6 +163,20 @@ def condition(obj: dict[str, Any] | None, type_: str = "Ready") -> dict[str, Any
     return next(
         (c for c in ((obj or {}).get("status") or {}).get("conditions") or [] if c.get("type") == type_), {}
     )
+
+
+def cluster_gateway(cluster: LocalCluster, namespace: str, **overrides: Any) -> GatewaySettings:
+    """A gateway watching ``namespace`` of the test cluster: no auth, lexical routing (no model to
+    load), console logs; ``overrides`` set the rest."""
+    base: dict[str, Any] = {
+        "auth": "none",
+        "source": "cluster",
+        "namespace": namespace,
+        "kubeconfig": str(cluster.kubeconfig),
+        "lexical_only": True,
+        "log_format": "console",
+    }
+    return GatewaySettings(**{**base, **overrides})
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:

@@ -15,11 +15,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.k8s.conftest import OperatorThread, eventually, serve
+from tests.integration.k8s.conftest import OperatorThread, cluster_gateway, eventually, serve
 from tests.integration.k8s.test_gateway_cluster import readyz
 from tests.integration.k8s.test_operator import category, create, integration, ready
 from toolmesh.gateway.app import create_app as create_gateway_app
-from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient
 from toolmesh.operator import names
 from toolmesh.testing.cluster import LocalCluster
@@ -42,10 +41,7 @@ async def test_the_operator_and_the_gateway_ride_out_an_api_server_restart(
 ) -> None:
     await create(kube, category("notes", namespace), integration("notes-api", namespace, "notes"))
     await ready(kube, "MCPIntegration", namespace, "notes-api")
-    settings = GatewaySettings(
-        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
-        lexical_only=True, log_format="console",
-    )  # fmt: skip
+    settings = cluster_gateway(cluster, namespace)
     runner, url = await serve(create_gateway_app(settings))
     try:
         async with aiohttp.ClientSession() as http:

@@ -14,12 +14,11 @@ import pytest
 from mcp import Client
 
 from tests.e2e.stub_upstream import Reply, StubUpstream
-from tests.integration.k8s.conftest import OperatorThread, condition, eventually, serve
+from tests.integration.k8s.conftest import OperatorThread, cluster_gateway, condition, eventually, serve
 from tests.integration.k8s.test_gateway_cluster import kubelet_stand_in, pm_with_tasks, text
 from toolmesh.category.app import create_app as create_category_app
 from toolmesh.common.call_meta import REFUSED_META
 from toolmesh.gateway.app import create_app as create_gateway_app
-from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient
 from toolmesh.testing.cluster import LocalCluster
 
@@ -33,11 +32,14 @@ async def test_an_open_circuit_is_shown_on_the_integration_and_cleared_when_it_c
     await upstream.start()
     category_settings, _ = await pm_with_tasks(kube, namespace, cluster, upstream.url, tmp_path)
     category_runner, category_url = await serve(create_category_app(category_settings))
-    gateway_settings = GatewaySettings(
-        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
-        lexical_only=True, category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30,
-        breaker_failures=2, breaker_cooldown_seconds=0.5, log_format="console",
-    )  # fmt: skip
+    gateway_settings = cluster_gateway(
+        cluster,
+        namespace,
+        category_endpoints={"pm": f"{category_url}/mcp"},
+        category_start_seconds=30,
+        breaker_failures=2,
+        breaker_cooldown_seconds=0.5,
+    )
     gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
     stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace))
 

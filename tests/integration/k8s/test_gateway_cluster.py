@@ -23,7 +23,7 @@ import pytest
 from mcp import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.k8s.conftest import ROOT, OperatorThread, condition, eventually, serve
+from tests.integration.k8s.conftest import ROOT, OperatorThread, cluster_gateway, condition, eventually, serve
 from tests.integration.k8s.test_category_mount import lay_out_volume
 from tests.integration.k8s.test_operator import category, create, integration, ready
 from toolmesh.api import demand
@@ -32,7 +32,6 @@ from toolmesh.category.settings import CategorySettings
 from toolmesh.gateway.app import SERVICE
 from toolmesh.gateway.app import create_app as create_gateway_app
 from toolmesh.gateway.index.embedder import EmbeddingCache, FastEmbedder
-from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient
 from toolmesh.operator import names
 from toolmesh.testing.cluster import LocalCluster
@@ -134,11 +133,9 @@ async def test_examples_applied_with_kubectl_are_served_through_the_gateway_waki
     tasks, status_page = integrations["tasks"], integrations["status-page"]
     category_runner, category_url = await serve(create_category_app(category_settings))
 
-    gateway_settings = GatewaySettings(
-        auth="none",
-        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
-        category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30, log_format="console",
-    )  # fmt: skip
+    gateway_settings = cluster_gateway(
+        cluster, namespace, category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30
+    )
     gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
     stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace))
     try:
@@ -217,10 +214,7 @@ async def test_readyz_states_failing_integrations_and_categories_down_and_the_ga
         return found if {"tasks", "orphan"} <= set(found) else None
 
     integrations = await eventually(both_failing, what="tasks and orphan reported not Ready")
-    settings = GatewaySettings(
-        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
-        lexical_only=True, category_start_seconds=1, log_format="console",
-    )  # fmt: skip
+    settings = cluster_gateway(cluster, namespace, category_start_seconds=1)
     runner, url = await serve(create_gateway_app(settings))
     try:
         async with aiohttp.ClientSession() as http:
@@ -292,9 +286,7 @@ async def test_with_embeddings_the_index_is_rebuilt_in_a_thread_and_a_failed_reb
     index they had, and no task is left with an exception nobody retrieved."""
     embedder = FastEmbedder(threads=1, cache=EmbeddingCache(tmp_path / "vectors.sqlite", "test"))
     await create(kube, category("notes", namespace))
-    settings = GatewaySettings(
-        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), log_format="console"
-    )  # fmt: skip
+    settings = cluster_gateway(cluster, namespace, lexical_only=False)
     runner, _ = await serve(create_gateway_app(settings, embedder=embedder))
     service = runner.app[SERVICE]
 
@@ -337,10 +329,7 @@ async def test_the_gateway_reports_indexed_and_a_digest_the_operator_did_not_com
     await create(kube, category("notes", namespace), integration("notes-api", namespace, "notes"))
     live = await ready(kube, "MCPIntegration", namespace, "notes-api")
     digest = live["status"]["specDigest"]
-    settings = GatewaySettings(
-        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
-        lexical_only=True, log_format="console",
-    )  # fmt: skip
+    settings = cluster_gateway(cluster, namespace)
     runner, url = await serve(create_gateway_app(settings))
 
     async def indexed(reason: str) -> dict[str, Any] | None:

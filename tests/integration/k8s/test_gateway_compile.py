@@ -13,13 +13,12 @@ import aiohttp
 import pytest
 from mcp import Client
 
-from tests.integration.k8s.conftest import OperatorThread, condition, eventually, serve
+from tests.integration.k8s.conftest import OperatorThread, cluster_gateway, condition, eventually, serve
 from tests.integration.k8s.test_gateway_cluster import readyz
 from tests.integration.k8s.test_operator import category, create, integration, ready
 from toolmesh.gateway import compile_pool
 from toolmesh.gateway.app import SERVICE
 from toolmesh.gateway.app import create_app as create_gateway_app
-from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient
 from toolmesh.testing.cluster import LocalCluster
 
@@ -70,10 +69,7 @@ async def test_a_large_document_is_compiled_by_a_worker_process_to_the_operators
     )
     live = await ready(kube, "MCPIntegration", namespace, "records")
     assert live["status"]["tools"] == 300
-    settings = GatewaySettings(
-        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
-        lexical_only=True, log_format="console",
-    )  # fmt: skip
+    settings = cluster_gateway(cluster, namespace)
     assert not compile_workers()
     runner, url = await serve(create_gateway_app(settings))
     try:
@@ -115,10 +111,7 @@ async def test_integrations_listed_at_start_are_compiled_together_and_applied_in
                      integration(name, namespace, category_name, openapi=source, toolPrefix="records"))  # fmt: skip
     for name in ("records-a", "records-b"):
         await ready(kube, "MCPIntegration", namespace, name)
-    settings = GatewaySettings(
-        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
-        lexical_only=True, log_format="console",
-    )  # fmt: skip
+    settings = cluster_gateway(cluster, namespace)
     app = create_gateway_app(settings)
     runner, url = await serve(app)
     try:

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.integration.k8s.conftest import OperatorThread, condition, eventually, serve
+from tests.integration.k8s.conftest import OperatorThread, cluster_gateway, condition, eventually, serve
 from tests.integration.k8s.test_gateway_cluster import apply_examples
 from tests.integration.k8s.test_operator import ready
 from toolmesh.gateway.app import create_app as create_gateway_app
-from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient
 from toolmesh.testing.cluster import LocalCluster
 
@@ -38,10 +37,7 @@ async def test_a_profile_applied_later_is_picked_up_and_gets_its_status_and_prin
     await apply_examples(cluster, kube, namespace, api_key="k")
     status_page = await ready(kube, "MCPIntegration", namespace, "status-page")
     tasks = await ready(kube, "MCPIntegration", namespace, "tasks")
-    settings = GatewaySettings(
-        auth="none", source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig),
-        lexical_only=True, log_format="console", direct_tools_limit=1000,
-    )  # fmt: skip
+    settings = cluster_gateway(cluster, namespace, direct_tools_limit=1000)
     runner, url = await serve(create_gateway_app(settings))
     try:
         async with Client(f"{url}/mcp") as client:

@@ -21,7 +21,7 @@ from aiohttp import web
 from mcp import Client
 
 from tests.e2e.stub_upstream import Reply, StubUpstream
-from tests.integration.k8s.conftest import OperatorThread, eventually, serve
+from tests.integration.k8s.conftest import OperatorThread, cluster_gateway, eventually, serve
 from tests.integration.k8s.test_gateway_cluster import (
     apply_examples,
     kubelet_stand_in,
@@ -32,7 +32,6 @@ from tests.integration.k8s.test_gateway_cluster import (
 from tests.integration.k8s.test_operator import ready
 from toolmesh.category.app import create_app as create_category_app
 from toolmesh.gateway.app import create_app as create_gateway_app
-from toolmesh.gateway.settings import GatewaySettings
 from toolmesh.kube import KubeClient
 from toolmesh.operator import names
 from toolmesh.testing.cluster import LocalCluster
@@ -45,15 +44,7 @@ async def test_a_category_that_does_not_wake_in_time_fails_only_that_call_with_a
 ) -> None:
     await apply_examples(cluster, kube, namespace)
     await ready(kube, "MCPIntegration", namespace, "status-page")
-    settings = GatewaySettings(
-        auth="none",
-        source="cluster",
-        namespace=namespace,
-        kubeconfig=str(cluster.kubeconfig),
-        lexical_only=True,
-        category_start_seconds=1,
-        log_format="console",
-    )
+    settings = cluster_gateway(cluster, namespace, category_start_seconds=1)
     runner, url = await serve(create_gateway_app(settings))
     try:
         async with Client(f"{url}/mcp") as client:
@@ -106,11 +97,12 @@ async def test_a_woken_category_answers_the_first_call_though_its_port_opens_a_w
     has had its connections refused several times."""
     category_settings, _ = await pm_with_tasks(kube, namespace, cluster, tasks_api, tmp_path)
     port = closed_port.getsockname()[1]
-    gateway_settings = GatewaySettings(
-        auth="none",
-        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
-        category_endpoints={"pm": f"http://127.0.0.1:{port}/mcp"}, category_start_seconds=30, log_format="console",
-    )  # fmt: skip
+    gateway_settings = cluster_gateway(
+        cluster,
+        namespace,
+        category_endpoints={"pm": f"http://127.0.0.1:{port}/mcp"},
+        category_start_seconds=30,
+    )
     gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
     stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace))
     runners: list[web.AppRunner] = []
@@ -174,11 +166,12 @@ async def test_a_woken_category_whose_port_never_opens_fails_the_call_clearly_at
     await apply_examples(cluster, kube, namespace)
     await ready(kube, "MCPIntegration", namespace, "status-page")
     port = closed_port.getsockname()[1]
-    settings = GatewaySettings(
-        auth="none",
-        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
-        category_endpoints={"pm": f"http://127.0.0.1:{port}/mcp"}, category_start_seconds=8, log_format="console",
-    )  # fmt: skip
+    settings = cluster_gateway(
+        cluster,
+        namespace,
+        category_endpoints={"pm": f"http://127.0.0.1:{port}/mcp"},
+        category_start_seconds=8,
+    )
     runner, url = await serve(create_gateway_app(settings))
     stand_in = asyncio.create_task(kubelet_stand_in(kube, namespace))
     try:
@@ -219,11 +212,9 @@ async def pm_asleep_after_2s(
         "MCPCategory", namespace, "pm", {"spec": {"scaleToZero": {"enabled": True, "idleAfter": "2s"}}}
     )
     category_runner, category_url = await serve(create_category_app(category_settings))
-    gateway_settings = GatewaySettings(
-        auth="none",
-        source="cluster", namespace=namespace, kubeconfig=str(cluster.kubeconfig), lexical_only=True,
-        category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30, log_format="console",
-    )  # fmt: skip
+    gateway_settings = cluster_gateway(
+        cluster, namespace, category_endpoints={"pm": f"{category_url}/mcp"}, category_start_seconds=30
+    )
     gateway_runner, gateway_url = await serve(create_gateway_app(gateway_settings))
     scaled: list[int] = []
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from toolmesh.api.integration import Auth
+from toolmesh.api.auth import Auth
 from toolmesh.category import auth
 from toolmesh.category.auth import AuthUnavailable
 from toolmesh.category.upstream import UpstreamPool

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from toolmesh.api.integration import Auth, AuthType
+from toolmesh.api.auth import Auth, AuthType
 from toolmesh.common.secrets import MissingCredential, SecretStore
 from toolmesh.gateway.identity.oauth import ClientCredentials, OAuthBroker, OAuthError
 from toolmesh.vault import Vault, VaultError, VaultSettings

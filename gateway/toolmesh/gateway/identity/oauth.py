@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import structlog
 
-from toolmesh.api.integration import Auth
+from toolmesh.api.auth import Auth
 from toolmesh.gateway.identity.states import StateStore
 from toolmesh.vault import CachedReader, Vault, VaultConflict, Versioned
 
