@@ -44,7 +44,7 @@ async def main(n: int) -> None:
     url = f"http://127.0.0.1:{port}/mcp"
     clients = CallerClients(
         "bench",
-        lambda headers: http_connector(url, headers, 10.0, MidCallRelay()),
+        lambda headers: http_connector("bench", url, headers, 10.0, MidCallRelay()),
         10.0,
         max_clients=n + 1,
         idle_after=600,

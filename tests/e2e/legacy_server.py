@@ -57,5 +57,13 @@ async def haiku(topic: str, ctx: Context) -> str:
     return f"the model wrote: {content.text if isinstance(content, TextContent) else content}"
 
 
+@mcp.tool()
+async def remember(note: str, ctx: Context) -> str:
+    """Remembers a note, telling its client so in its log: a warning, and a debug line."""
+    await ctx.warning(f"remembered {note}")
+    await ctx.debug(f"{len(note)} characters")
+    return "remembered"
+
+
 if __name__ == "__main__":
     mcp.run()

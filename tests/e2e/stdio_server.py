@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 
 server = MCPServer("notes")
 
@@ -19,6 +20,14 @@ def greet(name: str) -> str:
 def crash() -> str:
     """Exits the process at once, as a crashing server would."""
     os._exit(3)
+
+
+@server.tool()
+async def remember(note: str, ctx: Context) -> str:
+    """Remembers a note, telling its client so in its log: a warning, and a debug line."""
+    await ctx.warning({"remembered": note}, logger_name="notes.memory")
+    await ctx.debug(f"{len(note)} characters")
+    return "remembered"
 
 
 @server.prompt()

@@ -199,7 +199,7 @@ async def test_caller_connections_are_bounded_least_recently_used_first_and_expi
     now = [0.0]
     async with serve_remote() as (url, recorder):
         clients = CallerClients(
-            "whoami", lambda headers: http_connector(url, headers, 10.0, MidCallRelay()), 10.0,
+            "whoami", lambda headers: http_connector("whoami", url, headers, 10.0, MidCallRelay()), 10.0,
             max_clients=2, idle_after=60.0, clock=lambda: now[0],
         )  # fmt: skip
         bearer = {user: {"Authorization": f"Bearer {token}"} for user, token in TOKENS.items()}

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from mcp import Client
 
 from tests import leaks
@@ -106,7 +108,11 @@ async def test_a_stdio_server_runs_as_a_child_and_is_restarted_after_a_crash(
 ) -> None:
     server = await start_category({"notes.yaml": stdio_integration()})
     async with connect(server.mcp_url) as client:
-        assert {t.name for t in (await client.list_tools()).tools} == {"notes__greet", "notes__crash"}
+        assert {t.name for t in (await client.list_tools()).tools} == {
+            "notes__greet",
+            "notes__crash",
+            "notes__remember",
+        }
         first = text(await client.call_tool("notes__greet", {"name": "Ada"}))
         assert first.startswith("ahoy, Ada (pid ")
         crashed = await client.call_tool("notes__crash", {})
@@ -114,6 +120,33 @@ async def test_a_stdio_server_runs_as_a_child_and_is_restarted_after_a_crash(
         again = text(await client.call_tool("notes__greet", {"name": "Ada"}))
         assert again.startswith("ahoy, Ada (pid ")
         assert again != first, "a new process answers after the crash"
+
+
+async def log_lines(captured: list[dict[str, Any]], integration: str, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` log lines of a federated server (a notification may trail its call's
+    result by a moment: waited for, 5 s at most)."""
+    async with asyncio.timeout(5):
+        while len(lines := [e for e in captured if e["event"] == "federated.log"]) < count:
+            await asyncio.sleep(0.02)
+    assert all(line["integration"] == integration for line in lines)
+    return lines
+
+
+async def test_a_stdio_servers_log_messages_are_in_the_category_servers_log_at_its_level(
+    start_category: StartCategory, connect: Connect
+) -> None:
+    """A 2026-07-28 server logs only for requests that opt in, at a level: the category server opts
+    in at its own, so the server's warning is logged and its debug line never sent."""
+    server = await start_category({"notes.yaml": stdio_integration()})
+    with structlog.testing.capture_logs() as captured:
+        async with connect(server.mcp_url) as client:
+            assert text(await client.call_tool("notes__remember", {"note": "milk"})) == "remembered"
+        [line] = await log_lines(captured, "notes", 1)
+        await asyncio.sleep(0.2)  # time for a debug line, which must not come
+    assert line["log_level"] == "warning"
+    assert (line["server_level"], line["server_logger"]) == ("warning", "notes.memory")
+    assert line["data"] == {"remembered": "milk"}
+    assert [e for e in captured if e["event"] == "federated.log"] == [line]
 
 
 async def test_a_missing_stdio_command_is_reported(start_category: StartCategory) -> None:

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from mcp import Client, types
 
 from tests.conftest import StartCategory
 from tests.e2e.conftest import Gateway, StartGateway
 from tests.e2e.test_category_server import text
+from tests.e2e.test_federation import log_lines
 from toolmesh.category.mid_call import AMBIGUOUS, EXPIRED, STATE_PREFIX
 
 pytestmark = [pytest.mark.e2e, pytest.mark.packaged]
@@ -159,3 +161,19 @@ async def test_two_running_calls_asking_at_once_are_refused_saying_why(gateway: 
     refused = [a for a in answers if isinstance(a, types.CallToolResult) and a.is_error]
     assert refused, f"at least one call is refused: {answers}"
     assert all(AMBIGUOUS[:40] in text(a) for a in refused), [text(a) for a in refused]
+
+
+async def test_a_2025_servers_log_messages_are_in_the_category_servers_log_at_their_levels(
+    legacy_python: Path, start_category: StartCategory
+) -> None:
+    """A 2025 server sends every message to its session (nothing asks for less): each is logged at
+    its own level, so the debug line is there, at debug (dropped by a category server at INFO)."""
+    category = await start_category({"legacy.yaml": legacy_integration(legacy_python)})
+    with structlog.testing.capture_logs() as captured:
+        async with Client(category.mcp_url) as client:
+            assert text(await client.call_tool("legacy__remember", {"note": "milk"})) == "remembered"
+        lines = await log_lines(captured, "legacy", 2)
+    assert [(line["log_level"], line["server_level"], line["data"]) for line in lines] == [
+        ("warning", "warning", "remembered milk"),
+        ("debug", "debug", "4 characters"),
+    ]

@@ -34,6 +34,7 @@ from mcp.shared.exceptions import MCPError
 
 from toolmesh.api import MCPIntegration
 from toolmesh.api.auth import Auth, AuthType
+from toolmesh.category import server_logs
 from toolmesh.category.auth import (
     AuthUnavailable,
     Lookup,
@@ -146,22 +147,31 @@ def connector(
     (elicitation, sampling) go to the agent through ``relay``."""
     if integration.spec.stdio is not None:
         params = stdio_parameters(integration, store)
-        return lambda: Client(params, read_timeout_seconds=timeout, **relay.callbacks())
+        options = {**relay.callbacks(), **server_logs.client_options(integration.metadata.name)}
+        return lambda: Client(params, read_timeout_seconds=timeout, **options)
     assert integration.spec.mcp is not None
-    return http_connector(integration.spec.mcp.url, auth_headers(integration, store, get), timeout, relay)
+    return http_connector(
+        integration.metadata.name,
+        integration.spec.mcp.url,
+        auth_headers(integration, store, get),
+        timeout,
+        relay,
+    )
 
 
 def http_connector(
-    url: str, headers: Mapping[str, str], timeout: float, relay: MidCallRelay
+    name: str, url: str, headers: Mapping[str, str], timeout: float, relay: MidCallRelay
 ) -> Callable[[], AbstractAsyncContextManager[Client]]:
-    """A function that opens a fresh SDK client to a remote at ``url``, sending ``headers``."""
+    """A function that opens a fresh SDK client to integration ``name``'s remote at ``url``,
+    sending ``headers``."""
+    options = {**relay.callbacks(), **server_logs.client_options(name)}
 
     @contextlib.asynccontextmanager
     async def open_http() -> AsyncIterator[Client]:
         http = httpx2.AsyncClient(
             headers=dict(headers), timeout=httpx2.Timeout(timeout), follow_redirects=False
         )
-        async with http, Client(streamable_http_client(url, http_client=http), **relay.callbacks()) as client:
+        async with http, Client(streamable_http_client(url, http_client=http), **options) as client:
             yield client
 
     return open_http
@@ -176,10 +186,10 @@ def caller_clients(
         return None
     if not takes_headers(auth):
         raise RemoteUnavailable(unsupported(auth))
-    url, timeout = remote.url, integration.spec.timeout_seconds
+    name, url, timeout = integration.metadata.name, remote.url, integration.spec.timeout_seconds
     return CallerClients(
-        integration.metadata.name,
-        lambda headers: http_connector(url, headers, timeout, relay),
+        name,
+        lambda headers: http_connector(name, url, headers, timeout, relay),
         timeout,
         max_clients=max_clients,
         idle_after=idle_after,
