@@ -156,14 +156,6 @@ def produced_keys(fields: frozenset[str], words: frozenset[str]) -> frozenset[st
     return _shared(out)
 
 
-def features(
-    tool_name: str, schema: Mapping[str, Any], returned: frozenset[str] = EMPTY
-) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """What :func:`related` compares: (identifier arguments, resource words, identifiers produced)."""
-    words = resource_words(tool_name)
-    return identifier_arguments(schema), words, produced_keys(returned, words)
-
-
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
