@@ -308,6 +308,9 @@ class McpEndpoint:
     events: SubscriptionBus | None = None
     _in_flight: InFlight = field(default_factory=InFlight)
     _questions: Questions = field(default_factory=Questions)
+    #: The server's identity as 2026-07-28 results carry it, dumped once: the SDK's property
+    #: deep-copies it on every read, which a forwarded call paid for nothing (only serialised).
+    _server_info: dict[str, Any] | None = None
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         async with self.server.lifespan(self.server) as state:
@@ -444,6 +447,12 @@ class McpEndpoint:
                 pinging.cancel()
         return await _answer(stream, JSONRPCResponse(jsonrpc="2.0", id=rpc.id, result=result))
 
+    def _stamp(self) -> dict[str, Any]:
+        """The ``serverInfo`` stamp of a fast-path result; shared, so never mutated."""
+        if self._server_info is None:
+            self._server_info = self.server.server_info_stamp
+        return self._server_info
+
     def _serves_standing_stream(self, request: web.Request) -> bool:
         """A GET this endpoint answers: a 2025 session's standing stream, when it has list changes
         to tell (``events``)."""
@@ -480,7 +489,7 @@ class McpEndpoint:
             wire.setdefault("resultType", "complete")
             meta = wire.get("_meta")
             if meta is None or (isinstance(meta, dict) and meta.get(SERVER_INFO_META_KEY) is None):
-                wire["_meta"] = {**(meta or {}), SERVER_INFO_META_KEY: self.server.server_info_stamp}
+                wire["_meta"] = {**(meta or {}), SERVER_INFO_META_KEY: self._stamp()}
         body = {"jsonrpc": "2.0", "id": rpc.id, "result": wire}
         if stream is not None:
             return await stream.answer(body)
