@@ -10,7 +10,8 @@ import pytest
 from aiohttp import web
 from mcp import Client
 
-from tests.conftest import DEMO_SPEC
+from tests.conftest import DEMO_SPEC, StartCategory
+from tests.e2e.identity_stack import Stack, open_stack
 from tests.e2e.issuer import Issuer, serve_issuer
 from tests.e2e.remote_mcp import HeaderRecorder, serve_remote
 from tests.e2e.stub_upstream import StubUpstream
@@ -18,6 +19,7 @@ from toolmesh.gateway.app import SERVICE
 from toolmesh.gateway.app import create_app as create_gateway_app
 from toolmesh.gateway.service import GatewayService
 from toolmesh.gateway.settings import GatewaySettings
+from toolmesh.testing.vault import DevVault
 
 MODES = ["auto", "legacy"]  # auto negotiates MCP 2026-07-28; legacy speaks the 2025 handshake
 
@@ -28,6 +30,16 @@ async def upstream() -> AsyncIterator[StubUpstream]:
     await stub.start()
     yield stub
     await stub.close()
+
+
+@pytest.fixture
+async def stack(
+    dev_vault: DevVault, issuer: Issuer, upstream: StubUpstream, start_category: StartCategory,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Stack]:  # fmt: skip
+    """The upstream-identity stack (identity_stack.py): gateway, category server, OpenBao, OAuth."""
+    async with open_stack(dev_vault, issuer, upstream, start_category, tmp_path, monkeypatch) as stack:
+        yield stack
 
 
 @pytest.fixture
