@@ -1,6 +1,6 @@
 """toolmesh beside its peers, in one run and one process tree. Prints figures; asserts nothing.
 
-    python bench/peers.py [--calls N] [--concurrency C]
+    python bench/peers.py [--calls N] [--concurrency C] [--rounds R]
 
 The same upstream (bench/peer_upstream.py, an MCP server built with the official SDK, tool ``add``)
 reached five ways by the same SDK client, each a separate process chain on loopback:
@@ -17,8 +17,10 @@ reached five ways by the same SDK client, each a separate process chain on loopb
 For each: p50/p99 of sequential ``tools/call`` on one session, calls/s with C concurrent callers,
 and the CPU each bridge's own process spent per call during the concurrent phase (children
 excluded: the upstream's CPU is the same in every row, and the gateway's category server is its
-child). Ratios are to direct; "hop" is what the gateway adds to a category server. Noise on these 2-core machines: repeat a run;
-p50s move by about 0.2 ms between runs (docs/design/0014-forwarding-fast-path.md).
+child). Ratios are to direct; "hop" is what the gateway adds to a category server. Noise on these
+2-core machines: p50s move by about 0.2 ms between runs (docs/design/0014-forwarding-fast-path.md),
+so ``--rounds R`` measures every row R times, interleaved on the same processes, and prints each
+figure's median with the hop of every round.
 """
 
 from __future__ import annotations
@@ -181,11 +183,11 @@ def report(rows: list[Row]) -> None:
         added = row.p50 - direct.p50
         print(f"{row.name:<20} {row.p50:8.2f} {row.p99:8.2f} {row.rate:8.0f} {row.cpu_ms_per_call:12.3f} "
               f"{added:+8.2f} ms {row.p50 / direct.p50:4.2f}x")  # fmt: skip
-    by_name = {r.name: r for r in rows}
+    named = by_name(rows)
     for gateway in ("gateway", "gateway, call_tool"):
-        hop = by_name[gateway].p50 - by_name["category server"].p50
+        hop = named[gateway].p50 - named["category server"].p50
         print(f"hop ({gateway} over the category server): {hop:+.2f} ms p50, "
-              f"gateway CPU {by_name[gateway].cpu_ms_per_call:.3f} ms per forwarded call")  # fmt: skip
+              f"gateway CPU {named[gateway].cpu_ms_per_call:.3f} ms per forwarded call")  # fmt: skip
 
 
 async def main() -> None:
@@ -194,19 +196,47 @@ async def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; medians shown (default 1)")
     args = parser.parse_args()
+    rounds: list[list[Row]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         stdio_integration(folder)
         async with chain(folder) as servers:
-            rows = [
-                await measure(name, url, pid, tool, args.calls, args.concurrency)
-                for name, (url, pid, tool) in servers.items()
-            ]
+            for _ in range(args.rounds):
+                rounds.append([
+                    await measure(name, url, pid, tool, args.calls, args.concurrency)
+                    for name, (url, pid, tool) in servers.items()
+                ])  # fmt: skip
     print(
         f"tools/call, {args.calls} sequential calls after warm-up; {args.concurrency} concurrent for calls/s and CPU"
+        + (f"; medians of {args.rounds} interleaved rounds" if args.rounds > 1 else "")
     )
-    report(rows)
+    report(medians(rounds))
+    if args.rounds > 1:
+        for gateway in ("gateway", "gateway, call_tool"):
+            hops = [by_name(r)[gateway].p50 - by_name(r)["category server"].p50 for r in rounds]
+            cpus = [by_name(r)[gateway].cpu_ms_per_call for r in rounds]
+            print(f"each round, {gateway}: hop {', '.join(f'{h:+.2f}' for h in hops)} ms; "
+                  f"CPU {', '.join(f'{c:.3f}' for c in cpus)} ms per call")  # fmt: skip
+
+
+def by_name(rows: list[Row]) -> dict[str, Row]:
+    return {row.name: row for row in rows}
+
+
+def medians(rounds: list[list[Row]]) -> list[Row]:
+    """Each row's figures, the median over the rounds (one round: as measured)."""
+    return [
+        Row(
+            group[0].name,
+            statistics.median(r.p50 for r in group),
+            statistics.median(r.p99 for r in group),
+            statistics.median(r.rate for r in group),
+            statistics.median(r.cpu_ms_per_call for r in group),
+        )
+        for group in zip(*rounds, strict=True)
+    ]
 
 
 if __name__ == "__main__":

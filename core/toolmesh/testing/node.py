@@ -47,6 +47,7 @@ from toolmesh.testing.node_config import (
     KUBELET_CONFIG,
 )
 from toolmesh.testing.node_network import NodeNetwork, run
+from toolmesh.testing.node_traces import Traces
 
 NODE_BUILD_SCRIPT = REPO / "hack" / "node-binaries.sh"
 DOCKER = os.environ.get("TOOLMESH_DOCKER", "/usr/bin/docker")
@@ -98,6 +99,11 @@ class LocalNode:
     @property
     def cgroup_root(self) -> str:
         return f"/{self.network.netns}"
+
+    @property
+    def traces(self) -> Traces:
+        """What this node leaves on the machine until :meth:`stop` removes it."""
+        return Traces(self.workdir, self.socket, self.cgroup_root, self._netns_before)
 
     # -- start --------------------------------------------------------------------------------
 
@@ -381,10 +387,10 @@ class LocalNode:
         if "containerd" in self.processes and self.processes["containerd"].poll() is None:
             self._remove_containers()
         self._terminate("containerd")
-        self._kill_cgroup_processes()
-        self._kill_shims()
-        self._unmount()
-        self._remove_cgroups()
+        self.traces.kill_cgroup_processes()
+        self.traces.kill_shims()
+        self.traces.unmount()
+        self.traces.remove_cgroups()
         self.network.down()
         self.processes.clear()
 
@@ -407,92 +413,17 @@ class LocalNode:
         for container in self._ctr("containers", "ls", "-q", check=False).stdout.decode().split():
             self._ctr("containers", "delete", container, check=False)
 
-    def _cgroup_dirs(self) -> Iterator[Path]:
-        base = Path("/sys/fs/cgroup")
-        if (base / "cgroup.controllers").exists():  # cgroup v2: one hierarchy
-            yield base / self.cgroup_root.lstrip("/")
-            return
-        for hierarchy in base.iterdir():
-            candidate = hierarchy / self.cgroup_root.lstrip("/")
-            if not hierarchy.is_symlink() and candidate.is_dir():
-                yield candidate
-
-    def _kill_cgroup_processes(self) -> None:
-        for _ in range(20):
-            pids = {
-                int(pid)
-                for root in self._cgroup_dirs()
-                for procs in root.rglob("cgroup.procs")
-                for pid in procs.read_text().split()
-            }
-            if not pids:
-                return
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.1)
-
-    def _shims(self) -> list[int]:
-        needle = str(self.socket).encode()
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError):
-                    if needle in (entry / "cmdline").read_bytes():
-                        found.append(int(entry.name))
-        return found
-
-    def _kill_shims(self) -> None:
-        for pid in self._shims():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    def _our_mounts(self) -> list[str]:
-        prefixes = (str(self.workdir) + "/", *(f"/run/netns/{n}" for n in self._new_netns()))
-        mounts = []
-        for line in Path("/proc/self/mounts").read_text().splitlines():
-            target = line.split()[1].replace("\\040", " ")
-            if target.startswith(prefixes) or target in prefixes:
-                mounts.append(target)
-        return mounts
-
-    def _new_netns(self) -> list[str]:
-        if not Path("/run/netns").is_dir():
-            return []
-        return [n for n in os.listdir("/run/netns") if n.startswith("cni-") and n not in self._netns_before]
-
-    def _unmount(self) -> None:
-        for _ in range(5):
-            mounts = self._our_mounts()
-            if not mounts:
-                break
-            for target in sorted(mounts, key=len, reverse=True):  # deepest first
-                run("umount", "--lazy", target, check=False)
-        for name in self._new_netns():
-            with contextlib.suppress(OSError):
-                Path("/run/netns", name).unlink()
-
-    def _remove_cgroups(self) -> None:
-        for root in self._cgroup_dirs():
-            for directory in sorted(
-                (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
-            ):
-                with contextlib.suppress(OSError):
-                    directory.rmdir()
-            with contextlib.suppress(OSError):
-                root.rmdir()
-
     def leftovers(self) -> list[str]:
         """What of this node remains on the machine: processes, mounts, netns, links, cgroups."""
         found = [f"process {name}" for name, p in self.processes.items() if p.poll() is None]
-        found += [f"containerd shim pid {pid}" for pid in self._shims()]
-        found += [f"mount {m}" for m in self._our_mounts()]
-        found += [f"network namespace {n}" for n in self._new_netns()]
+        found += [f"containerd shim pid {pid}" for pid in self.traces.shims()]
+        found += [f"mount {m}" for m in self.traces.mounts()]
+        found += [f"network namespace {n}" for n in self.traces.new_netns()]
         if self.network.exists():
             found.append(f"network namespace {self.network.netns}")
         if run("ip", "link", "show", self.network.host_link, check=False).returncode == 0:
             found.append(f"link {self.network.host_link}")
-        found += [f"cgroup {d}" for d in self._cgroup_dirs() if d.exists()]
+        found += [f"cgroup {d}" for d in self.traces.cgroup_dirs() if d.exists()]
         return found
 
 
