@@ -259,10 +259,8 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        if args.uvloop:
-            import uvloop
-
-            uvloop.install()
+        if args.uvloop:  # optional, not a dependency: imported by name
+            importlib.import_module("uvloop").install()
         kind, port, backend = args.serve
         asyncio.run(serve(kind, int(port), int(backend)))
         return
