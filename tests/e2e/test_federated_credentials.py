@@ -29,9 +29,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from tests import leaks
 from tests.conftest import StartCategory
 from tests.e2e.conftest import MODES
+from tests.e2e.identity_stack import gateway_approle, serve_gateway
 from tests.e2e.issuer import AUDIENCE, Issuer
 from tests.e2e.remote_mcp import HeaderRecorder
-from tests.e2e.test_gateway_identity import gateway_approle, serve_gateway
 from toolmesh.category.caller_clients import CallerClients, credential_key
 from toolmesh.category.federation import http_connector
 from toolmesh.category.mid_call import MidCallRelay
