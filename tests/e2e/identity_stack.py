@@ -1,5 +1,6 @@
-"""The stack the gateway's upstream-identity tests run on (test_gateway_identity*.py): SDK client →
-gateway → category server → stub upstream, with OpenBao, a test issuer and a stub OAuth server."""
+"""The stack the gateway's upstream-identity tests run on (test_gateway_identity*.py; its gateway
+helpers also serve test_federated_credentials.py): SDK client → gateway → category server → stub
+upstream, with OpenBao, a test issuer and a stub OAuth server."""
 
 from __future__ import annotations
 
