@@ -37,8 +37,11 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import cpu_seconds
+from toolmesh.testing.cluster import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-CLOCK = os.sysconf("SC_CLK_TCK")
 REQUEST = json.dumps(
     {
         "jsonrpc": "2.0",
@@ -219,17 +222,6 @@ def load(port: int, requests: int, concurrency: int) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def measure(kind: str, uvloop: bool, backend: int, requests: int, concurrency: int) -> float:
