@@ -3,7 +3,9 @@
     python bench/vector_store.py [--sizes 1000,10000,50000] [--queries 200] [--k 100]
 
 Random unit vectors of 384 dimensions (latency does not depend on the data for exact search),
-top 100 as the hybrid index asks, with recall against the exact top 100. qdrant-client's local mode is what an embedded Qdrant means
+top 100 as the hybrid index asks, with recall against the exact top 100. "numpy (default)" is the
+gateway's store: above 5,000 vectors its candidates come from an int8 scan (index/quantized.py);
+random vectors, all nearly equidistant, are the hardest case for it. qdrant-client's local mode is what an embedded Qdrant means
 through qdrant-client; a Qdrant server adds a network hop to the same work.
 """
 
@@ -16,6 +18,7 @@ import tempfile
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from toolmesh.gateway.index import fusion
 from toolmesh.gateway.index.vectors import Indices, NumpyVectors, QdrantVectors, Vectors, VectorStore
@@ -56,6 +59,13 @@ def measure(store: VectorStore, vectors: Vectors, queries: Vectors, k: int) -> t
     return statistics.median(times), statistics.quantiles(times, n=100)[98], float(np.mean(recall))
 
 
+class ExactVectors(NumpyVectors):
+    """The in-process store without its int8 candidate scan: float32 only, at any size."""
+
+    def __init__(self, vectors: Vectors) -> None:
+        super().__init__(vectors, quantize_above=10**12)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,6 +74,9 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=100)
     args = parser.parse_args()
+    # One BLAS thread, as the gateway runs (index/embedder.py): BLAS workers spinning after each
+    # product would take the core the int8 scan's second thread needs.
+    threadpool_limits(limits=1, user_api="blas")
     rng = np.random.default_rng(0)
     print(f"dense top-{args.k}, {args.queries} queries, 384 dimensions:")
     for size in (int(s) for s in args.sizes.split(",")):
@@ -71,7 +84,10 @@ def main() -> int:
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         queries = vectors[rng.integers(0, size, args.queries)] + 0.01
         stores: tuple[tuple[str, type], ...] = (
-            ("numpy", NumpyVectors), ("qdrant-client local", QdrantVectors), ("qdrant-edge HNSW", EdgeVectors),
+            ("numpy, exact", ExactVectors),
+            ("numpy (default)", NumpyVectors),
+            ("qdrant-client local", QdrantVectors),
+            ("qdrant-edge HNSW", EdgeVectors),
         )  # fmt: skip
         for name, make in stores:
             t0 = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.unit.gateway.embedders import FixedEmbedder
 from toolmesh.gateway.index.hybrid import HybridIndex
@@ -85,21 +86,51 @@ def test_the_router_embeds_the_short_dense_documents_into_the_configured_store()
     assert len(used) == 1
 
 
-def test_a_large_store_ranks_through_a_projection_and_finds_what_an_exact_scan_finds() -> None:
+def test_a_large_store_picks_candidates_by_an_int8_scan_and_finds_what_an_exact_scan_finds() -> None:
     rng = np.random.default_rng(3)
     centres = rng.standard_normal((40, 384)).astype(np.float32)  # clustered, like real embeddings
     rows = centres[rng.integers(0, 40, 6000)] + 0.3 * rng.standard_normal((6000, 384)).astype(np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-    reduced = NumpyVectors(rows, reduce_above=1000)
-    exact = NumpyVectors(rows, reduce_above=10**9)
-    assert reduced._reduced is not None
-    assert exact._reduced is None
-    overlap = []
+    quantized = NumpyVectors(rows, quantize_above=1000)
+    exact = NumpyVectors(rows, quantize_above=10**9)
+    assert quantized._scan is not None
+    assert exact._scan is None
     for q in rows[rng.integers(0, 6000, 20)] + 0.1 * rng.standard_normal((20, 384)).astype(np.float32):
-        a, b = reduced.top(q, 50), exact.top(q, 50)
+        a, b = quantized.top(q, 50), exact.top(q, 50)
         assert a[0] == b[0]
-        overlap.append(len(set(a.tolist()) & set(b.tolist())) / 50)
-    assert np.mean(overlap) > 0.97
+        assert len(set(a.tolist()) & set(b.tolist())) >= 49  # the exact re-ranking orders them
+        assert np.all(np.diff(rows[a] @ q) <= 1e-6)  # best first, by the exact cosine
+
+
+def test_the_int8_scan_finds_the_best_rows_and_respects_k() -> None:
+    from toolmesh.gateway.index.quantized import LEVELS, Int8Scan, quantize
+
+    rows = unit(500, 4)
+    columns, scales = quantize(rows)
+    assert columns.dtype == np.int8
+    assert columns.shape == (16, 500)
+    assert np.abs(columns).max() == LEVELS
+    assert np.abs(columns.T.astype(np.float32) * scales[:, None] - rows).max() <= 0.5 * scales.max() + 1e-6
+    scan = Int8Scan(rows)
+    for q in unit(20, 5):  # a candidate picker: the exact best 5 are among its best 10
+        assert set(np.argsort(-(rows @ q))[:5].tolist()) <= set(scan.top(q, 10).tolist())
+    assert sorted(scan.top(rows[0], 10_000).tolist()) == list(range(500))  # k is at most every row
+    assert scan.top(rows[0], 0).tolist() == []
+
+
+def test_the_int8_scan_is_a_valid_onnx_model() -> None:
+    """Written by hand in protobuf's wire format (index/onnx_wire.py): ``onnx`` checks it."""
+    onnx = pytest.importorskip("onnx")
+    from toolmesh.gateway.index.quantized import graph, quantize
+
+    model = onnx.load_model_from_string(graph(*quantize(unit(30, 6))))
+    onnx.checker.check_model(model, full_check=True)
+    assert [n.op_type for n in model.graph.node][-1] == "TopK"
+    assert [i.name for i in model.graph.input] == ["query", "penalty", "k"]
+    rows = onnx.numpy_helper.to_array(next(t for t in model.graph.initializer if t.name == "rows"))
+    assert rows.shape == (16, 30)
+    assert rows.dtype == np.int8
+    assert np.array_equal(rows, quantize(unit(30, 6))[0])
 
 
 def test_fusing_the_candidates_only_gives_the_scores_of_fusing_the_whole_catalogue() -> None:

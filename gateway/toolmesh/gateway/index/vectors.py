@@ -1,7 +1,8 @@
 """Where the dense vectors live and how the nearest are found: in-process arrays, or Qdrant.
 
 ``NumpyVectors`` is the embedded default: an exact scan of a float32 matrix, measured faster here
-than qdrant-client's local mode at every catalogue size (bench/vector_store.py; docs/design/0005).
+than qdrant-client's local mode at every catalogue size (bench/vector_store.py; docs/design/0005),
+its candidates picked by an int8 scan (index/quantized.py) in a large catalogue.
 ``QdrantVectors`` keeps them in Qdrant through qdrant-client: a Qdrant server when the gateway is
 given ``TOOLMESH_QDRANT_URL`` (shared by gateway replicas, persistent), or qdrant-client's local
 mode. Both answer the same question: the indices of the k best dot products.
@@ -16,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from toolmesh.gateway.index import fusion
+from toolmesh.gateway.index.quantized import Int8Scan
 
 Vectors = npt.NDArray[np.float32]
 Indices = npt.NDArray[np.int64]
@@ -32,33 +34,26 @@ class VectorStore(Protocol):
         ...
 
 
-#: Above this many vectors, a scan of a 128-dimension projection picks candidates for the exact
-#: scan. A 50,000 x 384 scan reads 77 MB per query (memory-bound, 3.3 ms on 2 cores); the
-#: projection (top principal directions of the vectors) reads a third of that, then 1,000
-#: candidates are ranked exactly: 1.4 ms, and 99.9 % of the exact top 50 (docs/design/0005).
-REDUCE_ABOVE = 20_000
-REDUCED_DIMENSIONS = 128
-CANDIDATES = 1_000
-SVD_SAMPLE = 8_192
+#: Above this many vectors, an int8 scan in ONNX Runtime (index/quantized.py) picks candidates for
+#: the exact scan: ``CANDIDATES_PER_RESULT`` times k, at least ``MIN_CANDIDATES``, ranked exactly in
+#: float32. A float32 scan is memory-bound once its matrix outgrows the caches (50,000 x 384 reads
+#: 77 MB per query); the int8 copy reads a quarter of that in integer kernels. Measured on real tool
+#: vectors, the dense ranking's top 100 with the hubness penalty, p50 per query on 2 cores: 5,000
+#: 0.17 ms exact, 0.22 ms int8; 10,000 0.98 / 0.28 ms; 20,000 2.5 / 0.38 ms; at 50,000 the int8
+#: candidates held the exact top 10, 50 and 100 for 500 of 500 queries (docs/design/routing.md).
+QUANTIZE_ABOVE = 5_000
+CANDIDATES_PER_RESULT = 3
+MIN_CANDIDATES = 300
 #: A store that cannot subtract a per-row penalty itself (Qdrant) re-ranks this many times k.
 PENALTY_POOL = 4
 
 
-def projection(vectors: Vectors, dimensions: int = REDUCED_DIMENSIONS) -> Vectors:
-    """Top right-singular vectors of (an even sample of) the rows, as a (d, k) float32 matrix."""
-    sample = vectors[:: max(1, len(vectors) // SVD_SAMPLE)]
-    _, _, vt = np.linalg.svd(sample, full_matrices=False)
-    return np.ascontiguousarray(vt[:dimensions].T, dtype=np.float32)
-
-
 class NumpyVectors:
-    def __init__(self, vectors: Vectors, *, reduce_above: int = REDUCE_ABOVE) -> None:
+    def __init__(self, vectors: Vectors, *, quantize_above: int = QUANTIZE_ABOVE) -> None:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._projection: Vectors | None = None
-        self._reduced: Vectors | None = None
-        if len(self.vectors) > reduce_above and self.vectors.shape[1] > REDUCED_DIMENSIONS:
-            self._projection = projection(self.vectors)
-            self._reduced = np.ascontiguousarray(self.vectors @ self._projection)
+        self._scan: Int8Scan | None = None
+        if len(self.vectors) > quantize_above:
+            self._scan = Int8Scan(self.vectors)
 
     def scores(self, query: Vectors, ids: Indices) -> npt.NDArray[np.float32]:
         result: npt.NDArray[np.float32] = self.vectors[ids] @ query.astype(np.float32)
@@ -66,11 +61,10 @@ class NumpyVectors:
 
     def top(self, query: Vectors, k: int, penalty: Vectors | None = None) -> Indices:
         query = query.astype(np.float32)
-        if self._reduced is None or self._projection is None:
+        if self._scan is None:
             scores = self.vectors @ query
             return fusion.top(scores if penalty is None else scores - penalty, k)
-        reduced = self._reduced @ (query @ self._projection)
-        candidates = fusion.top(reduced if penalty is None else reduced - penalty, max(CANDIDATES, 10 * k))
+        candidates = self._scan.top(query, max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k), penalty)
         exact = self.vectors[candidates] @ query
         return candidates[fusion.top(exact if penalty is None else exact - penalty[candidates], k)]
 
