@@ -5,7 +5,7 @@ the catalogue's vectors. The ``onnx`` package that would build it is removed fro
 image (33 MB, used only to derive the model at build time: docs/design/0008), so the handful of
 messages are encoded here: ``ModelProto``, ``GraphProto``, ``NodeProto``, ``TensorProto`` and
 ``ValueInfoProto``, with the field numbers of onnx/onnx.proto. Nothing is parsed; ONNX Runtime reads
-what this writes, and a test checks it with ``onnx``'s own checker (docs/design/routing.md).
+what this writes, and a test checks it with ``onnx``'s own checker (docs/design/0005).
 """
 
 from __future__ import annotations
