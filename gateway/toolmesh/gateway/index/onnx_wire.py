@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: TensorProto.DataType
-FLOAT, UINT8, INT8, INT32, INT64 = 1, 2, 3, 6, 7
+FLOAT, INT8, INT64 = 1, 3, 7
 _DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int8): INT8, np.dtype(np.int64): INT64}
 #: AttributeProto.AttributeType
 _INT = 2
