@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -15,14 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from toolmesh.testing.cluster import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.install
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
